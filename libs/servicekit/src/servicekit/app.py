@@ -1,0 +1,156 @@
+"""The app factory: a service's app.py is settings + routers + handlers + indexes + tasks.
+
+app = create_service_app(settings, title="Campaigns", routers=[api.router],
+                         consumers=[handlers.handlers], indexes=store.INDEXES,
+                         background=[scheduler.run])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
+
+from .auth import JwksVerifier
+from .bus import INBOX_INDEXES, Bus, Handlers
+from .errors import install_error_handlers
+from .events import Contracts
+from .health import router as health_router
+from .logging import RequestIdMiddleware, configure_logging, get_logger
+from .metrics import MetricsMiddleware, metrics_endpoint
+from .mongo import Index, Mongo
+from .outbox import OUTBOX_INDEXES, Outbox
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+
+BackgroundTask = Callable[["ServiceContext", asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceContext:
+    """Everything a running service holds; `request.app.state.ctx` in endpoints."""
+
+    settings: Any
+    mongo: Mongo | None
+    bus: Bus | None
+    outbox: Outbox | None
+    verifier: JwksVerifier
+    contracts: Contracts | None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    readiness_checks: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_ctx(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+def _operation_ids(app: FastAPI) -> None:
+    # Stable, readable operation ids (the gateway merges every service's OpenAPI).
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            route.operation_id = route.name
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    consumers: Sequence[Handlers] = (),
+    indexes: Sequence[Index] = (),
+    collections: Sequence[str] = (),
+    background: Sequence[BackgroundTask] = (),
+    on_startup: Sequence[Callable[[ServiceContext], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[ServiceContext], Awaitable[None]]] = (),
+    use_mongo: bool = True,
+    use_bus: bool = True,
+    version: str = "0.1.0",
+) -> FastAPI:
+    contracts = Contracts(settings.contracts_dir or None) if settings.validate_events else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        mongo = Mongo(settings) if use_mongo else None
+        outbox = Outbox(mongo, contracts) if mongo is not None else None
+        bus = Bus(settings) if use_bus else None
+        ctx = ServiceContext(
+            settings=settings,
+            mongo=mongo,
+            bus=bus,
+            outbox=outbox,
+            verifier=JwksVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience),
+            contracts=contracts,
+        )
+        app.state.ctx = ctx
+        tasks: list[asyncio.Task] = []
+        consumer_tasks: list[asyncio.Task] = []
+        if mongo is not None:
+            await mongo.connect([*OUTBOX_INDEXES, *INBOX_INDEXES, *indexes], collections)
+        for hook in on_startup:
+            await hook(ctx)
+        if bus is not None:
+            # The broker may be down at start: the service still serves HTTP and writes its
+            # outbox; the relay and consumers start once the connection is up.
+            tasks.append(asyncio.create_task(bus.connect(), name="bus-connect"))
+            if outbox is not None:
+                tasks.append(asyncio.create_task(outbox.run_relay(bus, ctx.stop), name="outbox-relay"))
+            for handlers in consumers:
+                assert mongo is not None, "consumers need Mongo for their inbox"
+                consumer = bus.consumer(handlers, mongo, contracts)
+                consumer_tasks.append(
+                    asyncio.create_task(consumer.start(), name=f"consumer-{handlers.queue}")
+                )
+            tasks.extend(consumer_tasks)
+
+            async def consumers_ready() -> bool:
+                return all(t.done() and not t.cancelled() and t.exception() is None for t in consumer_tasks)
+
+            ctx.readiness_checks["consumers"] = consumers_ready
+        for task_fn in background:
+            tasks.append(
+                asyncio.create_task(task_fn(ctx, ctx.stop), name=getattr(task_fn, "__name__", "task"))
+            )
+        log.info("service_started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            ctx.stop.set()
+            if outbox is not None:
+                outbox._wake.set()
+            for hook in on_shutdown:
+                with contextlib.suppress(Exception):
+                    await hook(ctx)
+            done, pending = await asyncio.wait(tasks, timeout=5) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
+            if bus is not None:
+                with contextlib.suppress(Exception):
+                    await bus.close()
+            if mongo is not None:
+                await mongo.close()
+            await ctx.verifier.close()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    _operation_ids(app)
+    # Outermost last: request id is bound before metrics and handlers run.
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
+    app.add_middleware(RequestIdMiddleware, service=settings.service_name)
+    return app

@@ -1,0 +1,384 @@
+"""RabbitMQ over aio-pika: topology, confirmed publishing, and the consumer.
+
+Topology (every name prefixed by `settings.bus_namespace`):
+  civicfund.events        topic exchange, routing key `<entity>.<verb>`
+  civicfund.public        topic exchange for city systems, `<slug>.<entity>.<verb>`
+  civicfund.dead-letter   direct exchange the broker dead-letters to
+  <queue>                 quorum queue per consumer, bound to the keys its handlers want;
+                          x-delivery-limit + dead-letter to <queue>.dead (a poison message
+                          that keeps crashing consumers cannot loop forever)
+  <queue>.retry.<ms>      quorum queue per backoff tier, TTL then dead-lettered back to <queue>
+  <queue>.dead            parking queue: ops inspect and replay (`python -m servicekit.replay`)
+
+Consuming is at least once, handled exactly once: the handler runs in a Mongo transaction that
+also inserts `<queue>|<event id>` into `inbox`; the message is acked only after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from pydantic import ValidationError
+from pymongo.errors import DuplicateKeyError
+
+from . import metrics
+from .events import CONTENT_TYPE, ContractError, Contracts, Event
+from .logging import get_logger
+from .mongo import Index, Mongo, Tx, utcnow
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+
+Handler = Callable[[Event, Tx], Awaitable[None]]
+INBOX_INDEXES = [Index("inbox", [("received_at", 1)], expire_after_seconds=30 * 24 * 3600)]
+
+
+class PermanentError(Exception):
+    """Raise from a handler when retrying cannot help (bad data): the event is parked at once."""
+
+
+def _topic_matches(pattern: str, key: str) -> bool:
+    pat, words = pattern.split("."), key.split(".")
+    if "#" not in pat:
+        return len(pat) == len(words) and all(p in ("*", w) for p, w in zip(pat, words, strict=True))
+    return fnmatch.fnmatchcase(key, pattern.replace("#", "*"))
+
+
+class Handlers:
+    """The event handlers of one consumer queue: `@handlers.on("campaign.published")`."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self.routes: dict[str, Handler] = {}
+
+    def on(self, *routing_keys: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            for key in routing_keys:
+                self.routes[key] = fn
+            return fn
+
+        return register
+
+    def find(self, routing_key: str) -> Handler | None:
+        if routing_key in self.routes:
+            return self.routes[routing_key]
+        for pattern, fn in self.routes.items():
+            if _topic_matches(pattern, routing_key):
+                return fn
+        return None
+
+
+class Bus:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.service = settings.service_name
+        self.connection: AbstractRobustConnection | None = None
+        self.channel: AbstractChannel | None = None
+        self.exchanges: dict[str, AbstractExchange] = {}
+        self._consumers: list[Consumer] = []
+        self._connected = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self._connected.is_set()
+            and self.connection is not None
+            and not self.connection.is_closed
+            and self.channel is not None
+            and not self.channel.is_closed
+        )
+
+    async def connect(self, retry_forever: bool = True) -> None:
+        """Connect (retrying while the broker is down) and declare the exchanges."""
+        delay = 0.5
+        while True:
+            try:
+                self.connection = await aio_pika.connect_robust(
+                    self.settings.amqp_url, client_properties={"connection_name": self.service}
+                )
+                break
+            except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
+                if not retry_forever:
+                    raise
+                log.warning("broker_unreachable", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        ns = self.settings.ns
+        self.exchanges["events"] = await self.channel.declare_exchange(
+            ns(self.settings.events_exchange), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        self.exchanges["public"] = await self.channel.declare_exchange(
+            ns(self.settings.public_exchange), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        self.exchanges["dead-letter"] = await self.channel.declare_exchange(
+            ns("civicfund.dead-letter"), aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        self.exchanges["default"] = self.channel.default_exchange
+        self._connected.set()
+
+    async def wait_ready(self) -> None:
+        await self._connected.wait()
+
+    async def close(self) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self.connection is not None:
+            await self.connection.close()
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def publish(self, event: Event, exchange: str = "events", routing_key: str | None = None) -> None:
+        """Publish one event now and wait for the broker's confirm (outside the outbox: tests, tools)."""
+        await self._publish_body(exchange, routing_key or event.routing_key, event.to_json(), event.id)
+
+    async def _publish_body(
+        self, exchange: str, routing_key: str, body: bytes, message_id: str, headers: dict | None = None
+    ) -> None:
+        message = aio_pika.Message(
+            body,
+            content_type=CONTENT_TYPE,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            headers=headers or {},
+        )
+        # With publisher confirms on, publish() returns once the broker confirmed (or raises).
+        await self.exchanges[exchange].publish(message, routing_key=routing_key, mandatory=False)
+
+    async def publish_raw_many(self, rows: Sequence[tuple[str, str, bytes, str]]) -> list[str]:
+        """Publish (exchange, routing key, body, id) rows concurrently; return the confirmed ids.
+
+        Waiting for each confirm before the next publish caps throughput near 1,000 msg/s;
+        keeping the whole batch in flight is several times faster.
+        """
+        if not self.ready:
+            return []
+
+        async def one(row: tuple[str, str, bytes, str]) -> str | None:
+            exchange, key, body, rid = row
+            try:
+                await self._publish_body(exchange, key, body, rid)
+                return rid
+            except Exception as exc:
+                log.warning("publish_failed", id=rid, routing_key=key, error=str(exc))
+                return None
+
+        results = await asyncio.gather(*(one(r) for r in rows))
+        return [r for r in results if r is not None]
+
+    # -- consuming -----------------------------------------------------------------------------
+
+    def consumer(self, handlers: Handlers, mongo: Mongo, contracts: Contracts | None) -> Consumer:
+        consumer = Consumer(self, handlers, mongo, contracts)
+        self._consumers.append(consumer)
+        return consumer
+
+    async def declare_consumer_queue(self, queue: str, bindings: Sequence[str]) -> AbstractQueue:
+        assert self.channel is not None
+        ns = self.settings.ns
+        name = ns(queue)
+        dead_name = f"{name}.dead"
+        dlx = self.exchanges["dead-letter"]
+        dead = await self.channel.declare_queue(dead_name, durable=True, arguments={"x-queue-type": "quorum"})
+        await dead.bind(dlx, routing_key=dead_name)
+        main = await self.channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self.settings.consumer_max_attempts * 2,
+                "x-dead-letter-exchange": dlx.name,
+                "x-dead-letter-routing-key": dead_name,
+                "x-overflow": "reject-publish",
+                "x-dead-letter-strategy": "at-least-once",
+            },
+        )
+        for key in bindings:
+            await main.bind(self.exchanges["events"], routing_key=key)
+        for delay in self.settings.consumer_retry_delays_ms:
+            await self.channel.declare_queue(
+                f"{name}.retry.{delay}",
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": delay,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": name,
+                    "x-overflow": "reject-publish",
+                    "x-dead-letter-strategy": "at-least-once",
+                },
+            )
+        return main
+
+
+class Consumer:
+    """Consumes one queue: inbox dedup, transaction, ack after commit, retry tiers, parking."""
+
+    def __init__(self, bus: Bus, handlers: Handlers, mongo: Mongo, contracts: Contracts | None) -> None:
+        self.bus = bus
+        self.handlers = handlers
+        self.mongo = mongo
+        self.contracts = contracts
+        self.settings = bus.settings
+        self.queue_name = self.settings.ns(handlers.queue)
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+
+    async def start(self) -> None:
+        await self.bus.wait_ready()
+        assert self.bus.channel is not None
+        await self.bus.channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
+        self._queue = await self.bus.declare_consumer_queue(self.handlers.queue, list(self.handlers.routes))
+        self._tag = await self._queue.consume(self._on_message)
+        log.info("consumer_started", queue=self.queue_name, bindings=list(self.handlers.routes))
+
+    async def stop(self) -> None:
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._tag)
+            self._tag = None
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await self.process(message)
+        except Exception:
+            # Could not even retry or park (broker gone): leave it unacked; the broker
+            # redelivers, and x-delivery-limit parks it if this keeps happening.
+            log.exception("consumer_failed_to_settle", queue=self.queue_name)
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+
+    async def process(self, message: AbstractIncomingMessage) -> None:
+        service = self.settings.service_name
+        try:
+            event = Event.from_json(message.body)
+        except (ValidationError, ValueError) as exc:
+            await self._park(message, "malformed_envelope", str(exc)[:2000], "unknown")
+            return
+        key = event.routing_key
+        with structlog.contextvars.bound_contextvars(
+            service=service, event_id=event.id, event_type=key, correlation_id=event.correlationid
+        ):
+            if self.contracts is not None:
+                try:
+                    self.contracts.validate(event)
+                except ContractError as exc:
+                    await self._park(message, "contract_violation", str(exc), key)
+                    return
+            handler = self.handlers.find(key)
+            if handler is None:
+                await self._park(
+                    message, "no_handler", f"queue {self.handlers.queue} has no handler for {key}", key
+                )
+                return
+            try:
+                handled = await self.mongo.transact(lambda tx: self._handle_once(tx, event, handler))
+            except PermanentError as exc:
+                await self._park(message, "rejected_by_handler", str(exc), key)
+                return
+            except Exception as exc:
+                await self._retry_or_park(message, exc, key)
+                return
+            await message.ack()
+            if handled:
+                metrics.EVENTS_CONSUMED.labels(service, self.handlers.queue, key).inc()
+            else:
+                metrics.EVENTS_DUPLICATE.labels(service, self.handlers.queue).inc()
+                log.info("event_duplicate_skipped")
+
+    async def _handle_once(self, tx: Tx, event: Event, handler: Handler) -> bool:
+        inbox_id = f"{self.handlers.queue}|{event.id}"
+        if await tx.db.inbox.find_one({"_id": inbox_id}, session=tx.session) is not None:
+            return False
+        try:
+            await tx.db.inbox.insert_one(
+                {"_id": inbox_id, "type": event.routing_key, "received_at": utcnow()}, session=tx.session
+            )
+        except DuplicateKeyError:
+            return False  # another replica is handling it in parallel and committed first
+        await handler(event, tx)
+        return True
+
+    def _attempts(self, message: AbstractIncomingMessage) -> int:
+        value = (message.headers or {}).get("x-attempts", 0)
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 0
+
+    async def _retry_or_park(self, message: AbstractIncomingMessage, exc: Exception, key: str) -> None:
+        attempts = self._attempts(message) + 1
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if attempts >= self.settings.consumer_max_attempts:
+            log.error("event_parked_after_retries", attempts=attempts, error=error)
+            await self._park(message, "max_attempts", error, key, attempts, traceback.format_exc()[-4000:])
+            return
+        delays = self.settings.consumer_retry_delays_ms
+        delay = delays[min(attempts, len(delays)) - 1]
+        headers = dict(message.headers or {})
+        headers.update({"x-attempts": attempts, "x-last-error": error})
+        await self.bus._publish_body(
+            "default", f"{self.queue_name}.retry.{delay}", message.body, message.message_id or "", headers
+        )
+        metrics.EVENTS_RETRIED.labels(self.settings.service_name, self.handlers.queue, key).inc()
+        log.warning("event_retry_scheduled", attempts=attempts, delay_ms=delay, error=error)
+        await message.ack()
+
+    async def _park(
+        self,
+        message: AbstractIncomingMessage,
+        reason: str,
+        error: str,
+        key: str,
+        attempts: int | None = None,
+        trace: str | None = None,
+    ) -> None:
+        headers: dict[str, Any] = dict(message.headers or {})
+        headers.update(
+            {
+                "x-parked-reason": reason,
+                "x-error": error,
+                "x-attempts": attempts if attempts is not None else self._attempts(message),
+                "x-original-queue": self.queue_name,
+                "x-original-routing-key": message.routing_key or "",
+                "x-parked-at": utcnow().isoformat(),
+            }
+        )
+        if trace:
+            headers["x-traceback"] = trace
+        await self.bus._publish_body(
+            "default", f"{self.queue_name}.dead", message.body, message.message_id or "", headers
+        )
+        metrics.EVENTS_DEAD.labels(self.settings.service_name, self.handlers.queue, key).inc()
+        log.error("event_parked", reason=reason, error=error)
+        await message.ack()
+
+
+def describe_parked(message: AbstractIncomingMessage) -> dict[str, Any]:
+    """A JSON-friendly view of a parked message, for ops tools."""
+    headers = message.headers or {}
+    return {
+        "message_id": message.message_id,
+        "reason": headers.get("x-parked-reason"),
+        "error": headers.get("x-error"),
+        "attempts": headers.get("x-attempts"),
+        "parked_at": headers.get("x-parked-at"),
+        "body": json.loads(message.body)
+        if message.body[:1] == b"{"
+        else message.body.decode(errors="replace"),
+    }

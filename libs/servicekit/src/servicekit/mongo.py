@@ -1,0 +1,194 @@
+"""One AsyncMongoClient per service, index declarations, and the transaction helper.
+
+Every write a service makes goes through `Mongo.transact`, which runs a function inside a
+multi-document transaction together with the outbox rows it emits (see outbox.py).
+
+Portability: the same code runs on MongoDB (replica set) and on nx-27017 (local stack, tests).
+nx-27017 keeps one SQLite connection per database, so two open transactions on one database
+nest as savepoints of each other and break; on a server that is not a replica set we hold a
+process-wide lock per database while a transaction is open. Only one process may write to an
+nx-27017 database at a time (the local stack runs one process per service, so it holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+
+from .logging import get_logger
+
+if TYPE_CHECKING:
+    from .events import Event
+    from .settings import ServiceSettings
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+_TXN_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}
+_MAX_TRANSIENT_RETRIES = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index a service declares; applied (idempotently) at start-up."""
+
+    collection: str
+    keys: Sequence[tuple[str, Any]]
+    unique: bool = False
+    expire_after_seconds: int | None = None
+    name: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
+        if self.unique:
+            opts["unique"] = True
+        if self.expire_after_seconds is not None:
+            opts["expireAfterSeconds"] = self.expire_after_seconds
+        if self.name:
+            opts["name"] = self.name
+        return opts
+
+
+@dataclass
+class Tx:
+    """What a transactional function gets: the session to pass to every call, the database,
+    and `emit` to stage events that are written to the outbox in the same transaction."""
+
+    db: AsyncDatabase
+    session: AsyncClientSession
+    service: str
+    events: list[Event] = field(default_factory=list)
+    _outbox_rows: list[dict[str, Any]] = field(default_factory=list)
+    _emit_hook: Callable[[Tx, str, str | None, dict[str, Any], str, str], Event] | None = None
+
+    def emit(self, routing_key: str, subject: str | None, data: dict[str, Any]) -> Event:
+        """Stage an internal event (`civicfund.events`, routing key `<entity>.<verb>`)."""
+        assert self._emit_hook is not None, "Mongo has no outbox attached"
+        return self._emit_hook(self, routing_key, subject, data, "events", routing_key)
+
+    def emit_public(
+        self, municipality_slug: str, routing_key: str, subject: str | None, data: dict[str, Any]
+    ) -> Event:
+        """Stage the public form of an event for city systems (`civicfund.public`,
+        routing key `<municipality-slug>.<entity>.<verb>`)."""
+        assert self._emit_hook is not None, "Mongo has no outbox attached"
+        return self._emit_hook(
+            self, f"public.{routing_key}", subject, data, "public", f"{municipality_slug}.{routing_key}"
+        )
+
+
+class Mongo:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.client: AsyncMongoClient = AsyncMongoClient(
+            settings.mongo_url,
+            tz_aware=True,
+            uuidRepresentation="standard",
+            serverSelectionTimeoutMS=5000,
+            connectTimeoutMS=3000,
+        )
+        self.db: AsyncDatabase = self.client[settings.database_name]
+        self._serialize: bool | None = None
+        # Set by the outbox: turns tx.emit into an outbox row, and wakes the relay on commit.
+        self.emit_hook: Callable[..., Event] | None = None
+        self.after_commit: list[Callable[[list[Event]], None]] = []
+
+    async def connect(
+        self, indexes: Sequence[Index] = (), collections: Sequence[str] = (), wait_s: float = 60.0
+    ) -> None:
+        """Wait for the server (it may still be starting), decide locking, create collections
+        and apply indexes.
+
+        Collections are created up front, never implicitly inside a transaction: nx-27017
+        remembers a collection first created by a transaction that then rolled back, but its
+        table is gone ("no such table" on every later write)."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            try:
+                hello = await self.client.admin.command("hello")
+                break
+            except PyMongoError as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("mongo_not_ready", error=str(exc))
+                await asyncio.sleep(0.5)
+        mode = self.settings.mongo_serialize_transactions.lower()
+        self._serialize = ("setName" not in hello) if mode == "auto" else mode in ("1", "true", "yes")
+        existing = set(await self.db.list_collection_names())
+        for name in sorted({*collections, *(i.collection for i in indexes)} - existing):
+            try:
+                await self.db.create_collection(name)
+            except OperationFailure as exc:
+                if exc.code != 48:  # NamespaceExists: another replica created it first
+                    raise
+        for index in indexes:
+            await self.db[index.collection].create_index(list(index.keys), **index.options())
+
+    async def ping(self) -> bool:
+        try:
+            await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
+            return True
+        except (PyMongoError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _lock(self) -> asyncio.Lock | None:
+        if not self._serialize:
+            return None
+        key = (self.settings.mongo_url, self.settings.database_name)
+        lock = _TXN_LOCKS.get(key)
+        if lock is None:
+            lock = _TXN_LOCKS[key] = asyncio.Lock()
+        return lock
+
+    async def transact(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `fn(tx)` in a transaction; its emitted events are committed with it.
+
+        Retried on MongoDB's transient transaction errors (write conflicts between replicas),
+        so `fn` must only touch the database through `tx`.
+        """
+        lock = self._lock()
+        for attempt in range(1, _MAX_TRANSIENT_RETRIES + 1):
+            try:
+                if lock is None:
+                    events = await self._run_once(fn)
+                else:
+                    async with lock:
+                        events = await self._run_once(fn)
+            except (OperationFailure, ConnectionFailure) as exc:
+                if exc.has_error_label("TransientTransactionError") and attempt < _MAX_TRANSIENT_RETRIES:
+                    log.info("transaction_retry", attempt=attempt, error=str(exc))
+                    await asyncio.sleep(0.01 * attempt)
+                    continue
+                raise
+            result, committed = events
+            if committed:
+                for listener in self.after_commit:
+                    listener(committed)
+            return result
+        raise AssertionError("unreachable")
+
+    async def _run_once(self, fn: Callable[[Tx], Awaitable[T]]) -> tuple[T, list[Event]]:
+        async with self.client.start_session() as session:
+            tx = Tx(
+                db=self.db, session=session, service=self.settings.service_name, _emit_hook=self.emit_hook
+            )
+            async with await session.start_transaction():
+                result = await fn(tx)
+                if tx._outbox_rows:
+                    await self.db.outbox.insert_many(tx._outbox_rows, session=session)
+            return result, tx.events

@@ -1,0 +1,174 @@
+"""Transactional outbox: events are rows written in the same transaction as the state change;
+a relay publishes pending rows with publisher confirms and marks them sent.
+
+Nothing is published that was not committed (rows only exist after commit), and nothing
+committed is lost (a row stays pending until the broker confirmed it). A row may be published
+twice if the process dies between confirm and mark-sent: consumers dedupe by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from .events import Contracts, Event, new_event
+from .logging import current_correlation_id, get_logger
+from .metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from .mongo import Index, Mongo, Tx, utcnow
+
+if TYPE_CHECKING:
+    from .bus import Bus
+
+log = get_logger(__name__)
+
+OUTBOX_INDEXES = [
+    Index("outbox", [("status", 1), ("created_at", 1)]),
+    # Sent rows are kept a week for inspection, then expire.
+    Index("outbox", [("sent_at", 1)], expire_after_seconds=7 * 24 * 3600),
+    Index("leases", [("expires_at", 1)]),
+]
+LEASE_TTL_S = 15
+
+
+class Outbox:
+    """Attaches `tx.emit` to a Mongo and relays its rows through a Bus."""
+
+    def __init__(self, mongo: Mongo, contracts: Contracts | None) -> None:
+        self.mongo = mongo
+        self.contracts = contracts
+        self.service = mongo.settings.service_name
+        self._wake = asyncio.Event()
+        mongo.emit_hook = self._emit
+        mongo.after_commit.append(lambda _events: self._wake.set())
+
+    def _emit(
+        self,
+        tx: Tx,
+        type_key: str,
+        subject: str | None,
+        data: dict[str, Any],
+        exchange: str,
+        routing_key: str,
+    ) -> Event:
+        event = new_event(self.service, type_key, subject, data, current_correlation_id())
+        if self.contracts is not None:
+            self.contracts.validate(event)  # a contract violation aborts the whole transaction
+        tx.events.append(event)
+        tx._outbox_rows.append(
+            {
+                "_id": event.id,
+                "exchange": exchange,
+                "routing_key": routing_key,
+                "body": event.to_json().decode(),
+                "status": "pending",
+                "created_at": utcnow(),
+            }
+        )
+        return event
+
+    # -- relay ---------------------------------------------------------------------------------
+
+    async def run_relay(self, bus: Bus, stop: asyncio.Event) -> None:
+        """Publish pending rows until `stop` is set. Only the replica holding the lease relays."""
+        owner = uuid.uuid4().hex
+        poll = self.mongo.settings.outbox_poll_interval_s
+        while not stop.is_set():
+            try:
+                if await self._hold_lease(owner) and bus.ready:
+                    while await self.relay_once(bus):
+                        pass
+                await self._update_gauges()
+            except PyMongoError as exc:
+                log.warning("outbox_relay_db_error", error=str(exc))
+            except Exception:
+                log.exception("outbox_relay_error")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+        with contextlib.suppress(Exception):
+            await self._release_lease(owner)
+
+    async def relay_once(self, bus: Bus) -> int:
+        """Publish one batch of pending rows; returns how many were confirmed."""
+        rows = (
+            await self.mongo.db.outbox.find({"status": "pending"})
+            .sort([("created_at", 1)])
+            .limit(self.mongo.settings.outbox_batch_size)
+            .to_list()
+        )
+        if not rows:
+            return 0
+        confirmed = await bus.publish_raw_many(
+            [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
+        )
+        if confirmed:
+            ids = [rid for rid in confirmed]
+            now = utcnow()
+
+            async def mark(tx: Tx) -> None:
+                await tx.db.outbox.update_many(
+                    {"_id": {"$in": ids}}, {"$set": {"status": "sent", "sent_at": now}}, session=tx.session
+                )
+
+            await self.mongo.transact(mark)
+            by_id = {row["_id"]: row for row in rows}
+            for rid in confirmed:
+                EVENTS_PUBLISHED.labels(self.service, by_id[rid]["routing_key"]).inc()
+        if len(confirmed) < len(rows):
+            log.warning("outbox_publish_incomplete", pending=len(rows) - len(confirmed))
+            return 0  # broker trouble: back off to the poll interval
+        return len(confirmed)
+
+    async def _update_gauges(self) -> None:
+        pending = await self.mongo.db.outbox.count_documents({"status": "pending"})
+        OUTBOX_BACKLOG.labels(self.service).set(pending)
+        oldest = 0.0
+        if pending:
+            row = (
+                await self.mongo.db.outbox.find({"status": "pending"})
+                .sort([("created_at", 1)])
+                .limit(1)
+                .to_list()
+            )
+            if row:
+                oldest = (utcnow() - row[0]["created_at"]).total_seconds()
+        OUTBOX_OLDEST_AGE.labels(self.service).set(oldest)
+
+    async def backlog(self) -> int:
+        return await self.mongo.db.outbox.count_documents({"status": "pending"})
+
+    # One relay per service, whatever the replica count: a lease row with an expiry.
+    async def _hold_lease(self, owner: str) -> bool:
+        now = utcnow()
+        expires = now + timedelta(seconds=LEASE_TTL_S)
+
+        async def take(tx: Tx) -> bool:
+            held = await tx.db.leases.find_one_and_update(
+                {"_id": "outbox-relay", "$or": [{"owner": owner}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"owner": owner, "expires_at": expires}},
+                session=tx.session,
+            )
+            if held is not None:
+                return True
+            if await tx.db.leases.find_one({"_id": "outbox-relay"}, session=tx.session) is not None:
+                return False
+            await tx.db.leases.insert_one(
+                {"_id": "outbox-relay", "owner": owner, "expires_at": expires}, session=tx.session
+            )
+            return True
+
+        try:
+            return await self.mongo.transact(take)
+        except DuplicateKeyError:
+            return False
+
+    async def _release_lease(self, owner: str) -> None:
+        async def release(tx: Tx) -> None:
+            await tx.db.leases.delete_one({"_id": "outbox-relay", "owner": owner}, session=tx.session)
+
+        await self.mongo.transact(release)

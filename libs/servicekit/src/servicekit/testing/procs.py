@@ -1,0 +1,87 @@
+"""Start and stop the real servers tests need (nx-27017, localstripe) as subprocesses."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed in this environment (uv sync installs it)")
+    return found
+
+
+@contextlib.contextmanager
+def process(
+    args: list[str], port: int, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    try:
+        wait_port(port, proc=proc)
+        yield proc
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def nx_args(port: int, data_dir: str, workdir: Path) -> list[str]:
+    return [
+        _bin("nx-27017"),
+        "--data-dir", data_dir,
+        "-p", str(port),
+        "--log-file", str(workdir / f"nx-{port}.log"),
+        "--pid-file", str(workdir / f"nx-{port}.pid"),
+    ]  # fmt: skip
+
+
+def localstripe_args(port: int) -> list[str]:
+    return [_bin("localstripe"), "--port", str(port), "--from-scratch"]

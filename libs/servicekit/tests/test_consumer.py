@@ -1,0 +1,136 @@
+"""Consumer: inbox dedup, retries with backoff, parking, bad events (real RabbitMQ + nx-27017)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aio_pika
+from servicekit.bus import Handlers, PermanentError
+from servicekit.events import Event, new_event
+from servicekit.mongo import Tx
+from servicekit.testing.plugin import TestEnv
+
+from .helpers import eventually, get_all, kit
+
+
+def _ping(n: int, fail: int = 0) -> Event:
+    return new_event("kit", "kit.ping", f"ping-{n}", {"n": n, "fail": fail})
+
+
+async def _count(k, subject: str) -> int:  # type: ignore[no-untyped-def]
+    doc = await k.mongo.db.counters.find_one({"_id": subject})
+    return 0 if doc is None else doc["n"]
+
+
+def counting_handlers(queue: str) -> Handlers:
+    handlers = Handlers(queue)
+
+    @handlers.on("kit.ping")
+    async def count(event: Event, tx: Tx) -> None:
+        # A blind $inc: only the inbox stands between a redelivery and a double count.
+        await tx.db.counters.update_one(
+            {"_id": event.subject}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
+        )
+
+    return handlers
+
+
+async def test_same_event_delivered_twice_changes_state_once(env: TestEnv, test_contracts: Path) -> None:
+    async with kit(env, test_contracts) as k:
+        consumer = k.bus.consumer(counting_handlers("kit.dedup"), k.mongo, k.contracts)
+        await consumer.start()
+        event = _ping(1)
+        await k.bus.publish(event)
+        await k.bus.publish(event)
+        await k.bus.publish(_ping(2))
+        await eventually(lambda: _count(k, "ping-2"))
+        await eventually(lambda: k.mongo.db.inbox.count_documents({}), timeout=5)
+        assert await _count(k, "ping-1") == 1
+        assert await k.mongo.db.inbox.count_documents({"_id": {"$regex": "^kit.dedup"}}) == 2
+
+
+async def test_handler_failing_twice_then_succeeding_is_processed_once(
+    env: TestEnv, test_contracts: Path
+) -> None:
+    async with kit(env, test_contracts, consumer_max_attempts=5) as k:
+        calls: list[str] = []
+        handlers = Handlers("kit.flaky")
+
+        @handlers.on("kit.ping")
+        async def flaky(event: Event, tx: Tx) -> None:
+            calls.append(event.id)
+            await tx.db.counters.update_one(
+                {"_id": event.subject}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
+            )
+            if len(calls) <= 2:
+                raise RuntimeError(f"transient failure {len(calls)}")
+
+        await k.bus.consumer(handlers, k.mongo, k.contracts).start()
+        await k.bus.publish(_ping(7))
+        await eventually(lambda: _count(k, "ping-7"), timeout=15)
+        assert len(calls) == 3
+        assert await _count(k, "ping-7") == 1  # the two failed attempts rolled back
+        assert await get_all(k.bus.channel, f"{k.settings.ns('kit.flaky')}.dead") == []
+
+
+async def test_always_failing_handler_is_parked_with_the_error(env: TestEnv, test_contracts: Path) -> None:
+    async with kit(env, test_contracts, consumer_max_attempts=3) as k:
+        calls: list[int] = []
+        handlers = Handlers("kit.poison")
+
+        @handlers.on("kit.ping")
+        async def broken(event: Event, tx: Tx) -> None:
+            calls.append(1)
+            raise ValueError("cannot handle this one")
+
+        await k.bus.consumer(handlers, k.mongo, k.contracts).start()
+        event = _ping(9)
+        await k.bus.publish(event)
+        dead_queue = f"{k.settings.ns('kit.poison')}.dead"
+        parked: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+        async def parked_one() -> bool:
+            parked.extend(await get_all(k.bus.channel, dead_queue))
+            return bool(parked)
+
+        await eventually(parked_one, timeout=20)
+        assert len(calls) == 3
+        headers = parked[0].headers
+        assert headers["x-parked-reason"] == "max_attempts"
+        assert "ValueError: cannot handle this one" in headers["x-error"]
+        assert headers["x-attempts"] == 3
+        assert json.loads(parked[0].body)["id"] == event.id
+        assert await k.mongo.db.inbox.count_documents({}) == 0
+
+
+async def test_bad_events_are_parked_at_once_with_the_reason(env: TestEnv, test_contracts: Path) -> None:
+    async with kit(env, test_contracts) as k:
+        handlers = Handlers("kit.strict")
+        seen: list[str] = []
+
+        @handlers.on("kit.ping", "kit.poison")
+        async def handle(event: Event, tx: Tx) -> None:
+            seen.append(event.id)
+            if event.routing_key == "kit.poison":
+                raise PermanentError("campaign does not exist")
+
+        await k.bus.consumer(handlers, k.mongo, k.contracts).start()
+        exchange = k.bus.exchanges["events"]
+        await exchange.publish(aio_pika.Message(b"not json at all"), routing_key="kit.ping")
+        await exchange.publish(
+            aio_pika.Message(_ping(1).model_copy(update={"data": {"n": "x"}}).to_json()),
+            routing_key="kit.ping",
+        )
+        await k.bus.publish(new_event("kit", "kit.poison", "p", {"n": 1}))
+        dead_queue = f"{k.settings.ns('kit.strict')}.dead"
+        parked: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+        async def all_parked() -> bool:
+            parked.extend(await get_all(k.bus.channel, dead_queue))
+            return len(parked) == 3
+
+        await eventually(all_parked, timeout=10)
+        reasons = sorted(m.headers["x-parked-reason"] for m in parked)
+        assert reasons == ["contract_violation", "malformed_envelope", "rejected_by_handler"]
+        assert len(seen) == 1  # only the permanent failure reached the handler, once

@@ -1,0 +1,121 @@
+"""Transactional outbox against real RabbitMQ and a real nx-27017."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from servicekit.mongo import Tx
+from servicekit.testing.plugin import TestEnv
+from servicekit.testing.proxy import CuttableProxy
+
+from .helpers import eventually, kit, tap
+
+
+async def _write(k, n: int, prefix: str = "thing") -> list[str]:  # type: ignore[no-untyped-def]
+    ids = []
+    for i in range(n):
+
+        async def work(tx: Tx, i: int = i) -> None:
+            await tx.db.things.insert_one({"_id": f"{prefix}-{i}"}, session=tx.session)
+            ids.append(tx.emit("kit.ping", f"{prefix}-{i}", {"n": i}).id)
+
+        await k.mongo.transact(work)
+    return ids
+
+
+async def test_relay_stopped_keeps_rows_pending_then_publishes_each_once(
+    env: TestEnv, test_contracts: Path
+) -> None:
+    async with kit(env, test_contracts, relay=False) as k:
+        _, received = await tap(k.bus, "kit.#")
+        ids = await _write(k, 20)
+        await asyncio.sleep(0.5)
+        assert received == []
+        assert await k.outbox.backlog() == 20
+        k.start_relay()
+        await eventually(lambda: len(received) >= 20)
+        await asyncio.sleep(0.5)  # anything published twice would show up by now
+        got = [json.loads(m.body)["id"] for m in received]
+        assert sorted(got) == sorted(ids)
+        assert await k.outbox.backlog() == 0
+
+
+async def test_aborted_transaction_publishes_nothing(env: TestEnv, test_contracts: Path) -> None:
+    async with kit(env, test_contracts) as k:
+        _, received = await tap(k.bus, "kit.#")
+
+        async def fails(tx: Tx) -> None:
+            await tx.db.things.insert_one({"_id": "doomed"}, session=tx.session)
+            tx.emit("kit.ping", "doomed", {"n": 1})
+            raise RuntimeError("business rule refused")
+
+        with pytest.raises(RuntimeError):
+            await k.mongo.transact(fails)
+        await _write(k, 1)  # a committed event after it proves the relay is running
+        await eventually(lambda: len(received) == 1)
+        await asyncio.sleep(0.3)
+        assert [json.loads(m.body)["subject"] for m in received] == ["thing-0"]
+        assert await k.mongo.db.things.find_one({"_id": "doomed"}) is None
+        assert await k.mongo.db.outbox.count_documents({}) == 1
+
+
+async def test_contract_violation_aborts_the_transaction(env: TestEnv, test_contracts: Path) -> None:
+    async with kit(env, test_contracts, relay=False) as k:
+
+        async def bad(tx: Tx) -> None:
+            await tx.db.things.insert_one({"_id": "bad"}, session=tx.session)
+            tx.emit("kit.ping", "bad", {"n": "not a number"})
+
+        with pytest.raises(ValueError, match=r"kit\.ping"):
+            await k.mongo.transact(bad)
+        assert await k.mongo.db.things.find_one({"_id": "bad"}) is None
+        assert await k.outbox.backlog() == 0
+
+
+async def test_broker_outage_events_flow_once_it_is_back(env: TestEnv, test_contracts: Path) -> None:
+    host, port = "127.0.0.1", 5672
+    proxy = await CuttableProxy(host, port).start()
+    vhost_path = env.amqp_url.split("5672", 1)[1]
+    proxied_url = f"amqp://guest:guest@127.0.0.1:{proxy.port}{vhost_path}"
+    try:
+        async with (
+            kit(env, test_contracts, amqp_url=proxied_url) as k,
+            kit(env, test_contracts, relay=False) as observer,
+        ):
+            _, received = await tap(observer.bus, "kit.#")
+            first = await _write(k, 5)
+            await eventually(lambda: len(received) == 5)
+
+            proxy.cut()
+            await eventually(lambda: not k.bus.ready)
+            during = await _write(k, 10, "during")  # the service keeps committing while the broker is away
+            await asyncio.sleep(1.0)
+            assert len(received) == 5
+            assert await k.outbox.backlog() == 10
+
+            proxy.restore()
+            await eventually(lambda: len(received) == 15, timeout=30)
+            await asyncio.sleep(0.5)
+            got = sorted(json.loads(m.body)["id"] for m in received)
+            assert got == sorted(first + during)
+            assert await k.outbox.backlog() == 0
+    finally:
+        await proxy.stop()
+
+
+async def test_public_events_use_the_city_routing_key(env: TestEnv, test_contracts: Path) -> None:
+    async with kit(env, test_contracts) as k:
+        _, montreuil = await tap(k.bus, "montreuil.#", exchange="public")
+        _, other = await tap(k.bus, "lyon.#", exchange="public")
+
+        async def work(tx: Tx) -> None:
+            tx.emit_public("montreuil", "kit.ping", "x", {"n": 1})
+
+        await k.mongo.transact(work)
+        await eventually(lambda: len(montreuil) == 1)
+        assert montreuil[0].routing_key == "montreuil.kit.ping"
+        assert json.loads(montreuil[0].body)["type"] == "org.civicfund.public.kit.ping"
+        assert other == []

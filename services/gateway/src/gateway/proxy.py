@@ -1,0 +1,102 @@
+"""Reverse proxy `/api/v1/<service>/<path>` -> `<upstream>/<path>` over pooled connections.
+
+httpx's own pool collapses under concurrency (encode/httpx#3215), so the client keeps
+httpx's API on the aiohttp transport. Bodies stream both ways; hop-by-hop headers are
+stripped; `X-Request-ID` and `traceparent` travel on; the bearer token is forwarded untouched
+(services verify it themselves). A down or slow upstream gives a fast 503/504 JSON error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import httpx
+from fastapi import Request
+from httpx_aiohttp import AiohttpTransport
+from servicekit.errors import error_response
+from servicekit.logging import get_logger
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from .settings import Settings
+
+log = get_logger(__name__)
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=settings.upstream_max_connections, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
+        )
+        return aiohttp.ClientSession(connector=connector, auto_decompress=False)
+
+    timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s)
+    return httpx.AsyncClient(transport=AiohttpTransport(client=session), timeout=timeout)
+
+
+def forward_headers(request: Request) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        headers["x-request-id"] = request_id
+    client = request.client.host if request.client else ""
+    prior = request.headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
+    headers["x-forwarded-proto"] = request.url.scheme
+    return headers
+
+
+async def proxy(
+    request: Request, client: httpx.AsyncClient, upstream: str, path: str, timeout: float | None = None
+) -> Response:
+    url = f"{upstream.rstrip('/')}/{path.lstrip('/')}"
+    method = request.method
+    headers = forward_headers(request)
+    # GETs are retried once on connection errors (safe); bodies are streamed, never retried.
+    attempts = 2 if method in SAFE_METHODS else 1
+    content = None if method in SAFE_METHODS else request.stream()
+    for attempt in range(1, attempts + 1):
+        try:
+            upstream_request = client.build_request(
+                method,
+                url,
+                params=request.query_params,
+                headers=headers,
+                content=content,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+            upstream_response = await client.send(upstream_request, stream=True)
+            break
+        except httpx.TimeoutException:
+            log.warning("upstream_timeout", url=url)
+            return error_response(request, 504, "upstream_timeout", "the service did not answer in time")
+        except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
+            if attempt < attempts:
+                await asyncio.sleep(0.05)
+                continue
+            log.warning("upstream_unavailable", url=url, error=str(exc))
+            return error_response(
+                request, 503, "unavailable", "the service is unavailable, try again shortly"
+            )
+    response_headers = {k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP}
+    return StreamingResponse(
+        upstream_response.aiter_raw(),
+        status_code=upstream_response.status_code,
+        headers=response_headers,
+        background=BackgroundTask(upstream_response.aclose),
+    )
