@@ -297,6 +297,7 @@ class Consumer:
             await message.ack()
             if handled:
                 metrics.EVENTS_CONSUMED.labels(service, self.handlers.queue, key).inc()
+                log.info("event_handled", queue=self.handlers.queue)
             else:
                 metrics.EVENTS_DUPLICATE.labels(service, self.handlers.queue).inc()
                 log.info("event_duplicate_skipped")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_QUIET_PATHS = {"/livez", "/readyz", "/metrics"}
+_access_log = structlog.get_logger("access")
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool | None = None) -> None:
@@ -73,9 +76,13 @@ class RequestIdMiddleware:
         if not request_id or not request_id.isprintable():
             request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        start = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message["headers"] = headers
@@ -84,4 +91,15 @@ class RequestIdMiddleware:
         with structlog.contextvars.bound_contextvars(
             service=self.service, request_id=request_id, correlation_id=request_id
         ):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                path = scope.get("path", "")
+                if path not in _QUIET_PATHS:
+                    _access_log.info(
+                        "request",
+                        method=scope.get("method"),
+                        path=path,
+                        status=status,
+                        duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                    )

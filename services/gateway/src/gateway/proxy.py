@@ -93,7 +93,12 @@ async def proxy(
             return error_response(
                 request, 503, "unavailable", "the service is unavailable, try again shortly"
             )
-    response_headers = {k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP}
+    # The gateway's own middleware sets X-Request-ID (the same id the upstream echoes).
+    response_headers = {
+        k: v
+        for k, v in upstream_response.headers.items()
+        if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
+    }
     return StreamingResponse(
         upstream_response.aiter_raw(),
         status_code=upstream_response.status_code,

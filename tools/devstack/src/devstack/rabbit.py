@@ -1,0 +1,57 @@
+"""Make sure a RabbitMQ answers at AMQP_URL: start a locally installed one if none does.
+
+python -m devstack.rabbit          # exit 0 when the broker answers, 1 with advice if not
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def reachable(url: str, timeout: float = 1.0) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5672), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure(url: str | None = None, wait_s: float = 60.0) -> None:
+    url = url or os.environ.get("AMQP_URL", DEFAULT_URL)
+    local = (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+    if not reachable(url):
+        server = shutil.which("rabbitmq-server") or (
+            "/usr/sbin/rabbitmq-server" if os.path.exists("/usr/sbin/rabbitmq-server") else None
+        )
+        if not local or server is None:
+            raise SystemExit(
+                f"RabbitMQ does not answer at {url}.\n"
+                "Start one, e.g. `sudo apt-get install rabbitmq-server` (then it starts itself), or\n"
+                "`docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3-management`, or point AMQP_URL at yours."
+            )
+        print(f"RabbitMQ not answering at {url}: starting {server} -detached", flush=True)
+        subprocess.run([server, "-detached"], check=False)
+        deadline = time.monotonic() + wait_s
+        while not reachable(url):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"started rabbitmq-server but nothing answers at {url} after {wait_s}s")
+            time.sleep(0.5)
+    if local and shutil.which("rabbitmq-plugins"):
+        # The management API lets ops (and the city-user tooling) manage users and permissions.
+        subprocess.run(
+            ["rabbitmq-plugins", "enable", "--quiet", "rabbitmq_management"], check=False, capture_output=True
+        )
+
+
+if __name__ == "__main__":
+    ensure()
+    print("RabbitMQ is up", file=sys.stderr)

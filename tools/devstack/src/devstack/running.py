@@ -1,0 +1,109 @@
+"""Start a whole Stack as subprocesses and wait until it is ready (end-to-end tests, benches)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from .stack import Process, Stack
+
+
+def wait_port(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def wait_ready(url: str, deadline: float) -> None:
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready: {last}")
+
+
+@dataclass
+class RunningStack:
+    stack: Stack
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, proc: Process, timeout: float = 60) -> None:
+        logs = self.stack.var / "log"
+        logs.mkdir(parents=True, exist_ok=True)
+        (self.stack.var / "run").mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{proc.name}.out", "ab") as out:
+            self.procs[proc.name] = subprocess.Popen(
+                proc.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **proc.env},
+                cwd=self.stack.root,
+                start_new_session=True,
+            )
+
+    def wait(self, proc: Process, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        if proc.port:
+            wait_port(proc.port, deadline)
+        if proc.ready_url:
+            wait_ready(proc.ready_url, deadline)
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def restart(self, name: str) -> None:
+        proc = next(p for p in self.stack.processes() if p.name == name)
+        self.stop(name)
+        self.start(proc)
+        self.wait(proc)
+
+    def log(self, name: str) -> str:
+        path = self.stack.var / "log" / f"{name}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextlib.contextmanager
+def running(stack: Stack, timeout: float = 90) -> Iterator[RunningStack]:
+    run = RunningStack(stack)
+    processes = stack.processes()
+    try:
+        infra = [p for p in processes if p.ready_url is None]
+        services = [p for p in processes if p.ready_url is not None]
+        for proc in infra:
+            run.start(proc)
+        for proc in infra:
+            run.wait(proc, timeout)
+        for proc in services:
+            run.start(proc)
+        for proc in services:
+            run.wait(proc, timeout)
+        yield run
+    finally:
+        for name in reversed(list(run.procs)):
+            run.stop(name)

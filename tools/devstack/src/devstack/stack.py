@@ -1,0 +1,144 @@
+"""The local stack, defined once: which processes, on which ports, with which settings.
+
+Used by `make up` (written out as a Procfile for honcho) and by the end-to-end tests (started
+as subprocesses on free ports against a private RabbitMQ vhost).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications"]
+
+
+@dataclass
+class Ports:
+    gateway: int = 8000
+    campaigns: int = 8001
+    payments: int = 8002
+    endorsements: int = 8003
+    notifications: int = 8004
+    # One nx-27017 per service: gateway 27100, campaigns 27101, ...
+    mongo_ports: dict[str, int] = field(
+        default_factory=lambda: {s: 27100 + i for i, s in enumerate(SERVICES)}
+    )
+    localstripe: int = 8420
+    smtp: int = 1025
+
+    def http(self, service: str) -> int:
+        return int(getattr(self, service))
+
+    def mongo(self, service: str) -> int:
+        return self.mongo_ports[service]
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    port: int | None = None
+    ready_url: str | None = None
+
+
+@dataclass
+class Stack:
+    root: Path
+    var: Path
+    ports: Ports = field(default_factory=Ports)
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    bus_namespace: str = ""
+    mongo_data: str | None = None  # None: files under var/mongo/<service>; "memory" for tests
+    environment: str = "development"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports.http(service)}"
+
+    def mongo_url(self, service: str) -> str:
+        return f"mongodb://127.0.0.1:{self.ports.mongo(service)}/?directConnection=true"
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = {
+            "SERVICE_NAME": service,
+            "ENVIRONMENT": self.environment,
+            "HTTP_PORT": str(self.ports.http(service)),
+            "MONGO_URL": self.mongo_url(service),
+            "AMQP_URL": self.amqp_url,
+            "BUS_NAMESPACE": self.bus_namespace,
+            "JWKS_URL": f"{self.url('gateway')}/.well-known/jwks.json",
+            "CONTRACTS_DIR": str(self.root / "contracts"),
+            "STRIPE_API_BASE": f"http://127.0.0.1:{self.ports.localstripe}",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.ports.smtp),
+            "PUBLIC_BASE_URL": self.url("gateway"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if service == "gateway":
+            env["JWT_KEYS_DIR"] = str(self.var / "keys")
+            for upstream in SERVICES[1:]:
+                env[f"UPSTREAM_{upstream.upper()}"] = self.url(upstream)
+        env.update(self.extra_env)
+        return env
+
+    def processes(self) -> list[Process]:
+        bin_dir = Path(sys.executable).parent
+        procs: list[Process] = []
+        for service in SERVICES:
+            data = self.mongo_data or str(self.var / "mongo" / service)
+            if data != "memory":
+                Path(data).mkdir(parents=True, exist_ok=True)
+            port = self.ports.mongo(service)
+            procs.append(
+                Process(
+                    f"mongo-{service}",
+                    [str(bin_dir / "nx-27017"), "--data-dir", data, "-p", str(port),
+                     "--log-file", str(self.var / "log" / f"nx-{service}.log"),
+                     "--pid-file", str(self.var / "run" / f"nx-{service}.pid")],
+                    port=port,
+                )
+            )  # fmt: skip
+        procs.append(
+            Process(
+                "localstripe",
+                [str(bin_dir / "localstripe"), "--port", str(self.ports.localstripe), "--from-scratch"],
+                port=self.ports.localstripe,
+            )
+        )
+        procs.append(
+            Process(
+                "smtp-sink",
+                [
+                    sys.executable,
+                    "-m",
+                    "devstack.smtp_sink",
+                    "--port",
+                    str(self.ports.smtp),
+                    "--dir",
+                    str(self.var / "mail"),
+                ],
+                port=self.ports.smtp,
+            )
+        )
+        for service in SERVICES:
+            procs.append(
+                Process(
+                    service,
+                    [sys.executable, "-m", service],
+                    env=self.service_env(service),
+                    port=self.ports.http(service),
+                    ready_url=f"{self.url(service)}/readyz",
+                )
+            )
+        return procs
+
+    def procfile(self) -> str:
+        lines = []
+        for proc in self.processes():
+            env = " ".join(f"{k}={shlex.quote(v)}" for k, v in proc.env.items())
+            command = " ".join(shlex.quote(a) for a in proc.argv)
+            lines.append(f"{proc.name}: {'env ' + env + ' ' if env else ''}exec {command}")
+        return "\n".join(lines) + "\n"
