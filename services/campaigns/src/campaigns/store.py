@@ -24,6 +24,7 @@ class CampaignStore:
                     "campaign_id": doc["_id"],
                     "owner_id": doc["owner_id"],
                     "title": doc["title"],
+                    "status": doc["status"],
                     "municipality": doc["municipality"],
                     "goal": doc["goal"],
                     "currency": doc["currency"],
