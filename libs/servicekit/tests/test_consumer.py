@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event, new_event
 from servicekit.mongo import Tx
+from servicekit.testing.helpers import eventually, get_all
 from servicekit.testing.plugin import TestEnv
-
-from .helpers import eventually, get_all, kit
 
 
 def _ping(n: int, fail: int = 0) -> Event:
@@ -36,7 +37,9 @@ def counting_handlers(queue: str) -> Handlers:
     return handlers
 
 
-async def test_same_event_delivered_twice_changes_state_once(env: TestEnv, test_contracts: Path) -> None:
+async def test_same_event_delivered_twice_changes_state_once(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
     async with kit(env, test_contracts) as k:
         consumer = k.bus.consumer(counting_handlers("kit.dedup"), k.mongo, k.contracts)
         await consumer.start()
@@ -51,7 +54,7 @@ async def test_same_event_delivered_twice_changes_state_once(env: TestEnv, test_
 
 
 async def test_handler_failing_twice_then_succeeding_is_processed_once(
-    env: TestEnv, test_contracts: Path
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
 ) -> None:
     async with kit(env, test_contracts, consumer_max_attempts=5) as k:
         calls: list[str] = []
@@ -74,7 +77,9 @@ async def test_handler_failing_twice_then_succeeding_is_processed_once(
         assert await get_all(k.bus.channel, f"{k.settings.ns('kit.flaky')}.dead") == []
 
 
-async def test_always_failing_handler_is_parked_with_the_error(env: TestEnv, test_contracts: Path) -> None:
+async def test_always_failing_handler_is_parked_with_the_error(
+    env: TestEnv, test_contracts: Path, kit
+) -> None:
     async with kit(env, test_contracts, consumer_max_attempts=3) as k:
         calls: list[int] = []
         handlers = Handlers("kit.poison")
@@ -104,7 +109,9 @@ async def test_always_failing_handler_is_parked_with_the_error(env: TestEnv, tes
         assert await k.mongo.db.inbox.count_documents({}) == 0
 
 
-async def test_bad_events_are_parked_at_once_with_the_reason(env: TestEnv, test_contracts: Path) -> None:
+async def test_bad_events_are_parked_at_once_with_the_reason(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
     async with kit(env, test_contracts) as k:
         handlers = Handlers("kit.strict")
         seen: list[str] = []

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from servicekit.mongo import Tx
+from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.plugin import TestEnv
 from servicekit.testing.proxy import CuttableProxy
-
-from .helpers import eventually, kit, tap
 
 
 async def _write(k, n: int, prefix: str = "thing") -> list[str]:  # type: ignore[no-untyped-def]
@@ -27,7 +28,7 @@ async def _write(k, n: int, prefix: str = "thing") -> list[str]:  # type: ignore
 
 
 async def test_relay_stopped_keeps_rows_pending_then_publishes_each_once(
-    env: TestEnv, test_contracts: Path
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
 ) -> None:
     async with kit(env, test_contracts, relay=False) as k:
         _, received = await tap(k.bus, "kit.#")
@@ -43,7 +44,9 @@ async def test_relay_stopped_keeps_rows_pending_then_publishes_each_once(
         assert await k.outbox.backlog() == 0
 
 
-async def test_aborted_transaction_publishes_nothing(env: TestEnv, test_contracts: Path) -> None:
+async def test_aborted_transaction_publishes_nothing(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
     async with kit(env, test_contracts) as k:
         _, received = await tap(k.bus, "kit.#")
 
@@ -62,7 +65,9 @@ async def test_aborted_transaction_publishes_nothing(env: TestEnv, test_contract
         assert await k.mongo.db.outbox.count_documents({}) == 1
 
 
-async def test_contract_violation_aborts_the_transaction(env: TestEnv, test_contracts: Path) -> None:
+async def test_contract_violation_aborts_the_transaction(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
     async with kit(env, test_contracts, relay=False) as k:
 
         async def bad(tx: Tx) -> None:
@@ -75,7 +80,9 @@ async def test_contract_violation_aborts_the_transaction(env: TestEnv, test_cont
         assert await k.outbox.backlog() == 0
 
 
-async def test_broker_outage_events_flow_once_it_is_back(env: TestEnv, test_contracts: Path) -> None:
+async def test_broker_outage_events_flow_once_it_is_back(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
     host, port = "127.0.0.1", 5672
     proxy = await CuttableProxy(host, port).start()
     vhost_path = env.amqp_url.split("5672", 1)[1]
@@ -106,7 +113,9 @@ async def test_broker_outage_events_flow_once_it_is_back(env: TestEnv, test_cont
         await proxy.stop()
 
 
-async def test_public_events_use_the_city_routing_key(env: TestEnv, test_contracts: Path) -> None:
+async def test_public_events_use_the_city_routing_key(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
     async with kit(env, test_contracts) as k:
         _, montreuil = await tap(k.bus, "montreuil.#", exchange="public")
         _, other = await tap(k.bus, "lyon.#", exchange="public")
