@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from servicekit.bus import INBOX_INDEXES, Bus
 from servicekit.events import Contracts
 from servicekit.mongo import Mongo

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+
 from servicekit.auth import JwksVerifier
 from servicekit.errors import ApiError
 from servicekit.signing import SigningKey, access_claims

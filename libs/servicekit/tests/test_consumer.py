@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+
 from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event, new_event
 from servicekit.mongo import Tx

@@ -6,6 +6,7 @@ import json
 
 import jsonschema
 import pytest
+
 from servicekit.events import Contracts, new_event
 
 CONTRACTS = Contracts()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from servicekit.mongo import Tx
 from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.plugin import TestEnv

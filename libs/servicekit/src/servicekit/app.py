@@ -129,7 +129,7 @@ def create_service_app(
             for hook in on_shutdown:
                 with contextlib.suppress(Exception):
                     await hook(ctx)
-            done, pending = await asyncio.wait(tasks, timeout=5) if tasks else (set(), set())
+            done, pending = await asyncio.wait(tasks, timeout=2) if tasks else (set(), set())
             for task in pending:
                 task.cancel()
             for task in done:

@@ -95,7 +95,7 @@ class Stack:
             procs.append(
                 Process(
                     f"mongo-{service}",
-                    [str(bin_dir / "nx-27017"), "--data-dir", data, "-p", str(port),
+                    [sys.executable, "-m", "servicekit.testing.nx", "--data-dir", data, "-p", str(port),
                      "--log-file", str(self.var / "log" / f"nx-{service}.log"),
                      "--pid-file", str(self.var / "run" / f"nx-{service}.pid")],
                     port=port,
@@ -140,5 +140,5 @@ class Stack:
         for proc in self.processes():
             env = " ".join(f"{k}={shlex.quote(v)}" for k, v in proc.env.items())
             command = " ".join(shlex.quote(a) for a in proc.argv)
-            lines.append(f"{proc.name}: {'env ' + env + ' ' if env else ''}exec {command}")
+            lines.append(f"{proc.name}: exec {'env ' + env + ' ' if env else ''}{command}")
         return "\n".join(lines) + "\n"

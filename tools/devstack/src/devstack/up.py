@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,11 @@ def _after_ready(stack: Stack, honcho: subprocess.Popen, load_demo: bool) -> Non
             honcho.send_signal(signal.SIGINT)
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,6 +70,12 @@ def main() -> None:
     for sub in ("log", "run", "mail", "keys"):
         (var / sub).mkdir(parents=True, exist_ok=True)
     stack = Stack(root=ROOT, var=var, amqp_url=amqp_url, bus_namespace=os.environ.get("BUS_NAMESPACE", ""))
+    busy = [f"{p.name} (port {p.port})" for p in stack.processes() if p.port and _port_in_use(p.port)]
+    if busy:
+        raise SystemExit(
+            "these ports are already taken, is the stack already running (`make status`, `make down`)?\n  "
+            + "\n  ".join(busy)
+        )
     procfile = var / "Procfile"
     procfile.write_text(stack.procfile())
     honcho_bin = str(Path(sys.executable).parent / "honcho")

@@ -75,7 +75,7 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 def nx_args(port: int, data_dir: str, workdir: Path) -> list[str]:
     return [
-        _bin("nx-27017"),
+        sys.executable, "-m", "servicekit.testing.nx",
         "--data-dir", data_dir,
         "-p", str(port),
         "--log-file", str(workdir / f"nx-{port}.log"),
