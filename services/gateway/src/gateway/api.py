@@ -1,12 +1,16 @@
-"""Gateway HTTP surface: JWKS, routing to the services, Stripe webhooks."""
+"""Gateway HTTP surface for routing: JWKS, the merged API document, `/api/v1/<service>/...`
+to the services, and Stripe webhooks to payments."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from servicekit.errors import ApiError
-from servicekit.signing import jwks
+from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from servicekit.errors import ApiError
+from servicekit.signing import jwks
+
+from .domain import route_timeout
 from .proxy import proxy
 
 router = APIRouter()
@@ -14,7 +18,14 @@ router = APIRouter()
 
 @router.get("/.well-known/jwks.json", tags=["auth"])
 async def jwks_document(request: Request) -> dict:
+    """The public keys of every token this gateway signs (during a rotation: old and new)."""
     return jwks(request.app.state.ctx.extras["keys"].published)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def merged_openapi(request: Request) -> JSONResponse:
+    app = request.app
+    return JSONResponse(await app.state.ctx.extras["openapi"].document(app.openapi()))
 
 
 @router.api_route(
@@ -27,11 +38,17 @@ async def route_to_service(service: str, path: str, request: Request) -> Respons
     upstream = ctx.settings.upstreams().get(service)
     if upstream is None:
         raise ApiError(404, "not_found", f"no service named {service!r}")
-    return await proxy(request, ctx.extras["http"], upstream, path)
+    timeout = route_timeout(ctx.settings.route_timeouts, service, path, ctx.settings.upstream_timeout_s)
+    return await proxy(request, ctx.extras["http"], upstream, path, timeout)
 
 
 @router.post("/webhooks/stripe", include_in_schema=False)
 async def stripe_webhook(request: Request) -> Response:
     # Raw body and Stripe-Signature untouched: payments verifies the signature over the bytes.
     ctx = request.app.state.ctx
-    return await proxy(request, ctx.extras["http"], ctx.settings.upstream_payments, "/webhooks/stripe")
+    timeout = route_timeout(
+        ctx.settings.route_timeouts, "payments", "webhooks/stripe", ctx.settings.upstream_timeout_s
+    )
+    return await proxy(
+        request, ctx.extras["http"], ctx.settings.upstream_payments, "/webhooks/stripe", timeout
+    )

@@ -1,35 +1,79 @@
 from __future__ import annotations
 
-from servicekit.app import ServiceContext, create_service_app
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
-from . import api
+from servicekit.app import ServiceContext, create_service_app
+from servicekit.signing import jwks
+
+from . import api, api_accounts, api_clients, pages
+from .accounts import Accounts
+from .edge import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .handlers import handlers
 from .keys import KeyRing
+from .openapi_merge import MergedOpenApi
+from .passwords import Passwords
 from .proxy import make_client
+from .ratelimit import RateLimitMiddleware, RateLimits
 from .settings import Settings
+from .store import COLLECTIONS, INDEXES, AccountStore
 
 
 async def _start(ctx: ServiceContext) -> None:
-    ctx.extras["keys"] = KeyRing(ctx.settings.jwt_keys_dir, ctx.settings.jwt_active_key)
-    ctx.extras["http"] = make_client(ctx.settings)
-    # The gateway verifies tokens (rate limits per user) with its own keys, no HTTP round trip.
-    from servicekit.signing import jwks
-
-    ctx.verifier.set_jwks(jwks(ctx.extras["keys"].published))
+    settings: Settings = ctx.settings
+    keys = KeyRing(settings.jwt_keys_dir, settings.jwt_active_key)
+    ctx.extras["keys"] = keys
+    # The gateway verifies tokens on its own endpoints with its own keys, no HTTP round trip.
+    ctx.verifier.set_jwks(jwks(keys.published))
+    ctx.extras["http"] = make_client(settings)
+    ctx.extras["limits"] = RateLimits(settings)
+    assert ctx.mongo is not None
+    ctx.extras["store"] = AccountStore(ctx.mongo.db)
+    passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    ctx.extras["accounts"] = Accounts(ctx, ctx.extras["store"], passwords)
+    ctx.extras["openapi"] = MergedOpenApi(ctx.extras["http"], settings.upstreams(), settings.openapi_cache_s)
 
 
 async def _stop(ctx: ServiceContext) -> None:
     await ctx.extras["http"].aclose()
 
 
-def build(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Civicfund gateway",
-        routers=[api.router],
+        # Order matters: the gateway's own routes before the `/api/v1/{service}/...` catch-all.
+        routers=[api_accounts.router, api_clients.router, pages.router, api.router],
+        consumers=[handlers],
+        indexes=INDEXES,
+        collections=COLLECTIONS,
         on_startup=[_start],
         on_shutdown=[_stop],
     )
+    # FastAPI's own /openapi.json would shadow the merged document; /docs reads the merged one.
+    app.router.routes = [
+        r
+        for r in app.router.routes
+        if getattr(r, "path", None) != "/openapi.json" or getattr(r, "endpoint", None) is api.merged_openapi
+    ]
+    # Inside the request-id and metrics middlewares (so 413/429 carry the request id and are
+    # counted): security headers, CORS, body limit, rate limit.
+    app.user_middleware[2:2] = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        ),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(RateLimitMiddleware),
+    ]
+    return app
 
 
 app = build()

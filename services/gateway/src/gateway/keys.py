@@ -1,10 +1,22 @@
-"""The gateway's signing keys: loaded from `JWT_KEYS_DIR`, all published, one active."""
+"""The gateway's signing keys and the tokens it issues.
+
+Keys are loaded from `JWT_KEYS_DIR`: every `*.pem` is published in the JWKS, the one named by
+`JWT_ACTIVE_KEY` signs. Rotation without downtime: drop the new key file next to the old one
+on every replica (both published), switch `JWT_ACTIVE_KEY`, and delete the old file once the
+longest access-token TTL has passed. Tokens carry `kid`, so services pick the right key.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
-from servicekit.signing import SigningKey, load_or_create_key
+import jwt
+
+from servicekit.signing import SigningKey, access_claims, load_or_create_key
+
+from .settings import Settings
 
 
 class KeyRing:
@@ -16,3 +28,55 @@ class KeyRing:
         for path in sorted(self.directory.glob("*.pem")):
             if path.stem != active:
                 self.published.append(SigningKey.from_pem(path.read_bytes()))
+        self._public = {k.kid: k.private_key.public_key() for k in self.published}
+
+    def action_secret(self, configured: str) -> bytes:
+        """The HMAC secret for emailed links: configured, or derived from the active key."""
+        if configured:
+            return configured.encode()
+        return hashlib.sha256(b"civicfund-action-links|" + self.active.to_pem()).digest()
+
+    def peek(self, token: str, issuer: str, audience: str) -> dict[str, Any] | None:
+        """Verified claims of a token this gateway signed, or None (used for per-user rate limits;
+        services do their own full verification)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._public.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                return None
+            return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, issuer=issuer)
+        except jwt.PyJWTError:
+            return None
+
+
+class TokenIssuer:
+    def __init__(self, keys: KeyRing, settings: Settings) -> None:
+        self.keys = keys
+        self.settings = settings
+
+    def user_token(
+        self, user_id: str, roles: list[str], municipalities: dict[str, str], email_verified: bool
+    ) -> str:
+        claims = access_claims(
+            user_id,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            ttl_s=self.settings.access_token_ttl_s,
+            roles=roles,
+            municipalities=municipalities,
+            kind="user",
+        )
+        claims["email_verified"] = email_verified
+        return self.keys.active.sign(claims)
+
+    def client_token(self, client_id: str, municipality: str) -> str:
+        claims = access_claims(
+            client_id,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            ttl_s=self.settings.client_token_ttl_s,
+            roles=[],
+            municipalities={municipality: "system"},
+            kind="client",
+        )
+        return self.keys.active.sign(claims)

@@ -9,15 +9,18 @@ stripped; `X-Request-ID` and `traceparent` travel on; the bearer token is forwar
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 
 import aiohttp
 import httpx
 from fastapi import Request
 from httpx_aiohttp import AiohttpTransport
-from servicekit.errors import error_response
-from servicekit.logging import get_logger
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
+
+from servicekit.errors import error_response
+from servicekit.logging import get_logger
 
 from .settings import Settings
 
@@ -49,11 +52,22 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=AiohttpTransport(client=session), timeout=timeout)
 
 
+def new_traceparent(request_id: str | None) -> str:
+    """A W3C trace context for requests that arrive without one; the trace id is the request id
+    when that is already 32 hex digits (ours are), so logs and traces line up."""
+    trace_id = (
+        request_id if request_id and re.fullmatch(r"[0-9a-f]{32}", request_id) else secrets.token_hex(16)
+    )
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
 def forward_headers(request: Request) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     request_id = request.scope.get("state", {}).get("request_id")
     if request_id:
         headers["x-request-id"] = request_id
+    if "traceparent" not in headers:
+        headers["traceparent"] = new_traceparent(request_id)
     client = request.client.host if request.client else ""
     prior = request.headers.get("x-forwarded-for")
     headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
@@ -78,17 +92,30 @@ async def proxy(
                 params=request.query_params,
                 headers=headers,
                 content=content,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                timeout=httpx.Timeout(timeout, connect=client.timeout.connect)
+                if timeout is not None
+                else httpx.USE_CLIENT_DEFAULT,
             )
             upstream_response = await client.send(upstream_request, stream=True)
             break
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            aiohttp.ClientConnectionError,
+            ConnectionError,
+        ) as exc:
+            # (httpx-aiohttp reports a refused or dropped connection as ConnectTimeout.)
+            if attempt < attempts:
+                await asyncio.sleep(0.05)
+                continue
+            log.warning("upstream_unavailable", url=url, error=str(exc))
+            return error_response(
+                request, 503, "unavailable", "the service is unavailable, try again shortly"
+            )
         except httpx.TimeoutException:
             log.warning("upstream_timeout", url=url)
             return error_response(request, 504, "upstream_timeout", "the service did not answer in time")
         except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
-            if attempt < attempts:
-                await asyncio.sleep(0.05)
-                continue
             log.warning("upstream_unavailable", url=url, error=str(exc))
             return error_response(
                 request, 503, "unavailable", "the service is unavailable, try again shortly"
