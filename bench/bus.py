@@ -1,0 +1,241 @@
+"""Bus benchmark: raw confirmed publishing vs the full event path, and end-to-end lag.
+
+    make bench            (or: .venv/bin/python bench/bus.py [--events 2000] [--rate 200] [--seconds 10])
+
+1. raw: aio-pika publishing persistent messages with publisher confirms, up to 500 in flight.
+2. full path: each event is a Mongo transaction (a state row + its outbox row), the outbox relay
+   publishes with confirms, a consumer handles it in a second transaction (inbox row + a counter
+   update) and acks after commit. Throughput = events fully handled per second.
+3. lag: events offered at a fixed rate; lag = handled time - commit time, p50/p99.
+
+Runs against the RabbitMQ at AMQP_URL (a private vhost when rabbitmqctl works) and two fresh
+in-memory nx-27017 servers (producer and consumer, as two services would have), or against
+real MongoDB with --producer-mongo/--consumer-mongo. It prints its figures; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aio_pika
+
+from servicekit.bus import INBOX_INDEXES, Bus, Handlers
+from servicekit.events import Contracts, Event
+from servicekit.logging import configure_logging
+from servicekit.mongo import Mongo, Tx
+from servicekit.outbox import OUTBOX_INDEXES, Outbox
+from servicekit.settings import ServiceSettings
+from servicekit.testing import procs
+
+AMQP = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def bench_raw(amqp_url: str, exchange_name: str, n: int, in_flight: int = 500) -> float:
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(
+            f"{exchange_name}.raw", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, "bench.#")
+        body = json.dumps({"specversion": "1.0", "id": "x" * 36, "data": {"n": 1, "pad": "p" * 200}}).encode()
+        sem = asyncio.Semaphore(in_flight)
+
+        async def one() -> None:
+            async with sem:
+                await exchange.publish(
+                    aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), "bench.raw"
+                )
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        elapsed = time.perf_counter() - start
+        await queue.delete(if_unused=False, if_empty=False)
+        return n / elapsed
+
+
+class FullPath:
+    def __init__(
+        self, producer_url: str, consumer_url: str, amqp_url: str, namespace: str, contracts: Path
+    ) -> None:
+        common = {"amqp_url": amqp_url, "bus_namespace": namespace, "log_level": "WARNING", "log_json": True,
+                  "contracts_dir": str(contracts), "outbox_poll_interval_s": 0.5, "consumer_prefetch": 200}  # fmt: skip
+        self.p_settings = ServiceSettings(
+            service_name="benchproducer", mongo_url=producer_url, mongo_db="producer", **common
+        )
+        self.c_settings = ServiceSettings(
+            service_name="benchconsumer", mongo_url=consumer_url, mongo_db="consumer", **common
+        )
+        self.contracts = Contracts(contracts)
+        self.handled: dict[str, float] = {}
+        self.committed: dict[str, float] = {}
+        self.done = asyncio.Event()
+        self.expected = 0
+
+    async def start(self) -> None:
+        self.p_mongo = Mongo(self.p_settings)
+        await self.p_mongo.connect([*OUTBOX_INDEXES], ["things"])
+        self.outbox = Outbox(self.p_mongo, self.contracts)
+        self.p_bus = Bus(self.p_settings)
+        await self.p_bus.connect()
+        self.stop = asyncio.Event()
+        self.relay = asyncio.create_task(self.outbox.run_relay(self.p_bus, self.stop))
+
+        self.c_mongo = Mongo(self.c_settings)
+        await self.c_mongo.connect([*INBOX_INDEXES], ["counters"])
+        self.c_bus = Bus(self.c_settings)
+        await self.c_bus.connect()
+        handlers = Handlers("bench.consumer")
+
+        @handlers.on("bench.ping")
+        async def handle(event: Event, tx: Tx) -> None:
+            await tx.db.counters.update_one(
+                {"_id": "pings"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
+            )
+            self.handled[event.id] = time.perf_counter()
+            if len(self.handled) >= self.expected:
+                self.done.set()
+
+        await self.c_bus.consumer(handlers, self.c_mongo, self.contracts).start()
+
+    async def emit_one(self, i: int) -> None:
+        async def work(tx: Tx) -> str:
+            await tx.db.things.insert_one({"_id": uuid.uuid4().hex, "i": i}, session=tx.session)
+            return tx.emit("bench.ping", str(i), {"n": i}).id
+
+        event_id = await self.p_mongo.transact(work)
+        self.committed[event_id] = time.perf_counter()
+
+    async def run_burst(self, n: int, writers: int = 16) -> float:
+        self.reset(n)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait(i)
+
+        async def writer() -> None:
+            while not queue.empty():
+                await self.emit_one(queue.get_nowait())
+
+        start = time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(writers)))
+        await asyncio.wait_for(self.done.wait(), timeout=600)
+        return n / (time.perf_counter() - start)
+
+    async def run_rate(self, rate: float, seconds: float) -> list[float]:
+        n = int(rate * seconds)
+        self.reset(n)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.emit_one(i)))
+        await asyncio.gather(*tasks)
+        await asyncio.wait_for(self.done.wait(), timeout=600)
+        return [(self.handled[e] - self.committed[e]) * 1000 for e in self.committed]
+
+    def reset(self, n: int) -> None:
+        self.handled.clear()
+        self.committed.clear()
+        self.done.clear()
+        self.expected = n
+
+    async def close(self) -> None:
+        self.stop.set()
+        self.outbox._wake.set()
+        await self.relay
+        await self.p_bus.close()
+        await self.c_bus.close()
+        await self.p_mongo.close()
+        await self.c_mongo.close()
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    try:
+        return subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=2000, help="events for the throughput runs")
+    parser.add_argument("--rate", type=float, default=200.0, help="offered events/s for the lag run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the lag run")
+    parser.add_argument("--producer-mongo", help="MongoDB URL for the producer (default: a fresh nx-27017)")
+    parser.add_argument("--consumer-mongo", help="MongoDB URL for the consumer (default: a fresh nx-27017)")
+    args = parser.parse_args()
+
+    configure_logging("bench", "WARNING", json=True)
+    vhost = f"civicfund-bench-{uuid.uuid4().hex[:6]}"
+    amqp_url, namespace = AMQP, f"bench{uuid.uuid4().hex[:6]}."
+    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl(
+        "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"
+    ):
+        amqp_url = f"{AMQP.rstrip('/')}/{vhost}"
+    else:
+        vhost = ""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        work = Path(tmp)
+        (work / "contracts" / "events").mkdir(parents=True)
+        (work / "contracts" / "events" / "bench.ping.json").write_text(
+            json.dumps({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}})
+        )
+        urls = []
+        for role, given in (("producer", args.producer_mongo), ("consumer", args.consumer_mongo)):
+            if given:
+                urls.append(given)
+                continue
+            port = procs.free_port()
+            stack.enter_context(
+                procs.process(procs.nx_args(port, "memory", work), port, work / f"nx-{role}.out")
+            )
+            urls.append(f"mongodb://127.0.0.1:{port}/?directConnection=true")
+
+        print(
+            f"# bus benchmark: RabbitMQ {amqp_url.rsplit('@', 1)[-1]}, producer {urls[0]}, consumer {urls[1]}"
+        )
+        raw = await bench_raw(amqp_url, f"{namespace}raw", max(args.events * 5, 10000))
+        print(f"raw confirmed publish (500 in flight):      {raw:8.0f} msg/s")
+
+        path = FullPath(urls[0], urls[1], amqp_url, namespace, work / "contracts")
+        await path.start()
+        try:
+            await path.run_burst(200)  # warm-up: connections, queue declarations
+            full = await path.run_burst(args.events)
+            print(f"full path (txn+outbox -> relay -> broker -> consumer txn+inbox): {full:8.0f} events/s")
+            print(f"full path / raw:                           {full / raw:8.1%}")
+            lags = await path.run_rate(args.rate, args.seconds)
+            print(
+                f"lag at {args.rate:.0f} events/s for {args.seconds:.0f}s (commit -> handled): "
+                f"p50 {statistics.median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms, max {max(lags):.1f} ms"
+            )
+        finally:
+            await path.close()
+    if vhost:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.exit(0)
