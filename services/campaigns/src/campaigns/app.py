@@ -1,9 +1,19 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from servicekit.app import ServiceContext, create_service_app
 
-from . import api
+from . import (
+    api_campaigns,
+    api_follow,
+    api_lifecycle,
+    api_meetups,
+    api_needs,
+    api_updates,
+    handlers,
+    scheduler,
+)
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, CampaignStore
 
@@ -17,9 +27,18 @@ def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Civicfund campaigns",
-        routers=[api.router],
+        routers=[
+            api_campaigns.router,
+            api_lifecycle.router,
+            api_needs.router,
+            api_updates.router,
+            api_meetups.router,
+            api_follow.router,
+        ],
+        consumers=[handlers.handlers],
         indexes=INDEXES,
         collections=COLLECTIONS,
+        background=[scheduler.run],
         on_startup=[_start],
     )
 

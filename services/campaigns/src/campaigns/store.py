@@ -1,40 +1,187 @@
-"""Campaigns' repository over its own database (walking skeleton: create and read)."""
+"""Campaigns' repository over its own database.
+
+Every change to a document is read-modify-replace inside `Mongo.transact`, guarded by the
+document's `rev`: a whole-document replace keeps types exactly on both MongoDB and nx-27017
+(whose top-level `$set` turns datetimes and booleans into strings and integers), and the guard
+turns a lost race between replicas into a retry instead of a lost update.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from servicekit.mongo import Index, Mongo, Tx
 
-INDEXES = [Index("campaigns", [("owner_id", 1)])]
-COLLECTIONS = ["campaigns"]
+from . import domain, funding
+
+T = TypeVar("T")
+
+INDEXES = [
+    Index("campaigns", [("owner_id", 1), ("listed_at", -1)]),
+    Index("campaigns", [("status", 1), ("listed_at", -1)]),
+    Index("campaigns", [("status", 1), ("deadline_sort", 1)]),
+    Index("campaigns", [("status", 1), ("totals.funded", -1)]),
+    Index("campaigns", [("lat", 1), ("lon", 1)]),
+    Index("campaigns", [("title", "text"), ("summary", "text"), ("description", "text")]),
+    Index("idempotency", [("created_at", 1)], expire_after_seconds=7 * 24 * 3600),
+    Index("needs", [("campaign_id", 1), ("created_at", 1)]),
+    Index("offers", [("need_id", 1), ("created_at", 1)]),
+    Index("updates", [("campaign_id", 1), ("created_at", -1)]),
+    Index("meetups", [("campaign_id", 1), ("starts_at", 1)]),
+    Index("rsvps", [("meetup_id", 1), ("seq", 1)]),
+    Index("follows", [("campaign_id", 1)]),
+    Index("follows", [("user_id", 1)]),
+    Index("pledges", [("campaign_id", 1)]),
+    Index("payments", [("campaign_id", 1)]),
+    Index("refunds", [("campaign_id", 1)]),
+    Index("commitments", [("campaign_id", 1)]),
+    Index("labels", [("campaign_id", 1)]),
+]
+COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases"})
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class Conflict(Exception):
+    """Another writer changed the document between our read and our write: run again."""
+
+
+def listing_keys(doc: dict[str, Any]) -> dict[str, Any]:
+    """Derived fields the list endpoint sorts and filters on, kept in the document."""
+    totals = doc.get("totals") or {}
+    progress = domain.progress_bp(totals, doc["goal"])
+    return {
+        "listed_at": doc.get("published_at") or doc["created_at"],
+        "deadline_sort": doc.get("deadline") or FAR_FUTURE,
+        "closeness": progress if progress < 10_000 else -1,
+    }
+
+
+def empty_totals() -> dict[str, int]:
+    return {**funding.totals([], [], [], []), "funded": 0, "progress_bp": 0}
+
+
+async def save(tx: Tx, collection: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """Replace `doc` if nobody changed it since it was read (same `rev`); returns the new doc."""
+    rev = int(doc.get("rev", 0))
+    new = {**doc, "rev": rev + 1}
+    if collection == "campaigns":
+        new.update(listing_keys(new))
+    result = await tx.db[collection].replace_one({"_id": doc["_id"], "rev": rev}, new, session=tx.session)
+    if result.matched_count != 1:
+        raise Conflict(f"{collection} {doc['_id']} changed concurrently")
+    return new
+
+
+async def insert(tx: Tx, collection: str, doc: dict[str, Any]) -> dict[str, Any]:
+    new = {**doc, "rev": 0}
+    if collection == "campaigns":
+        new.update(listing_keys(new))
+    await tx.db[collection].insert_one(new, session=tx.session)
+    return new
+
+
+def emit_snapshot(tx: Tx, event_type: str, campaign: dict[str, Any]) -> None:
+    tx.emit(event_type, campaign["_id"], domain.snapshot(campaign))
+
+
+async def refresh_totals(tx: Tx, campaign: dict[str, Any]) -> dict[str, Any]:
+    """Recompute the totals from every funding record of the campaign; emit goal_reached once."""
+    cid = campaign["_id"]
+    s = tx.session
+
+    async def all_of(name: str) -> list[dict[str, Any]]:
+        return await tx.db[name].find({"campaign_id": cid}, session=s).to_list()
+
+    totals = funding.totals(
+        await all_of("pledges"),
+        await all_of("payments"),
+        await all_of("refunds"),
+        await all_of("commitments"),
+    )
+    totals["funded"] = totals["raised"] + totals["pledged"] + totals["matched"]
+    totals["progress_bp"] = domain.progress_bp(totals, campaign["goal"])
+    changed = {**campaign, "totals": totals}
+    if domain.goal_just_reached(changed):
+        changed["goal_reached_at"] = tx_now(tx)
+        changed["version"] = campaign["version"] + 1
+        changed = await save(tx, "campaigns", changed)
+        emit_snapshot(tx, "campaign.goal_reached", changed)
+        return changed
+    if totals == campaign.get("totals"):
+        return campaign
+    return await save(tx, "campaigns", changed)
+
+
+def tx_now(_tx: Tx) -> datetime:
+    return datetime.now(UTC)
+
+
+# -- cursors -----------------------------------------------------------------------------------
+
+
+def encode_cursor(value: Any, doc_id: str) -> str:
+    if isinstance(value, datetime):
+        value = {"$dt": value.isoformat()}
+    raw = json.dumps([value, doc_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    """Raises ValueError on anything that is not a cursor this service made."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, doc_id = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed cursor") from exc
+    if isinstance(value, dict) and set(value) == {"$dt"}:
+        value = datetime.fromisoformat(value["$dt"])
+    if not isinstance(doc_id, str) or not isinstance(value, int | float | str | datetime):
+        raise ValueError("malformed cursor")
+    return value, doc_id
+
+
+def after_cursor(key: str, direction: int, value: Any, doc_id: str) -> dict[str, Any]:
+    op = "$lt" if direction < 0 else "$gt"
+    return {"$or": [{key: {op: value}}, {key: value, "_id": {op: doc_id}}]}
+
+
+def sort_value(doc: dict[str, Any], key: str) -> Any:
+    value: Any = doc
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 class CampaignStore:
     def __init__(self, mongo: Mongo) -> None:
         self.mongo = mongo
+        self.db = mongo.db
 
-    async def create_published(self, doc: dict[str, Any]) -> dict[str, Any]:
-        async def work(tx: Tx) -> dict[str, Any]:
-            await tx.db.campaigns.insert_one(doc, session=tx.session)
-            tx.emit(
-                "campaign.published",
-                doc["_id"],
-                {
-                    "campaign_id": doc["_id"],
-                    "owner_id": doc["owner_id"],
-                    "title": doc["title"],
-                    "status": doc["status"],
-                    "municipality": doc["municipality"],
-                    "goal": doc["goal"],
-                    "currency": doc["currency"],
-                    "funding_model": doc["funding_model"],
-                    "version": doc["version"],
-                },
-            )
-            return doc
-
-        return await self.mongo.transact(work)
+    async def run(self, fn: Callable[[Tx], Awaitable[T]], attempts: int = 4) -> T:
+        """`transact`, run again when a guarded replace lost a race."""
+        for attempt in range(attempts):
+            try:
+                return await self.mongo.transact(fn)
+            except Conflict:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def get(self, campaign_id: str) -> dict[str, Any] | None:
-        return await self.mongo.db.campaigns.find_one({"_id": campaign_id})
+        return await self.db.campaigns.find_one({"_id": campaign_id})
+
+    async def labels(self, campaign_id: str) -> list[dict[str, Any]]:
+        return await self.db.labels.find({"campaign_id": campaign_id, "status": "granted"}).to_list()
+
+    async def commitments(self, campaign_id: str) -> list[dict[str, Any]]:
+        return await self.db.commitments.find({"campaign_id": campaign_id}).to_list()
+
+    async def find_page(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], limit: int
+    ) -> list[dict[str, Any]]:
+        return await self.db.campaigns.find(query).sort(sort).limit(limit).to_list()

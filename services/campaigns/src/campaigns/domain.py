@@ -1,0 +1,234 @@
+"""Campaign rules: the state machine (the only place a status changes), edit rules, deadline
+bounds, the snapshot every lifecycle event carries, and what closing at the deadline decides.
+
+Pure: no FastAPI, pymongo or aio-pika. Campaigns are plain dicts (the stored document)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+STATUSES = ("draft", "submitted", "live", "succeeded", "failed", "canceled", "completed", "rejected")
+# Anyone may read these; drafts and moderation states are for the owner and admins only.
+PUBLIC_STATUSES = ("live", "succeeded", "failed", "canceled", "completed")
+FUNDING_MODELS = ("keep_it_all", "all_or_nothing")
+CURRENCIES = ("EUR", "GBP", "USD", "CHF")
+CATEGORIES = (
+    "public_space",
+    "sport",
+    "culture",
+    "solidarity",
+    "environment",
+    "education",
+    "mobility",
+    "health",
+    "other",
+)
+MIN_DURATION_DAYS = 7
+MAX_DURATION_DAYS = 90
+DEFAULT_DURATION_DAYS = 30
+MAX_GOAL = 100_000_000  # 1 million in minor units: a neighbourhood project, not a stadium
+
+
+class TransitionRefused(Exception):
+    """The action is not allowed from the campaign's status, or not by this actor."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: tuple[str, ...]
+    target: str
+    event: str
+    actors: tuple[str, ...]  # "owner", "admin", "system"
+    needs_reason: bool = False
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        Transition("submit", ("draft",), "submitted", "campaign.submitted", ("owner",)),
+        # Moderation: approving publishes (see README: the publish flow).
+        Transition("approve", ("submitted",), "live", "campaign.published", ("admin",)),
+        Transition("return", ("submitted",), "draft", "campaign.returned", ("admin",), needs_reason=True),
+        Transition("reject", ("submitted",), "rejected", "campaign.rejected", ("admin",), needs_reason=True),
+        # A city's call for projects already selected it: it goes live without platform moderation.
+        Transition("launch_selected", ("draft", "submitted"), "live", "campaign.published", ("system",)),
+        Transition(
+            "cancel", ("live",), "canceled", "campaign.canceled", ("owner", "admin"), needs_reason=True
+        ),
+        Transition("succeed", ("live",), "succeeded", "campaign.succeeded", ("system",)),
+        Transition("fail", ("live",), "failed", "campaign.failed", ("system",)),
+        Transition("complete", ("succeeded",), "completed", "campaign.completed", ("owner",)),
+    )
+}
+
+
+def actor_roles(campaign: dict[str, Any], user_id: str | None, is_admin: bool) -> set[str]:
+    roles: set[str] = set()
+    if user_id is not None and campaign.get("owner_id") == user_id:
+        roles.add("owner")
+    if is_admin:
+        roles.add("admin")
+    return roles
+
+
+def apply_transition(
+    campaign: dict[str, Any],
+    action: str,
+    actors: set[str],
+    now: datetime,
+    reason: str | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Return (the changed campaign, the event type to emit) or raise TransitionRefused."""
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise TransitionRefused("unknown_action", f"unknown action {action!r}")
+    if not actors & set(transition.actors):
+        who = " or ".join(transition.actors)
+        raise TransitionRefused("forbidden", f"only the {who} may {action} a campaign")
+    status = campaign["status"]
+    if status not in transition.sources:
+        allowed = ", ".join(transition.sources)
+        raise TransitionRefused(
+            "invalid_transition", f"cannot {action} a campaign that is {status} (only from: {allowed})"
+        )
+    if transition.needs_reason and not (reason and reason.strip()):
+        raise TransitionRefused("reason_required", f"{action} needs a reason")
+    changed = dict(campaign)
+    changed["status"] = transition.target
+    changed["version"] = campaign.get("version", 0) + 1
+    changed["updated_at"] = now
+    if reason:
+        changed["reason"] = reason.strip()
+    elif "reason" in changed:
+        del changed["reason"]
+    if transition.target == "live":
+        days = campaign.get("duration_days", DEFAULT_DURATION_DAYS)
+        changed["starts_at"] = now
+        changed["deadline"] = campaign.get("fixed_deadline") or now + timedelta(days=days)
+        changed["published_at"] = now
+    if transition.target in ("succeeded", "failed", "canceled"):
+        changed["closed_at"] = now
+    if transition.target == "completed":
+        changed["completed_at"] = now
+    if transition.target == "submitted":
+        changed["submitted_at"] = now
+    return changed, transition.event
+
+
+def allowed_actions(campaign: dict[str, Any], actors: set[str]) -> list[str]:
+    """What this actor could do next (shown to clients so they need not duplicate the rules)."""
+    return [
+        t.action
+        for t in TRANSITIONS.values()
+        if campaign["status"] in t.sources and actors & set(t.actors) and "system" not in t.actors
+    ]
+
+
+# -- edits -------------------------------------------------------------------------------------
+
+# Money and time are promises to backers: frozen once anyone can pledge.
+FROZEN_WHEN_LIVE = frozenset(
+    {"goal", "currency", "funding_model", "duration_days", "title", "municipality", "category"}
+)
+EDITABLE_WHEN_LIVE = frozenset({"summary", "description", "cover_image_url", "neighbourhood", "address"})
+EDITABLE_STATUSES = ("draft", "live")
+
+
+def check_edit(status: str, fields: set[str]) -> None:
+    if status not in EDITABLE_STATUSES:
+        raise TransitionRefused(
+            "not_editable",
+            f"a {status} campaign cannot be edited"
+            + (" (wait for moderation or ask for it to be returned)" if status == "submitted" else ""),
+        )
+    if status == "live":
+        frozen = sorted(fields - EDITABLE_WHEN_LIVE)
+        if frozen:
+            raise TransitionRefused(
+                "frozen_once_live",
+                "once live only the description, summary, media, neighbourhood and address can change; "
+                f"refused: {', '.join(frozen)}",
+            )
+
+
+def clamp_deadline(requested: datetime | None, now: datetime) -> datetime:
+    """A deadline handed over by another service (a call's award), kept within the bounds."""
+    low, high = now + timedelta(days=MIN_DURATION_DAYS), now + timedelta(days=MAX_DURATION_DAYS)
+    if requested is None:
+        return now + timedelta(days=DEFAULT_DURATION_DAYS)
+    return min(max(requested, low), high)
+
+
+# -- snapshot ----------------------------------------------------------------------------------
+
+_SNAPSHOT_OPTIONAL = ("neighbourhood", "category", "postcode", "call_id", "reason")
+
+
+def snapshot(campaign: dict[str, Any]) -> dict[str, Any]:
+    """The data of every campaign lifecycle event (contracts/events/campaign.*.json)."""
+    data: dict[str, Any] = {
+        "campaign_id": campaign["_id"],
+        "owner_id": campaign["owner_id"],
+        "title": campaign["title"],
+        "status": campaign["status"],
+        "municipality": campaign["municipality"],
+        "goal": campaign["goal"],
+        "currency": campaign["currency"],
+        "funding_model": campaign["funding_model"],
+        "version": campaign["version"],
+    }
+    for key in _SNAPSHOT_OPTIONAL:
+        if campaign.get(key):
+            data[key] = campaign[key]
+    if campaign.get("lat") is not None and campaign.get("lon") is not None:
+        data["lat"], data["lon"] = float(campaign["lat"]), float(campaign["lon"])
+    for key in ("starts_at", "deadline"):
+        if campaign.get(key) is not None:
+            data[key] = campaign[key].isoformat()
+    totals = campaign.get("totals") or {}
+    for key in ("raised", "matched", "pledged"):
+        data[key] = int(totals.get(key, 0))
+    return data
+
+
+# -- closing at the deadline -------------------------------------------------------------------
+
+
+def closing_action(campaign: dict[str, Any]) -> str:
+    """`succeed` or `fail` once the deadline passed.
+
+    all_or_nothing: succeeds when pledges + raised + counted match reach the goal (payments then
+    charges the saved cards). keep_it_all: the project keeps what it raised, so it succeeds as
+    soon as anything was raised; it fails only when nobody gave anything."""
+    totals = campaign.get("totals") or {}
+    if campaign["funding_model"] == "all_or_nothing":
+        return "succeed" if counted_toward_goal(totals) >= campaign["goal"] else "fail"
+    return "succeed" if int(totals.get("raised", 0)) + int(totals.get("matched", 0)) > 0 else "fail"
+
+
+def counted_toward_goal(totals: dict[str, Any]) -> int:
+    return (
+        int(totals.get("raised", 0)) + int(totals.get("pledged", 0)) + int(totals.get("matched_counted", 0))
+    )
+
+
+def goal_just_reached(campaign: dict[str, Any]) -> bool:
+    """True once, the first time the counted total reaches the goal while live."""
+    return (
+        campaign["status"] == "live"
+        and campaign.get("goal_reached_at") is None
+        and counted_toward_goal(campaign.get("totals") or {}) >= campaign["goal"]
+    )
+
+
+def progress_bp(totals: dict[str, Any], goal: int) -> int:
+    """Progress toward the goal in basis points (integer: sortable, no floats for money)."""
+    return counted_toward_goal(totals) * 10_000 // goal if goal > 0 else 0

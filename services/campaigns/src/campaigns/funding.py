@@ -1,0 +1,91 @@
+"""Funding totals, derived from per-id records so that duplicated or reordered events leave them
+exact. Pure: the handlers store one record per pledge / payment / refund / match commitment and
+call `totals(...)` over all of a campaign's records after every change.
+
+Record shapes (what handlers.py stores):
+  pledge      {_id: pledge_id, backer_id, amount, authorized: bool, released: bool, charged: bool}
+  payment     {_id: payment_id, pledge_id, backer_id, amount (0 until succeeded), succeeded: bool}
+  refund      {_id: refund id, payment_id, amount}
+  commitment  {_id: commitment_id, counts_toward_goal: bool, max_amount, applied: {application_id:
+               amount}, released_amount?, canceled_amount?, canceled: bool, award?}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def pledge_outstanding(pledge: dict[str, Any]) -> int:
+    """An all-or-nothing pledge counts as `pledged` while authorised and neither released nor
+    charged; `released` and `charged` are terminal, whatever order the events came in."""
+    if (
+        bool(pledge.get("authorized"))
+        and not bool(pledge.get("released"))
+        and not bool(pledge.get("charged"))
+    ):
+        return int(pledge.get("amount", 0))
+    return 0
+
+
+def payment_net(payment: dict[str, Any], refunds: Iterable[dict[str, Any]]) -> int:
+    if not bool(payment.get("succeeded")):
+        return 0
+    refunded = sum(int(r.get("amount", 0)) for r in refunds)
+    return max(0, int(payment.get("amount", 0)) - refunded)
+
+
+def commitment_given(commitment: dict[str, Any]) -> int:
+    """What a city's match commitment has given (or firmly awarded) so far.
+
+    canceled: the amount the cancel says stays given (else what was applied). released: the
+    total released. Otherwise the sum of applied contributions. A call's award counts from the
+    moment the proposal was selected."""
+    applied = sum(int(v) for v in (commitment.get("applied") or {}).values())
+    award = int(commitment.get("award", 0))
+    if bool(commitment.get("canceled")):
+        given = commitment.get("canceled_amount")
+        return int(given) if given is not None else applied
+    released = commitment.get("released_amount")
+    base = max(applied, int(released)) if released is not None else applied
+    return max(base, award)
+
+
+def totals(
+    pledges: Iterable[dict[str, Any]],
+    payments: Iterable[dict[str, Any]],
+    refunds: Iterable[dict[str, Any]],
+    commitments: Iterable[dict[str, Any]],
+) -> dict[str, int]:
+    refunds_by_payment: dict[str, list[dict[str, Any]]] = {}
+    for refund in refunds:
+        refunds_by_payment.setdefault(refund["payment_id"], []).append(refund)
+    raised = 0
+    backers: set[str] = set()
+    for payment in payments:
+        net = payment_net(payment, refunds_by_payment.get(payment["_id"], []))
+        raised += net
+        if net > 0:
+            backers.add(payment["backer_id"])
+    pledged = 0
+    for pledge in pledges:
+        amount = pledge_outstanding(pledge)
+        pledged += amount
+        if amount > 0:
+            backers.add(pledge["backer_id"])
+    matched = matched_counted = match_promised = 0
+    for commitment in commitments:
+        given = commitment_given(commitment)
+        matched += given
+        if bool(commitment.get("counts_toward_goal")):
+            matched_counted += given
+        if not bool(commitment.get("canceled")):
+            match_promised += max(given, int(commitment.get("max_amount", 0)))
+    return {
+        "raised": raised,
+        "pledged": pledged,
+        "matched": matched,
+        "matched_counted": matched_counted,
+        "match_promised": match_promised,
+        "backers_count": len(backers),
+    }

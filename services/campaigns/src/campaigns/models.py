@@ -1,0 +1,242 @@
+"""Request and response bodies. Inputs are strict: unknown fields rejected, lengths bounded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import domain
+
+Category = Literal[
+    "public_space",
+    "sport",
+    "culture",
+    "solidarity",
+    "environment",
+    "education",
+    "mobility",
+    "health",
+    "other",
+]
+Status = Literal["draft", "submitted", "live", "succeeded", "failed", "canceled", "completed", "rejected"]
+Currency = Literal["EUR", "GBP", "USD", "CHF"]
+FundingModel = Literal["keep_it_all", "all_or_nothing"]
+SLUG = r"^[a-z0-9][a-z0-9-]{1,59}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _url(value: AnyHttpUrl | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+class CampaignIn(Strict):
+    title: str = Field(min_length=3, max_length=140)
+    summary: str = Field(default="", max_length=500)
+    description: str = Field(default="", max_length=20_000, description="markdown")
+    category: Category = "other"
+    municipality: str = Field(pattern=SLUG)
+    neighbourhood: str = Field(default="", max_length=100)
+    address: str = Field(default="", max_length=200)
+    postcode: str = Field(default="", max_length=12, pattern=r"^[A-Za-z0-9 -]*$")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    cover_image_url: AnyHttpUrl | None = None
+    goal: int = Field(gt=0, le=domain.MAX_GOAL, description="minor units")
+    currency: Currency = "EUR"
+    funding_model: FundingModel = "keep_it_all"
+    duration_days: int = Field(
+        default=domain.DEFAULT_DURATION_DAYS,
+        ge=domain.MIN_DURATION_DAYS,
+        le=domain.MAX_DURATION_DAYS,
+        description="the deadline is this many days after the campaign goes live",
+    )
+    call_id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+
+    @model_validator(mode="after")
+    def _point(self) -> CampaignIn:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        return self
+
+    def to_doc(self) -> dict:
+        doc = self.model_dump()
+        doc["cover_image_url"] = _url(self.cover_image_url)
+        return doc
+
+
+class CampaignEdit(Strict):
+    """Only the fields sent change. Once live: summary, description, media and place only."""
+
+    title: str | None = Field(default=None, min_length=3, max_length=140)
+    summary: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=20_000)
+    category: Category | None = None
+    municipality: str | None = Field(default=None, pattern=SLUG)
+    neighbourhood: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=200)
+    cover_image_url: AnyHttpUrl | None = None
+    goal: int | None = Field(default=None, gt=0, le=domain.MAX_GOAL)
+    currency: Currency | None = None
+    funding_model: FundingModel | None = None
+    duration_days: int | None = Field(default=None, ge=domain.MIN_DURATION_DAYS, le=domain.MAX_DURATION_DAYS)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CampaignEdit:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict:
+        out = {name: getattr(self, name) for name in self.model_fields_set}
+        if "cover_image_url" in out:
+            out["cover_image_url"] = _url(self.cover_image_url)
+        return out
+
+
+class Reason(Strict):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class Moderation(Strict):
+    decision: Literal["approve", "return", "reject"]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Completion(Strict):
+    report: str = Field(min_length=3, max_length=2000, description="what was delivered")
+
+
+class Totals(BaseModel):
+    raised: int
+    pledged: int
+    matched: int
+    matched_counted: int
+    match_promised: int
+    funded: int
+    progress_bp: int
+    backers_count: int
+
+
+class Label(BaseModel):
+    municipality: str
+    endorsement_id: str
+    support: list[dict]
+    in_kind_value: int | None = None
+    currency: str | None = None
+
+
+class CampaignOut(BaseModel):
+    id: str
+    owner_id: str
+    status: str
+    version: int
+    title: str
+    summary: str
+    description: str
+    description_html: str
+    category: str
+    municipality: str
+    neighbourhood: str
+    address: str
+    postcode: str
+    lat: float | None
+    lon: float | None
+    cover_image_url: str | None
+    goal: int
+    currency: str
+    funding_model: str
+    duration_days: int
+    starts_at: datetime | None
+    deadline: datetime | None
+    call_id: str | None
+    reason: str | None
+    totals: Totals
+    goal_reached: bool
+    followers_count: int
+    labelled_by: list[str]
+    created_at: datetime
+    updated_at: datetime
+    distance_km: float | None = None
+    allowed_actions: list[str] = []
+
+
+class CampaignDetail(CampaignOut):
+    labels: list[Label]
+    needs: list[dict]
+    next_meetups: list[dict]
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None
+
+
+class NeedIn(Strict):
+    title: str = Field(min_length=3, max_length=140)
+    description: str = Field(default="", max_length=2000)
+    kind: Literal["volunteers", "hosting", "goods", "space", "skills", "other"] = "other"
+    quantity: int = Field(ge=1, le=10_000)
+    unit: str = Field(default="", max_length=40)
+
+
+class NeedEdit(Strict):
+    title: str | None = Field(default=None, min_length=3, max_length=140)
+    description: str | None = Field(default=None, max_length=2000)
+    quantity: int | None = Field(default=None, ge=1, le=10_000)
+    open: bool | None = None
+
+
+class Contact(Strict):
+    channel: Literal["email", "phone", "in_app"]
+    value: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _value(self) -> Contact:
+        if self.channel != "in_app" and not self.value:
+            raise ValueError(f"a {self.channel} contact needs a value")
+        return self
+
+
+class OfferIn(Strict):
+    quantity: int = Field(ge=1, le=10_000)
+    message: str = Field(default="", max_length=1000)
+    contact: Contact = Contact(channel="in_app")
+
+
+class OfferDecision(Strict):
+    decision: Literal["accept", "decline"]
+
+
+class UpdateIn(Strict):
+    title: str = Field(min_length=3, max_length=140)
+    body: str = Field(min_length=1, max_length=20_000, description="markdown")
+
+
+class MeetupIn(Strict):
+    title: str = Field(min_length=3, max_length=140)
+    description: str = Field(default="", max_length=5000)
+    place: str = Field(min_length=2, max_length=200)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    capacity: int = Field(ge=1, le=10_000)
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. 2026-06-01T18:00:00+02:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> MeetupIn:
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
