@@ -5,3 +5,31 @@ class Settings(ServiceSettings):
     service_name: str = "payments"
     http_port: int = 8002
     mongo_url: str = "mongodb://127.0.0.1:27102/?directConnection=true"
+
+    # Empty: the SDK's own default (api.stripe.com). The local stack points it at localstripe.
+    stripe_api_base: str = ""
+    stripe_secret_key: str = "sk_test_civicfund_local"
+    stripe_webhook_secret: str = "whsec_civicfund_local"
+    stripe_webhook_tolerance_s: int = 300
+    stripe_max_network_retries: int = 2
+    # localstripe only (never with real Stripe, where endpoints are configured in the
+    # dashboard): register this service's /webhooks/stripe with localstripe at start-up.
+    stripe_local_webhook: bool = True
+    stripe_local_webhook_url: str = ""  # default: this service's own address
+
+    pledge_min_amount: int = 100
+    pledge_max_amount: int = 10_000_000
+    tip_max_amount: int = 1_000_000
+    # How long a backer whose off-session charge failed may retry with another card.
+    charge_grace_period_s: int = 7 * 24 * 3600
+    charge_concurrency: int = 4
+    # Background worker: charges, refunds, webhook processing, sweeping stale intents.
+    worker_tick_s: float = 2.0
+    # Intents still pending this long after their last check are re-fetched from Stripe.
+    sweep_after_s: float = 300.0
+    # A charge or refund claimed by a worker that died is retried after this long.
+    stuck_claim_after_s: float = 600.0
+
+    city_plan_currency: str = "EUR"
+    city_plan_monthly_amount: int = 4_900
+    city_plan_yearly_amount: int = 49_000

@@ -1,0 +1,189 @@
+"""The money that moves without a backer in the room: off-session charges when an
+all-or-nothing campaign succeeds, refunds when a campaign is canceled, the end of grace
+periods, and the sweeper that re-fetches intents whose webhooks never came.
+
+Work is claimed by a conditional status change (charge_due -> charging), so two replicas never
+charge one pledge; the Stripe idempotency key derives from the pledge id, so a worker that dies
+mid-charge and is retried gets Stripe's first answer back instead of a second charge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import stripe
+
+from servicekit.logging import get_logger
+from servicekit.mongo import Tx, utcnow
+
+from . import domain
+from .domain import IntentState
+from .metrics import CHARGES, REFUNDS
+from .pledges import PledgeBook
+from .store import Store, pledge_event_data, when
+
+log = get_logger(__name__)
+
+
+class Charger:
+    def __init__(self, book: PledgeBook) -> None:
+        self.book = book
+        self.settings = book.settings
+        self.mongo = book.mongo
+        self.store = book.store
+        self.stripe = book.stripe
+
+    async def run_once(self) -> None:
+        await self.charge_due()
+        await self.refund_due()
+        await self.expire_grace_periods()
+        await self.sweep()
+
+    async def _claim(self, pledge: dict[str, Any], from_status: str, to_status: str) -> dict[str, Any] | None:
+        async def write(tx: Tx) -> dict[str, Any] | None:
+            return await Store.move_pledge(tx, pledge["_id"], [from_status], to_status, claimed_at=utcnow())
+
+        return await self.mongo.transact(write)
+
+    async def _release_claim(self, pledge_id: str, from_status: str, to_status: str) -> None:
+        async def write(tx: Tx) -> None:
+            await Store.move_pledge(tx, pledge_id, [from_status], to_status)
+
+        await self.mongo.transact(write)
+
+    def _stuck(self, pledge: dict[str, Any]) -> bool:
+        claimed = when(pledge.get("claimed_at"))
+        return claimed is None or utcnow() - claimed > timedelta(seconds=self.settings.stuck_claim_after_s)
+
+    # -- charges --------------------------------------------------------------------------------
+
+    async def charge_due(self) -> None:
+        due = await self.store.pledges_in([domain.CHARGE_DUE, domain.CHARGING], limit=500)
+        todo = [p for p in due if p["status"] == domain.CHARGE_DUE or self._stuck(p)]
+        if not todo:
+            return
+        semaphore = asyncio.Semaphore(self.settings.charge_concurrency)
+
+        async def one(pledge: dict[str, Any]) -> None:
+            async with semaphore:
+                try:
+                    await self.charge(pledge)
+                except Exception:
+                    log.exception("charge_crashed", pledge_id=pledge["_id"])
+
+        await asyncio.gather(*(one(p) for p in todo))
+
+    async def charge(self, pledge: dict[str, Any]) -> None:
+        claimed = await self._claim(pledge, pledge["status"], domain.CHARGING)
+        if claimed is None:
+            return  # another worker has it
+        key = f"pledge-{pledge['_id']}-charge"
+        metadata = {
+            "pledge_id": pledge["_id"],
+            "campaign_id": pledge["campaign_id"],
+            "backer_id": pledge["backer_id"],
+        }
+        try:
+            state = await self.stripe.charge_off_session(
+                pledge["amount"] + pledge.get("tip", 0),
+                pledge["currency"],
+                pledge["customer_id"],
+                pledge["payment_method"],
+                metadata,
+                key,
+            )
+        except stripe.StripeError as exc:
+            # Stripe unreachable or refusing for a reason a later try may not hit: back to the
+            # queue; the same idempotency key makes the next try safe.
+            CHARGES.labels("error").inc()
+            log.warning("charge_error", pledge_id=pledge["_id"], error=str(exc))
+            await self._release_claim(pledge["_id"], domain.CHARGING, domain.CHARGE_DUE)
+            return
+        if not state.id:
+            # Some declines come back without the PaymentIntent (localstripe never names it).
+            state = IntentState(f"offsession-{key}", state.status, state.error)
+        else:
+
+            async def remember(tx: Tx) -> None:
+                await tx.db.pledges.update_one(
+                    {"_id": pledge["_id"]},
+                    {
+                        "$set": {
+                            "intents": [*claimed.get("intents", []), state.id],
+                            "payment_intent_id": state.id,
+                        }
+                    },
+                    session=tx.session,
+                )
+
+            await self.mongo.transact(remember)
+        status = await self.book.record_payment_intent(pledge["_id"], state)
+        CHARGES.labels(status or "pending").inc()
+        if status is None and state.status not in ("succeeded",):
+            # Still processing / needs action: leave it charging; the sweeper re-fetches it.
+            log.info("charge_pending", pledge_id=pledge["_id"], intent_status=state.status)
+
+    # -- refunds --------------------------------------------------------------------------------
+
+    async def refund_due(self) -> None:
+        due = await self.store.pledges_in([domain.REFUND_DUE, domain.REFUNDING], limit=500)
+        for pledge in due:
+            if pledge["status"] == domain.REFUNDING and not self._stuck(pledge):
+                continue
+            try:
+                await self.refund(pledge)
+            except Exception:
+                log.exception("refund_crashed", pledge_id=pledge["_id"])
+
+    async def refund(self, pledge: dict[str, Any]) -> None:
+        if await self._claim(pledge, pledge["status"], domain.REFUNDING) is None:
+            return
+        try:
+            refund_id, amount = await self.stripe.refund(
+                pledge["payment_intent_id"],
+                {"pledge_id": pledge["_id"], "campaign_id": pledge["campaign_id"]},
+                f"pledge-{pledge['_id']}-refund",
+            )
+        except stripe.StripeError as exc:
+            REFUNDS.labels("error").inc()
+            log.warning("refund_error", pledge_id=pledge["_id"], error=str(exc))
+            await self._release_claim(pledge["_id"], domain.REFUNDING, domain.REFUND_DUE)
+            return
+        await self.book.record_refund(pledge["_id"], refund_id, amount, final=True)
+        REFUNDS.labels("ok").inc()
+
+    # -- grace periods and the sweeper ----------------------------------------------------------
+
+    async def expire_grace_periods(self) -> None:
+        now = utcnow()
+        for pledge in await self.store.pledges_in([domain.CHARGE_FAILED], limit=500):
+            if not domain.grace_expired(pledge["status"], when(pledge.get("retry_until")), now):
+                continue
+
+            async def write(tx: Tx, pledge: dict[str, Any] = pledge) -> None:
+                moved = await Store.move_pledge(tx, pledge["_id"], [domain.CHARGE_FAILED], domain.RELEASED)
+                if moved is not None:
+                    tx.emit(
+                        "pledge.released",
+                        pledge["_id"],
+                        pledge_event_data(pledge, reason="charge failed and the grace period ended"),
+                    )
+
+            await self.mongo.transact(write)
+
+    async def sweep(self) -> None:
+        """Re-fetch intents still waiting long after their last check (covers lost webhooks)."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.sweep_after_s)
+        waiting = await self.store.pledges_in(
+            [domain.PENDING, domain.FAILED, domain.CHARGE_FAILED], limit=200
+        )
+        for pledge in waiting:
+            checked = when(pledge.get("checked_at"))
+            if checked is not None and checked > cutoff:
+                continue
+            try:
+                await self.book.refresh(pledge)
+            except Exception as exc:
+                log.warning("sweep_failed", pledge_id=pledge["_id"], error=str(exc))

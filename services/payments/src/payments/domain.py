@@ -1,0 +1,348 @@
+"""Payments' rules, free of I/O: the pledge state machine, what a campaign outcome does to
+pledges, the ledger's entries and the reconciliation of the journal with Stripe.
+
+Stripe's objects are the source of truth: every transition here is driven by the *current*
+status of a PaymentIntent / SetupIntent (re-fetched), never by the order webhooks arrive in,
+and a pledge that took money never goes back to an unpaid state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+FundingModel = Literal["keep_it_all", "all_or_nothing"]
+
+# Pledge statuses.
+CREATING = "creating"  # row written, Stripe intent not created yet
+PENDING = "pending"  # intent created, waiting for the browser (Stripe.js) to confirm
+FAILED = "failed"  # keep-it-all payment declined; the backer may confirm again
+AUTHORIZED = "authorized"  # all-or-nothing card saved, nothing charged
+CHARGE_DUE = "charge_due"  # campaign succeeded: to be charged off-session
+CHARGING = "charging"  # a worker is charging it
+CHARGE_FAILED = "charge_failed"  # off-session charge failed: grace period for a retry
+SUCCEEDED = "succeeded"  # money taken
+REFUND_DUE = "refund_due"  # campaign canceled after money was taken
+REFUNDING = "refunding"
+REFUNDED = "refunded"
+RELEASED = "released"  # all-or-nothing: will never be charged
+ABANDONED = "abandoned"  # never completed by the backer before the campaign ended
+
+# A pledge in one of these may still turn into a payment.
+PAYABLE = frozenset({CREATING, PENDING, FAILED, CHARGE_DUE, CHARGING, CHARGE_FAILED})
+# Money was taken (and possibly given back).
+PAID = frozenset({SUCCEEDED, REFUND_DUE, REFUNDING, REFUNDED})
+
+CAMPAIGN_STATES_WITH_VERSION = (
+    "created",
+    "submitted",
+    "published",
+    "edited",
+    "returned",
+    "rejected",
+    "goal_reached",
+    "succeeded",
+    "failed",
+    "canceled",
+    "completed",
+)
+SUPPORTED_CURRENCIES = ("EUR", "GBP", "USD", "CHF")
+
+
+class PledgeRejected(ValueError):
+    """A pledge that cannot be accepted; `code` is the API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    status: str
+    currency: str
+    funding_model: FundingModel
+
+
+def check_pledge(
+    campaign: CampaignView | None, currency: str, amount: int, min_amount: int, max_amount: int
+) -> None:
+    """Raise PledgeRejected unless a pledge of `amount` `currency` may go to `campaign`."""
+    if campaign is None:
+        raise PledgeRejected("campaign_not_found", "no such campaign (or not published yet)")
+    if campaign.status != "live":
+        raise PledgeRejected("campaign_not_live", f"campaign is {campaign.status}, not accepting pledges")
+    if currency != campaign.currency:
+        raise PledgeRejected("currency_mismatch", f"this campaign raises money in {campaign.currency}")
+    if not min_amount <= amount <= max_amount:
+        raise PledgeRejected("amount_out_of_range", f"amount must be between {min_amount} and {max_amount}")
+
+
+def is_newer(stored_version: int | None, event_version: int) -> bool:
+    """Projections keep the highest version they have seen."""
+    return stored_version is None or event_version > stored_version
+
+
+# A campaign outcome is ignored when the projection already holds a later, contradicting one
+# (e.g. a redelivered `succeeded` after `canceled`). Cancel after success is legitimate.
+_CONTRADICTS = {
+    "succeeded": frozenset({"failed", "canceled"}),
+    "failed": frozenset({"succeeded", "canceled", "completed"}),
+    "canceled": frozenset(),
+}
+
+
+def outcome_applies(
+    outcome: str, stored_status: str | None, stored_version: int | None, version: int
+) -> bool:
+    if stored_version is None or stored_status is None or stored_version <= version:
+        return True
+    return stored_status not in _CONTRADICTS[outcome]
+
+
+def status_after_campaign_outcome(outcome: str, funding_model: str, status: str) -> str | None:
+    """What a campaign's end does to one pledge (None: nothing)."""
+    if outcome == "succeeded":
+        if funding_model == "all_or_nothing" and status == AUTHORIZED:
+            return CHARGE_DUE
+        return None
+    if outcome == "failed":
+        if funding_model != "all_or_nothing":
+            return None  # keep-it-all keeps what it raised
+        if status in (AUTHORIZED, CHARGE_DUE, CHARGE_FAILED):
+            return RELEASED
+        if status in (CREATING, PENDING):
+            return ABANDONED
+        return None
+    if outcome == "canceled":
+        if status == SUCCEEDED:
+            return REFUND_DUE
+        if status in (AUTHORIZED, CHARGE_DUE, CHARGE_FAILED):
+            return RELEASED
+        if status in (CREATING, PENDING, FAILED):
+            return ABANDONED
+        return None
+    raise ValueError(f"unknown campaign outcome {outcome!r}")
+
+
+@dataclass(frozen=True)
+class IntentState:
+    """The parts of a Stripe PaymentIntent / SetupIntent the rules look at."""
+
+    id: str
+    status: str
+    error: str | None = None  # last_payment_error / last_setup_error message or code
+
+
+def payment_failed(intent: IntentState) -> bool:
+    return intent.status == "canceled" or (intent.status == "requires_payment_method" and bool(intent.error))
+
+
+def status_after_payment_intent(
+    status: str, funding_model: str, intent: IntentState, last_failed_intent: str | None
+) -> str | None:
+    """The pledge's next status given its PaymentIntent's real status (None: no change).
+
+    Taking money wins over everything: a late `payment_failed` after `succeeded` changes nothing,
+    and a payment after a failure (the backer retried) is recorded.
+    """
+    if status not in PAYABLE:
+        return None
+    if intent.status == "succeeded":
+        return SUCCEEDED
+    if not payment_failed(intent):
+        return None  # processing, requires_action, requires_confirmation: wait
+    if intent.id == last_failed_intent:
+        return None  # this failure is already recorded
+    if funding_model == "all_or_nothing":
+        return CHARGE_FAILED if status in (CHARGE_DUE, CHARGING, CHARGE_FAILED) else None
+    return FAILED
+
+
+def status_after_setup_intent(status: str, intent: IntentState) -> str | None:
+    if status in (CREATING, PENDING) and intent.status == "succeeded":
+        return AUTHORIZED
+    return None
+
+
+def retry_until(failed_at: datetime, grace_period_s: int) -> datetime:
+    return failed_at + timedelta(seconds=grace_period_s)
+
+
+def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
+    return status == CHARGE_FAILED and until is not None and now >= until
+
+
+# -- ledger -------------------------------------------------------------------------------------
+# Accounts: "project" is what the campaign raised (sum == campaigns' `raised`), "platform" the
+# backers' tips. Entry ids are derived from Stripe object ids, so recording twice is a no-op.
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: str
+    campaign_id: str
+    pledge_id: str
+    account: Literal["project", "platform"]
+    kind: Literal["charge", "platform_fee", "refund"]
+    amount: int  # signed minor units: money in is positive
+    currency: str
+    stripe_ref: str
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "_id": self.id,
+            "campaign_id": self.campaign_id,
+            "pledge_id": self.pledge_id,
+            "account": self.account,
+            "kind": self.kind,
+            "amount": self.amount,
+            "currency": self.currency,
+            "stripe_ref": self.stripe_ref,
+        }
+
+
+def charge_entries(
+    campaign_id: str, pledge_id: str, amount: int, tip: int, currency: str, payment_intent_id: str
+) -> list[LedgerEntry]:
+    entries = [
+        LedgerEntry(
+            f"charge:{payment_intent_id}:project",
+            campaign_id,
+            pledge_id,
+            "project",
+            "charge",
+            amount,
+            currency,
+            payment_intent_id,
+        )
+    ]
+    if tip:
+        entries.append(
+            LedgerEntry(
+                f"charge:{payment_intent_id}:platform",
+                campaign_id,
+                pledge_id,
+                "platform",
+                "platform_fee",
+                tip,
+                currency,
+                payment_intent_id,
+            )
+        )
+    return entries
+
+
+def refund_entries(
+    campaign_id: str,
+    pledge_id: str,
+    refund_id: str,
+    refund_amount: int,
+    project_refundable: int,
+    currency: str,
+) -> list[LedgerEntry]:
+    """Split a refund: the project's share first, the tip only once the project's is exhausted."""
+    project = min(refund_amount, max(project_refundable, 0))
+    platform = refund_amount - project
+    entries = []
+    if project:
+        entries.append(
+            LedgerEntry(
+                f"refund:{refund_id}:project",
+                campaign_id,
+                pledge_id,
+                "project",
+                "refund",
+                -project,
+                currency,
+                refund_id,
+            )
+        )
+    if platform:
+        entries.append(
+            LedgerEntry(
+                f"refund:{refund_id}:platform",
+                campaign_id,
+                pledge_id,
+                "platform",
+                "refund",
+                -platform,
+                currency,
+                refund_id,
+            )
+        )
+    return entries
+
+
+def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
+    raised = sum(e["amount"] for e in entries if e["account"] == "project")
+    return {
+        "charged": sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "charge"),
+        "refunded": -sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "refund"),
+        "raised": raised,
+        "platform_fees": sum(e["amount"] for e in entries if e["account"] == "platform"),
+        # Until payouts exist, everything the project raised is owed to it.
+        "payout_owed": raised,
+    }
+
+
+@dataclass(frozen=True)
+class MoneyView:
+    """Per pledge: gross money taken and given back (both accounts)."""
+
+    charged: int = 0
+    refunded: int = 0
+
+
+def journal_by_pledge(entries: list[dict[str, Any]]) -> dict[str, MoneyView]:
+    out: dict[str, MoneyView] = {}
+    for e in entries:
+        view = out.get(e["pledge_id"], MoneyView())
+        if e["amount"] >= 0:
+            view = MoneyView(view.charged + e["amount"], view.refunded)
+        else:
+            view = MoneyView(view.charged, view.refunded - e["amount"])
+        out[e["pledge_id"]] = view
+    return out
+
+
+def reconcile(journal: dict[str, MoneyView], stripe: dict[str, MoneyView]) -> list[dict[str, Any]]:
+    """Differences between the journal and Stripe's objects, per pledge (empty: they agree)."""
+    differences = []
+    for pledge_id in sorted(set(journal) | set(stripe)):
+        ours, theirs = journal.get(pledge_id, MoneyView()), stripe.get(pledge_id, MoneyView())
+        for field in ("charged", "refunded"):
+            if getattr(ours, field) != getattr(theirs, field):
+                differences.append(
+                    {
+                        "pledge_id": pledge_id,
+                        "field": field,
+                        "journal": getattr(ours, field),
+                        "stripe": getattr(theirs, field),
+                    }
+                )
+    return differences
+
+
+# -- city subscriptions ---------------------------------------------------------------------
+
+PLANS = {"monthly": "month", "yearly": "year"}
+
+
+def plan_id(plan: str) -> str:
+    return f"civicfund-city-{plan}"
+
+
+def subscription_active(stripe_status: str) -> bool:
+    return stripe_status in ("active", "trialing")
+
+
+def subscription_event(was_active: bool | None, stripe_status: str) -> str | None:
+    """The event a subscription's (re-fetched) status calls for, if its activity changed."""
+    now_active = subscription_active(stripe_status)
+    if now_active and was_active is not True:
+        return "subscription.activated"
+    if not now_active and was_active is True:
+        return "subscription.lapsed"
+    return None

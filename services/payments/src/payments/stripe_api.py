@@ -1,0 +1,206 @@
+"""The Stripe calls payments makes, through the official SDK's async API.
+
+With `stripe_api_base` empty the SDK talks to api.stripe.com; the local stack and the tests
+point it at localstripe. Calls are written in the subset both accept (explicit
+`payment_method_types`, plans with explicit ids, no `expand`), so the same code runs on both.
+Every creating call carries an idempotency key derived from our own ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import stripe
+
+from servicekit.logging import get_logger
+
+from .domain import PLANS, IntentState, plan_id
+from .settings import Settings
+
+log = get_logger(__name__)
+
+PRODUCT_ID = "civicfund-city-subscription"
+
+
+class StripeApi:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        base = settings.stripe_api_base.rstrip("/")
+        self.local = bool(base) and "stripe.com" not in base
+        self.client = stripe.StripeClient(
+            settings.stripe_secret_key,
+            base_addresses={"api": base} if base else None,
+            http_client=stripe.HTTPXClient(),
+            max_network_retries=settings.stripe_max_network_retries,
+        )
+        self.v1 = self.client.v1
+
+    @staticmethod
+    def opts(idempotency_key: str | None) -> dict[str, Any]:
+        return {"idempotency_key": idempotency_key} if idempotency_key else {}
+
+    # -- customers and intents -------------------------------------------------------------------
+
+    async def create_customer(self, metadata: dict[str, str], key: str, **extra: Any) -> str:
+        customer = await self.v1.customers.create_async(
+            params={"metadata": metadata, **extra}, options=self.opts(key)
+        )
+        return customer.id
+
+    async def create_payment_intent(
+        self, amount: int, currency: str, customer: str, metadata: dict[str, str], key: str
+    ) -> stripe.PaymentIntent:
+        return await self.v1.payment_intents.create_async(
+            params={
+                "amount": amount,
+                "currency": currency.lower(),
+                "customer": customer,
+                "metadata": metadata,
+                "payment_method_types": ["card"],
+            },
+            options=self.opts(key),
+        )
+
+    async def create_setup_intent(
+        self, customer: str, metadata: dict[str, str], key: str
+    ) -> stripe.SetupIntent:
+        return await self.v1.setup_intents.create_async(
+            params={
+                "customer": customer,
+                "usage": "off_session",
+                "metadata": metadata,
+                "payment_method_types": ["card"],
+            },
+            options=self.opts(key),
+        )
+
+    async def charge_off_session(
+        self,
+        amount: int,
+        currency: str,
+        customer: str,
+        payment_method: str,
+        metadata: dict[str, str],
+        key: str,
+    ) -> IntentState:
+        """Charge a saved card with the backer absent. A decline comes back as a failed state
+        (Stripe answers 402 with the error; the PaymentIntent exists and stays failed)."""
+        try:
+            intent = await self.v1.payment_intents.create_async(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "customer": customer,
+                    "payment_method": payment_method,
+                    "payment_method_types": ["card"],
+                    "metadata": metadata,
+                    "confirm": True,
+                    "off_session": True,
+                },
+                options=self.opts(key),
+            )
+        except stripe.CardError as exc:
+            error = exc.error
+            pi = getattr(error, "payment_intent", None) if error is not None else None
+            reason = (getattr(error, "code", None) if error is not None else None) or exc.user_message
+            pi_id = pi.get("id") if isinstance(pi, dict) else getattr(pi, "id", None)
+            return IntentState(pi_id or "", "requires_payment_method", str(reason or "card_declined"))
+        return payment_intent_state(intent)
+
+    async def payment_intent(self, intent_id: str) -> IntentState:
+        return payment_intent_state(await self.v1.payment_intents.retrieve_async(intent_id))
+
+    async def setup_intent(self, intent_id: str) -> tuple[IntentState, str | None]:
+        intent = plain(await self.v1.setup_intents.retrieve_async(intent_id))
+        state = IntentState(intent["id"], intent["status"], _error_text(intent.get("last_setup_error")))
+        payment_method = intent.get("payment_method")
+        if isinstance(payment_method, dict):
+            payment_method = payment_method.get("id")
+        return state, payment_method
+
+    async def payment_intent_amount(self, intent_id: str) -> tuple[IntentState, int]:
+        intent = await self.v1.payment_intents.retrieve_async(intent_id)
+        return payment_intent_state(intent), int(intent.amount)
+
+    async def refund(self, payment_intent: str, metadata: dict[str, str], key: str) -> tuple[str, int]:
+        refund = await self.v1.refunds.create_async(
+            params={"payment_intent": payment_intent, "metadata": metadata}, options=self.opts(key)
+        )
+        return refund.id, int(refund.amount)
+
+    async def refunds_of(self, payment_intent: str) -> list[tuple[str, int]]:
+        listing = await self.v1.refunds.list_async(params={"payment_intent": payment_intent, "limit": 100})
+        refunds = [plain(r) for r in listing.data]
+        return [(r["id"], int(r["amount"])) for r in refunds if r.get("status", "succeeded") == "succeeded"]
+
+    # -- city subscriptions -----------------------------------------------------------------------
+
+    async def ensure_plans(self) -> None:
+        """Create the product and the city plans unless they exist (ids are ours: idempotent)."""
+        try:
+            await self.v1.products.retrieve_async(PRODUCT_ID)
+        except stripe.InvalidRequestError:
+            await self.v1.products.create_async(
+                params={"id": PRODUCT_ID, "name": "Civicfund city subscription"},
+                options=self.opts(f"product-{PRODUCT_ID}"),
+            )
+        amounts = {
+            "monthly": self.settings.city_plan_monthly_amount,
+            "yearly": self.settings.city_plan_yearly_amount,
+        }
+        for plan, interval in PLANS.items():
+            try:
+                await self.v1.plans.retrieve_async(plan_id(plan))
+            except stripe.InvalidRequestError:
+                await self.v1.plans.create_async(
+                    params={
+                        "id": plan_id(plan),
+                        "product": PRODUCT_ID,
+                        "amount": amounts[plan],
+                        "currency": self.settings.city_plan_currency.lower(),
+                        "interval": interval,
+                        "nickname": f"City {plan}",
+                    },
+                    options=self.opts(f"plan-{plan_id(plan)}"),
+                )
+
+    async def create_subscription(
+        self, customer: str, plan: str, metadata: dict[str, str], key: str
+    ) -> stripe.Subscription:
+        return await self.v1.subscriptions.create_async(
+            params={"customer": customer, "items": [{"plan": plan_id(plan)}], "metadata": metadata},
+            options=self.opts(key),
+        )
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        return plain(await self.v1.subscriptions.retrieve_async(subscription_id))
+
+    # -- localstripe only -------------------------------------------------------------------------
+
+    async def register_local_webhook(self, url: str) -> None:
+        """localstripe's own endpoint registration (`/_config/webhooks/<id>`); real Stripe
+        endpoints are configured in the dashboard with the same secret."""
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.post(
+                f"{self.settings.stripe_api_base.rstrip('/')}/_config/webhooks/civicfund-payments",
+                data={"url": url, "secret": self.settings.stripe_webhook_secret},
+            )
+            response.raise_for_status()
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as a plain dict (StripeObject refuses dict-style `.get`)."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _error_text(error: Any) -> str | None:
+    if not error:
+        return None
+    error = plain(error) if not isinstance(error, dict) else error
+    return str(error.get("code") or error.get("message") or "error")
+
+
+def payment_intent_state(intent: Any) -> IntentState:
+    data = plain(intent)
+    return IntentState(data["id"], data["status"], _error_text(data.get("last_payment_error")))

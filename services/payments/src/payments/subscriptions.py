@@ -1,0 +1,200 @@
+"""City subscriptions (the Labelkoz model): a city official subscribes their municipality to a
+monthly or yearly plan; Stripe bills it; the subscription's status (always re-fetched from
+Stripe) drives `subscription.activated` / `subscription.lapsed`, which endorsements uses to
+allow or stop labelling."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from pymongo.errors import DuplicateKeyError
+
+from servicekit.errors import ApiError
+from servicekit.logging import get_logger
+from servicekit.mongo import Tx, utcnow
+
+from . import domain
+from .pledges import PledgeBook, fingerprint, stripe_unavailable
+from .stripe_api import plain
+
+log = get_logger(__name__)
+
+
+def _period_end(sub: Any) -> str | None:
+    end = sub.get("current_period_end")
+    if end is None:
+        items = (sub.get("items") or {}).get("data") or []
+        end = items[0].get("current_period_end") if items else None
+    return datetime.fromtimestamp(int(end), UTC).isoformat() if end else None
+
+
+def subscription_out(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "municipality": doc["municipality"],
+        "plan": doc["plan"],
+        "status": doc["status"],
+        "active": bool(doc.get("active")),
+        "current_period_end": doc.get("current_period_end"),
+        "client_secret": doc.get("client_secret"),
+    }
+
+
+class CitySubscriptions:
+    def __init__(self, book: PledgeBook) -> None:
+        self.book = book
+        self.stripe = book.stripe
+        self.mongo = book.mongo
+        self.store = book.store
+        self.plans_ready = asyncio.Event()
+
+    async def ensure_plans_forever(self, stop: asyncio.Event) -> None:
+        """Plans are created at start-up; Stripe may be unreachable then, so keep trying."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await self.stripe.ensure_plans()
+                self.plans_ready.set()
+                log.info("stripe_plans_ready")
+                return
+            except stripe.StripeError as exc:
+                log.warning("stripe_plans_not_ready", error=str(exc), retry_in_s=delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                delay = min(delay * 2, 30)
+
+    async def subscribe(
+        self, municipality: str, plan: str, payment_method: str, email: str | None, key: str
+    ) -> dict[str, Any]:
+        idem_id = f"subscription|{municipality}|{key}"
+        body_print = fingerprint(
+            {"municipality": municipality, "plan": plan, "payment_method": payment_method}
+        )
+        existing = await self.store.idempotent(idem_id)
+        if existing is not None:
+            if existing["fingerprint"] != body_print:
+                raise ApiError(
+                    409, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
+                )
+            doc = await self.store.subscription(existing["subscription_id"])
+            assert doc is not None
+            return doc
+        if await self.store.municipality(municipality) is None:
+            raise ApiError(404, "municipality_not_found", f"municipality {municipality!r} is not registered")
+        if any(bool(s.get("active")) for s in await self.store.subscriptions_of(municipality)):
+            raise ApiError(409, "already_subscribed", f"{municipality} already has an active subscription")
+        if not self.plans_ready.is_set():
+            raise ApiError(503, "unavailable", "subscription plans are not ready yet; retry shortly")
+        try:
+            customer = await self.book.ensure_customer(
+                f"municipality:{municipality}",
+                {"municipality": municipality},
+                **({"email": email} if email else {}),
+            )
+            await self.stripe.v1.payment_methods.attach_async(payment_method, params={"customer": customer})
+            await self.stripe.v1.customers.update_async(
+                customer, params={"invoice_settings": {"default_payment_method": payment_method}}
+            )
+            sub = plain(
+                await self.stripe.create_subscription(
+                    customer, plan, {"municipality": municipality}, f"subscription-{municipality}-{key}"
+                )
+            )
+        except stripe.CardError as exc:
+            raise ApiError(402, "card_declined", exc.user_message or "the card was declined") from exc
+        except stripe.InvalidRequestError as exc:
+            raise ApiError(422, "payment_method_rejected", exc.user_message or str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        now = utcnow()
+        active = domain.subscription_active(sub["status"])
+        doc = {
+            "_id": sub["id"],
+            "municipality": municipality,
+            "plan": plan,
+            "status": sub["status"],
+            "active": active,
+            "customer_id": customer,
+            "current_period_end": _period_end(sub),
+            "created_at": now,
+            "updated_at": now,
+        }
+
+        async def write(tx: Tx) -> None:
+            await tx.db.idempotency.insert_one(
+                {"_id": idem_id, "subscription_id": sub["id"], "fingerprint": body_print, "created_at": now},
+                session=tx.session,
+            )
+            await tx.db.subscriptions.insert_one(doc, session=tx.session)
+            if active:
+                tx.emit("subscription.activated", sub["id"], self._event_data(doc))
+
+        try:
+            await self.mongo.transact(write)
+        except DuplicateKeyError:
+            again = await self.store.subscription(sub["id"])
+            if again is not None:
+                return again
+            raise
+        return doc
+
+    @staticmethod
+    def _event_data(doc: dict[str, Any]) -> dict[str, Any]:
+        data = {
+            "subscription_id": doc["_id"],
+            "municipality": doc["municipality"],
+            "plan": doc["plan"],
+            "status": doc["status"],
+        }
+        if doc.get("current_period_end"):
+            data["current_period_end"] = doc["current_period_end"]
+        return data
+
+    async def refresh(self, subscription_id: str) -> bool:
+        """Re-fetch a subscription and record it; emits activated/lapsed when that changed."""
+        try:
+            sub = await self.stripe.subscription(subscription_id)
+            status, period_end, metadata = sub["status"], _period_end(sub), dict(sub.get("metadata") or {})
+            plan_ref = ((sub.get("plan") or {}).get("id")) or ""
+        except stripe.InvalidRequestError:
+            # Deleted subscriptions are gone from some Stripe stores (localstripe): canceled.
+            status, period_end, metadata, plan_ref = "canceled", None, {}, ""
+
+        async def write(tx: Tx) -> bool:
+            doc = await tx.db.subscriptions.find_one({"_id": subscription_id}, session=tx.session)
+            if doc is None:
+                municipality = metadata.get("municipality")
+                if not municipality:
+                    return False  # not one of ours
+                plan = plan_ref.removeprefix("civicfund-city-") or "monthly"
+                doc = {
+                    "_id": subscription_id,
+                    "municipality": municipality,
+                    "plan": plan,
+                    "created_at": utcnow(),
+                }
+                await tx.db.subscriptions.insert_one(
+                    {**doc, "status": status, "active": False}, session=tx.session
+                )
+                was_active: bool | None = None
+            else:
+                was_active = bool(doc.get("active"))
+            event = domain.subscription_event(was_active, status)
+            fields = {
+                "status": status,
+                "active": domain.subscription_active(status),
+                "current_period_end": period_end or doc.get("current_period_end"),
+                "updated_at": utcnow(),
+            }
+            await tx.db.subscriptions.update_one(
+                {"_id": subscription_id}, {"$set": fields}, session=tx.session
+            )
+            if event:
+                tx.emit(event, subscription_id, self._event_data({**doc, **fields}))
+            return True
+
+        return await self.mongo.transact(write)

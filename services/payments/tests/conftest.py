@@ -1,0 +1,199 @@
+"""Payments under test: the real app over HTTP, its nx-27017 database, the session's RabbitMQ,
+and a real localstripe process. `Browser` plays Stripe.js against localstripe; `signed` builds
+webhook deliveries exactly the way Stripe signs them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from payments.app import build
+from payments.settings import Settings
+from servicekit.app import ServiceContext
+from servicekit.events import new_event
+from servicekit.testing.plugin import TestEnv
+from servicekit.testing.server import serve
+
+SECRET_KEY = "sk_test_civicfund_tests"
+WEBHOOK_SECRET = "whsec_test_payments"
+GOOD_CARD = "4242424242424242"
+# localstripe: attaching works, charging is declined (Stripe's "charge customer fail" card).
+DECLINED_CARD = "4000000000000341"
+
+
+def signature_header(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """Stripe's scheme: v1 = HMAC-SHA256(secret, "<t>.<raw body>"), header `t=<t>,v1=<hex>`."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def stripe_event(event_type: str, obj: dict[str, Any], event_id: str | None = None) -> bytes:
+    """An Event object shaped like Stripe's (what its webhook endpoint posts)."""
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+            "data": {"object": obj},
+        },
+        indent=2,
+    ).encode()
+
+
+def campaign_data(
+    campaign_id: str, owner: str, status: str, funding_model: str, version: int, currency: str = "EUR"
+) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "owner_id": owner,
+        "title": "Repair café in Bel-Air",
+        "status": status,
+        "municipality": "montreuil",
+        "goal": 500_000,
+        "currency": currency,
+        "funding_model": funding_model,
+        "version": version,
+    }
+
+
+@dataclass
+class Browser:
+    """What Stripe.js does in the backer's browser, done against localstripe."""
+
+    base: str
+
+    def _http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base, timeout=10, auth=(SECRET_KEY, ""))
+
+    async def payment_method(self, number: str) -> str:
+        async with self._http() as http:
+            response = await http.post(
+                "/v1/payment_methods",
+                data={
+                    "type": "card",
+                    "card[number]": number,
+                    "card[exp_month]": "12",
+                    "card[exp_year]": "2031",
+                    "card[cvc]": "123",
+                },
+            )
+            response.raise_for_status()
+            return response.json()["id"]
+
+    async def confirm_payment(self, intent_id: str, number: str) -> int:
+        """confirmCardPayment: attach the card to the PaymentIntent and confirm it. Returns
+        localstripe's status code (402 for a declined card)."""
+        pm = await self.payment_method(number)
+        async with self._http() as http:
+            response = await http.post(f"/v1/payment_intents/{intent_id}", data={"payment_method": pm})
+            response.raise_for_status()
+            return (await http.post(f"/v1/payment_intents/{intent_id}/confirm")).status_code
+
+    async def confirm_setup(self, client_secret: str, number: str) -> None:
+        """confirmCardSetup, with the publishable key as Stripe.js sends it."""
+        seti = client_secret.split("_secret_")[0]
+        async with httpx.AsyncClient(base_url=self.base, timeout=10) as http:
+            response = await http.post(
+                f"/v1/setup_intents/{seti}/confirm",
+                data={
+                    "key": "pk_test_civicfund",
+                    "client_secret": client_secret,
+                    "payment_method_data[type]": "card",
+                    "payment_method_data[card][number]": number,
+                    "payment_method_data[card][exp_month]": "12",
+                    "payment_method_data[card][exp_year]": "2031",
+                    "payment_method_data[card][cvc]": "123",
+                },
+            )
+            response.raise_for_status()
+
+    async def get(self, path: str, **params: Any) -> dict[str, Any]:
+        async with self._http() as http:
+            response = await http.get(path, params=params)
+            response.raise_for_status()
+            return response.json()
+
+    async def post(self, path: str, **data: Any) -> dict[str, Any]:
+        async with self._http() as http:
+            response = await http.post(path, data=data)
+            response.raise_for_status()
+            return response.json()
+
+    async def intents_of(self, pledge_id: str) -> list[dict[str, Any]]:
+        listing = await self.get("/v1/payment_intents", limit=100)
+        return [pi for pi in listing["data"] if pi["metadata"].get("pledge_id") == pledge_id]
+
+
+@dataclass
+class Running:
+    url: str
+    ctx: ServiceContext
+    env: TestEnv
+    browser: Browser
+    # Helpers for tests (test modules share code through fixtures, not imports).
+    sign = staticmethod(signature_header)
+    stripe_event = staticmethod(stripe_event)
+    campaign_data = staticmethod(campaign_data)
+    good_card = GOOD_CARD
+    declined_card = DECLINED_CARD
+
+    @property
+    def store(self) -> Any:
+        return self.ctx.extras["store"]
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=15)
+
+    def auth(self, sub: str, **kwargs: Any) -> dict[str, str]:
+        assert self.env.issuer is not None
+        return self.env.issuer.headers(sub, **kwargs)
+
+    async def publish(self, routing_key: str, subject: str, data: dict[str, Any]) -> None:
+        """Another service's event, put on the bus the way it would be."""
+        assert self.ctx.bus is not None
+        await self.ctx.bus.wait_ready()
+        source = "campaigns" if routing_key.startswith("campaign.") else "endorsements"
+        await self.ctx.bus.publish(new_event(source, routing_key, subject, data))
+
+    async def webhook(self, body: bytes, header: str | None = None) -> httpx.Response:
+        async with self.client() as client:
+            return await client.post(
+                "/webhooks/stripe",
+                content=body,
+                headers={
+                    "Stripe-Signature": header or signature_header(body),
+                    "Content-Type": "application/json",
+                },
+            )
+
+
+@pytest.fixture
+async def payments(env: TestEnv, localstripe_url: str) -> AsyncIterator[Running]:
+    settings = env.settings(
+        Settings,
+        "payments",
+        stripe_api_base=localstripe_url,
+        stripe_secret_key=SECRET_KEY,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_local_webhook=False,  # deliveries are built and signed by the tests
+        worker_tick_s=0.2,
+        charge_concurrency=2,
+    )
+    app = build(settings)
+    async with serve(app) as url:
+        yield Running(url, app.state.ctx, env, Browser(localstripe_url))
