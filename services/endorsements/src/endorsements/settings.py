@@ -5,3 +5,7 @@ class Settings(ServiceSettings):
     service_name: str = "endorsements"
     http_port: int = 8003
     mongo_url: str = "mongodb://127.0.0.1:27103/?directConnection=true"
+    # RabbitMQ management HTTP API: creates the AMQP users of city systems.
+    rabbit_management_url: str = "http://127.0.0.1:15672"
+    rabbit_management_user: str = "guest"
+    rabbit_management_password: str = "guest"

@@ -1,0 +1,130 @@
+"""Match-funding rules as data: what a city's commitment yields for a campaign.
+
+A rule is a dict (stored as is, published in `match.*` events):
+  condition                    instant | on_goal_reached | lump_sum_at_threshold
+  ratio                        city money per unit contributed (1 = 1:1, 2 = 2:1, 0.5 = 1:2)
+  cap_per_contribution         most matched for one contribution (minor units)
+  cap_per_project              most the commitment gives in total (minor units)
+  max_contributions_per_backer how many contributions of one backer are matched
+  min_backers                  distinct backers needed before anything is matched/released
+  threshold_percent, lump_sum  lump_sum_at_threshold: pay `lump_sum` once raised >= X % of goal
+
+Money stays integer: the ratio is kept in hundredths (`ratio_bp`, 100 = 1:1) and products are
+floored, so the city never pays a fraction of a cent more than its rule says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+CONDITIONS = ("instant", "on_goal_reached", "lump_sum_at_threshold")
+
+
+class RuleError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Contribution:
+    payment_id: str
+    backer_id: str
+    amount: int
+
+
+def ratio_hundredths(ratio: float) -> int:
+    bp = round(ratio * 100)
+    if bp <= 0 or abs(bp - ratio * 100) > 1e-6:
+        raise RuleError("ratio must be positive with at most two decimals (1, 2, 0.5 ...)")
+    return bp
+
+
+def validate_rule(rule: dict[str, Any]) -> int:
+    """Check a rule's consistency; return what it can cost at most (the pool reservation)."""
+    condition = rule.get("condition")
+    if condition not in CONDITIONS:
+        raise RuleError(f"condition must be one of {', '.join(CONDITIONS)}")
+    ratio_hundredths(float(rule.get("ratio", 0)))
+    if condition == "lump_sum_at_threshold":
+        if not rule.get("lump_sum") or rule.get("threshold_percent") is None:
+            raise RuleError("lump_sum_at_threshold needs lump_sum and threshold_percent")
+        return int(rule["lump_sum"])
+    if not rule.get("cap_per_project"):
+        raise RuleError(f"{condition} needs cap_per_project (the most the city commits)")
+    return int(rule["cap_per_project"])
+
+
+def matched_for(rule: dict[str, Any], amount: int) -> int:
+    """What one contribution yields under the ratio and the per-contribution cap."""
+    value = amount * ratio_hundredths(float(rule["ratio"])) // 100
+    cap = rule.get("cap_per_contribution")
+    return min(value, int(cap)) if cap else value
+
+
+def instant_match(
+    rule: dict[str, Any],
+    contribution_amount: int,
+    backer_matched_count: int,
+    distinct_backers: int,
+    already_given: int,
+    max_amount: int,
+) -> int:
+    """First come, first served: match this contribution now, from what is left."""
+    per_backer = rule.get("max_contributions_per_backer")
+    if per_backer and backer_matched_count >= int(per_backer):
+        return 0
+    if distinct_backers < int(rule.get("min_backers") or 0):
+        return 0
+    return max(0, min(matched_for(rule, contribution_amount), max_amount - already_given))
+
+
+def conditional_release(
+    rule: dict[str, Any], contributions: Iterable[Contribution], reported_total: int, max_amount: int
+) -> int:
+    """on_goal_reached: the amount released at success.
+
+    Per-contribution rules apply to the contributions already charged; money the campaign
+    reports beyond them (all_or_nothing pledges are charged after success) is matched at the
+    plain ratio. Returns 0 when the minimum number of backers is not met."""
+    by_backer: dict[str, int] = {}
+    known_total = 0
+    matched = 0
+    items = list(contributions)
+    if items and len({c.backer_id for c in items}) < int(rule.get("min_backers") or 0):
+        return 0
+    per_backer = rule.get("max_contributions_per_backer")
+    for c in items:
+        known_total += c.amount
+        count = by_backer.get(c.backer_id, 0)
+        by_backer[c.backer_id] = count + 1
+        if per_backer and count >= int(per_backer):
+            continue
+        matched += matched_for(rule, c.amount)
+    uncovered = max(0, reported_total - known_total)
+    matched += uncovered * ratio_hundredths(float(rule["ratio"])) // 100
+    return min(matched, max_amount)
+
+
+def lump_sum_due(rule: dict[str, Any], goal: int, raised: int, distinct_backers: int) -> bool:
+    if distinct_backers < int(rule.get("min_backers") or 0):
+        return False
+    return raised * 100 >= int(rule["threshold_percent"]) * goal
+
+
+def counts_toward_goal(condition: str, event: str) -> bool:
+    """Instant applications count toward the goal as they come; a conditional match counts only
+    once released (an on_goal_reached match is released after the goal was met without it)."""
+    if event == "applied":
+        return condition == "instant"
+    return event == "released"
+
+
+def pool_usage(commitments: Iterable[dict[str, Any]]) -> int:
+    """What a pool has spent or promised: an open commitment holds its whole maximum, a
+    closed one only what it actually gave (instant matches already paid are never taken back)."""
+    total = 0
+    for c in commitments:
+        given = int(c.get("given", 0))
+        total += max(int(c["max_amount"]), given) if c["status"] == "active" else given
+    return total
