@@ -1,22 +1,43 @@
+"""Bootstrap: settings, store, consumers (events -> jobs, events -> webhook deliveries),
+background workers (fan-out, mailer, webhook sender) and the HTTP routers."""
+
 from __future__ import annotations
 
-from fastapi import FastAPI
-from servicekit.app import create_service_app
+import asyncio
 
-from . import api
+from fastapi import FastAPI
+
+from servicekit.app import ServiceContext, create_service_app
+
+from . import api_inbox, api_preferences, api_webhooks, fanout, mailer, webhook_sender
 from .handlers import handlers
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES
+from .webhook_handlers import webhook_handlers
+from .webhook_store import WEBHOOK_COLLECTIONS, WEBHOOK_INDEXES
+
+DEVELOPMENT_SECRET = Settings.model_fields["unsubscribe_secret"].default
+
+
+async def _start(ctx: ServiceContext) -> None:
+    settings: Settings = ctx.settings
+    if settings.environment == "production" and settings.unsubscribe_secret == DEVELOPMENT_SECRET:
+        raise RuntimeError("UNSUBSCRIBE_SECRET must be set in production")
+    if settings.environment == "production" and sum(settings.webhook_retry_schedule_s) < 24 * 3600:
+        raise RuntimeError("WEBHOOK_RETRY_SCHEDULE_S must span at least 24 hours in production")
+    ctx.extras["wake_mailer"] = asyncio.Event()
 
 
 def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Civicfund notifications",
-        routers=[api.router],
-        consumers=[handlers],
-        indexes=INDEXES,
-        collections=COLLECTIONS,
+        routers=[api_inbox.router, api_preferences.router, api_webhooks.router],
+        consumers=[handlers, webhook_handlers],
+        indexes=[*INDEXES, *WEBHOOK_INDEXES],
+        collections=[*COLLECTIONS, *WEBHOOK_COLLECTIONS],
+        background=[fanout.run, mailer.run, webhook_sender.run],
+        on_startup=[_start],
     )
 
 

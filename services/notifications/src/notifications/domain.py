@@ -1,0 +1,170 @@
+"""What each notification is, who may turn it off, and how projections stay right under
+redelivery and reordering. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+Channel = Literal["email", "inapp"]
+CHANNELS: tuple[Channel, ...] = ("email", "inapp")
+LOCALES = ("fr", "en")
+DEFAULT_LOCALE = "fr"
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    locked: bool = False  # sent whatever the preferences say (receipts, account security)
+    default_on: bool = True  # opt-in categories start off
+
+
+CATEGORIES: dict[str, Category] = {
+    c.name: c
+    for c in [
+        Category("receipts", locked=True),  # money the user paid or got back
+        Category("account", locked=True),  # address verification, password reset
+        Category("pledges"),  # pledge saved, charge failed, pledge released
+        Category("my_campaigns"),  # what happens to a campaign or proposal the user owns
+        Category("campaign_news"),  # campaigns the user follows or backed
+        Category("city"),  # for municipality officials
+        Category("calls", default_on=False),  # new calls for projects in the user's city
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One notification type: its category and the channels it uses."""
+
+    name: str
+    category: str
+    channels: tuple[Channel, ...] = ("email", "inapp")
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in [
+        Kind("payment.succeeded", "receipts"),
+        Kind("payment.refunded", "receipts"),
+        Kind("pledge.authorized", "pledges"),
+        Kind("payment.failed", "pledges"),
+        Kind("pledge.released", "pledges"),
+        Kind("campaign.published", "my_campaigns"),
+        Kind("campaign.goal_reached", "campaign_news"),
+        Kind("campaign.succeeded", "campaign_news"),
+        Kind("campaign.failed", "campaign_news"),
+        Kind("campaign.canceled", "campaign_news"),
+        Kind("campaign.update_posted", "campaign_news"),
+        Kind("campaign.meetup_scheduled", "campaign_news"),
+        Kind("campaign.offer_received", "my_campaigns"),
+        Kind("endorsement.requested", "city"),
+        Kind("endorsement.granted", "my_campaigns"),
+        Kind("endorsement.declined", "my_campaigns"),
+        Kind("endorsement.revoked", "my_campaigns"),
+        Kind("match.committed", "my_campaigns"),
+        Kind("call.opened", "calls"),
+        Kind("call.proposal_selected", "my_campaigns"),
+        Kind("subscription.lapsed", "city"),
+        Kind("webhook.disabled", "city"),
+        Kind("user.verification_requested", "account", ("email",)),
+        Kind("user.password_reset_requested", "account", ("email",)),
+    ]
+}
+
+# A campaign's owner hears about it under "my_campaigns" even for kinds that are news to others.
+OWNER_CATEGORY = "my_campaigns"
+
+
+def category_for(kind: str, role: str) -> str:
+    category = KINDS[kind].category
+    if role == "owner" and category == "campaign_news":
+        return OWNER_CATEGORY
+    return category
+
+
+Preferences = dict[str, dict[str, bool]]  # category -> channel -> on
+
+
+def wants(prefs: Preferences | None, category: str, channel: Channel) -> bool:
+    """Whether a user gets `category` on `channel`, given their stored choices."""
+    cat = CATEGORIES[category]
+    if cat.locked:
+        return True
+    chosen = (prefs or {}).get(category, {}).get(channel)
+    return cat.default_on if chosen is None else bool(chosen)
+
+
+def effective_preferences(prefs: Preferences | None) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"locked": cat.locked, **{ch: wants(prefs, name, ch) for ch in CHANNELS}}
+        for name, cat in CATEGORIES.items()
+    }
+
+
+def merge_preferences(current: Preferences | None, changes: Preferences) -> Preferences:
+    """Apply a partial change; refuses to switch off a locked category."""
+    merged = {cat: dict(chs) for cat, chs in (current or {}).items()}
+    for category, channels in changes.items():
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        if CATEGORIES[category].locked and not all(channels.values()):
+            raise ValueError(f"{category!r} notifications cannot be switched off")
+        for channel, on in channels.items():
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r}")
+            merged.setdefault(category, {})[channel] = bool(on)
+    return merged
+
+
+def unsubscribe_all(current: Preferences | None) -> Preferences:
+    """Every email a user may refuse, refused (in-app stays as it was)."""
+    merged = {cat: dict(chs) for cat, chs in (current or {}).items()}
+    for name, cat in CATEGORIES.items():
+        if not cat.locked:
+            merged.setdefault(name, {})["email"] = False
+    return merged
+
+
+def locale_of(value: Any) -> str:
+    return value if value in LOCALES else DEFAULT_LOCALE
+
+
+def is_newer(incoming: datetime, stored: datetime | None) -> bool:
+    """Last-writer-wins on the producer's event time: an older event arriving late changes nothing."""
+    return stored is None or incoming >= stored
+
+
+def format_money(amount: int, currency: str, locale: str) -> str:
+    """Minor units to a display string: 2500 EUR -> '25,00 €' (fr) / '€25.00' (en)."""
+    symbol = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF"}.get(currency, currency)
+    whole, cents = divmod(abs(int(amount)), 100)
+    sign = "-" if amount < 0 else ""
+    if locale == "fr":
+        grouped = f"{whole:,}".replace(",", "\u202f")
+        return f"{sign}{grouped},{cents:02d}\u00a0{symbol}"
+    return f"{sign}{symbol}{whole:,}.{cents:02d}"
+
+
+def delivery_key(event_id: str, recipient: str, channel: str) -> str:
+    """One event never yields two messages to one person on one channel."""
+    return f"{event_id}|{recipient}|{channel}"
+
+
+def retry_delay(schedule: list[float], attempts: int) -> float | None:
+    """The wait after the `attempts`-th failure, or None when the schedule is exhausted."""
+    if attempts < 1 or attempts > len(schedule):
+        return None
+    return float(schedule[attempts - 1])
+
+
+CATEGORY_LABELS: dict[str, dict[str, str]] = {
+    "receipts": {"fr": "Reçus de paiement", "en": "Payment receipts"},
+    "account": {"fr": "Compte", "en": "Account"},
+    "pledges": {"fr": "Mes promesses de don", "en": "My pledges"},
+    "my_campaigns": {"fr": "Mes campagnes et projets", "en": "My campaigns and projects"},
+    "campaign_news": {"fr": "Campagnes suivies ou soutenues", "en": "Campaigns I follow or back"},
+    "city": {"fr": "Espace ville", "en": "City space"},
+    "calls": {"fr": "Appels à projets de ma ville", "en": "Calls for projects in my city"},
+}

@@ -1,0 +1,265 @@
+"""Webhook delivery worker: signed POSTs of CloudEvents to city systems, retried on the
+configured schedule; a delivery that exhausts it (>= 24 h of failures by default) disables its
+endpoint and tells the city's managers.
+
+Headers sent with every attempt:
+  Content-Type: application/cloudevents+json
+  Webhook-Id: <delivery id>          Webhook-Event-Id: <CloudEvent id, same across replays>
+  Webhook-Timestamp: <unix seconds>  Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>[,v1=...]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from pymongo.errors import PyMongoError
+
+from servicekit.app import ServiceContext
+from servicekit.events import CONTENT_TYPE
+from servicekit.logging import get_logger
+from servicekit.mongo import Mongo, Tx, utcnow
+
+from .domain import retry_delay
+from .settings import Settings
+from .store import add_fanout_job
+from .tokens import signature_header
+from .webhook_rules import UrlRefused, check_addresses, check_url_shape
+from .webhook_store import valid_secrets
+
+log = get_logger(__name__)
+USER_AGENT = "Civicfund-Webhooks/1.0"
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def check_url(url: str, environment: str) -> None:
+    """Raises UrlRefused for URLs we must not call (shape, and in production private targets)."""
+    host, port = check_url_shape(url, environment)
+    check_addresses(await resolve(host, port), environment)
+
+
+async def _claim(mongo: Mongo, delivery_id: str, lease_s: float) -> dict[str, Any] | None:
+    now = utcnow()
+
+    async def claim(tx: Tx) -> dict[str, Any] | None:
+        return await tx.db.webhook_deliveries.find_one_and_update(
+            {
+                "_id": delivery_id,
+                "$or": [
+                    {"status": "pending", "next_attempt_at": {"$lte": now}},
+                    {"status": "sending", "lease_until": {"$lt": now}},
+                ],
+            },
+            {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=lease_s)}},
+            session=tx.session,
+        )
+
+    return await mongo.transact(claim)
+
+
+async def _record(
+    mongo: Mongo,
+    settings: Settings,
+    delivery: dict[str, Any],
+    status_code: int | None,
+    error: str,
+    duration_ms: int,
+) -> str:
+    """Log the attempt and move the delivery and its endpoint on, in one transaction."""
+    ok = status_code is not None and 200 <= status_code < 300
+    attempts = int(delivery.get("attempts", 0)) + 1
+    now = utcnow()
+
+    async def record(tx: Tx) -> str:
+        await tx.db.webhook_attempts.insert_one(
+            {
+                "delivery_id": delivery["_id"],
+                "endpoint_id": delivery["endpoint_id"],
+                "attempt": attempts,
+                "at": now,
+                "status_code": status_code if status_code is not None else 0,
+                "error": error,
+                "duration_ms": duration_ms,
+            },
+            session=tx.session,
+        )
+        endpoint = await tx.db.webhook_endpoints.find_one(
+            {"_id": delivery["endpoint_id"]}, session=tx.session
+        )
+        d_update: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status_code": status_code or 0,
+            "last_error": error,
+        }
+        if ok:
+            d_update.update(status="delivered", delivered_at=now)
+            if endpoint is not None:
+                await tx.db.webhook_endpoints.update_one(
+                    {"_id": endpoint["_id"]},
+                    {
+                        "$set": {"consecutive_failures": 0, "last_success_at": now},
+                        "$unset": {"failing_since": ""},
+                    },
+                    session=tx.session,
+                )
+            outcome = "delivered"
+        else:
+            delay = retry_delay(settings.webhook_retry_schedule_s, attempts)
+            if delay is None:
+                d_update.update(status="failed", failed_at=now)
+                outcome = "failed"
+            else:
+                d_update.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
+                outcome = "pending"
+            if endpoint is not None:
+                e_update: dict[str, Any] = {
+                    "consecutive_failures": int(endpoint.get("consecutive_failures", 0)) + 1,
+                    "last_error": error,
+                    "failing_since": endpoint.get("failing_since") or now,
+                }
+                if outcome == "failed" and endpoint["status"] == "active":
+                    await _disable(tx, endpoint, e_update, now)
+                await tx.db.webhook_endpoints.update_one(
+                    {"_id": endpoint["_id"]}, {"$set": e_update}, session=tx.session
+                )
+        await tx.db.webhook_deliveries.update_one(
+            {"_id": delivery["_id"], "status": "sending"}, {"$set": d_update}, session=tx.session
+        )
+        return outcome
+
+    return await mongo.transact(record)
+
+
+async def _disable(tx: Tx, endpoint: dict[str, Any], e_update: dict[str, Any], now: Any) -> None:
+    disabled_count = int(endpoint.get("disabled_count", 0)) + 1
+    e_update.update(status="disabled", disabled_at=now, disabled_count=disabled_count)
+    slug = endpoint["municipality"]
+    city = await tx.db.municipalities.find_one({"_id": slug}, session=tx.session)
+    await add_fanout_job(
+        tx,
+        f"webhook-disabled|{endpoint['_id']}|{disabled_count}",
+        "webhook.disabled",
+        {
+            "event_id": f"webhook-disabled-{endpoint['_id']}-{disabled_count}",
+            "d": {
+                "endpoint_id": endpoint["_id"],
+                "url": endpoint["url"],
+                "failing_since": e_update["failing_since"].isoformat(),
+                "last_error": e_update["last_error"],
+            },
+            "municipality_name": city["name"] if city else slug.replace("-", " ").title(),
+            "action_path": f"/cities/{slug}/webhooks",
+        },
+        [{"t": "officials", "municipality": slug, "roles": ["manager"]}],
+    )
+    log.warning("webhook_endpoint_disabled", endpoint_id=endpoint["_id"], municipality=slug)
+
+
+async def attempt(ctx: ServiceContext, client: httpx.AsyncClient, delivery_id: str) -> str:
+    """One delivery attempt; returns the outcome ("" when another worker holds it)."""
+    assert ctx.mongo is not None
+    settings: Settings = ctx.settings
+    delivery = await _claim(ctx.mongo, delivery_id, settings.claim_lease_s)
+    if delivery is None:
+        return ""
+    endpoint = await ctx.mongo.db.webhook_endpoints.find_one({"_id": delivery["endpoint_id"]})
+    if endpoint is None or endpoint["status"] != "active":
+
+        async def hold(tx: Tx) -> None:
+            await tx.db.webhook_deliveries.update_one(
+                {"_id": delivery_id}, {"$set": {"status": "pending"}}, session=tx.session
+            )
+
+        await ctx.mongo.transact(hold)
+        return "held"
+    body = delivery["body"].encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        "User-Agent": USER_AGENT,
+        "Webhook-Id": delivery_id,
+        "Webhook-Event-Id": delivery["event_id"],
+        "Webhook-Timestamp": str(timestamp),
+        "Webhook-Signature": signature_header(valid_secrets(endpoint, utcnow()), timestamp, body),
+    }
+    started = time.monotonic()
+    status_code: int | None = None
+    error = ""
+    try:
+        # Checked at every attempt, not only at registration: DNS answers change.
+        await check_url(endpoint["url"], settings.environment)
+        response = await client.post(endpoint["url"], content=body, headers=headers)
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except UrlRefused as exc:
+        error = f"refused: {exc}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+    duration_ms = int((time.monotonic() - started) * 1000)
+    outcome = await _record(ctx.mongo, settings, delivery, status_code, error, duration_ms)
+    log.info("webhook_attempt", delivery_id=delivery_id, status_code=status_code, outcome=outcome)
+    return outcome
+
+
+async def _due(mongo: Mongo, limit: int) -> list[str]:
+    now = utcnow()
+    active = await mongo.db.webhook_endpoints.distinct("_id", {"status": "active"})
+    if not active:
+        return []
+    docs = (
+        await mongo.db.webhook_deliveries.find(
+            {
+                "endpoint_id": {"$in": active},
+                "$or": [
+                    {"status": "pending", "next_attempt_at": {"$lte": now}},
+                    {"status": "sending", "lease_until": {"$lt": now}},
+                ],
+            },
+            {"_id": 1},
+        )
+        .sort([("next_attempt_at", 1)])
+        .limit(limit)
+        .to_list()
+    )
+    return [d["_id"] for d in docs]
+
+
+async def run(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Background task: attempt due deliveries, `webhook_concurrency` at a time, until `stop`."""
+    assert ctx.mongo is not None
+    settings: Settings = ctx.settings
+    semaphore = asyncio.Semaphore(settings.webhook_concurrency)
+    # No redirects: a 3xx to an internal address would sidestep the SSRF check.
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+
+        async def guarded(delivery_id: str) -> None:
+            async with semaphore:
+                try:
+                    await attempt(ctx, client, delivery_id)
+                except Exception:
+                    log.exception("webhook_attempt_error", delivery_id=delivery_id)
+
+        while not stop.is_set():
+            ids: list[str] = []
+            try:
+                ids = await _due(ctx.mongo, settings.webhook_concurrency * 4)
+            except PyMongoError as exc:
+                log.warning("webhook_db_error", error=str(exc))
+            if ids:
+                await asyncio.gather(*(guarded(i) for i in ids))
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_s)

@@ -1,0 +1,167 @@
+"""Email channel end to end: events on the real bus -> fan-out -> SMTP sink."""
+
+from __future__ import annotations
+
+import re
+
+from servicekit.testing.helpers import eventually
+
+
+async def test_receipt_in_french_and_english(svc) -> None:
+    amelie = await svc.user("amelie", "fr")
+    john = await svc.user("john", "en")
+    owner = await svc.user("owner")
+    campaign = svc.campaign_data(owner)
+    await svc.publish("campaign.created", campaign)
+    await eventually(lambda: svc.db_has("campaigns", {"_id": campaign["campaign_id"]}))
+    for backer in (amelie, john):
+        await svc.publish("payment.succeeded", svc.payment_data(backer, campaign["campaign_id"], 2500))
+
+    await eventually(lambda: svc.mail_to(amelie) and svc.mail_to(john), timeout=20)
+    fr = svc.mail_to(amelie)[0]
+    assert fr["Subject"] == "Reçu : 25,00\u00a0€ pour « Street workout park in Bel-Air »"
+    assert fr["To"].addresses[0].display_name == "Amelie"
+    text = fr.get_body(("plain",)).get_content()
+    assert "Bonjour Amelie," in text and "Votre paiement de 25,00\u00a0€" in text
+    assert "toujours envoyé" in text  # receipts carry no unsubscribe link
+    assert "List-Unsubscribe" not in fr
+    html = fr.get_body(("html",)).get_content()
+    assert '<html lang="fr">' in html and "Bel-Air" in html
+
+    en = svc.mail_to(john)[0]
+    assert en["Subject"] == "Receipt: €25.00 for “Street workout park in Bel-Air”"
+    assert "Hello John," in en.get_body(("plain",)).get_content()
+    # Each backer got exactly their own receipt; the owner nothing.
+    assert len(svc.mail_to(amelie)) == len(svc.mail_to(john)) == 1
+    assert svc.mail_to(owner) == []
+
+
+async def test_campaign_news_reaches_owner_backers_and_followers_once(svc) -> None:
+    owner = await svc.user("owner", "en")
+    backer = await svc.user("backer")
+    follower = await svc.user("follower")
+    gone = await svc.user("gone")
+    campaign = svc.campaign_data(owner)
+    cid = campaign["campaign_id"]
+    await svc.publish("pledge.authorized", {**svc.payment_data(backer, cid), "funding_model": "keep_it_all"})
+    await svc.publish("campaign.followed", {"campaign_id": cid, "user_id": follower})
+    await svc.publish("campaign.followed", {"campaign_id": cid, "user_id": gone})
+    await svc.publish("campaign.unfollowed", {"campaign_id": cid, "user_id": gone})
+    await eventually(lambda: svc.db_has("followers", {"_id": f"{cid}|{gone}", "following": False}))
+    await eventually(lambda: svc.mail_to(backer))  # pledge saved
+
+    succeeded = await svc.publish(
+        "campaign.succeeded", {**campaign, "status": "succeeded", "raised": 1_300_000}
+    )
+    # The broker redelivers (or a producer publishes twice): same event id.
+    await svc.publish(
+        "campaign.succeeded", {**campaign, "status": "succeeded", "raised": 1_300_000}, event_id=succeeded.id
+    )
+
+    def news(user: str) -> list:
+        return [m for m in svc.mail_to(user) if "funded" in m["Subject"] or "financée" in m["Subject"]]
+
+    await eventually(lambda: news(owner) and news(backer) and news(follower), timeout=20)
+    assert news(owner)[0]["Subject"] == "“Street workout park in Bel-Air” is funded"
+    assert "Your campaign" in news(owner)[0].get_body(("plain",)).get_content()
+    assert "La campagne" in news(follower)[0].get_body(("plain",)).get_content()
+    assert "13\u202f000,00\u00a0€" in news(backer)[0].get_body(("plain",)).get_content()
+    # Give a duplicate time to show up, by waiting for the in-app copies written with the emails.
+    await eventually(lambda: svc.db_has("inbox_items", {"user_id": follower, "kind": "campaign.succeeded"}))
+    await eventually(
+        lambda: svc.db_has("fanout_jobs", {"_id": f"{succeeded.id}|campaign.succeeded", "status": "done"})
+    )
+    assert len(news(owner)) == len(news(backer)) == len(news(follower)) == 1
+    assert news(gone) == []
+    assert await svc.ctx.mongo.db.email_deliveries.count_documents({"context.event_id": succeeded.id}) == 3
+
+
+async def test_opted_out_user_gets_only_receipts_and_unsubscribe_link_works(svc) -> None:
+    owner = await svc.user("owner")
+    fan = await svc.user("fan", "en")
+    cid = svc.campaign_data(owner)["campaign_id"]
+    await svc.publish("campaign.followed", {"campaign_id": cid, "user_id": fan})
+    await eventually(lambda: svc.db_has("followers", {"_id": f"{cid}|{fan}"}))
+    await svc.publish(
+        "campaign.update_posted",
+        {
+            "campaign_id": cid,
+            "update_id": "upd_1",
+            "owner_id": owner,
+            "title": "We have the permit",
+            "campaign_title": "Bel-Air park",
+        },
+    )
+    await eventually(lambda: svc.mail_to(fan), timeout=20)
+    update = svc.mail_to(fan)[0]
+    assert update["Subject"] == "News from “Bel-Air park”: We have the permit"
+    link = re.search(r"Stop these emails: (\S+)", update.get_body(("plain",)).get_content()).group(1)
+    assert update["List-Unsubscribe"] == f"<{link}>"
+    assert link.startswith("http://civicfund.test/api/v1/notifications/unsubscribe?token=")
+    path = link.removeprefix("http://civicfund.test/api/v1/notifications")
+
+    # No login: the signed token is the authority. GET only asks; POST (form or one-click) acts.
+    page = await svc.client.get(path)
+    assert page.status_code == 200 and "<form" in page.text and "Campaigns I follow or back" in page.text
+    prefs = (await svc.client.get("/me/preferences", headers=svc.auth(fan))).json()
+    assert prefs["categories"]["campaign_news"]["email"] is True
+    done = await svc.client.post(path)
+    assert done.status_code == 200 and "Done" in done.text
+    prefs = (await svc.client.get("/me/preferences", headers=svc.auth(fan))).json()["categories"]
+    assert prefs["campaign_news"] == {
+        "email": False,
+        "inapp": True,
+        "locked": False,
+        "label": "Campaigns I follow or back",
+    }
+    forged = await svc.client.post(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
+    assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_token"
+
+    # Opted out: no news email (in-app still on), but the receipt for money paid still comes.
+    second = await svc.publish(
+        "campaign.update_posted",
+        {
+            "campaign_id": cid,
+            "update_id": "upd_2",
+            "owner_id": owner,
+            "title": "Works start",
+            "campaign_title": "Bel-Air park",
+        },
+    )
+    await svc.publish("payment.succeeded", svc.payment_data(fan, cid, 1000))
+    await eventually(lambda: len(svc.mail_to(fan)) == 2, timeout=20)
+    await eventually(lambda: svc.db_has("inbox_items", {"_id": f"{second.id}|{fan}|inapp"}))
+    subjects = [m["Subject"] for m in svc.mail_to(fan)]
+    assert subjects[1].startswith("Receipt: €10.00")
+    assert not await svc.db_has("email_deliveries", {"_id": f"{second.id}|{fan}|email"})
+
+
+async def test_call_opened_reaches_only_residents_who_opted_in(svc) -> None:
+    await svc.publish(
+        "municipality.registered",
+        {"municipality_id": "mun_1", "slug": "montreuil", "name": "Montreuil", "postcodes": ["93100"]},
+    )
+    keen = await svc.user("keen", "fr", "93100")
+    quiet = await svc.user("quiet", "fr", "93100")
+    elsewhere = await svc.user("elsewhere", "fr", "75011")
+    for user in (keen, elsewhere):
+        await eventually(lambda u=user: svc.db_has("users", {"_id": u}))
+        r = await svc.client.put(
+            "/me/preferences", json={"categories": {"calls": {"email": True}}}, headers=svc.auth(user)
+        )
+        assert r.status_code == 200 and r.json()["categories"]["calls"]["email"] is True
+    await eventually(lambda: svc.db_has("municipalities", {"_id": "montreuil"}))
+    await svc.publish(
+        "call.opened",
+        {
+            "call_id": "call_1",
+            "municipality": "montreuil",
+            "title": "Des cours d'école oasis",
+            "budget": 5_000_000,
+            "currency": "EUR",
+        },
+    )
+    await eventually(lambda: svc.mail_to(keen), timeout=20)
+    assert svc.mail_to(keen)[0]["Subject"] == "Appel à projets à Montreuil : Des cours d'école oasis"
+    await eventually(lambda: svc.db_has("fanout_jobs", {"kind": "call.opened", "status": "done"}))
+    assert svc.mail_to(quiet) == [] and svc.mail_to(elsewhere) == []
