@@ -20,7 +20,7 @@ from . import domain
 from .keys import TokenIssuer
 from .passwords import Passwords
 from .ratelimit import RateLimits
-from .store import AccountStore
+from .store import AccountStore, as_datetime
 
 
 @dataclass
@@ -199,7 +199,7 @@ class Accounts:
                 # whole family so neither the thief nor the victim keeps a live session.
                 await self.store.revoke_family(tx, known["family"])
                 return "reused"
-            if _aware(taken["expires_at"]) < utcnow() or user is None:
+            if as_datetime(taken["expires_at"]) < utcnow() or user is None:
                 return "invalid"
             return await self._issue(tx, user, taken["family"], municipalities)
 
@@ -357,7 +357,3 @@ def _contact(user: dict[str, Any]) -> dict[str, Any]:
     if user.get("postcode"):
         data["postcode"] = user["postcode"]
     return data
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
@@ -21,6 +21,7 @@ from servicekit.mongo import Tx, utcnow
 
 from . import domain
 from .keys import TokenIssuer
+from .store import as_datetime
 
 router = APIRouter(tags=["city clients"])
 
@@ -71,8 +72,8 @@ def _out(doc: dict) -> dict:
         "municipality": doc["municipality"],
         "name": doc["name"],
         "status": doc["status"],
-        "created_at": doc["created_at"],
-        "secret_rotated_at": doc.get("secret_rotated_at"),
+        "created_at": as_datetime(doc["created_at"]),
+        "secret_rotated_at": as_datetime(doc["secret_rotated_at"]) if doc.get("secret_rotated_at") else None,
     }
 
 
@@ -216,7 +217,7 @@ async def oauth_token(request: Request) -> OAuthToken:
         raise _invalid_client()
     valid = domain.secret_matches(secret, doc["secret_hash"])
     grace_until = doc.get("previous_valid_until")
-    if not valid and grace_until is not None and _aware(grace_until) > utcnow():
+    if not valid and grace_until is not None and as_datetime(grace_until) > utcnow():
         valid = domain.secret_matches(secret, doc.get("previous_secret_hash"))
     if not valid:
         raise _invalid_client()
@@ -226,7 +227,3 @@ async def oauth_token(request: Request) -> OAuthToken:
         expires_in=ctx.settings.client_token_ttl_s,
         scope=f"municipality:{doc['municipality']}",
     )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

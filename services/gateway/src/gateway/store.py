@@ -8,7 +8,7 @@ top-level booleans we must query; no `$setOnInsert`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,6 +29,16 @@ INDEXES = [
 COLLECTIONS = ["users", "sessions", "used_action_tokens", "officials", "clients"]
 
 
+def as_datetime(value: Any) -> datetime:
+    """A stored timestamp as an aware datetime. nx-27017 keeps a datetime written by `$set` as an
+    ISO string (inserts keep the type), so reads accept both."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def public_user(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": doc["_id"],
@@ -37,7 +47,7 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
         "locale": doc["locale"],
         "postcode": doc.get("postcode") or None,
         "email_verified": bool(doc.get("email_verified")),
-        "created_at": doc["created_at"],
+        "created_at": as_datetime(doc["created_at"]),
     }
 
 
@@ -113,7 +123,7 @@ class AccountStore:
         doc = await tx.db.officials.find_one({"_id": f"{user_id}|{municipality}"}, session=tx.session)
         if doc is None:
             return None
-        return OfficialState(doc.get("role") or None, doc["as_of"])
+        return OfficialState(doc.get("role") or None, as_datetime(doc["as_of"]))
 
     async def put_official_state(
         self, tx: Tx, user_id: str, municipality: str, state: OfficialState, existed: bool
