@@ -21,6 +21,7 @@ from payments.settings import Settings
 from servicekit.app import ServiceContext
 from servicekit.events import new_event
 from servicekit.testing.plugin import TestEnv
+from servicekit.testing.procs import free_port
 from servicekit.testing.server import serve
 
 SECRET_KEY = "sk_test_civicfund_tests"
@@ -156,6 +157,10 @@ class Running:
     def store(self) -> Any:
         return self.ctx.extras["store"]
 
+    async def charger_tick(self) -> None:
+        """One pass of the background worker, now (instead of waiting for its tick)."""
+        await self.ctx.extras["charger"].run_once()
+
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=15)
 
@@ -182,18 +187,32 @@ class Running:
             )
 
 
-@pytest.fixture
-async def payments(env: TestEnv, localstripe_url: str) -> AsyncIterator[Running]:
-    settings = env.settings(
+def _settings(env: TestEnv, localstripe_url: str, **overrides: Any) -> Settings:
+    return env.settings(
         Settings,
         "payments",
         stripe_api_base=localstripe_url,
         stripe_secret_key=SECRET_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
-        stripe_local_webhook=False,  # deliveries are built and signed by the tests
         worker_tick_s=0.2,
         charge_concurrency=2,
+        **overrides,
     )
-    app = build(settings)
+
+
+@pytest.fixture
+async def payments(env: TestEnv, localstripe_url: str) -> AsyncIterator[Running]:
+    # Deliveries are built and signed by the tests themselves.
+    app = build(_settings(env, localstripe_url, stripe_local_webhook=False))
     async with serve(app) as url:
+        yield Running(url, app.state.ctx, env, Browser(localstripe_url))
+
+
+@pytest.fixture
+async def payments_hearing_localstripe(env: TestEnv, localstripe_url: str) -> AsyncIterator[Running]:
+    """Payments registered as localstripe's webhook endpoint: localstripe itself signs and
+    delivers what it sends (payment_intent.*, invoice.*, customer.subscription.*)."""
+    port = free_port()
+    app = build(_settings(env, localstripe_url, http_port=port, stripe_local_webhook=True))
+    async with serve(app, port=port) as url:
         yield Running(url, app.state.ctx, env, Browser(localstripe_url))

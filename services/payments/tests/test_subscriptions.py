@@ -1,0 +1,73 @@
+"""City subscriptions on localstripe: plans at start-up, a manager subscribes the city,
+localstripe's own signed webhook (subscription canceled) makes it lapse."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from servicekit.testing.helpers import eventually, tap
+
+
+async def test_manager_subscribes_city_and_cancellation_lapses_it(payments_hearing_localstripe: Any) -> None:
+    payments = payments_hearing_localstripe
+    _q, seen = await tap(payments.ctx.bus, "subscription.*")
+    slug = f"ville-{uuid.uuid4().hex[:8]}"
+    await payments.publish(
+        "municipality.registered", slug, {"municipality_id": f"mun_{slug}", "slug": slug, "name": "Ville"}
+    )
+    await eventually(lambda: payments.store.municipality(slug))
+    await eventually(lambda: payments.ctx.extras["subscriptions"].plans_ready.is_set(), timeout=15)
+    plan = await payments.browser.get("/v1/plans/civicfund-city-monthly")
+    assert plan["amount"] == 4_900 and plan["interval"] == "month"
+
+    manager = payments.auth("usr_manager", municipalities={slug: "manager"})
+    reviewer = payments.auth("usr_reviewer", municipalities={slug: "reviewer"})
+    pm = await payments.browser.payment_method(payments.good_card)
+    body = {
+        "municipality": slug,
+        "plan": "monthly",
+        "payment_method": pm,
+        "billing_email": "it@ville.localhost",
+    }
+    key = {"Idempotency-Key": f"sub-{uuid.uuid4().hex}"}
+    async with payments.client() as client:
+        assert (
+            await client.post("/subscriptions", json=body, headers={**reviewer, **key})
+        ).status_code == 403
+        other_city = {**body, "municipality": "nowhere"}
+        nowhere = payments.auth("usr_m2", municipalities={"nowhere": "manager"})
+        unknown = await client.post("/subscriptions", json=other_city, headers={**nowhere, **key})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "municipality_not_found"
+        bad = await client.post("/subscriptions", json={**body, "plan": "weekly"}, headers={**manager, **key})
+        assert bad.status_code == 422
+
+        created = await client.post("/subscriptions", json=body, headers={**manager, **key})
+        assert created.status_code == 201, created.text
+        sub = created.json()
+        assert sub["active"] is True and sub["status"] == "active" and sub["plan"] == "monthly"
+        replay = await client.post("/subscriptions", json=body, headers={**manager, **key})
+        assert replay.json()["id"] == sub["id"]
+        second = await client.post(
+            "/subscriptions", json=body, headers={**manager, "Idempotency-Key": f"sub-{uuid.uuid4().hex}"}
+        )
+        assert second.status_code == 409 and second.json()["error"]["code"] == "already_subscribed"
+
+        await eventually(lambda: any(m.routing_key == "subscription.activated" for m in seen), timeout=10)
+        activated = json.loads(seen[0].body)["data"]
+        assert activated["municipality"] == slug and activated["subscription_id"] == sub["id"]
+
+        # Canceled at Stripe: localstripe signs and delivers customer.subscription.deleted.
+        async with payments.browser._http() as stripe_http:
+            (await stripe_http.delete(f"/v1/subscriptions/{sub['id']}")).raise_for_status()
+        await eventually(lambda: any(m.routing_key == "subscription.lapsed" for m in seen), timeout=20)
+        lapsed = json.loads(next(m for m in seen if m.routing_key == "subscription.lapsed").body)["data"]
+        assert lapsed["status"] == "canceled" and lapsed["municipality"] == slug
+
+        listed = await client.get("/subscriptions", params={"municipality": slug}, headers=reviewer)
+        assert [s["active"] for s in listed.json()["items"]] == [False]
+        assert (
+            await client.get("/subscriptions", params={"municipality": slug}, headers=payments.auth("usr_z"))
+        ).status_code == 403
+    assert [m.routing_key for m in seen].count("subscription.activated") == 1
