@@ -109,8 +109,30 @@ def test_ledger_splits_tips_and_refunds_project_money_first() -> None:
     assert [(e.account, e.amount) for e in rest] == [("project", -1_500), ("platform", -300)]
     docs = [e.doc() for e in [*entries, *partial, *rest]]
     totals = domain.ledger_totals(docs)
-    assert totals == {"charged": 2_500, "refunded": 2_500, "raised": 0, "platform_fees": 0, "payout_owed": 0}
+    assert totals == {
+        "matched": 0,
+        "match_committed_open": 0,
+        "charged": 2_500,
+        "refunded": 2_500,
+        "raised": 0,
+        "platform_fees": 0,
+        "payout_owed": 0,
+    }
     assert domain.journal_by_pledge(docs) == {"p": MoneyView(2_800, 2_800)}
+
+
+def test_match_funding_is_its_own_account_and_not_reconciled_against_stripe() -> None:
+    docs = [
+        domain.match_entry("match_committed", "com_1", "c", 10_000, "EUR").doc(),
+        domain.match_entry("match_applied", "app_1", "c", 1_500, "EUR").doc(),
+        domain.match_entry("match_canceled", "com_1", "c", -8_500, "EUR").doc(),
+        *[e.doc() for e in domain.charge_entries("c", "p", 1_500, 0, "EUR", "pi_1")],
+    ]
+    totals = domain.ledger_totals(docs)
+    assert (
+        totals["matched"] == 1_500 and totals["match_committed_open"] == 1_500 and totals["raised"] == 1_500
+    )
+    assert domain.journal_by_pledge(docs) == {"p": MoneyView(1_500, 0)}
 
 
 def test_reconciliation_reports_each_difference() -> None:

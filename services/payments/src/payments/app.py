@@ -71,7 +71,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         settings or Settings(),
         title="Civicfund payments",
         routers=[api_pledges.router, api_ledger.router, api_subscriptions.router, webhooks.router],
-        consumers=[handlers.campaign_handlers, handlers.municipality_handlers],
+        consumers=[handlers.campaign_handlers, handlers.municipality_handlers, handlers.match_handlers],
         indexes=INDEXES,
         collections=COLLECTIONS,
         on_startup=[_start],

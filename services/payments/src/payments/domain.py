@@ -175,8 +175,10 @@ def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
 
 
 # -- ledger -------------------------------------------------------------------------------------
-# Accounts: "project" is what the campaign raised (sum == campaigns' `raised`), "platform" the
-# backers' tips. Entry ids are derived from Stripe object ids, so recording twice is a no-op.
+# Accounts: "project" is what the campaign raised from backers (sum == campaigns' `raised`),
+# "platform" the backers' tips, "match" what cities' match funding added (campaigns' `matched`),
+# "commitments" a memo of open match commitments (promises, not money). Entry ids derive from
+# Stripe object ids / event ids, so recording twice is a no-op.
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,16 @@ class LedgerEntry:
     id: str
     campaign_id: str
     pledge_id: str
-    account: Literal["project", "platform"]
-    kind: Literal["charge", "platform_fee", "refund"]
+    account: Literal["project", "platform", "match", "commitments"]
+    kind: Literal[
+        "charge",
+        "platform_fee",
+        "refund",
+        "match_applied",
+        "match_released",
+        "match_committed",
+        "match_canceled",
+    ]
     amount: int  # signed minor units: money in is positive
     currency: str
     stripe_ref: str
@@ -275,9 +285,24 @@ def refund_entries(
     return entries
 
 
+def match_entry(
+    kind: Literal["match_applied", "match_released", "match_committed", "match_canceled"],
+    ref: str,
+    campaign_id: str,
+    amount: int,
+    currency: str,
+) -> LedgerEntry:
+    account: Literal["match", "commitments"] = (
+        "match" if kind in ("match_applied", "match_released") else "commitments"
+    )
+    return LedgerEntry(f"{kind}:{ref}", campaign_id, "", account, kind, amount, currency, ref)
+
+
 def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
     raised = sum(e["amount"] for e in entries if e["account"] == "project")
     return {
+        "matched": sum(e["amount"] for e in entries if e["account"] == "match"),
+        "match_committed_open": sum(e["amount"] for e in entries if e["account"] == "commitments"),
         "charged": sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "charge"),
         "refunded": -sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "refund"),
         "raised": raised,
@@ -298,6 +323,8 @@ class MoneyView:
 def journal_by_pledge(entries: list[dict[str, Any]]) -> dict[str, MoneyView]:
     out: dict[str, MoneyView] = {}
     for e in entries:
+        if e["account"] not in ("project", "platform"):
+            continue  # match funding is the city's money, not a Stripe movement of a pledge
         view = out.get(e["pledge_id"], MoneyView())
         if e["amount"] >= 0:
             view = MoneyView(view.charged + e["amount"], view.refunded)

@@ -12,6 +12,7 @@ from .store import Store, pledge_event_data
 
 campaign_handlers = Handlers("payments.campaigns")
 municipality_handlers = Handlers("payments.municipalities")
+match_handlers = Handlers("payments.matches")
 
 _PROJECTED = ("status", "currency", "funding_model", "owner_id", "municipality", "title", "goal")
 
@@ -77,3 +78,52 @@ async def on_municipality_registered(event: Event, tx: Tx) -> None:
         await tx.db.municipalities.insert_one({"_id": slug, **doc}, session=tx.session)
     else:
         await tx.db.municipalities.update_one({"_id": slug}, {"$set": doc}, session=tx.session)
+
+
+# Match funding enters the ledger as the city's money (applied / released) and, as a memo,
+# the open commitments; their ids derive from endorsements' ids so redeliveries add nothing.
+
+
+@match_handlers.on("match.committed")
+async def on_match_committed(event: Event, tx: Tx) -> None:
+    d = event.data
+    entry = domain.match_entry(
+        "match_committed", d["commitment_id"], d["campaign_id"], d["max_amount"], d["currency"]
+    )
+    await Store.append_ledger(tx, [entry], utcnow())
+
+
+@match_handlers.on("match.canceled")
+async def on_match_canceled(event: Event, tx: Tx) -> None:
+    d = event.data
+    committed = await tx.db.ledger.find_one(
+        {"_id": f"match_committed:{d['commitment_id']}"}, session=tx.session
+    )
+    promised = committed["amount"] if committed is not None else d.get("max_amount")
+    if promised is None:
+        # Arrived before its match.committed: retried with backoff (then parked) until it has.
+        raise LookupError(f"match.canceled before match.committed for {d['commitment_id']}")
+    # What stays given keeps counting; the rest of the promise is withdrawn.
+    withdrawn = int(promised) - int(d.get("amount") or 0)
+    entry = domain.match_entry(
+        "match_canceled", d["commitment_id"], d["campaign_id"], -withdrawn, d["currency"]
+    )
+    await Store.append_ledger(tx, [entry], utcnow())
+
+
+@match_handlers.on("match.applied")
+async def on_match_applied(event: Event, tx: Tx) -> None:
+    d = event.data
+    entry = domain.match_entry(
+        "match_applied", d["application_id"], d["campaign_id"], d["amount"], d["currency"]
+    )
+    await Store.append_ledger(tx, [entry], utcnow())
+
+
+@match_handlers.on("match.released")
+async def on_match_released(event: Event, tx: Tx) -> None:
+    d = event.data
+    entry = domain.match_entry(
+        "match_released", d["commitment_id"], d["campaign_id"], d["amount"], d["currency"]
+    )
+    await Store.append_ledger(tx, [entry], utcnow())
