@@ -1,9 +1,113 @@
-"""Backers and their pledges (filled in by the payments service's issue)."""
+"""Backers pledge to Montreuil's live campaigns, and Montreuil's manager subscribes the city.
+
+Everything goes through the gateway's public API; the card steps the browser would do with
+Stripe.js are done against the local stack's localstripe (`STRIPE_API_BASE`, default
+http://127.0.0.1:8420): a SetupIntent is confirmed exactly as localstripe's Stripe.js does it
+(publishable key + client secret); localstripe cannot confirm a PaymentIntent with card data
+from the browser, so that one step attaches the card with a test secret key instead. Re-running
+is safe: idempotency keys are derived from who pledges to what.
+"""
 
 from __future__ import annotations
 
-from .context import Demo
+import os
+from typing import Any
+
+import httpx
+
+from .context import Demo, Person
+
+STRIPE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8420").rstrip("/")
+CARD = {
+    "card[number]": "4242424242424242",
+    "card[exp_month]": "12",
+    "card[exp_year]": "2031",
+    "card[cvc]": "123",
+}
+# Who backs what: (backer, amount in cents, tip in cents).
+BACKERS = [("sofia", 2_500, 200), ("lucas", 5_000, 0), ("montreuil_reviewer", 1_500, 100)]
+
+
+async def _stripe(method: str, path: str, data: dict[str, str], secret: bool = True) -> dict[str, Any]:
+    auth = ("sk_test_civicfund_local", "") if secret else None
+    async with httpx.AsyncClient(base_url=STRIPE, timeout=10, auth=auth) as http:
+        response = await http.request(method, path, data=data)
+        response.raise_for_status()
+        return response.json()
+
+
+async def _card_payment_method() -> str:
+    return (await _stripe("POST", "/v1/payment_methods", {"type": "card", **CARD}))["id"]
+
+
+async def _pay_in_browser(pledge: dict[str, Any]) -> None:
+    secret = pledge["client_secret"]
+    if pledge["intent_kind"] == "setup_intent":
+        seti = secret.split("_secret_")[0]
+        data = {"key": "pk_test_civicfund", "client_secret": secret, "payment_method_data[type]": "card"}
+        data.update({f"payment_method_data[{k.replace('[', '][', 1)}": v for k, v in CARD.items()})
+        await _stripe("POST", f"/v1/setup_intents/{seti}/confirm", data, secret=False)
+    else:
+        pi = secret.split("_secret_")[0]
+        await _stripe("POST", f"/v1/payment_intents/{pi}", {"payment_method": await _card_payment_method()})
+        await _stripe("POST", f"/v1/payment_intents/{pi}/confirm", {})
+
+
+async def _pledge(demo: Demo, backer: Person, campaign: dict[str, Any], amount: int, tip: int) -> str:
+    created = await demo.call(
+        "POST",
+        "/api/v1/payments/pledges",
+        backer,
+        json={
+            "campaign_id": campaign["id"],
+            "amount": amount,
+            "currency": campaign["currency"],
+            "tip": tip,
+            "public_name": backer.display_name.split(" ")[0],
+        },
+        headers={"Idempotency-Key": f"seed-{backer.key}-{campaign['id']}"},
+    )
+    if created["status"] in ("pending", "failed"):
+        await _pay_in_browser(created)
+        created = await demo.call("POST", f"/api/v1/payments/pledges/{created['id']}/confirm", backer)
+    return created["status"]
+
+
+async def _subscribe_city(demo: Demo) -> None:
+    manager = demo.people.get("montreuil_manager")
+    if manager is None:
+        return
+    response = await demo.client.post(
+        "/api/v1/payments/subscriptions",
+        json={
+            "municipality": "montreuil",
+            "plan": "yearly",
+            "payment_method": await _card_payment_method(),
+            "billing_email": manager.email,
+        },
+        headers={**manager.auth, "Idempotency-Key": "seed-montreuil-subscription"},
+    )
+    body = response.json() if response.content else {}
+    code = (body.get("error") or {}).get("code")
+    if response.status_code in (200, 201):
+        demo.ids["subscription.montreuil"] = body["id"]
+    elif code == "already_subscribed":
+        demo.notes.append("Montreuil already has an active subscription")
+    else:
+        demo.notes.append(f"Montreuil not subscribed yet ({response.status_code} {code}): is it registered?")
 
 
 async def run(demo: Demo) -> None:
-    return None
+    live = await demo.call("GET", "/api/v1/campaigns/campaigns", params={"municipality": "montreuil"})
+    campaigns = [c for c in live.get("items", []) if c.get("status") == "live"]
+    if not campaigns:
+        print("    (no live campaign in Montreuil yet: no pledges seeded)", flush=True)
+        demo.notes.append("pledges: skipped, no live campaign in Montreuil")
+    for campaign in campaigns:
+        for key, amount, tip in BACKERS:
+            backer = demo.people.get(key)
+            if backer is None or backer.user_id == campaign["owner_id"]:
+                continue
+            status = await _pledge(demo, backer, campaign, amount, tip)
+            demo.ids[f"pledge.{key}.{campaign['id'][:12]}"] = status
+    await _subscribe_city(demo)
