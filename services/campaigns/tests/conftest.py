@@ -103,7 +103,7 @@ class Svc:
             doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
             assert doc is not None
             past = utcnow() - timedelta(minutes=1)
-            doc.update(deadline=past, deadline_sort=past, rev=doc["rev"] + 1)
+            doc.update(deadline=past, deadline_ms=int(past.timestamp() * 1000), rev=doc["rev"] + 1)
             await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
 
         assert self.ctx.mongo is not None

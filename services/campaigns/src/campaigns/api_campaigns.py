@@ -23,6 +23,7 @@ from .store import (
     empty_totals,
     encode_cursor,
     insert,
+    ms,
     save,
     sort_value,
 )
@@ -31,8 +32,8 @@ from .views import campaign_out, can_see, meetup_out, need_out, refused, store_o
 router = APIRouter(tags=["campaigns"])
 
 SORTS: dict[str, tuple[str, int]] = {
-    "newest": ("listed_at", -1),
-    "ending_soon": ("deadline_sort", 1),
+    "newest": ("listed_ms", -1),
+    "ending_soon": ("deadline_ms", 1),
     "most_funded": ("totals.funded", -1),
     "closest_to_goal": ("closeness", -1),
 }
@@ -112,10 +113,14 @@ async def get_campaign(
         )
         for label in await store.labels(campaign_id)
     ]
-    needs = await store.db.needs.find({"campaign_id": campaign_id}).sort([("created_at", 1)]).to_list()
+    needs = (
+        await store.db.needs.find({"campaign_id": campaign_id})
+        .sort([("created_ms", 1), ("_id", 1)])
+        .to_list()
+    )
     meetups = (
-        await store.db.meetups.find({"campaign_id": campaign_id, "starts_at": {"$gte": utcnow()}})
-        .sort([("starts_at", 1)])
+        await store.db.meetups.find({"campaign_id": campaign_id, "starts_ms": {"$gte": ms(utcnow())}})
+        .sort([("starts_ms", 1)])
         .limit(3)
         .to_list()
     )

@@ -14,7 +14,7 @@ from servicekit.mongo import Tx, utcnow
 
 from . import community
 from .models import MeetupIn
-from .store import insert, save
+from .store import insert, ms, save
 from .views import meetup_out, require_owner, store_of, visible_campaign
 
 router = APIRouter(tags=["meetups"])
@@ -67,6 +67,7 @@ async def schedule_meetup(
                 "going": 0,
                 "waitlisted": 0,
                 "next_seq": 0,
+                "starts_ms": ms(body.starts_at),
                 "created_at": utcnow(),
             },
         )
@@ -98,11 +99,12 @@ async def list_meetups(
 ) -> dict[str, Any]:
     """Upcoming meetups, soonest first (`past=true`: the ones that already started)."""
     await visible_campaign(request, campaign_id, principal)
-    when = {"$lt": utcnow()} if past else {"$gte": utcnow()}
+    now = ms(utcnow())
+    when = {"$lt": now} if past else {"$gte": now}
     docs = (
         await store_of(request)
-        .db.meetups.find({"campaign_id": campaign_id, "starts_at": when})
-        .sort([("starts_at", -1 if past else 1)])
+        .db.meetups.find({"campaign_id": campaign_id, "starts_ms": when})
+        .sort([("starts_ms", -1 if past else 1)])
         .limit(50)
         .to_list()
     )

@@ -16,7 +16,7 @@ from servicekit.mongo import Tx, utcnow
 
 from . import community
 from .models import NeedEdit, NeedIn, OfferDecision, OfferIn
-from .store import insert, save
+from .store import insert, ms, save
 from .views import need_out, require_owner, store_of, visible_campaign
 
 router = APIRouter(tags=["needs and offers"])
@@ -65,6 +65,7 @@ async def add_need(
         **body.model_dump(),
         "open": True,
         "created_at": utcnow(),
+        "created_ms": ms(utcnow()),
     }
     need["counts"] = community.need_counts(need, [])
 
@@ -82,7 +83,7 @@ async def list_needs(
     needs = (
         await store_of(request)
         .db.needs.find({"campaign_id": campaign_id})
-        .sort([("created_at", 1)])
+        .sort([("created_ms", 1), ("_id", 1)])
         .to_list()
     )
     return {"items": [need_out(n) for n in needs]}
@@ -147,6 +148,7 @@ async def offer_help(
                 "contact": body.contact.model_dump(),
                 "state": "pending",
                 "created_at": utcnow(),
+                "created_ms": ms(utcnow()),
             },
         )
         await _recount(tx, need)
@@ -179,7 +181,7 @@ async def list_offers(
     is_owner = campaign["owner_id"] == principal.sub
     if not is_owner:
         query["from_user_id"] = principal.sub
-    offers = await store_of(request).db.offers.find(query).sort([("created_at", 1)]).to_list()
+    offers = await store_of(request).db.offers.find(query).sort([("created_ms", 1), ("_id", 1)]).to_list()
     return {"items": [_offer_out(o, with_contact=True) for o in offers]}
 
 

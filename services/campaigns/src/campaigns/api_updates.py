@@ -13,7 +13,7 @@ from servicekit.mongo import Tx, utcnow
 
 from . import domain, markup
 from .models import UpdateIn
-from .store import after_cursor, decode_cursor, encode_cursor, insert
+from .store import after_cursor, decode_cursor, encode_cursor, insert, ms
 from .views import require_owner, store_of, visible_campaign
 
 router = APIRouter(tags=["updates"])
@@ -50,6 +50,7 @@ async def post_update(
                 "title": body.title,
                 "body": body.body,
                 "created_at": utcnow(),
+                "created_ms": ms(utcnow()),
             },
         )
         tx.emit(
@@ -82,16 +83,16 @@ async def list_updates(
     conditions: list[dict[str, Any]] = [{"campaign_id": campaign_id}]
     if cursor:
         try:
-            conditions.append(after_cursor("created_at", -1, *decode_cursor(cursor)))
+            conditions.append(after_cursor("created_ms", -1, *decode_cursor(cursor)))
         except ValueError as exc:
             raise ApiError(422, "invalid_cursor", "cursor is not valid for this listing") from exc
     docs = (
         await store_of(request)
         .db.updates.find({"$and": conditions})
-        .sort([("created_at", -1), ("_id", -1)])
+        .sort([("created_ms", -1), ("_id", -1)])
         .limit(limit + 1)
         .to_list()
     )
     page = docs[:limit]
-    next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(docs) > limit else None
+    next_cursor = encode_cursor(page[-1]["created_ms"], page[-1]["_id"]) if len(docs) > limit else None
     return {"items": [_update_out(u) for u in page], "next_cursor": next_cursor}

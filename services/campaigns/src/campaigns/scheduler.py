@@ -18,7 +18,7 @@ from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
 from . import domain
-from .store import CampaignStore, Conflict, emit_snapshot, save
+from .store import CampaignStore, Conflict, emit_snapshot, ms, save
 
 log = get_logger(__name__)
 
@@ -33,8 +33,10 @@ class DeadlineScheduler:
     async def due(self) -> list[str]:
         now = utcnow()
         docs = (
-            await self.store.db.campaigns.find({"status": "live", "deadline_sort": {"$lte": now}}, {"_id": 1})
-            .sort([("deadline_sort", 1)])
+            await self.store.db.campaigns.find(
+                {"status": "live", "deadline_ms": {"$lte": ms(now)}}, {"_id": 1}
+            )
+            .sort([("deadline_ms", 1)])
             .limit(self.batch)
             .to_list()
         )

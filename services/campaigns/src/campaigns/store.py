@@ -4,6 +4,9 @@ Every change to a document is read-modify-replace inside `Mongo.transact`, guard
 document's `rev`: a whole-document replace keeps types exactly on both MongoDB and nx-27017
 (whose top-level `$set` turns datetimes and booleans into strings and integers), and the guard
 turns a lost race between replicas into a retry instead of a lost update.
+
+Anything the database compares or sorts by time is an integer of epoch milliseconds (`*_ms`):
+nx-27017 compares datetimes at whole-second precision.
 """
 
 from __future__ import annotations
@@ -21,17 +24,17 @@ from . import domain, funding
 T = TypeVar("T")
 
 INDEXES = [
-    Index("campaigns", [("owner_id", 1), ("listed_at", -1)]),
-    Index("campaigns", [("status", 1), ("listed_at", -1)]),
-    Index("campaigns", [("status", 1), ("deadline_sort", 1)]),
+    Index("campaigns", [("owner_id", 1), ("listed_ms", -1)]),
+    Index("campaigns", [("status", 1), ("listed_ms", -1)]),
+    Index("campaigns", [("status", 1), ("deadline_ms", 1)]),
     Index("campaigns", [("status", 1), ("totals.funded", -1)]),
     Index("campaigns", [("lat", 1), ("lon", 1)]),
     Index("campaigns", [("title", "text"), ("summary", "text"), ("description", "text")]),
     Index("idempotency", [("created_at", 1)], expire_after_seconds=7 * 24 * 3600),
-    Index("needs", [("campaign_id", 1), ("created_at", 1)]),
-    Index("offers", [("need_id", 1), ("created_at", 1)]),
-    Index("updates", [("campaign_id", 1), ("created_at", -1)]),
-    Index("meetups", [("campaign_id", 1), ("starts_at", 1)]),
+    Index("needs", [("campaign_id", 1), ("created_ms", 1)]),
+    Index("offers", [("need_id", 1), ("created_ms", 1)]),
+    Index("updates", [("campaign_id", 1), ("created_ms", -1)]),
+    Index("meetups", [("campaign_id", 1), ("starts_ms", 1)]),
     Index("rsvps", [("meetup_id", 1), ("seq", 1)]),
     Index("follows", [("campaign_id", 1)]),
     Index("follows", [("user_id", 1)]),
@@ -43,7 +46,11 @@ INDEXES = [
 ]
 COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases"})
 
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+NO_DEADLINE_MS = 253_402_300_799_000  # 9999-12-31: drafts sort after every real deadline
+
+
+def ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
 
 
 class Conflict(Exception):
@@ -55,8 +62,8 @@ def listing_keys(doc: dict[str, Any]) -> dict[str, Any]:
     totals = doc.get("totals") or {}
     progress = domain.progress_bp(totals, doc["goal"])
     return {
-        "listed_at": doc.get("published_at") or doc["created_at"],
-        "deadline_sort": doc.get("deadline") or FAR_FUTURE,
+        "listed_ms": ms(doc.get("published_at") or doc["created_at"]),
+        "deadline_ms": ms(doc["deadline"]) if doc.get("deadline") else NO_DEADLINE_MS,
         "closeness": progress if progress < 10_000 else -1,
     }
 
@@ -125,8 +132,6 @@ def tx_now(_tx: Tx) -> datetime:
 
 
 def encode_cursor(value: Any, doc_id: str) -> str:
-    if isinstance(value, datetime):
-        value = {"$dt": value.isoformat()}
     raw = json.dumps([value, doc_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -138,9 +143,7 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         value, doc_id = json.loads(raw)
     except (ValueError, TypeError) as exc:
         raise ValueError("malformed cursor") from exc
-    if isinstance(value, dict) and set(value) == {"$dt"}:
-        value = datetime.fromisoformat(value["$dt"])
-    if not isinstance(doc_id, str) or not isinstance(value, int | float | str | datetime):
+    if not isinstance(doc_id, str) or isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("malformed cursor")
     return value, doc_id
 
