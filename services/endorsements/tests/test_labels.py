@@ -186,6 +186,7 @@ async def test_invitation_by_email_token(svc) -> None:
     assert r.status_code == 200 and r.json()["role"] == "reviewer"
     again = await svc.http.post("/invitations/accept", json={"token": token}, headers=svc.who("usr_other"))
     assert again.status_code == 410
+
     def appointed() -> list[dict]:
         return [json.loads(m.body)["data"] for m in invited if m.routing_key == "official.appointed"]
 

@@ -247,9 +247,11 @@ async def cast_vote(
     is_resident = bool(user.get("postcode")) and store.territory_of(muni).contains(user.get("postcode"))
 
     async def work(tx: Tx) -> dict[str, Any]:
-        already = await tx.db.votes.count_documents(
-            {"call_id": call["_id"], "voter_id": principal.sub}, session=tx.session
+        # A find, not count_documents: nx-27017 loses the transaction after an aggregate in it.
+        mine = tx.db.votes.find(
+            {"call_id": call["_id"], "voter_id": principal.sub}, {"_id": 1}, session=tx.session
         )
+        already = len([v async for v in mine])
         vote_id = f"{call['_id']}|{principal.sub}|{proposal_id}"
         if await tx.db.votes.find_one({"_id": vote_id}, session=tx.session) is not None:
             raise ApiError(409, "already_voted", "you already voted for this proposal")

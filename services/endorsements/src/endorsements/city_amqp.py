@@ -1,7 +1,7 @@
 """AMQP users for city systems, limited by RabbitMQ topic permissions to their own city.
 
-A city's user `city-<slug>` may declare only server-named queues (`amq.gen-*`), read only
-from the public exchange, and bind only routing keys starting with `<slug>.`: RabbitMQ checks
+A city's user `city-<slug>` may declare only its own queues (named `city-<slug>.<anything>`,
+or server-named `amq.gen-*`), read only from the public exchange, and bind only routing keys starting with `<slug>.`: RabbitMQ checks
 a binding's key against the user's topic `read` pattern, so `montreuil.#` is allowed and
 `bagnolet.#` or `#` are refused.
 
@@ -52,7 +52,7 @@ async def create_city_user(settings: Settings, slug: str) -> CityAmqpUser:
     exchange = settings.ns(settings.public_exchange)
     username = username_for(slug)
     password = secrets.token_urlsafe(24)
-    own_queues = r"^amq\.gen-.*"
+    own_queues = rf"^(amq\.gen-.*|{re.escape(username)}\..*)$"
     ex = re.escape(exchange)
     async with _client(settings) as http:
         await _call(http, "PUT", f"/api/users/{quote(username, safe='')}", {"password": password, "tags": ""})

@@ -1,0 +1,133 @@
+"""A call for projects from opening to selection: proposals, shortlist, resident votes
+(double vote refused), reproducible results, winners announced with their award."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from servicekit.testing.helpers import eventually, tap
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+async def test_call_from_opening_to_selection_with_votes(svc) -> None:
+    slug = await svc.city(postcodes=("93100",))
+    await svc.appoint(slug, "usr_claire", "manager")
+    await svc.appoint(slug, "usr_yusuf", "reviewer")
+    now = datetime.now(UTC)
+    call = {
+        "title": "Budget participatif 2027: des places pour tous",
+        "theme": "public space",
+        "eligibility": {"categories": ["sport", "culture"]},
+        "budget": 100_000, "max_award": 60_000, "currency": "EUR",
+        "submission_opens_at": _iso(now - timedelta(hours=1)),
+        "submission_closes_at": _iso(now + timedelta(days=10)),
+        "vote_opens_at": _iso(now + timedelta(days=10)),
+        "vote_closes_at": _iso(now + timedelta(days=20)),
+        "winners": 2, "selection_mode": "jury_then_vote", "votes_per_resident": 2,
+    }  # fmt: skip
+    r = await svc.http.post(f"/municipalities/{slug}/calls", json=call, headers=svc.who("usr_claire"))
+    assert r.status_code == 402  # no subscription yet
+    await svc.trial(slug)
+    r = await svc.http.post(f"/municipalities/{slug}/calls", json=call, headers=svc.who("usr_yusuf"))
+    assert r.status_code == 403  # reviewers do not run calls
+    bad = {**call, "vote_opens_at": _iso(now)}
+    r = await svc.http.post(f"/municipalities/{slug}/calls", json=bad, headers=svc.who("usr_claire"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "bad_call_windows"
+    _, events = await tap(svc.ctx.bus, "call.*")
+    _, public = await tap(svc.ctx.bus, f"{slug}.call.*", exchange="public")
+    r = await svc.http.post(f"/municipalities/{slug}/calls", json=call, headers=svc.who("usr_claire"))
+    assert r.status_code == 201, r.text
+    call_id = r.json()["id"]
+
+    async def propose(who: str, title: str, amount: int, category: str = "sport", postcode: str = "93100"):
+        body = {"title": title, "summary": f"{title}: a project for the neighbourhood", "category": category,
+                "requested_amount": amount, "postcode": postcode, "goal": amount * 2}  # fmt: skip
+        return await svc.http.post(f"/calls/{call_id}/proposals", json=body, headers=svc.who(who))
+
+    assert (await propose("usr_x", "Skate park", 10_000, category="roads")).status_code == 422
+    assert (await propose("usr_x", "Skate park", 10_000, postcode="75001")).status_code == 422
+    ids = {}
+    for who, title, amount in [("usr_amina", "Street workout", 50_000), ("usr_lucas", "Repair cafe", 40_000),
+                               ("usr_sofia", "Open-air cinema", 30_000), ("usr_x", "Chess tables", 5_000)]:  # fmt: skip
+        r = await propose(who, title, amount)
+        assert r.status_code == 201, r.text
+        ids[title] = r.json()["id"]
+    for title in ("Street workout", "Repair cafe", "Open-air cinema"):
+        r = await svc.http.post(
+            f"/proposals/{ids[title]}/shortlist", json={"note": "fits"}, headers=svc.who("usr_yusuf")
+        )
+        assert r.status_code == 200 and r.json()["status"] == "shortlisted"
+    assert (await svc.http.post(f"/proposals/{ids['Chess tables']}/shortlist", json={},
+                                headers=svc.who("usr_amina"))).status_code == 403  # fmt: skip
+
+    # Residents, by declared postcode (from the gateway's user events).
+    voters = {"v1": "93100", "v2": "93100", "v3": "93100", "v4": "93100", "outsider": "75011"}
+    for uid, postcode in voters.items():
+        await svc.publish("user.registered", uid, {"user_id": uid, "email": f"{uid}@ex.org", "display_name": uid,
+                                                   "locale": "fr", "postcode": postcode}, source="gateway")  # fmt: skip
+    await svc.known("users", {"_id": "outsider"})
+    vote = lambda pid, uid: svc.http.post(f"/proposals/{pid}/votes", headers=svc.who(uid))  # noqa: E731
+    r = await vote(ids["Street workout"], "v1")
+    assert r.status_code == 403 and "not open" in r.json()["error"]["message"]  # vote window not open yet
+
+    # The manager closes submissions early and opens the vote now.
+    now = datetime.now(UTC)
+    r = await svc.http.post(f"/calls/{call_id}/schedule", headers=svc.who("usr_claire"), json={
+        "submission_closes_at": _iso(now), "vote_opens_at": _iso(now), "vote_closes_at": _iso(now + timedelta(days=7))})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert (await propose("usr_late", "Too late", 1_000)).status_code == 409
+
+    ballots = [("v1", "Street workout"), ("v1", "Repair cafe"), ("v2", "Street workout"), ("v2", "Open-air cinema"),
+               ("v3", "Open-air cinema"), ("v4", "Street workout")]  # fmt: skip
+    for uid, title in ballots:
+        r = await vote(ids[title], uid)
+        assert r.status_code == 201, r.text
+    r = await vote(ids["Street workout"], "v1")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_voted"
+    r = await vote(ids["Open-air cinema"], "v1")
+    assert r.status_code == 409  # v1 used both votes
+    r = await vote(ids["Street workout"], "outsider")
+    assert r.status_code == 403 and "resident" in r.json()["error"]["message"]
+    r = await vote(ids["Chess tables"], "v3")
+    assert r.status_code == 403  # not shortlisted
+    assert (await svc.http.get(f"/calls/{call_id}/results")).status_code == 403  # public after the vote
+
+    # Close the vote; results are the same however often they are computed.
+    now = datetime.now(UTC)
+    r = await svc.http.post(f"/calls/{call_id}/schedule", headers=svc.who("usr_claire"),
+                            json={"vote_closes_at": _iso(now)})  # fmt: skip
+    assert r.status_code == 200, r.text
+    first = (await svc.http.get(f"/calls/{call_id}/results")).json()
+    second = (await svc.http.get(f"/calls/{call_id}/results")).json()
+    assert first == second and first["ballots"] == 6
+    ranking = [(r["proposal_id"], r["votes"], r["award"], r["selected"]) for r in first["ranking"]]
+    # 3 votes, 50,000; then 2 votes, 30,000 (fits: 80,000 <= 100,000); the repair cafe has 1 vote.
+    assert ranking[0] == (ids["Street workout"], 3, 50_000, True)
+    assert ranking[1] == (ids["Open-air cinema"], 2, 30_000, True)
+    assert ranking[2][0] == ids["Repair cafe"] and ranking[2][3] is False
+
+    r = await svc.http.post(f"/calls/{call_id}/selection", json={}, headers=svc.who("usr_claire"))
+    assert r.status_code == 400  # money: Idempotency-Key
+    headers = {**svc.who("usr_claire"), "Idempotency-Key": "select-1"}
+    r = await svc.http.post(f"/calls/{call_id}/selection", json={}, headers=headers)
+    assert r.status_code == 200, r.text
+    again = await svc.http.post(f"/calls/{call_id}/selection", json={}, headers=headers)
+    assert again.json() == r.json()
+    assert (await svc.http.get(f"/calls/{call_id}")).json()["status"] == "decided"
+
+    def of(key: str) -> list[dict]:
+        return [json.loads(m.body)["data"] for m in events if m.routing_key == key]
+
+    await eventually(lambda: len(of("call.proposal_selected")) == 2 and of("call.closed"))
+    selected = {d["proposal_id"]: d for d in of("call.proposal_selected")}
+    assert selected[ids["Street workout"]]["award"] == 50_000
+    assert selected[ids["Street workout"]]["proposer_id"] == "usr_amina"
+    assert selected[ids["Street workout"]]["goal"] == 100_000
+    assert len(of("call.vote_cast")) == 6 and len(of("call.proposal_submitted")) == 4
+    await eventually(lambda: sum(m.routing_key == f"{slug}.call.proposal_selected" for m in public) == 2)
+    assert all("proposer_id" not in json.loads(m.body)["data"] for m in public)
+    assert not any(m.routing_key.endswith("vote_cast") for m in public)  # ballots stay internal
