@@ -13,6 +13,7 @@ from servicekit.auth import Principal, current_principal
 from servicekit.errors import ApiError
 
 from .pledges import PledgeBook
+from .store import when
 
 router = APIRouter(tags=["pledges"])
 
@@ -77,7 +78,7 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
             tip=tip,
             total=doc["amount"] + tip,
             currency=doc["currency"],
-            paid_at=doc["paid_at"],
+            paid_at=when(doc["paid_at"]),
             refunded=doc["status"] == "refunded",
         )
     waiting = doc["status"] in ("pending", "failed", "charge_failed")
@@ -91,10 +92,10 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
         status=doc["status"],
         anonymous=bool(doc.get("anonymous")),
         public_name=doc.get("public_name"),
-        created_at=doc["created_at"],
+        created_at=when(doc["created_at"]),
         intent_kind=doc.get("intent_kind") if waiting else None,
         client_secret=doc.get("client_secret") if waiting else None,
-        retry_until=doc.get("retry_until"),
+        retry_until=when(doc.get("retry_until")),
         failure_reason=doc.get("failure_reason"),
         receipt=receipt,
     )

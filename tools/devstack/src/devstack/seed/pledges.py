@@ -77,6 +77,15 @@ async def _subscribe_city(demo: Demo) -> None:
     manager = demo.people.get("montreuil_manager")
     if manager is None:
         return
+    current = await demo.client.get(
+        "/api/v1/payments/subscriptions", params={"municipality": "montreuil"}, headers=manager.auth
+    )
+    active = [
+        s for s in (current.json().get("items", []) if current.status_code == 200 else []) if s["active"]
+    ]
+    if active:
+        demo.ids["subscription.montreuil"] = active[0]["id"]
+        return
     response = await demo.client.post(
         "/api/v1/payments/subscriptions",
         json={
@@ -91,8 +100,6 @@ async def _subscribe_city(demo: Demo) -> None:
     code = (body.get("error") or {}).get("code")
     if response.status_code in (200, 201):
         demo.ids["subscription.montreuil"] = body["id"]
-    elif code == "already_subscribed":
-        demo.notes.append("Montreuil already has an active subscription")
     else:
         demo.notes.append(f"Montreuil not subscribed yet ({response.status_code} {code}): is it registered?")
 
