@@ -1,9 +1,197 @@
-"""Montreuil and its officials (filled in by the endorsements service's issue)."""
+"""Montreuil, its officials, its participatory-budget pool and call for projects (run), and
+the city's label on Amina's street-workout park (label_run, scheduled after the campaigns step).
+
+Everything goes through the gateway at /api/v1/endorsements/...; re-running finds what exists.
+"""
 
 from __future__ import annotations
 
-from .context import Demo
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .context import Demo, Person
+
+E = "/api/v1/endorsements"
+SLUG = "montreuil"
+POOL = "Budget participatif 2027"
+CALL_TITLE = "Budget participatif 2027: des places pour tous"
+# A rough outline of Montreuil (lon, lat): campaigns located inside it without a postcode
+# still reach the city's review queue.
+MONTREUIL_OUTLINE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[2.4170, 48.8530], [2.4700, 48.8480], [2.4880, 48.8610], [2.4760, 48.8760],
+         [2.4420, 48.8790], [2.4180, 48.8670], [2.4170, 48.8530]]
+    ],
+}  # fmt: skip
+
+
+async def _official(demo: Demo, admin: Person, person: Person, role: str) -> None:
+    await demo.call(
+        "PUT",
+        f"{E}/municipalities/{SLUG}/officials/{person.user_id}",
+        admin,
+        json={"role": role, "email": person.email},
+    )
+
+
+async def _refresh_roles(demo: Demo, *people: Person) -> None:
+    relogin = getattr(demo, "relogin", None)
+    if relogin is None:
+        return
+    for person in people:
+        await relogin(person)
 
 
 async def run(demo: Demo) -> None:
+    admin = demo.people["admin"]
+    claire = demo.people["montreuil_manager"]
+    yusuf = demo.people["montreuil_reviewer"]
+    found = await demo.call("GET", f"{E}/municipalities/{SLUG}", expect=(200, 404))
+    if "error" in (found or {}):
+        found = await demo.call(
+            "POST",
+            f"{E}/municipalities",
+            admin,
+            json={
+                "name": "Montreuil",
+                "slug": SLUG,
+                "official_code": "93048",
+                "country": "FR",
+                "postcodes": ["93100"],
+                "territory": MONTREUIL_OUTLINE,
+                "page_text": "Montreuil soutient les projets citoyens de ses quartiers: terrains, salles, "
+                "matériel et cofinancement du budget participatif.",
+            },
+        )
+    demo.ids["municipality.montreuil"] = found["id"]
+    await _official(demo, admin, claire, "manager")
+    await _official(demo, admin, yusuf, "reviewer")
+    # A trial lets the city label at once; the payments step adds the real subscription.
+    await demo.call("POST", f"{E}/municipalities/{SLUG}/trial", admin, json={"days": 90})
+    await _refresh_roles(demo, claire, yusuf)
+    demo.ids["pool.budget_participatif_2027"] = await _pool(demo, claire)
+    demo.ids["call.budget_participatif_2027"] = await _call(demo, claire)
+
+
+async def _pool(demo: Demo, claire: Person) -> str:
+    pools = await demo.call("GET", f"{E}/municipalities/{SLUG}/pools", claire)
+    for pool in pools["items"]:
+        if pool["name"] == POOL and pool["year"] == 2027:
+            return pool["id"]
+    created = await demo.call(
+        "POST",
+        f"{E}/municipalities/{SLUG}/pools",
+        claire,
+        json={"name": POOL, "year": 2027, "budget": 5_000_000, "currency": "EUR"},
+        headers={"Idempotency-Key": "seed-montreuil-pool-bp-2027"},
+    )
+    return created["id"]
+
+
+async def _call(demo: Demo, claire: Person) -> str:
+    calls = await demo.call("GET", f"{E}/municipalities/{SLUG}/calls")
+    for call in calls["items"]:
+        if call["title"] == CALL_TITLE:
+            return call["id"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    created = await demo.call(
+        "POST",
+        f"{E}/municipalities/{SLUG}/calls",
+        claire,
+        json={
+            "title": CALL_TITLE,
+            "theme": "espaces publics",
+            "description": "Des projets qui rendent les places, parcs et rues de Montreuil accessibles à "
+            "toutes et tous. Les projets retenus par le jury sont soumis au vote des habitants.",
+            "eligibility": {"categories": [], "territory_only": True},
+            "budget": 20_000_000,
+            "max_award": 3_000_000,
+            "currency": "EUR",
+            "submission_opens_at": (now - timedelta(days=1)).isoformat(),
+            "submission_closes_at": (now + timedelta(days=60)).isoformat(),
+            "vote_opens_at": (now + timedelta(days=67)).isoformat(),
+            "vote_closes_at": (now + timedelta(days=81)).isoformat(),
+            "winners": 8,
+            "selection_mode": "jury_then_vote",
+            "votes_per_resident": 3,
+        },
+    )
+    return created["id"]
+
+
+async def _street_workout(demo: Demo) -> str | None:
+    cid = demo.ids.get("campaign.street_workout")
+    if cid:
+        return cid
+    listing = await demo.call("GET", "/api/v1/campaigns/campaigns", params={"municipality": SLUG})
+    amina = demo.people["amina"]
+    for campaign in listing.get("items", []):
+        if campaign.get("owner_id") == amina.user_id and "workout" in campaign.get("title", "").lower():
+            return campaign["id"]
     return None
+
+
+async def _request_label(demo: Demo, amina: Person, cid: str, timeout: float = 30.0) -> dict[str, Any] | None:
+    """Amina asks for the label, once endorsements has heard of her campaign (events are async)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        response = await demo.client.post(f"{E}/labels", json={"campaign_id": cid}, headers=amina.auth)
+        if response.status_code == 201:
+            return response.json()
+        code = (response.json().get("error") or {}).get("code") if response.content else None
+        if code == "label_exists":
+            return None
+        if code != "campaign_not_found" or loop.time() > deadline:
+            raise RuntimeError(f"label request failed: {response.status_code} {response.text[:300]}")
+        await asyncio.sleep(0.5)
+
+
+async def label_run(demo: Demo) -> None:
+    """Montreuil labels Amina's street-workout park: a plot of land and an instant 1:1 match up
+    to 3,000 EUR from the participatory-budget pool."""
+    claire = demo.people["montreuil_manager"]
+    yusuf = demo.people["montreuil_reviewer"]
+    amina = demo.people["amina"]
+    cid = await _street_workout(demo)
+    if cid is None:
+        demo.notes.append("cities.label_run: no street-workout campaign found, nothing labelled")
+        return
+    existing = await demo.call("GET", f"{E}/campaigns/{cid}/labels")
+    if existing["labels"]:
+        demo.ids["label.street_workout"] = existing["labels"][0]["id"]
+        return
+    label = await _request_label(demo, amina, cid)
+    if label is None:
+        queue = await demo.call("GET", f"{E}/municipalities/{SLUG}/review-queue", yusuf)
+        label = next(i["label"] for i in queue["items"] if i["campaign"]["id"] == cid and i["label"])
+    if label["status"] == "requested":
+        label = await demo.call("POST", f"{E}/labels/{label['id']}/review", yusuf)
+    pool_id = demo.ids.get("pool.budget_participatif_2027") or await _pool(demo, claire)
+    granted = await demo.call(
+        "POST",
+        f"{E}/labels/{label['id']}/grant",
+        claire,
+        json={
+            "note": "Un équipement sportif gratuit et ouvert à toutes et tous à Bel-Air.",
+            "support": [
+                {
+                    "kind": "land",
+                    "description": "Terrain municipal de 400 m² au parc des Guilands, mis à disposition",
+                    "address": "Parc des Guilands, rue Lenain de Tillemont, 93100 Montreuil",
+                    "starts_on": "2027-03-01",
+                    "ends_on": "2032-02-29",
+                    "value": 1_200_000,
+                    "currency": "EUR",
+                },
+                {"kind": "permits", "description": "Instruction accélérée de l'autorisation de travaux"},
+            ],
+            "match": {"pool_id": pool_id, "condition": "instant", "ratio": 1, "cap_per_project": 300_000},
+        },
+        headers={"Idempotency-Key": f"seed-label-{cid}"},
+    )
+    demo.ids["label.street_workout"] = granted["id"]
+    if granted["commitment_ids"]:
+        demo.ids["commitment.street_workout"] = granted["commitment_ids"][0]
