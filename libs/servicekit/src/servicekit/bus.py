@@ -244,7 +244,12 @@ class Consumer:
         assert self.bus.channel is not None
         await self.bus.channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
         self._queue = await self.bus.declare_consumer_queue(self.handlers.queue, list(self.handlers.routes))
-        self._tag = await self._queue.consume(self._on_message)
+        self._pending: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"{self.handlers.queue}-worker-{i}")
+            for i in range(max(1, self.settings.consumer_concurrency))
+        ]
+        self._tag = await self._queue.consume(self._pending.put)
         log.info("consumer_started", queue=self.queue_name, bindings=list(self.handlers.routes))
 
     async def stop(self) -> None:
@@ -252,58 +257,133 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await self._queue.cancel(self._tag)
             self._tag = None
+        # Unacked messages still waiting here go back to the queue when the channel closes.
+        for worker in getattr(self, "_workers", []):
+            worker.cancel()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        try:
-            await self.process(message)
-        except Exception:
-            # Could not even retry or park (broker gone): leave it unacked; the broker
-            # redelivers, and x-delivery-limit parks it if this keeps happening.
-            log.exception("consumer_failed_to_settle", queue=self.queue_name)
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < self.settings.consumer_batch_size and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                await self.process_batch(batch)
+            except Exception:
+                # Could not even retry or park (broker gone): leave them unacked; the broker
+                # redelivers, and x-delivery-limit parks one that keeps doing this.
+                log.exception("consumer_failed_to_settle", queue=self.queue_name)
+                for message in batch:
+                    with contextlib.suppress(Exception):
+                        await message.nack(requeue=True)
 
-    async def process(self, message: AbstractIncomingMessage) -> None:
-        service = self.settings.service_name
+    async def _decode(self, message: AbstractIncomingMessage) -> tuple[Event, Handler] | None:
+        """The event and its handler, or None once a bad message has been parked."""
         try:
             event = Event.from_json(message.body)
         except (ValidationError, ValueError) as exc:
             await self._park(message, "malformed_envelope", str(exc)[:2000], "unknown")
-            return
+            return None
         key = event.routing_key
-        with structlog.contextvars.bound_contextvars(
-            service=service, event_id=event.id, event_type=key, correlation_id=event.correlationid
-        ):
-            if self.contracts is not None:
-                try:
-                    self.contracts.validate(event)
-                except ContractError as exc:
-                    await self._park(message, "contract_violation", str(exc), key)
-                    return
-            handler = self.handlers.find(key)
-            if handler is None:
-                await self._park(
-                    message, "no_handler", f"queue {self.handlers.queue} has no handler for {key}", key
+        if self.contracts is not None:
+            try:
+                self.contracts.validate(event)
+            except ContractError as exc:
+                await self._park(message, "contract_violation", str(exc), key, event=event)
+                return None
+        handler = self.handlers.find(key)
+        if handler is None:
+            reason = f"queue {self.handlers.queue} has no handler for {key}"
+            await self._park(message, "no_handler", reason, key, event=event)
+            return None
+        return event, handler
+
+    async def process_batch(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Handle what was already delivered in one transaction (one inbox lookup, one commit);
+        if that fails, handle each alone so only the failing one is retried or parked."""
+        ready: list[tuple[AbstractIncomingMessage, Event, Handler]] = []
+        for message in messages:
+            decoded = await self._decode(message)
+            if decoded is not None:
+                ready.append((message, *decoded))
+        if len(ready) > 1:
+            try:
+                handled = await self.mongo.transact(lambda tx: self._handle_batch(tx, ready))
+            except Exception as exc:
+                log.info(
+                    "batch_failed_isolating", size=len(ready), error=f"{type(exc).__name__}: {exc}"[:500]
                 )
+            else:
+                for (message, event, _), was_new in zip(ready, handled, strict=True):
+                    await self._settled(message, event, was_new)
                 return
+        for message, event, handler in ready:
+            await self._process_one(message, event, handler)
+
+    async def _process_one(self, message: AbstractIncomingMessage, event: Event, handler: Handler) -> None:
+        key = event.routing_key
+        with self._log_context(event):
             try:
                 handled = await self.mongo.transact(lambda tx: self._handle_once(tx, event, handler))
             except PermanentError as exc:
-                await self._park(message, "rejected_by_handler", str(exc), key)
+                await self._park(message, "rejected_by_handler", str(exc), key, event=event)
                 return
             except Exception as exc:
                 await self._retry_or_park(message, exc, key)
                 return
-            await message.ack()
+            await self._settled(message, event, handled)
+
+    async def _settled(self, message: AbstractIncomingMessage, event: Event, handled: bool) -> None:
+        await message.ack()
+        with self._log_context(event):
             if handled:
-                metrics.EVENTS_CONSUMED.labels(service, self.handlers.queue, key).inc()
+                metrics.EVENTS_CONSUMED.labels(
+                    self.settings.service_name, self.handlers.queue, event.routing_key
+                ).inc()
                 log.info("event_handled", queue=self.handlers.queue)
             else:
-                metrics.EVENTS_DUPLICATE.labels(service, self.handlers.queue).inc()
-                log.info("event_duplicate_skipped")
+                metrics.EVENTS_DUPLICATE.labels(self.settings.service_name, self.handlers.queue).inc()
+                log.info("event_duplicate_skipped", queue=self.handlers.queue)
+
+    def _log_context(self, event: Event) -> contextlib.AbstractContextManager:
+        return structlog.contextvars.bound_contextvars(
+            service=self.settings.service_name,
+            event_id=event.id,
+            event_type=event.routing_key,
+            correlation_id=event.correlationid,
+        )
+
+    def _inbox_id(self, event: Event) -> str:
+        return f"{self.handlers.queue}|{event.id}"
+
+    async def _handle_batch(
+        self, tx: Tx, ready: list[tuple[AbstractIncomingMessage, Event, Handler]]
+    ) -> list[bool]:
+        ids = [self._inbox_id(event) for _, event, _ in ready]
+        done = {
+            d["_id"]
+            for d in await tx.db.inbox.find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session).to_list()
+        }
+        now = utcnow()
+        fresh: list[bool] = []
+        rows = []
+        for inbox_id, (_, event, _) in zip(ids, ready, strict=True):
+            is_new = inbox_id not in done
+            fresh.append(is_new)
+            if is_new:
+                done.add(inbox_id)  # the same event twice in one batch is handled once
+                rows.append({"_id": inbox_id, "type": event.routing_key, "received_at": now})
+        if rows:
+            # A DuplicateKeyError here (another replica committed one of them first) fails the
+            # batch; the one-by-one pass then skips it.
+            await tx.db.inbox.insert_many(rows, session=tx.session)
+        for is_new, (_, event, handler) in zip(fresh, ready, strict=True):
+            if is_new:
+                with self._log_context(event):
+                    await handler(event, tx)
+        return fresh
 
     async def _handle_once(self, tx: Tx, event: Event, handler: Handler) -> bool:
-        inbox_id = f"{self.handlers.queue}|{event.id}"
+        inbox_id = self._inbox_id(event)
         if await tx.db.inbox.find_one({"_id": inbox_id}, session=tx.session) is not None:
             return False
         try:
@@ -348,6 +428,7 @@ class Consumer:
         key: str,
         attempts: int | None = None,
         trace: str | None = None,
+        event: Event | None = None,
     ) -> None:
         headers: dict[str, Any] = dict(message.headers or {})
         headers.update(
@@ -366,7 +447,8 @@ class Consumer:
             "default", f"{self.queue_name}.dead", message.body, message.message_id or "", headers
         )
         metrics.EVENTS_DEAD.labels(self.settings.service_name, self.handlers.queue, key).inc()
-        log.error("event_parked", reason=reason, error=error)
+        with self._log_context(event) if event is not None else contextlib.nullcontext():
+            log.error("event_parked", reason=reason, error=error, queue=self.handlers.queue)
         await message.ack()
 
 

@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
     events_exchange: str = "civicfund.events"
     public_exchange: str = "civicfund.public"
     consumer_prefetch: int = 200
+    # Messages already delivered are handled together in one transaction (one commit) by each
+    # of `consumer_concurrency` workers; a failing batch is re-run one message at a time.
+    consumer_batch_size: int = 50
+    consumer_concurrency: int = 4
     consumer_max_attempts: int = 5
     # Backoff tiers for failed handlers, in milliseconds; attempt N waits tier min(N, len)-1.
     consumer_retry_delays_ms: list[int] = [1000, 5000, 30000, 120000]
