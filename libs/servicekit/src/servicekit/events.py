@@ -97,13 +97,15 @@ class Contracts:
     def known_types(self) -> list[str]:
         return sorted(p.stem for p in (self.directory / "events").glob("*.json"))
 
+    @lru_cache(maxsize=512)  # noqa: B019 - see schema_for
+    def validator_for(self, routing_key: str) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(
+            self.schema_for(routing_key), format_checker=jsonschema.FormatChecker()
+        )
+
     def validate(self, event: Event) -> None:
-        schema = self.schema_for(event.routing_key)
         errors = sorted(
-            jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(
-                event.data
-            ),
-            key=lambda e: list(e.path),
+            self.validator_for(event.routing_key).iter_errors(event.data), key=lambda e: list(e.path)
         )
         if errors:
             first = errors[0]
