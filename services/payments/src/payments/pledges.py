@@ -51,7 +51,7 @@ class PledgeBook:
         self.stripe = stripe_api
         # Serialises intent creation per pledge inside one process: localstripe ignores
         # idempotency keys, so two concurrent replays must not both create an intent.
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, list[Any]] = {}  # pledge id -> [lock, holders + waiters]
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -144,15 +144,18 @@ class PledgeBook:
             return doc["stripe_customer_id"]
 
     async def ensure_intent(self, pledge_id: str) -> dict[str, Any]:
-        lock = self._locks.setdefault(pledge_id, asyncio.Lock())
-        async with lock:
-            try:
+        entry = self._locks.setdefault(pledge_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
                 pledge = await self.store.pledge(pledge_id)
                 assert pledge is not None
                 if pledge["status"] != domain.CREATING or pledge.get("intent_id"):
                     return pledge
                 return await self._create_intent(pledge)
-            finally:
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
                 self._locks.pop(pledge_id, None)
 
     async def _create_intent(self, pledge: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +202,11 @@ class PledgeBook:
 
         updated = await self.mongo.transact(write)
         if updated is None:  # the campaign ended meanwhile, or another replica created one
+            if fields["intent_kind"] == "payment_intent":
+                try:
+                    await self.stripe.v1.payment_intents.cancel_async(intent_id)
+                except stripe.StripeError as exc:
+                    log.warning("orphan_intent_not_canceled", intent=intent_id, error=str(exc))
             updated = await self.store.pledge(pledge["_id"])
         assert updated is not None
         return updated
