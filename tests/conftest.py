@@ -3,10 +3,14 @@ definition), on free ports, in-memory nx-27017 databases and this session's Rabb
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+
 from devstack.running import RunningStack, running
 from devstack.stack import SERVICES, Ports, Stack
 from servicekit.signing import SigningKey
@@ -48,3 +52,41 @@ def gateway_url(stack: RunningStack) -> str:
 def gateway_key(stack: RunningStack) -> SigningKey:
     """The key the running gateway signs with (until the accounts API issues tokens itself)."""
     return SigningKey.from_pem((stack.stack.var / "keys" / "current.pem").read_bytes())
+
+
+@dataclass
+class Account:
+    """A real account on the running stack, logged in through the gateway."""
+
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@pytest.fixture(scope="session")
+def make_account(gateway_url: str) -> Callable[..., Awaitable[Account]]:
+    """`await make_account()` registers a fresh citizen through `/api/v1/auth/register` and logs
+    in; use it instead of `gateway_key` for tokens the way users get them."""
+
+    async def create(
+        email: str | None = None, password: str = "correct horse battery", display_name: str = "Test Person"
+    ) -> Account:
+        email = email or f"user-{uuid.uuid4().hex[:10]}@example.localhost"
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+            created = await client.post(
+                "/api/v1/auth/register",
+                json={"email": email, "password": password, "display_name": display_name, "locale": "en"},
+            )
+            assert created.status_code in (201, 409), created.text
+            login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+            assert login.status_code == 200, login.text
+            body = login.json()
+        return Account(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
+
+    return create

@@ -187,3 +187,11 @@ async def test_unknown_service_and_errors_are_json(gateway) -> None:
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
         r = await client.get("/api/v1/auth/me")
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_odd_paths_are_forwarded_encoded_as_received(gateway, upstream) -> None:
+    # Control and non-ASCII characters in a path segment: forwarded as sent, never a gateway 500.
+    async with gateway.client() as client:
+        r = await client.get("/api/v1/campaigns/things/%F2%A6%B1%92Q%C3%AE%C3%84~%C3%AF%0E%20x")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "\U000a6c52QîÄ~ï\x0e x"

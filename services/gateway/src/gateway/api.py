@@ -39,7 +39,17 @@ async def route_to_service(service: str, path: str, request: Request) -> Respons
     if upstream is None:
         raise ApiError(404, "not_found", f"no service named {service!r}")
     timeout = route_timeout(ctx.settings.route_timeouts, service, path, ctx.settings.upstream_timeout_s)
-    return await proxy(request, ctx.extras["http"], upstream, path, timeout)
+    return await proxy(request, ctx.extras["http"], upstream, _raw_rest(request, service, path), timeout)
+
+
+def _raw_rest(request: Request, service: str, path: str) -> str:
+    """The rest of the path exactly as the client encoded it: decoding and re-encoding would turn
+    `%2F` into a separator and make control characters unsendable."""
+    raw = request.scope.get("raw_path")
+    prefix = f"/api/v1/{service}/".encode()
+    if isinstance(raw, bytes) and raw.startswith(prefix):
+        return raw[len(prefix) :].decode("ascii", errors="replace")
+    return path
 
 
 @router.post("/webhooks/stripe", include_in_schema=False)

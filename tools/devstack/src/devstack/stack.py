@@ -81,6 +81,15 @@ class Stack:
             env["JWT_KEYS_DIR"] = str(self.var / "keys")
             for upstream in SERVICES[1:]:
                 env[f"UPSTREAM_{upstream.upper()}"] = self.url(upstream)
+            # The demo admin (seed) is an admin by this bootstrap list.
+            env["ADMIN_EMAILS"] = "admin@civicfund.localhost"
+            env["CORS_ORIGINS"] = f'["{self.url("gateway")}", "http://localhost:{self.ports.gateway}"]'
+            if self.environment == "test":
+                # Every end-to-end test (and schemathesis) comes from 127.0.0.1 and registers and
+                # logs in a lot; the strict buckets are tested in-process with their real values.
+                env["RATE_LIMIT_SENSITIVE"] = "10000/minute"
+                env["RATE_LIMIT_IP"] = "100000/minute"
+                env["RATE_LIMIT_USER"] = "100000/minute"
         env.update(self.extra_env)
         return env
 

@@ -1,12 +1,9 @@
-"""Demo people. Until the gateway's accounts API exists (issue: gateway), tokens are minted
-with the local gateway's development key (var/keys/current.pem); that is the one place the
-seed does not go through the public API."""
+"""Demo people, through the public API: register (or find the account already there) and log
+in. The admin is an admin because the local stack lists admin@civicfund.localhost in the
+gateway's ADMIN_EMAILS; the Montreuil officials get their roles when the cities step appoints
+them (it then calls `demo.relogin(person)`)."""
 
 from __future__ import annotations
-
-import uuid
-
-from servicekit.signing import SigningKey, access_claims
 
 from .context import Demo, Person
 
@@ -17,9 +14,14 @@ PEOPLE = [
         "claire.martin@montreuil.localhost",
         "Claire Martin (Montreuil)",
         "demo-password-1",
+        municipalities={"montreuil": "manager"},
     ),
     Person(
-        "montreuil_reviewer", "yusuf.kaya@montreuil.localhost", "Yusuf Kaya (Montreuil)", "demo-password-2"
+        "montreuil_reviewer",
+        "yusuf.kaya@montreuil.localhost",
+        "Yusuf Kaya (Montreuil)",
+        "demo-password-2",
+        municipalities={"montreuil": "reviewer"},
     ),
     Person("amina", "amina@example.localhost", "Amina Diallo", "demo-password-3"),
     Person("lucas", "lucas@example.localhost", "Lucas Bernard", "demo-password-4", "en"),
@@ -28,20 +30,19 @@ PEOPLE = [
 
 
 async def run(demo: Demo) -> None:
-    key = SigningKey.from_pem((demo.var / "keys" / "current.pem").read_bytes())
     for person in PEOPLE:
-        person.user_id = person.user_id or f"usr_{uuid.uuid5(uuid.NAMESPACE_URL, person.email).hex}"
-        roles = ["citizen", "admin"] if person.key == "admin" else ["citizen"]
-        munis = {"montreuil": "manager"} if person.key == "montreuil_manager" else {}
-        if person.key == "montreuil_reviewer":
-            munis = {"montreuil": "reviewer"}
-        claims = access_claims(
-            person.user_id,
-            issuer="civicfund-gateway",
-            audience="civicfund",
-            ttl_s=3600,
-            roles=roles,
-            municipalities=munis,
+        # 409: the account exists from an earlier seed run; logging in below is enough.
+        await demo.call(
+            "POST",
+            "/api/v1/auth/register",
+            expect=(201, 409),
+            json={
+                "email": person.email,
+                "password": person.password,
+                "display_name": person.display_name,
+                "locale": person.locale,
+                "postcode": person.postcode,
+            },
         )
-        person.token = key.sign(claims)
+        await demo.login(person)
         demo.people[person.key] = person

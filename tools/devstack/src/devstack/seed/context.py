@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
 from servicekit.errors import ApiError
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, unverified (the seed only reads what the gateway put in its token)."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
 
 
 @dataclass
@@ -20,6 +33,10 @@ class Person:
     postcode: str = "93100"
     user_id: str = ""
     token: str = ""
+    refresh_token: str = ""
+    # Municipal roles this person should have once endorsements' official.appointed events are
+    # consumed ({slug: "manager" | "reviewer"}); `Demo.relogin` waits for them to show in the token.
+    municipalities: dict[str, str] = field(default_factory=dict)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -53,6 +70,47 @@ class Demo:
                 f"{method} {path} -> {response.status_code}: {response.text[:500]}",
             )
         return response.json() if response.content else None
+
+    async def login(self, person: Person) -> None:
+        """Log in through the gateway (`/api/v1/auth/login`) and keep the person's tokens."""
+        answer = await self.call(
+            "POST", "/api/v1/auth/login", json={"email": person.email, "password": person.password}
+        )
+        self._keep_tokens(person, answer)
+
+    async def relogin(self, person: Person, timeout: float = 30.0) -> None:
+        """Refresh the person's token until it carries `person.municipalities` (the gateway learns
+        municipal roles from official.appointed events, asynchronously)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if person.refresh_token:
+                response = await self.client.post(
+                    "/api/v1/auth/refresh", json={"refresh_token": person.refresh_token}
+                )
+                if response.status_code == 200:
+                    self._keep_tokens(person, response.json())
+                else:
+                    await self.login(person)
+            else:
+                await self.login(person)
+            have = token_claims(person.token).get("municipalities") or {}
+            if all(have.get(slug) == role for slug, role in person.municipalities.items()):
+                return
+            if loop.time() > deadline:
+                raise ApiError(
+                    504,
+                    "seed_failed",
+                    f"{person.email}: roles {person.municipalities} not in the token after {timeout}s "
+                    f"(has {have}); is endorsements publishing official.appointed?",
+                )
+            await asyncio.sleep(0.3)
+
+    @staticmethod
+    def _keep_tokens(person: Person, answer: dict[str, Any]) -> None:
+        person.token = answer["access_token"]
+        person.refresh_token = answer["refresh_token"]
+        person.user_id = answer["user"]["id"]
 
     def summary(self) -> str:
         lines = ["Demo data loaded:"]
