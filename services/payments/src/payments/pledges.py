@@ -81,6 +81,8 @@ class PledgeBook:
                 status = {"campaign_not_found": 404, "amount_out_of_range": 422}.get(exc.code, 409)
                 raise ApiError(status, exc.code, str(exc)) from exc
             assert campaign is not None
+            if body.get("tip", 0) > self.settings.tip_max_amount:
+                raise ApiError(422, "tip_out_of_range", f"tip must be at most {self.settings.tip_max_amount}")
             now = utcnow()
             pledge = {
                 "_id": f"plg_{uuid.uuid4().hex}",
@@ -293,6 +295,7 @@ class PledgeBook:
                     pledge_id,
                     pledge_event_data(pledge, payment_id=payment_id, payment_intent_id=intent.id),
                 )
+                await self._apply_ended_campaign(tx, moved)
                 return nxt
             until: datetime | None = None
             if nxt == domain.CHARGE_FAILED:
@@ -331,6 +334,23 @@ class PledgeBook:
             log.info("pledge_payment_recorded", pledge_id=pledge_id, status=status, intent=intent.id)
         return status
 
+    @staticmethod
+    async def _apply_ended_campaign(tx: Tx, pledge: dict[str, Any]) -> None:
+        """A card saved or a payment made after the campaign's outcome was handled (the backer
+        was slow, or the event overtook Stripe): the outcome applies to this pledge too."""
+        campaign = await tx.db.campaigns.find_one({"_id": pledge["campaign_id"]}, session=tx.session)
+        outcome = campaign.get("status") if campaign else None
+        if outcome not in ("succeeded", "failed", "canceled"):
+            return
+        nxt = domain.status_after_campaign_outcome(outcome, pledge["funding_model"], pledge["status"])
+        if nxt is None:
+            return
+        reason = f"campaign {outcome}"
+        if await Store.move_pledge(tx, pledge["_id"], [pledge["status"]], nxt, refund_reason=reason) is None:
+            return
+        if nxt == domain.RELEASED:
+            tx.emit("pledge.released", pledge["_id"], pledge_event_data(pledge, reason=reason))
+
     async def record_setup_intent(
         self, pledge_id: str, intent: IntentState, payment_method: str | None
     ) -> bool:
@@ -350,6 +370,7 @@ class PledgeBook:
             if moved is None:
                 return False
             tx.emit("pledge.authorized", pledge_id, pledge_event_data(pledge))
+            await self._apply_ended_campaign(tx, moved)
             return True
 
         return await self.mongo.transact(write)
