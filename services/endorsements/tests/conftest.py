@@ -67,7 +67,7 @@ class Endorsements:
         self, owner: str, slug: str, verb: str = "published", version: int = 1, **fields: Any
     ) -> str:
         cid = fields.pop("campaign_id", None) or f"cmp_{uuid.uuid4().hex[:10]}"
-        status = {"published": "live", "succeeded": "succeeded", "failed": "failed"}.get(verb, "live")
+        status = {"created": "draft", "submitted": "submitted", "published": "live"}.get(verb, verb)
         data = {"campaign_id": cid, "owner_id": owner, "title": "Street workout park", "status": status,
                 "municipality": slug, "goal": 1_200_000, "currency": "EUR", "funding_model": "keep_it_all",
                 "version": version, **fields}  # fmt: skip

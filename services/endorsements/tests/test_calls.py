@@ -131,3 +131,42 @@ async def test_call_from_opening_to_selection_with_votes(svc) -> None:
     await eventually(lambda: sum(m.routing_key == f"{slug}.call.proposal_selected" for m in public) == 2)
     assert all("proposer_id" not in json.loads(m.body)["data"] for m in public)
     assert not any(m.routing_key.endswith("vote_cast") for m in public)  # ballots stay internal
+
+
+async def test_campaign_draft_for_a_call_becomes_a_proposal_and_deleted_users_are_forgotten(svc) -> None:
+    slug = await svc.city(postcodes=("93100",))
+    await svc.appoint(slug, "usr_claire", "manager")
+    await svc.trial(slug)
+    now = datetime.now(UTC)
+    call = {"title": "Jardins partagés", "budget": 50_000, "max_award": 20_000, "currency": "EUR",
+            "submission_opens_at": _iso(now - timedelta(hours=1)), "submission_closes_at": _iso(now + timedelta(days=9)),
+            "vote_opens_at": _iso(now + timedelta(days=9)), "vote_closes_at": _iso(now + timedelta(days=19)),
+            "selection_mode": "vote"}  # fmt: skip
+    call_id = (
+        await svc.http.post(f"/municipalities/{slug}/calls", json=call, headers=svc.who("usr_claire"))
+    ).json()["id"]
+    cid = await svc.campaign(
+        "usr_amina", slug, verb="created", postcode="93100", call_id=call_id, goal=35_000
+    )
+    await svc.known("proposals", {"campaign_id": cid})
+    # A redelivered or later event for the same draft adds nothing.
+    await svc.campaign("usr_amina", slug, verb="submitted", version=2, postcode="93100", campaign_id=cid,
+                       call_id=call_id, goal=35_000)  # fmt: skip
+    await svc.known("campaigns", {"_id": cid, "version": 2})
+    items = (await svc.http.get(f"/calls/{call_id}/proposals")).json()["items"]
+    assert [(p["campaign_id"], p["requested_amount"], p["goal"]) for p in items] == [(cid, 20_000, 35_000)]
+    # Someone else's campaign cannot be proposed by another user.
+    body = {"title": "Mine", "summary": "Not really mine at all", "requested_amount": 1_000, "postcode": "93100",
+            "campaign_id": cid}  # fmt: skip
+    r = await svc.http.post(f"/calls/{call_id}/proposals", json=body, headers=svc.who("usr_lucas"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_your_campaign"
+
+    # GDPR deletion: the official is removed (and announced), the proposal no longer names them.
+    _, officials = await tap(svc.ctx.bus, "official.removed")
+    await svc.appoint(slug, "usr_amina", "reviewer")
+    await svc.publish("user.deleted", "usr_amina", {"user_id": "usr_amina"}, source="gateway")
+    await svc.known("users", {"_id": "usr_amina", "deleted": True})
+    db = svc.ctx.mongo.db
+    assert await db.officials.find_one({"user_id": "usr_amina"}) is None
+    assert (await db.proposals.find_one({"campaign_id": cid}))["proposer_id"].startswith("deleted-")
+    await eventually(lambda: any(json.loads(m.body)["data"]["user_id"] == "usr_amina" for m in officials))

@@ -177,6 +177,12 @@ async def submit_proposal(
     in_territory = store.territory_of(muni).contains(body.postcode)
     if refusal := eligibility_refusal(call, body.category, in_territory):
         raise ApiError(422, "not_eligible", refusal)
+    if body.campaign_id is not None:
+        campaign = await db.campaigns.find_one({"_id": body.campaign_id})
+        if campaign is None or campaign["owner_id"] != principal.sub:
+            raise ApiError(422, "not_your_campaign", "campaign_id must be a campaign of yours")
+        if await db.proposals.find_one({"campaign_id": body.campaign_id}) is not None:
+            raise ApiError(409, "already_proposed", "this campaign is already a proposal")
     doc = {
         "_id": f"prp_{uuid.uuid4().hex}",
         "call_id": call_id,

@@ -3,6 +3,7 @@ city subscriptions, residents' postcodes (for call votes)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from servicekit.events import Event
 from servicekit.mongo import Tx
 
 from . import store
+from .calls_intake import proposal_from_campaign
 from .matching_apply import on_campaign_ended, on_contribution
 from .store import put
 
@@ -27,6 +29,10 @@ CAMPAIGN_FIELDS = (
 )  # fmt: skip
 
 
+def verb_of(event: Event) -> str:
+    return event.routing_key.split(".", 1)[1]
+
+
 @handlers.on(*CAMPAIGN_EVENTS)
 async def project_campaign(event: Event, tx: Tx) -> None:
     data = event.data
@@ -41,8 +47,10 @@ async def project_campaign(event: Event, tx: Tx) -> None:
             await tx.db.campaigns.insert_one(doc, session=tx.session)
         else:
             await tx.db.campaigns.replace_one({"_id": cid}, doc, session=tx.session)
+    if verb_of(event) in ("created", "submitted", "published"):
+        await proposal_from_campaign(tx, data)
     # Settlement follows the event type, not the projection: it is idempotent per commitment.
-    verb = event.routing_key.split(".", 1)[1]
+    verb = verb_of(event)
     if verb in ("succeeded", "failed", "canceled", "completed"):
         await on_campaign_ended(tx, data, verb)
 
@@ -118,6 +126,19 @@ async def project_user(event: Event, tx: Tx) -> None:
 
 @handlers.on("user.deleted")
 async def forget_user(event: Event, tx: Tx) -> None:
+    """GDPR: the person stops being an official; their proposals and ballots keep counting under
+    a pseudonym (results stay reproducible) but no longer name them."""
     uid = event.data["user_id"]
     # A tombstone with the deletion time keeps a late user.updated from resurrecting them.
     await put(tx, "users", {"_id": uid, "postcode": None, "deleted": True, "event_time": event.time})
+    for official in [o async for o in tx.db.officials.find({"user_id": uid}, session=tx.session)]:
+        await tx.db.officials.delete_one({"_id": official["_id"]}, session=tx.session)
+        data = {"user_id": uid, "municipality": official["municipality"], "role": official["role"]}
+        tx.emit("official.removed", uid, data)
+    alias = "deleted-" + hashlib.sha256(uid.encode()).hexdigest()[:16]
+    for proposal in [p async for p in tx.db.proposals.find({"proposer_id": uid}, session=tx.session)]:
+        await store.patch(tx, "proposals", proposal["_id"], {"proposer_id": alias})
+    for vote in [v async for v in tx.db.votes.find({"voter_id": uid}, session=tx.session)]:
+        await tx.db.votes.delete_one({"_id": vote["_id"]}, session=tx.session)
+        renamed = {**vote, "_id": f"{vote['call_id']}|{alias}|{vote['proposal_id']}", "voter_id": alias}
+        await tx.db.votes.insert_one(renamed, session=tx.session)

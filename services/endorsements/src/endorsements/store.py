@@ -40,6 +40,9 @@ INDEXES = [
     Index("match_applications", [("commitment_id", 1)]),
     Index("calls", [("municipality", 1), ("status", 1)]),
     Index("proposals", [("call_id", 1)]),
+    Index("proposals", [("campaign_id", 1)]),
+    Index("proposals", [("proposer_id", 1)]),
+    Index("votes", [("voter_id", 1)]),
     Index("votes", [("call_id", 1), ("voter_id", 1)]),
 ]
 COLLECTIONS = [
