@@ -20,7 +20,9 @@ from .store import COLLECTIONS, INDEXES, CampaignStore
 
 async def _start(ctx: ServiceContext) -> None:
     assert ctx.mongo is not None
-    ctx.extras["store"] = CampaignStore(ctx.mongo)
+    store = CampaignStore(ctx.mongo)
+    await store.ensure_text_index()
+    ctx.extras["store"] = store
 
 
 def build(settings: Settings | None = None) -> FastAPI:

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pymongo.errors import OperationFailure
+
 from servicekit.mongo import Index, Mongo, Tx
 
 from . import domain, funding
@@ -29,7 +31,6 @@ INDEXES = [
     Index("campaigns", [("status", 1), ("deadline_ms", 1)]),
     Index("campaigns", [("status", 1), ("totals.funded", -1)]),
     Index("campaigns", [("lat", 1), ("lon", 1)]),
-    Index("campaigns", [("title", "text"), ("summary", "text"), ("description", "text")]),
     Index("idempotency", [("created_at", 1)], expire_after_seconds=7 * 24 * 3600),
     Index("needs", [("campaign_id", 1), ("created_ms", 1)]),
     Index("offers", [("need_id", 1), ("created_ms", 1)]),
@@ -44,6 +45,9 @@ INDEXES = [
     Index("commitments", [("campaign_id", 1)]),
     Index("labels", [("campaign_id", 1)]),
 ]
+# Created by `ensure_text_index`, not with INDEXES: nx-27017 fails ("constraint failed") to
+# re-create an existing text index once the collection holds documents, which would stop a restart.
+TEXT_INDEX = [("title", "text"), ("summary", "text"), ("description", "text")]
 COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases"})
 
 NO_DEADLINE_MS = 253_402_300_799_000  # 9999-12-31: drafts sort after every real deadline
@@ -174,6 +178,14 @@ class CampaignStore:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def ensure_text_index(self) -> None:
+        try:
+            await self.db.campaigns.create_index(TEXT_INDEX, name="campaign_text")
+        except OperationFailure:
+            # nx-27017 refuses to re-create it (and does not list text indexes): it exists if a
+            # text search runs; otherwise this raises and the service does not start.
+            await self.db.campaigns.find_one({"$text": {"$search": "probe"}})
 
     async def get(self, campaign_id: str) -> dict[str, Any] | None:
         return await self.db.campaigns.find_one({"_id": campaign_id})
