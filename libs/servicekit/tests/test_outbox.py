@@ -129,3 +129,21 @@ async def test_public_events_use_the_city_routing_key(
         assert montreuil[0].routing_key == "montreuil.kit.ping"
         assert json.loads(montreuil[0].body)["type"] == "org.civicfund.public.kit.ping"
         assert other == []
+
+
+async def test_two_replicas_relay_each_row_once(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
+    """Two replicas of a service share one outbox: the lease lets one relay at a time."""
+    async with kit(env, test_contracts, relay=False) as first:
+        db_name = first.settings.mongo_db
+        async with kit(env, test_contracts, relay=False, mongo_db=db_name) as second:
+            _, received = await tap(first.bus, "kit.#")
+            ids = await _write(first, 30)
+            first.start_relay()
+            second.start_relay()
+            ids += await _write(second, 30, "second")
+            await eventually(lambda: len(received) >= 60, timeout=20)
+            await asyncio.sleep(1.0)
+            got = [json.loads(m.body)["id"] for m in received]
+            assert sorted(got) == sorted(ids)
