@@ -22,11 +22,12 @@ import httpx
 from . import accounts, campaigns, cities, notifications, pledges
 from .context import Demo
 
-# Order matters: people first, then the city, then projects, money, and who hears of it.
+# Order matters: people first, then the city, then projects, labels, money, and who hears of it.
 STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("accounts", accounts.run),
     ("cities", cities.run),
     ("campaigns", campaigns.run),
+    ("labels", cities.label_run),  # the city labels projects once they exist, before the pledges it matches
     ("pledges", pledges.run),
     ("notifications", notifications.run),
 ]
