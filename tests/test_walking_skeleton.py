@@ -7,32 +7,61 @@ import json
 import uuid
 
 import httpx
+
 from devstack.running import RunningStack
 from servicekit.signing import SigningKey, access_claims
 
 
-def _token(key: SigningKey, sub: str) -> str:
-    return key.sign(access_claims(sub, issuer="civicfund-gateway", audience="civicfund", ttl_s=600))
+def _token(key: SigningKey, sub: str, roles: list[str] | None = None) -> str:
+    return key.sign(
+        access_claims(
+            sub, issuer="civicfund-gateway", audience="civicfund", ttl_s=600, roles=roles or ["citizen"]
+        )
+    )
 
 
-async def test_campaign_published_reaches_the_owners_inbox_through_the_gateway(
+async def test_approved_campaign_reaches_the_owners_inbox_through_the_gateway(
     gateway_url: str, gateway_key: SigningKey, stack: RunningStack
 ) -> None:
+    """Draft -> submitted -> approved by an admin (which publishes it) -> campaign.published
+    through the outbox -> notifications writes the owner's in-app item; the admin's request id
+    travels with the event."""
     owner = f"user-{uuid.uuid4().hex[:8]}"
+    request_id = f"req-approve-{owner}"
     headers = {"Authorization": f"Bearer {_token(gateway_key, owner)}", "X-Request-ID": f"req-{owner}"}
+    admin = {
+        "Authorization": f"Bearer {_token(gateway_key, 'usr-admin', ['citizen', 'admin'])}",
+        "X-Request-ID": request_id,
+    }
+    api = "/api/v1/campaigns/campaigns"
     async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as client:
         created = await client.post(
-            "/api/v1/campaigns/campaigns",
+            api,
             json={"title": "Street workout park", "municipality": "montreuil", "goal": 500000},
             headers=headers,
         )
         assert created.status_code == 201, created.text
         assert created.headers["x-request-id"] == f"req-{owner}"
         campaign = created.json()
-        assert campaign["owner_id"] == owner
+        assert campaign["owner_id"] == owner and campaign["status"] == "draft"
+        # Not public before moderation.
+        assert (await client.get(f"{api}/{campaign['id']}")).status_code == 404
+        submitted = await client.post(f"{api}/{campaign['id']}/submit", headers=headers)
+        assert submitted.status_code == 200 and submitted.json()["status"] == "submitted", submitted.text
+        refused = await client.post(
+            f"{api}/{campaign['id']}/moderation", json={"decision": "approve"}, headers=headers
+        )
+        assert refused.status_code == 403
+        approved = await client.post(
+            f"{api}/{campaign['id']}/moderation", json={"decision": "approve"}, headers=admin
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["status"] == "live"
+        public = await client.get(f"{api}/{campaign['id']}")
+        assert public.status_code == 200 and public.json()["deadline"] is not None
 
         items: list = []
-        for _ in range(100):
+        for _ in range(150):
             inbox = await client.get("/api/v1/notifications/me", headers=headers)
             assert inbox.status_code == 200, inbox.text
             items = inbox.json()["items"]
@@ -45,16 +74,15 @@ async def test_campaign_published_reaches_the_owners_inbox_through_the_gateway(
         someone_else = {"Authorization": f"Bearer {_token(gateway_key, 'user-other')}"}
         assert (await client.get("/api/v1/notifications/me", headers=someone_else)).json()["items"] == []
 
-    # The request id travelled gateway -> campaigns -> event (correlationid) -> notifications.
+    # The admin's request id travelled gateway -> campaigns -> event (correlationid) -> notifications.
     def lines(name: str) -> list[dict]:
         return [json.loads(line) for line in stack.log(name).splitlines() if line.startswith("{")]
 
     assert any(
-        line.get("request_id") == f"req-{owner}" and line.get("event") == "request"
-        for line in lines("campaigns")
+        line.get("request_id") == request_id and line.get("event") == "request" for line in lines("campaigns")
     )
     assert any(
-        line.get("correlation_id") == f"req-{owner}" and line.get("event") == "event_handled"
+        line.get("correlation_id") == request_id and line.get("event") == "event_handled"
         for line in lines("notifications")
     )
 
