@@ -34,6 +34,10 @@ async def _start(ctx: ServiceContext) -> None:
     )
 
 
+async def _stop(ctx: ServiceContext) -> None:
+    await ctx.extras["webhooks"].close()
+
+
 async def _stripe_setup(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Plans (idempotent, retried until Stripe answers) and, on localstripe only, webhook
     registration: real Stripe endpoints are configured in the dashboard."""
@@ -75,6 +79,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         indexes=INDEXES,
         collections=COLLECTIONS,
         on_startup=[_start],
+        on_shutdown=[_stop],
         background=[_stripe_setup, _worker],
     )
 

@@ -25,7 +25,7 @@ from servicekit.mongo import Mongo, Tx, utcnow
 
 from . import domain
 from .domain import IntentState
-from .metrics import PAYMENTS, PLEDGES
+from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
 from .settings import Settings
 from .store import Store, pledge_event_data, when
 from .stripe_api import StripeApi
@@ -246,6 +246,7 @@ class PledgeBook:
 
     async def record_payment_intent(self, pledge_id: str, intent: IntentState) -> str | None:
         """Apply a PaymentIntent's status to its pledge; returns the new status if it changed."""
+        paid: list[Any] = []  # (currency, total) once committed, for the business counter
 
         async def write(tx: Tx) -> str | None:
             pledge = await tx.db.pledges.find_one({"_id": pledge_id}, session=tx.session)
@@ -278,6 +279,7 @@ class PledgeBook:
                 )
                 if moved is None:
                     return None
+                paid[:] = [pledge["currency"], pledge["amount"] + pledge.get("tip", 0)]
                 await Store.append_ledger(
                     tx,
                     domain.charge_entries(
@@ -331,6 +333,8 @@ class PledgeBook:
         status = await self.mongo.transact(write)
         if status is not None:
             PAYMENTS.labels(status).inc()
+            if status == domain.SUCCEEDED and paid:
+                AMOUNT_PAID.labels(paid[0]).inc(paid[1])
             log.info("pledge_payment_recorded", pledge_id=pledge_id, status=status, intent=intent.id)
         return status
 

@@ -9,6 +9,7 @@ late and reordered deliveries all converge on the same outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -92,13 +93,24 @@ class WebhookProcessor:
         self.store = book.store
         self.mongo = book.mongo
         self._running: asyncio.Task | None = None
+        self._lock = asyncio.Lock()  # the request path's kick and the worker never drain at once
 
     def kick(self) -> None:
-        """Process stored events soon, off the request path (one drain at a time)."""
+        """Process stored events soon, off the request path."""
         if self._running is None or self._running.done():
             self._running = asyncio.create_task(self.drain())
 
+    async def close(self) -> None:
+        if self._running is not None and not self._running.done():
+            self._running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._running
+
     async def drain(self) -> None:
+        async with self._lock:
+            await self._drain()
+
+    async def _drain(self) -> None:
         while True:
             now_ms = int(time.time() * 1000)
             due = [e for e in await self.store.pending_stripe_events() if e.get("retry_at_ms", 0) <= now_ms]
