@@ -19,6 +19,7 @@ from endorsements.domain_matching import (
     Contribution,
     RuleError,
     conditional_release,
+    counts_toward_goal,
     instant_match,
     lump_sum_due,
     matched_for,
@@ -127,6 +128,11 @@ def test_conditional_release_and_lump_sum() -> None:
     assert lump_sum_due({"threshold_percent": 50}, 10_000, 5_000, 1)
     assert not lump_sum_due({"threshold_percent": 50}, 10_000, 4_999, 10)
     assert not lump_sum_due({"threshold_percent": 50, "min_backers": 3}, 10_000, 9_000, 2)
+
+
+def test_counts_toward_goal_is_a_property_of_the_commitment() -> None:
+    assert counts_toward_goal("instant") and counts_toward_goal("lump_sum_at_threshold")
+    assert not counts_toward_goal("on_goal_reached")
 
 
 def test_pool_usage_keeps_instant_money_given() -> None:

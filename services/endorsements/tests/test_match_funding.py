@@ -103,6 +103,9 @@ async def test_instant_match_first_come_first_served_and_never_taken_back(svc) -
     # keep_it_all campaign ends: the unused remainder returns to the pool, the given stays.
     await svc.campaign("usr_amina", slug, verb="succeeded", campaign_id=cid, version=5)
     await eventually(lambda: _status(db, commitment_id, "canceled"), timeout=15)
+    await eventually(lambda: any(m.routing_key == "match.canceled" for m in matches))
+    canceled = next(json.loads(m.body)["data"] for m in matches if m.routing_key == "match.canceled")
+    assert canceled["amount"] == 15_000 and canceled["returned_to_pool"] == 285_000
     pools = (await svc.http.get(f"/municipalities/{slug}/pools", headers=svc.who("usr_claire"))).json()[
         "items"
     ]
@@ -195,7 +198,8 @@ async def test_conditional_matches_released_or_canceled_by_campaign_outcome(svc)
     released = by_key("match.released")
     assert released[c_won]["amount"] == 15_000 and released[c_lump]["amount"] == 4_000
     assert released[c_lump]["counts_toward_goal"] is True
-    assert by_key("match.canceled")[c_lost]["amount"] == 9_000
+    canceled = by_key("match.canceled")[c_lost]
+    assert canceled["amount"] == 0 and canceled["returned_to_pool"] == 9_000  # nothing was given
     committed = by_key("match.committed")
     assert committed[c_won]["counts_toward_goal"] is False  # on_goal_reached does not count before release
 

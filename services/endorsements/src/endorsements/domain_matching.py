@@ -112,12 +112,13 @@ def lump_sum_due(rule: dict[str, Any], goal: int, raised: int, distinct_backers:
     return raised * 100 >= int(rule["threshold_percent"]) * goal
 
 
-def counts_toward_goal(condition: str, event: str) -> bool:
-    """Instant applications count toward the goal as they come; a conditional match counts only
-    once released (an on_goal_reached match is released after the goal was met without it)."""
-    if event == "applied":
-        return condition == "instant"
-    return event == "released"
+def counts_toward_goal(condition: str) -> bool:
+    """Whether campaigns adds what this commitment gives to `raised` when checking the goal.
+
+    A property of the commitment, the same in every match.* event of it (consumers keep the
+    last value they saw, and events may come in any order): instant matches and lump sums help
+    reach the goal; an on_goal_reached match is only paid once the goal was met without it."""
+    return condition in ("instant", "lump_sum_at_threshold")
 
 
 def pool_usage(commitments: Iterable[dict[str, Any]]) -> int:

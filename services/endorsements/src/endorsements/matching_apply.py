@@ -42,11 +42,9 @@ async def _release(tx: Tx, c: dict[str, Any], amount: int) -> None:
         tx,
         "commitments",
         c["_id"],
-        {"status": "released", "given": amount, "counted": amount, "closed_at": utcnow()},
+        {"status": "released", "given": amount, "closed_at": utcnow()},
     )
-    data = match_data(
-        c, amount=amount, counts_toward_goal=counts_toward_goal(c["rule"]["condition"], "released")
-    )
+    data = match_data(c, amount=amount, counts_toward_goal=counts_toward_goal(c["rule"]["condition"]))
     emit_with_public(tx, c["municipality"], "match.released", c["_id"], data)
 
 
@@ -101,14 +99,14 @@ async def _apply_instant(tx: Tx, c: dict[str, Any], contribution: dict[str, Any]
         session=tx.session,
     )
     given += amount
-    changes: dict[str, Any] = {"given": given, "counted": given}
+    changes: dict[str, Any] = {"given": given}
     if given >= int(c["max_amount"]):
         changes.update({"status": "exhausted", "closed_at": utcnow()})
     await store.patch(tx, "commitments", c["_id"], changes)
     data = match_data(
         c,
         amount=amount,
-        counts_toward_goal=True,
+        counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
         application_id=app_id,
         payment_id=contribution["_id"],
     )

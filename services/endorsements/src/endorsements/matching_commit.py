@@ -11,7 +11,7 @@ from servicekit.errors import ApiError
 from servicekit.mongo import Tx, utcnow
 
 from . import store
-from .domain_matching import RuleError, pool_usage, ratio_hundredths, validate_rule
+from .domain_matching import RuleError, counts_toward_goal, pool_usage, ratio_hundredths, validate_rule
 from .events_out import emit_with_public, match_data
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -47,7 +47,7 @@ def commitment_out(c: dict[str, Any]) -> dict[str, Any]:
         "max_amount": c["max_amount"],
         "given": int(c.get("given", 0)),
         "status": c["status"],
-        "counts_toward_goal": int(c.get("counted", 0)),
+        "counts_toward_goal": counts_toward_goal(c["rule"]["condition"]),
     }
 
 
@@ -98,13 +98,16 @@ async def commit_match(
         "rule": rule,
         "max_amount": max_amount,
         "given": 0,
-        "counted": 0,
         "status": "active",
         "created_at": utcnow(),
     }
     await tx.db.commitments.insert_one(doc, session=tx.session)
     emit_with_public(
-        tx, doc["municipality"], "match.committed", doc["_id"], match_data(doc, counts_toward_goal=False)
+        tx,
+        doc["municipality"],
+        "match.committed",
+        doc["_id"],
+        match_data(doc, counts_toward_goal=counts_toward_goal(rule["condition"])),
     )
     return doc
 
@@ -117,11 +120,12 @@ async def cancel_commitment(tx: Tx, commitment_id: str, reason: str) -> None:
     await store.patch(
         tx, "commitments", commitment_id, {"status": "canceled", "closed_at": utcnow(), "reason": reason}
     )
-    pending = max(0, c["max_amount"] - int(c.get("given", 0)))
-    emit_with_public(
-        tx,
-        c["municipality"],
-        "match.canceled",
-        c["_id"],
-        match_data(c, amount=pending, counts_toward_goal=False, reason=reason[:500]),
+    given = int(c.get("given", 0))
+    data = match_data(
+        c,
+        amount=given,  # what stays given: consumers keep counting it
+        returned_to_pool=max(0, int(c["max_amount"]) - given),
+        counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
+        reason=reason[:500],
     )
+    emit_with_public(tx, c["municipality"], "match.canceled", c["_id"], data)
