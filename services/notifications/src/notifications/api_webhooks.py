@@ -4,7 +4,7 @@ replay. Only the city's managers (token claim municipalities {slug: "manager"}) 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +15,7 @@ from servicekit.errors import ApiError
 from servicekit.mongo import Tx, utcnow
 
 from .settings import Settings
+from .store import as_utc
 from .tokens import new_webhook_secret
 from .webhook_rules import WEBHOOK_EVENT_TYPES, UrlRefused, check_event_types
 from .webhook_sender import check_url
@@ -118,6 +119,10 @@ class Replayed(BaseModel):
     truncated: bool = False
 
 
+def _from_ms(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value / 1000, tz=UTC) if value else None
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.ctx.settings
 
@@ -145,11 +150,11 @@ def _out(doc: dict[str, Any]) -> EndpointOut:
         status=doc["status"],
         created_at=doc["created_at"],
         consecutive_failures=int(doc.get("consecutive_failures", 0)),
-        failing_since=doc.get("failing_since"),
-        last_success_at=doc.get("last_success_at"),
-        disabled_at=doc.get("disabled_at"),
+        failing_since=as_utc(doc.get("failing_since")),
+        last_success_at=as_utc(doc.get("last_success_at")),
+        disabled_at=as_utc(doc.get("disabled_at")),
         secrets=[
-            SecretInfo(id=s["id"], created_at=s["created_at"], expires_at=s.get("expires_at"))
+            SecretInfo(id=s["id"], created_at=s["created_at"], expires_at=as_utc(s.get("expires_at")))
             for s in doc.get("secrets", [])
         ],
     )
@@ -349,7 +354,7 @@ async def delivery_log(
                 status=d["status"],
                 attempts=int(d.get("attempts", 0)),
                 created_at=d["created_at"],
-                next_attempt_at=d.get("next_attempt_at") if d["status"] == "pending" else None,
+                next_attempt_at=_from_ms(d.get("due_ms")) if d["status"] == "pending" else None,
                 last_status_code=d.get("last_status_code") or None,
                 replay_of=d.get("replay_of"),
                 log=by_delivery.get(d["_id"], []),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -22,7 +21,7 @@ from servicekit.mongo import Mongo, Tx, utcnow
 
 from .domain import KINDS, category_for, delivery_key, wants
 from .settings import Settings
-from .store import get_preferences, insert_if_absent
+from .store import get_preferences, insert_if_absent, ms
 
 log = get_logger(__name__)
 _MAX_JOB_FAILURES = 5
@@ -95,8 +94,8 @@ async def _deliver_to(tx: Tx, job: dict[str, Any], recipient: dict[str, Any]) ->
                     "contact": contact,
                     "status": "pending",
                     "attempts": 0,
-                    "next_attempt_at": now,
-                    "lease_until": now,
+                    "due_ms": ms(now),
+                    "lease_ms": 0,
                     "created_at": now,
                 },
             )
@@ -132,9 +131,9 @@ async def expand_page(mongo: Mongo, job_id: str, owner: str, page_size: int) -> 
 
 
 async def _lease_next_job(mongo: Mongo, owner: str, lease_s: float) -> str | None:
-    now = utcnow()
+    now = ms(utcnow())
     candidates = (
-        await mongo.db.fanout_jobs.find({"status": "pending", "lease_until": {"$lt": now}}, {"_id": 1})
+        await mongo.db.fanout_jobs.find({"status": "pending", "lease_ms": {"$lt": now}}, {"_id": 1})
         .sort([("created_at", 1)])
         .limit(5)
         .to_list()
@@ -143,8 +142,8 @@ async def _lease_next_job(mongo: Mongo, owner: str, lease_s: float) -> str | Non
 
         async def take(tx: Tx, job_id: str = candidate["_id"]) -> bool:
             taken = await tx.db.fanout_jobs.find_one_and_update(
-                {"_id": job_id, "status": "pending", "lease_until": {"$lt": now}},
-                {"$set": {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_s)}},
+                {"_id": job_id, "status": "pending", "lease_ms": {"$lt": now}},
+                {"$set": {"lease_owner": owner, "lease_ms": now + int(lease_s * 1000)}},
                 session=tx.session,
             )
             return taken is not None
@@ -187,7 +186,7 @@ async def fanout_once(mongo: Mongo, settings: Settings, owner: str) -> bool:
                 async def release(tx: Tx) -> None:
                     await tx.db.fanout_jobs.update_one(
                         {"_id": job_id, "lease_owner": owner},
-                        {"$set": {"lease_owner": "", "lease_until": utcnow()}},
+                        {"$set": {"lease_owner": "", "lease_ms": 0}},
                         session=tx.session,
                     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -26,7 +25,7 @@ from servicekit.mongo import Mongo, Tx, utcnow
 from .domain import CATEGORIES, CATEGORY_LABELS, locale_of, retry_delay, wants
 from .rendering import Rendered, render
 from .settings import Settings
-from .store import get_preferences
+from .store import get_preferences, ms
 from .tokens import sign_unsubscribe
 
 log = get_logger(__name__)
@@ -77,18 +76,18 @@ def build_message(
 
 
 async def _claim(mongo: Mongo, delivery_id: str, lease_s: float) -> dict[str, Any] | None:
-    now = utcnow()
+    now = ms(utcnow())
 
     async def claim(tx: Tx) -> dict[str, Any] | None:
         return await tx.db.email_deliveries.find_one_and_update(
             {
                 "_id": delivery_id,
                 "$or": [
-                    {"status": "pending", "next_attempt_at": {"$lte": now}},
-                    {"status": "sending", "lease_until": {"$lt": now}},
+                    {"status": "pending", "due_ms": {"$lte": now}},
+                    {"status": "sending", "lease_ms": {"$lt": now}},
                 ],
             },
-            {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=lease_s)}},
+            {"$set": {"status": "sending", "lease_ms": now + int(lease_s * 1000)}},
             session=tx.session,
         )
 
@@ -167,7 +166,7 @@ async def send_one(ctx: ServiceContext, delivery_id: str) -> str:
                 "status": "pending",
                 "attempts": attempts,
                 "last_error": error,
-                "next_attempt_at": utcnow() + timedelta(seconds=delay),
+                "due_ms": ms(utcnow()) + int(delay * 1000),
             },
         )
         return "pending"
@@ -181,18 +180,18 @@ async def send_one(ctx: ServiceContext, delivery_id: str) -> str:
 
 
 async def _due(mongo: Mongo, limit: int) -> list[str]:
-    now = utcnow()
+    now = ms(utcnow())
     docs = (
         await mongo.db.email_deliveries.find(
             {
                 "$or": [
-                    {"status": "pending", "next_attempt_at": {"$lte": now}},
-                    {"status": "sending", "lease_until": {"$lt": now}},
+                    {"status": "pending", "due_ms": {"$lte": now}},
+                    {"status": "sending", "lease_ms": {"$lt": now}},
                 ]
             },
             {"_id": 1},
         )
-        .sort([("next_attempt_at", 1)])
+        .sort([("due_ms", 1)])
         .limit(limit)
         .to_list()
     )

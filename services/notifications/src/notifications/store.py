@@ -6,7 +6,7 @@ Every write takes a `Tx` (inside `Mongo.transact` or an event handler's transact
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -14,6 +14,25 @@ from pymongo.errors import DuplicateKeyError
 from servicekit.mongo import Index, Mongo, Tx, utcnow
 
 from .domain import Preferences, is_newer
+
+# nx-27017 stores a datetime written by a top-level `$set` as a string (inserts and nested
+# values keep the type), and such strings never match a date range query. So every time we
+# query or sort on is an integer of epoch milliseconds (`*_ms`), and times read back for
+# display or comparison go through `as_utc`.
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def as_utc(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise TypeError(f"not a time: {value!r}")
+
 
 INDEXES = [
     Index("inbox_items", [("user_id", 1), ("created_at", -1)]),
@@ -24,7 +43,7 @@ INDEXES = [
     Index("backers", [("campaign_id", 1)]),
     Index("officials", [("municipality", 1)]),
     Index("fanout_jobs", [("status", 1), ("created_at", 1)]),
-    Index("email_deliveries", [("status", 1), ("next_attempt_at", 1)]),
+    Index("email_deliveries", [("status", 1), ("due_ms", 1)]),
     Index("email_deliveries", [("user_id", 1), ("created_at", -1)]),
 ]
 COLLECTIONS = [
@@ -59,7 +78,9 @@ async def insert_if_absent(tx: Tx, collection: str, doc: dict[str, Any]) -> bool
 async def upsert_user(tx: Tx, user_id: str, fields: dict[str, Any], at: datetime) -> None:
     """Apply a user.* event if it is newer than what we hold (events may arrive out of order)."""
     current = await tx.db.users.find_one({"_id": user_id}, session=tx.session)
-    if current is not None and (current.get("deleted") or not is_newer(at, current.get("updated_at"))):
+    if current is not None and (
+        current.get("deleted") or not is_newer(at, as_utc(current.get("updated_at")))
+    ):
         return
     if current is None:
         await insert_if_absent(tx, "users", {"_id": user_id, **fields, "updated_at": at})
@@ -104,7 +125,7 @@ async def set_follow(tx: Tx, campaign_id: str, user_id: str, following: bool, at
     current = await tx.db.followers.find_one({"_id": key}, session=tx.session)
     if current is None:
         await insert_if_absent(tx, "followers", {"_id": key, **doc})
-    elif is_newer(at, current.get("at")):
+    elif is_newer(at, as_utc(current.get("at"))):
         await tx.db.followers.update_one({"_id": key}, {"$set": doc}, session=tx.session)
 
 
@@ -127,7 +148,7 @@ async def set_official(
     current = await tx.db.officials.find_one({"_id": key}, session=tx.session)
     if current is None:
         await insert_if_absent(tx, "officials", {"_id": key, **doc})
-    elif is_newer(at, current.get("at")):
+    elif is_newer(at, as_utc(current.get("at"))):
         await tx.db.officials.update_one({"_id": key}, {"$set": doc}, session=tx.session)
 
 
@@ -172,7 +193,7 @@ async def add_fanout_job(
             "cursor": "",
             "status": "pending",
             "lease_owner": "",
-            "lease_until": datetime.fromtimestamp(0, tz=utcnow().tzinfo),
+            "lease_ms": 0,
             "created_at": utcnow(),
         },
     )

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import socket
 import time
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from servicekit.mongo import Mongo, Tx, utcnow
 
 from .domain import retry_delay
 from .settings import Settings
-from .store import add_fanout_job
+from .store import add_fanout_job, as_utc, ms
 from .tokens import signature_header
 from .webhook_rules import UrlRefused, check_addresses, check_url_shape
 from .webhook_store import valid_secrets
@@ -51,18 +50,18 @@ async def check_url(url: str, environment: str) -> None:
 
 
 async def _claim(mongo: Mongo, delivery_id: str, lease_s: float) -> dict[str, Any] | None:
-    now = utcnow()
+    now = ms(utcnow())
 
     async def claim(tx: Tx) -> dict[str, Any] | None:
         return await tx.db.webhook_deliveries.find_one_and_update(
             {
                 "_id": delivery_id,
                 "$or": [
-                    {"status": "pending", "next_attempt_at": {"$lte": now}},
-                    {"status": "sending", "lease_until": {"$lt": now}},
+                    {"status": "pending", "due_ms": {"$lte": now}},
+                    {"status": "sending", "lease_ms": {"$lt": now}},
                 ],
             },
-            {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=lease_s)}},
+            {"$set": {"status": "sending", "lease_ms": now + int(lease_s * 1000)}},
             session=tx.session,
         )
 
@@ -121,13 +120,13 @@ async def _record(
                 d_update.update(status="failed", failed_at=now)
                 outcome = "failed"
             else:
-                d_update.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
+                d_update.update(status="pending", due_ms=ms(now) + int(delay * 1000))
                 outcome = "pending"
             if endpoint is not None:
                 e_update: dict[str, Any] = {
                     "consecutive_failures": int(endpoint.get("consecutive_failures", 0)) + 1,
                     "last_error": error,
-                    "failing_since": endpoint.get("failing_since") or now,
+                    "failing_since": as_utc(endpoint.get("failing_since")) or now,
                 }
                 if outcome == "failed" and endpoint["status"] == "active":
                     await _disable(tx, endpoint, e_update, now)
@@ -215,8 +214,11 @@ async def attempt(ctx: ServiceContext, client: httpx.AsyncClient, delivery_id: s
 
 
 async def _due(mongo: Mongo, limit: int) -> list[str]:
-    now = utcnow()
-    active = await mongo.db.webhook_endpoints.distinct("_id", {"status": "active"})
+    now = ms(utcnow())
+    # Not distinct("_id"): nx-27017 fails on it.
+    active = [
+        e["_id"] for e in await mongo.db.webhook_endpoints.find({"status": "active"}, {"_id": 1}).to_list()
+    ]
     if not active:
         return []
     docs = (
@@ -224,13 +226,13 @@ async def _due(mongo: Mongo, limit: int) -> list[str]:
             {
                 "endpoint_id": {"$in": active},
                 "$or": [
-                    {"status": "pending", "next_attempt_at": {"$lte": now}},
-                    {"status": "sending", "lease_until": {"$lt": now}},
+                    {"status": "pending", "due_ms": {"$lte": now}},
+                    {"status": "sending", "lease_ms": {"$lt": now}},
                 ],
             },
             {"_id": 1},
         )
-        .sort([("next_attempt_at", 1)])
+        .sort([("due_ms", 1)])
         .limit(limit)
         .to_list()
     )

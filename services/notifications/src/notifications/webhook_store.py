@@ -14,11 +14,11 @@ from typing import Any
 
 from servicekit.mongo import Index, Tx, utcnow
 
-from .store import insert_if_absent
+from .store import as_utc, insert_if_absent, ms
 
 WEBHOOK_INDEXES = [
     Index("webhook_endpoints", [("municipality", 1), ("created_at", 1)]),
-    Index("webhook_deliveries", [("status", 1), ("next_attempt_at", 1)]),
+    Index("webhook_deliveries", [("status", 1), ("due_ms", 1)]),
     Index("webhook_deliveries", [("endpoint_id", 1), ("created_at", -1)]),
     Index("webhook_attempts", [("delivery_id", 1), ("at", 1)]),
     # The attempt log is kept 90 days.
@@ -35,7 +35,9 @@ def original_delivery_id(event_id: str, endpoint_id: str) -> str:
 def valid_secrets(endpoint: dict[str, Any], now: datetime) -> list[str]:
     """The current secret first, then rotated-out ones still inside their grace period."""
     return [
-        s["secret"] for s in endpoint.get("secrets", []) if "expires_at" not in s or s["expires_at"] > now
+        s["secret"]
+        for s in endpoint.get("secrets", [])
+        if "expires_at" not in s or as_utc(s["expires_at"]) > now
     ]
 
 
@@ -58,8 +60,8 @@ async def create_delivery(
         "body": body,
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
-        "lease_until": now,
+        "due_ms": ms(now),
+        "lease_ms": 0,
         "created_at": now,
     }
     if replay_of:
@@ -106,9 +108,9 @@ def rotated_secrets(
     kept = []
     for s in endpoint.get("secrets", []):
         if "expires_at" in s:
-            if s["expires_at"] > now:
+            if as_utc(s["expires_at"]) > now:
                 kept.append(s)
-        else:
+        elif grace_s > 0:
             kept.append({**s, "expires_at": now + timedelta(seconds=grace_s)})
     return [{"id": "sec_" + uuid.uuid4().hex[:12], "secret": new_secret, "created_at": now}, *kept]
 
