@@ -14,7 +14,7 @@ from servicekit.auth import Principal, current_principal, require_admin
 from servicekit.errors import ApiError
 from servicekit.mongo import Tx, utcnow
 
-from . import domain
+from . import domain, metrics
 from .models import CampaignOut, Completion, Moderation, Reason
 from .store import emit_snapshot, save
 from .views import campaign_out, can_see, refused, store_of
@@ -43,7 +43,9 @@ async def _transition(
         emit_snapshot(tx, event_type, saved)
         return saved
 
-    return campaign_out(await store_of(request).run(work), principal)
+    saved = await store_of(request).run(work)
+    metrics.TRANSITIONS.labels(saved["status"]).inc()
+    return campaign_out(saved, principal)
 
 
 @router.post("/campaigns/{campaign_id}/submit", response_model=CampaignOut)

@@ -134,10 +134,8 @@ def allowed_actions(campaign: dict[str, Any], actors: set[str]) -> list[str]:
 
 # -- edits -------------------------------------------------------------------------------------
 
-# Money and time are promises to backers: frozen once anyone can pledge.
-FROZEN_WHEN_LIVE = frozenset(
-    {"goal", "currency", "funding_model", "duration_days", "title", "municipality", "category"}
-)
+# Money, time, title and place are what backers pledged to: once live only the story and the
+# pictures change.
 EDITABLE_WHEN_LIVE = frozenset({"summary", "description", "cover_image_url", "neighbourhood", "address"})
 EDITABLE_STATUSES = ("draft", "live")
 

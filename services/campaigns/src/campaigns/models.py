@@ -79,6 +79,9 @@ class CampaignEdit(Strict):
     municipality: str | None = Field(default=None, pattern=SLUG)
     neighbourhood: str | None = Field(default=None, max_length=100)
     address: str | None = Field(default=None, max_length=200)
+    postcode: str | None = Field(default=None, max_length=12, pattern=r"^[A-Za-z0-9 -]*$")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
     cover_image_url: AnyHttpUrl | None = None
     goal: int | None = Field(default=None, gt=0, le=domain.MAX_GOAL)
     currency: Currency | None = None
@@ -92,6 +95,8 @@ class CampaignEdit(Strict):
         for name in self.model_fields_set:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
+        if ("lat" in self.model_fields_set) != ("lon" in self.model_fields_set):
+            raise ValueError("lat and lon go together")
         return self
 
     def changes(self) -> dict:

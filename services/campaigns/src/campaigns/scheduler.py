@@ -17,7 +17,7 @@ from servicekit.app import ServiceContext
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
-from . import domain
+from . import domain, metrics
 from .store import CampaignStore, Conflict, emit_snapshot, ms, save
 
 log = get_logger(__name__)
@@ -95,6 +95,8 @@ class DeadlineScheduler:
                 status = await self.close(campaign_id)
                 if status is not None:
                     closed[campaign_id] = status
+                    metrics.DEADLINES_CLOSED.labels(status).inc()
+                    metrics.TRANSITIONS.labels(status).inc()
                     log.info("campaign_closed", campaign_id=campaign_id, status=status)
         return closed
 

@@ -21,7 +21,7 @@ from pymongo.errors import OperationFailure
 
 from servicekit.mongo import Index, Mongo, Tx
 
-from . import domain, funding
+from . import domain, funding, metrics
 
 T = TypeVar("T")
 
@@ -122,6 +122,8 @@ async def refresh_totals(tx: Tx, campaign: dict[str, Any]) -> dict[str, Any]:
         changed["version"] = campaign["version"] + 1
         changed = await save(tx, "campaigns", changed)
         emit_snapshot(tx, "campaign.goal_reached", changed)
+        # Counted when staged: a rolled-back transaction may over-count, a metric can live with it.
+        metrics.GOALS_REACHED.inc()
         return changed
     if totals == campaign.get("totals"):
         return campaign
