@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from payments import reconciliation
 from servicekit.mongo import Tx, utcnow
 from servicekit.testing.helpers import eventually, tap
 
@@ -143,6 +144,8 @@ async def test_keep_it_all_pledge_confirm_webhook_event_ledger(payments: Any) ->
         assert (
             await client.get(f"/campaigns/{campaign_id}/reconciliation", headers=payments.auth(owner))
         ).status_code == 403
+    # The same check from an ops shell (`python -m payments.reconciliation <campaign id>`).
+    assert await reconciliation.run_check(payments.ctx.settings, [campaign_id]) == 1
 
 
 async def test_declined_card_is_recorded_through_the_confirm_refetch(payments: Any) -> None:

@@ -14,6 +14,7 @@ from servicekit.errors import ApiError
 
 from . import domain
 from .pledges import PledgeBook, stripe_unavailable
+from .reconciliation import ReconciliationOut, reconcile_campaign
 
 router = APIRouter(tags=["ledger"])
 
@@ -34,20 +35,6 @@ class LedgerOut(BaseModel):
     currency: str | None
     totals: dict[str, int]
     entries: list[EntryOut]
-
-
-class Difference(BaseModel):
-    pledge_id: str
-    field: str
-    journal: int
-    stripe: int
-
-
-class ReconciliationOut(BaseModel):
-    campaign_id: str
-    ok: bool
-    checked_pledges: int
-    differences: list[Difference]
 
 
 def _book(request: Request) -> PledgeBook:
@@ -76,29 +63,6 @@ async def campaign_ledger(
         entries=[
             EntryOut(id=e["_id"], **{k: e[k] for k in EntryOut.model_fields if k != "id"}) for e in entries
         ],
-    )
-
-
-async def reconcile_campaign(book: PledgeBook, campaign_id: str) -> ReconciliationOut:
-    """Compare the journal with what Stripe says each pledge's intents took and gave back."""
-    journal = domain.journal_by_pledge(await book.store.ledger(campaign_id))
-    theirs: dict[str, domain.MoneyView] = {}
-    pledges = await book.store.pledges_of_campaign(campaign_id)
-    for pledge in pledges:
-        charged = refunded = 0
-        for intent_id in pledge.get("intents", []):
-            state, amount = await book.stripe.payment_intent_amount(intent_id)
-            if state.status == "succeeded":
-                charged += amount
-                refunded += sum(a for _, a in await book.stripe.refunds_of(intent_id))
-        if charged or refunded:
-            theirs[pledge["_id"]] = domain.MoneyView(charged, refunded)
-    differences = domain.reconcile(journal, theirs)
-    return ReconciliationOut(
-        campaign_id=campaign_id,
-        ok=not differences,
-        checked_pledges=len(pledges),
-        differences=[Difference(**d) for d in differences],
     )
 
 

@@ -1,0 +1,83 @@
+"""The reconciliation check: does the journal agree with Stripe's objects?
+
+For every pledge of a campaign, the money Stripe says its PaymentIntents took (succeeded) and
+gave back (refunds) is compared with the journal's entries. Used by
+`GET /campaigns/{id}/reconciliation` and by ops from a shell:
+
+    python -m payments.reconciliation cmp_... [cmp_...]   # exit status 1 if anything differs
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from pydantic import BaseModel
+
+from servicekit.mongo import Mongo
+
+from . import domain
+from .pledges import PledgeBook
+from .settings import Settings
+from .store import Store
+from .stripe_api import StripeApi
+
+
+class Difference(BaseModel):
+    pledge_id: str
+    field: str
+    journal: int
+    stripe: int
+
+
+class ReconciliationOut(BaseModel):
+    campaign_id: str
+    ok: bool
+    checked_pledges: int
+    differences: list[Difference]
+
+
+async def reconcile_campaign(book: PledgeBook, campaign_id: str) -> ReconciliationOut:
+    """Compare the journal with what Stripe says each pledge's intents took and gave back."""
+    journal = domain.journal_by_pledge(await book.store.ledger(campaign_id))
+    theirs: dict[str, domain.MoneyView] = {}
+    pledges = await book.store.pledges_of_campaign(campaign_id)
+    for pledge in pledges:
+        charged = refunded = 0
+        for intent_id in pledge.get("intents", []):
+            state, amount = await book.stripe.payment_intent_amount(intent_id)
+            if state.status == "succeeded":
+                charged += amount
+                refunded += sum(a for _, a in await book.stripe.refunds_of(intent_id))
+        if charged or refunded:
+            theirs[pledge["_id"]] = domain.MoneyView(charged, refunded)
+    differences = domain.reconcile(journal, theirs)
+    return ReconciliationOut(
+        campaign_id=campaign_id,
+        ok=not differences,
+        checked_pledges=len(pledges),
+        differences=[Difference(**d) for d in differences],
+    )
+
+
+async def run_check(settings: Settings, campaign_ids: list[str]) -> int:
+    """Print one JSON report per campaign; 0 if the journal agrees with Stripe everywhere."""
+    mongo = Mongo(settings)
+    await mongo.connect()
+    try:
+        book = PledgeBook(settings, mongo, Store(mongo), StripeApi(settings))
+        clean = True
+        for campaign_id in campaign_ids:
+            report = await reconcile_campaign(book, campaign_id)
+            print(report.model_dump_json())
+            clean = clean and report.ok
+        return 0 if clean else 1
+    finally:
+        await mongo.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        print("usage: python -m payments.reconciliation <campaign id>...", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(asyncio.run(run_check(Settings(), sys.argv[1:])))
