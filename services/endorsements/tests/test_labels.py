@@ -182,6 +182,12 @@ async def test_invitation_by_email_token(svc) -> None:
     token = next(json.loads(m.body) for m in invited if m.routing_key == "official.invited")["data"]["token"]
     bad = await svc.http.post("/invitations/accept", json={"token": "x" * 30}, headers=svc.who("usr_yusuf"))
     assert bad.status_code == 404
+    # Someone else who got hold of the forwarded token cannot use it.
+    profile = {"user_id": "usr_mallory", "email": "m@ex.org", "display_name": "M", "locale": "fr"}
+    await svc.publish("user.registered", "usr_mallory", profile, source="gateway")
+    await svc.known("users", {"_id": "usr_mallory"})
+    r = await svc.http.post("/invitations/accept", json={"token": token}, headers=svc.who("usr_mallory"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_invitee"
     r = await svc.http.post("/invitations/accept", json={"token": token}, headers=svc.who("usr_yusuf"))
     assert r.status_code == 200 and r.json()["role"] == "reviewer"
     again = await svc.http.post("/invitations/accept", json={"token": token}, headers=svc.who("usr_other"))

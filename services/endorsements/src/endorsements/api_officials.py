@@ -189,6 +189,10 @@ async def accept_invitation(
         refusal = invitation_usable(inv["expires_at"], bool(inv.get("accepted_by")), utcnow())
         if refusal:
             raise ApiError(410, "invitation_unusable", refusal)
+        # A forwarded token is not enough: the account's email (when known here) must match.
+        user = await tx.db.users.find_one({"_id": principal.sub}, session=tx.session) or {}
+        if user.get("email") and user["email"] != inv["email"].strip().lower():
+            raise ApiError(403, "wrong_invitee", "this invitation was sent to another email address")
         await store.patch(
             tx, "invitations", inv["_id"], {"accepted_by": principal.sub, "accepted_at": utcnow()}
         )

@@ -116,9 +116,11 @@ async def project_user(event: Event, tx: Tx) -> None:
         return
     existing = await tx.db.users.find_one({"_id": uid}, session=tx.session) or {}
     postcode = data.get("postcode", existing.get("postcode"))
+    email = data.get("email", existing.get("email"))
     doc = {
         "_id": uid,
         "postcode": postcode.strip().upper() if isinstance(postcode, str) else None,
+        "email": email.strip().lower() if isinstance(email, str) else None,
         "event_time": event.time,
     }
     await put(tx, "users", doc)
