@@ -7,7 +7,7 @@ import json
 import uuid
 
 from servicekit.events import new_event
-from servicekit.testing.helpers import eventually, tap
+from servicekit.testing.helpers import eventually, get_all, tap
 
 
 async def _labelled_campaign(svc, slug: str, owner: str, **campaign: object) -> tuple[str, str]:
@@ -78,7 +78,13 @@ async def test_instant_match_first_come_first_served_and_never_taken_back(svc) -
     await svc.publish(
         "payment.succeeded", "y", _payment(cid, "usr_sofia", 25_000), source="payments"
     )  # capped
+    # A refund overtaking its payment: the late success is never matched.
+    early = _payment(cid, "usr_nadia", 9_000)
+    await svc.publish("payment.refunded", early["payment_id"], early, source="payments")
+    await svc.known("contributions", {"_id": early["payment_id"]})
+    await svc.publish("payment.succeeded", early["payment_id"], early, source="payments")
     db = svc.ctx.mongo.db
+    await svc.known("contributions", {"_id": early["payment_id"], "succeeded": True})
     await eventually(lambda: _given(db, commitment_id, 15_000), timeout=15)
     # A refund never takes back what the instant match gave.
     await svc.publish("payment.refunded", p1["payment_id"], p1, source="payments")
@@ -212,3 +218,27 @@ async def _given(db, commitment_id: str, amount: int) -> bool:
 async def _status(db, commitment_id: str, status: str) -> bool:
     doc = await db.commitments.find_one({"_id": commitment_id})
     return doc is not None and doc["status"] == status
+
+
+async def test_an_impossible_payment_event_is_parked_with_its_reason(svc) -> None:
+    slug = await _setup(svc)
+    cid = await svc.campaign("usr_amina", slug)
+    other = await svc.campaign("usr_amina", slug)
+    await svc.known("campaigns", {"_id": other})
+    pay = _payment(cid, "usr_lucas", 1_000)
+    await svc.publish("payment.succeeded", pay["payment_id"], pay, source="payments")
+    await svc.known("contributions", {"_id": pay["payment_id"]})
+    # The same payment id claimed for another campaign cannot be right: parked, not retried.
+    await svc.publish("payment.refunded", pay["payment_id"], {**pay, "campaign_id": other}, source="payments")
+    dead = svc.ctx.settings.ns("endorsements.events.dead")
+    parked: list = []
+
+    async def arrived() -> bool:
+        parked.extend(await get_all(svc.ctx.bus.channel, dead))
+        return bool(parked)
+
+    await eventually(arrived, timeout=15)
+    assert parked[0].headers["x-parked-reason"] == "rejected_by_handler"
+    assert "was recorded for campaign" in str(parked[0].headers["x-error"])
+    doc = await svc.ctx.mongo.db.contributions.find_one({"_id": pay["payment_id"]})
+    assert doc["campaign_id"] == cid and not bool(doc["refunded"])
