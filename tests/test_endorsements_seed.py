@@ -1,0 +1,48 @@
+"""The cities seed step on the running platform: Montreuil registered with its officials (whose
+tokens then carry their municipal roles), pool and call; after the campaigns step, Amina's
+street-workout park labelled with land and an instant match; a second run adds nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from devstack.seed import accounts, campaigns, cities
+from devstack.seed.context import Demo, token_claims
+
+E = "/api/v1/endorsements"
+
+
+async def test_seed_cities_step_registers_montreuil_and_labels_the_park(
+    gateway_url: str, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+        demo = Demo(client=client, var=tmp_path)
+        await accounts.run(demo)
+        await cities.run(demo)
+        await campaigns.run(demo)
+        await cities.label_run(demo)
+        first = dict(demo.ids)
+        await cities.run(demo)
+        await cities.label_run(demo)
+        assert demo.ids == first
+
+        claire, yusuf = demo.people["montreuil_manager"], demo.people["montreuil_reviewer"]
+        assert token_claims(claire.token)["municipalities"] == {"montreuil": "manager"}
+        assert token_claims(yusuf.token)["municipalities"] == {"montreuil": "reviewer"}
+        officials = (await client.get(f"{E}/municipalities/montreuil/officials", headers=claire.auth)).json()
+        assert {(o["user_id"], o["role"]) for o in officials["items"]} >= {
+            (claire.user_id, "manager"),
+            (yusuf.user_id, "reviewer"),
+        }
+        page = (await client.get(f"{E}/municipalities/montreuil/page")).json()
+        assert page["municipality"]["postcodes"] == ["93100"]
+        assert [c["title"] for c in page["open_calls"]] == ["Budget participatif 2027: des places pour tous"]
+        (labelled,) = [
+            c for c in page["labelled_campaigns"] if c["campaign"]["id"] == first["campaign.street_workout"]
+        ]
+        assert [o["kind"] for o in labelled["label"]["support"]] == ["land", "permits"]
+        commitment = (await client.get(f"{E}/commitments/{first['commitment.street_workout']}")).json()
+        assert commitment["rule"] == {"condition": "instant", "ratio": 1.0, "cap_per_project": 300_000}
+        assert commitment["pool_id"] == first["pool.budget_participatif_2027"]
