@@ -203,3 +203,19 @@ async def test_events_on_the_wire_are_cloudevents(svc) -> None:
     assert body["specversion"] == "1.0"
     assert body["type"] == "org.civicfund.campaign.created"
     assert body["source"] == "/campaigns"
+
+
+async def test_the_place_is_edited_in_draft_and_frozen_once_live(svc) -> None:
+    owner = svc.user()
+    draft = await svc.draft(owner)
+    path = f"/campaigns/{draft['id']}"
+    assert (await svc.client.patch(path, json={"lat": 48.87}, headers=svc.auth(owner))).status_code == 422
+    moved = await svc.client.patch(
+        path, json={"lat": 48.87, "lon": 2.46, "postcode": "93100"}, headers=svc.auth(owner)
+    )
+    assert moved.status_code == 200 and (moved.json()["lat"], moved.json()["lon"]) == (48.87, 2.46)
+    live = await svc.live(owner)
+    frozen = await svc.client.patch(
+        f"/campaigns/{live['id']}", json={"lat": 48.0, "lon": 2.0}, headers=svc.auth(owner)
+    )
+    assert frozen.status_code == 409 and "lat" in frozen.json()["error"]["message"]

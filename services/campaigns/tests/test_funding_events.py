@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from servicekit.events import Event
@@ -256,3 +257,33 @@ async def test_selected_proposal_goes_live_labelled_with_the_award_as_match(svc)
     )
     await _totals_become(svc, cid, {"matched": 4_000, "match_promised": 4_000})
     assert len(mine()) == 1
+
+
+async def test_selected_proposal_launches_the_owners_existing_draft(svc) -> None:
+    owner = svc.user()
+    draft = await svc.draft(owner, call_id="call_sport_2027", goal=9_000)
+    deadline = "2099-01-01T00:00:00Z"  # far beyond the bounds: clamped to 90 days
+    await svc.publish(
+        "call.proposal_selected",
+        {
+            "call_id": "call_sport_2027",
+            "proposal_id": f"prp_{draft['id']}",
+            "campaign_id": draft["id"],
+            "municipality": "montreuil",
+            "proposer_id": owner,
+            "title": draft["title"],
+            "award": 3_000,
+            "currency": "EUR",
+            "deadline": deadline,
+        },
+    )
+
+    async def live() -> bool:
+        return (await svc.get(draft["id"], owner))["status"] == "live"
+
+    await eventually(live, timeout=20)
+    campaign = await _totals_become(svc, draft["id"], {"matched_counted": 3_000})
+    assert campaign["labelled_by"] == ["montreuil"]
+    assert campaign["goal"] == 9_000 and campaign["call_id"] == "call_sport_2027"
+    starts = datetime.fromisoformat(campaign["starts_at"])
+    assert datetime.fromisoformat(campaign["deadline"]) - starts <= timedelta(days=90, seconds=1)

@@ -8,7 +8,7 @@ charged, a commitment canceled, a label revoked) stay terminal whatever arrives 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.bus import Handlers, PermanentError
@@ -225,6 +225,14 @@ async def match_canceled(event: Event, tx: Tx) -> None:
 # -- calls for projects ------------------------------------------------------------------------
 
 
+def _instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise PermanentError(f"deadline {value!r} is not an ISO date-time") from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 @handlers.on("call.proposal_selected")
 async def proposal_selected(event: Event, tx: Tx) -> None:
     """The city's call selected a proposal: launch it live, labelled by the city, with the
@@ -261,9 +269,7 @@ async def proposal_selected(event: Event, tx: Tx) -> None:
                 "currency": data["currency"],
                 "funding_model": data.get("funding_model") or "keep_it_all",
                 "duration_days": domain.DEFAULT_DURATION_DAYS,
-                "fixed_deadline": domain.clamp_deadline(
-                    datetime.fromisoformat(deadline) if deadline else None, now
-                ),
+                "fixed_deadline": domain.clamp_deadline(_instant(deadline) if deadline else None, now),
                 "call_id": data["call_id"],
                 "proposal_id": data["proposal_id"],
                 "created_at": now,
@@ -277,6 +283,11 @@ async def proposal_selected(event: Event, tx: Tx) -> None:
     elif campaign["currency"] != data["currency"]:
         raise PermanentError(f"award currency {data['currency']} differs from the campaign's")
     if campaign["status"] in ("draft", "submitted"):
+        if data.get("deadline"):
+            campaign = {
+                **campaign,
+                "fixed_deadline": domain.clamp_deadline(_instant(data["deadline"]), now),
+            }
         changed, event_type = domain.apply_transition(campaign, "launch_selected", {"system"}, now)
         campaign = await save(tx, "campaigns", {**changed, "call_id": data["call_id"]})
         emit_snapshot(tx, event_type, campaign)
