@@ -36,9 +36,9 @@ HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
     "host",
-    "content-length",
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+BUFFER_MAX_BYTES = 256 * 1024
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
@@ -79,6 +79,10 @@ async def proxy(
     request: Request, client: httpx.AsyncClient, upstream: str, path: str, timeout: float | None = None
 ) -> Response:
     url = f"{upstream.rstrip('/')}/{path.lstrip('/')}"
+    query = request.scope.get("query_string", b"")
+    if query:
+        # Forwarded as received (parsing and re-encoding costs time and can change it).
+        url = f"{url}?{query.decode('latin-1')}"
     method = request.method
     headers = forward_headers(request)
     # GETs are retried once on connection errors (safe); bodies are streamed, never retried.
@@ -89,7 +93,6 @@ async def proxy(
             upstream_request = client.build_request(
                 method,
                 url,
-                params=request.query_params,
                 headers=headers,
                 content=content,
                 timeout=httpx.Timeout(timeout, connect=client.timeout.connect)
@@ -126,6 +129,20 @@ async def proxy(
         for k, v in upstream_response.headers.items()
         if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
     }
+    length = upstream_response.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= BUFFER_MAX_BYTES:
+        # Small answers with a known length (nearly all API answers) are read whole: a streaming
+        # response costs a task group and extra writes per request, several times the proxying.
+        try:
+            body = await upstream_response.aread()
+        except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
+            log.warning("upstream_read_failed", url=url, error=str(exc))
+            return error_response(
+                request, 503, "unavailable", "the service is unavailable, try again shortly"
+            )
+        finally:
+            await upstream_response.aclose()
+        return Response(body, status_code=upstream_response.status_code, headers=response_headers)
     return StreamingResponse(
         upstream_response.aiter_raw(),
         status_code=upstream_response.status_code,

@@ -1,0 +1,194 @@
+"""Is the gateway a bottleneck? The same GET, directly against campaigns and through the
+gateway, at 1 and 64 concurrent connections, in one run.
+
+    .venv/bin/python bench/gateway.py                 # starts its own stack on free ports
+    .venv/bin/python bench/gateway.py --gateway http://127.0.0.1:8000 --direct http://127.0.0.1:8001
+
+Prints requests/s and p50/p99 latency for each, the throughput ratio (target >= 80 %) and the
+latency the gateway adds at p50 with one connection (target < 1 ms). Two GETs are measured: a
+real campaign read (`/campaigns/{id}`: the service does a database read), and `/livez`
+(nothing behind it, so the proxy's own cost stands out). The load generator is an aiohttp
+client in this process, on the same machine: numbers are relative, not capacity planning.
+Against a running stack, its per-IP rate limit must allow the load (the bench's own stack
+raises it; `RATE_LIMIT_ENABLED=false` on the gateway does too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    label: str
+    connections: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, p: float) -> float:
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(len(data) * p))] if data else float("nan")
+
+
+async def load(label: str, url: str, connections: int, seconds: float, headers: dict[str, str]) -> Result:
+    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
+    latencies: list[float] = []
+    errors = 0
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker(stop_at: float, record: bool) -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                start = time.perf_counter()
+                try:
+                    async with session.get(url) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if record:
+                    latencies.append((time.perf_counter() - start) * 1000)
+                    errors += 0 if ok else 1
+
+        # Warm-up: open the connections and let both sides' caches settle.
+        await asyncio.gather(*(worker(time.perf_counter() + 0.5, False) for _ in range(connections)))
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(began + seconds, True) for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    return Result(label, connections, len(latencies), errors, elapsed, latencies)
+
+
+async def prepare(gateway: str) -> tuple[str, dict[str, str]]:
+    """A campaign to read, created the way a user would (register, log in, create)."""
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.localhost"
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
+        await client.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": "bench password 123", "display_name": "Bench", "locale": "en"},
+        )
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": email, "password": "bench password 123"}
+        )
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        created = await client.post(
+            "/api/v1/campaigns/campaigns",
+            headers=headers,
+            json={"title": "Bench garden", "municipality": "montreuil", "goal": 100000, "currency": "EUR"},
+        )
+        if created.status_code != 201:
+            raise SystemExit(
+                f"could not create a campaign to read: {created.status_code} {created.text[:300]}"
+            )
+        return created.json()["id"], headers
+
+
+@contextlib.contextmanager
+def own_stack() -> Iterator[tuple[str, str]]:
+    sys.path.insert(0, str(ROOT / "tools" / "devstack" / "src"))
+    from devstack.running import running
+    from devstack.stack import SERVICES, Ports, Stack
+    from servicekit.testing.procs import free_port
+
+    ports = Ports(
+        **{s: free_port() for s in SERVICES},
+        mongo_ports={s: free_port() for s in SERVICES},
+        localstripe=free_port(),
+        smtp=free_port(),
+    )
+    with tempfile.TemporaryDirectory(prefix="civicfund-bench-") as var:
+        stack = Stack(
+            root=ROOT,
+            var=Path(var),
+            ports=ports,
+            amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+            bus_namespace=f"bench{uuid.uuid4().hex[:6]}.",
+            mongo_data="memory",
+            extra_env={
+                "LOG_LEVEL": "WARNING",
+                "RATE_LIMIT_IP": "100000000/minute",
+                "RATE_LIMIT_USER": "100000000/minute",
+            },
+        )
+        print("starting a stack on free ports ...", flush=True)
+        with running(stack):
+            yield stack.url("gateway"), stack.url("campaigns")
+
+
+def report(results: list[Result]) -> None:
+    print(f"\n{'scenario':<34}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for r in results:
+        print(
+            f"{r.label:<34}{r.connections:>6}{r.rps:>10.0f}{r.pct(0.5):>9.2f}{r.pct(0.99):>9.2f}{r.errors:>8}"
+        )
+    print()
+    by = {(r.label, r.connections): r for r in results}
+    for what in ("campaign GET", "livez"):
+        for conns in sorted({r.connections for r in results}):
+            direct, via = by.get((f"{what} direct", conns)), by.get((f"{what} via gateway", conns))
+            if direct and via:
+                ratio = via.rps / direct.rps
+                added = via.pct(0.5) - direct.pct(0.5)
+                print(
+                    f"{what:<13} {conns:>2} conn: through-gateway throughput {ratio:6.1%} of direct "
+                    f"(target >= 80 %), added p50 {added:+.2f} ms"
+                    + (" (target < 1 ms)" if conns == 1 else "")
+                )
+
+
+async def run(gateway: str, direct: str, seconds: float, connections: list[int]) -> None:
+    campaign_id, headers = await prepare(gateway)
+    targets = [
+        ("campaign GET direct", f"{direct}/campaigns/{campaign_id}"),
+        ("campaign GET via gateway", f"{gateway}/api/v1/campaigns/campaigns/{campaign_id}"),
+        ("livez direct", f"{direct}/livez"),
+        ("livez via gateway", f"{gateway}/api/v1/campaigns/livez"),
+    ]
+    results = []
+    for conns in connections:
+        for label, url in targets:
+            print(f"  {label} at {conns} connection(s) ...", flush=True)
+            results.append(await load(label, url, conns, seconds, headers))
+    report(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--gateway", help="a running gateway (default: start a stack)")
+    parser.add_argument("--direct", help="the campaigns service behind it")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", default="1,64")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    if args.gateway and args.direct:
+        asyncio.run(run(args.gateway, args.direct, args.seconds, connections))
+        return
+    with own_stack() as (gateway, direct):
+        asyncio.run(run(gateway, direct, args.seconds, connections))
+
+
+if __name__ == "__main__":
+    main()
