@@ -104,25 +104,11 @@ class Charger:
         if not state.id:
             # Some declines come back without the PaymentIntent (localstripe never names it).
             state = IntentState(f"offsession-{key}", state.status, state.error)
-        else:
-
-            async def remember(tx: Tx) -> None:
-                await tx.db.pledges.update_one(
-                    {"_id": pledge["_id"]},
-                    {
-                        "$set": {
-                            "intents": [*claimed.get("intents", []), state.id],
-                            "payment_intent_id": state.id,
-                        }
-                    },
-                    session=tx.session,
-                )
-
-            await self.mongo.transact(remember)
-        status = await self.book.record_payment_intent(pledge["_id"], state)
+        status = await self.book.record_payment_intent(pledge["_id"], state, new_intent=True)
         CHARGES.labels(status or "pending").inc()
         if status is None and state.status not in ("succeeded",):
-            # Still processing / needs action: leave it charging; the sweeper re-fetches it.
+            # Still processing: left `charging`; once the claim is stale it is charged again
+            # with the same idempotency key, which returns this intent in its current state.
             log.info("charge_pending", pledge_id=pledge["_id"], intent_status=state.status)
 
     # -- refunds --------------------------------------------------------------------------------

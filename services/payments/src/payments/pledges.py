@@ -244,15 +244,28 @@ class PledgeBook:
 
         await self.mongo.transact(write)
 
-    async def record_payment_intent(self, pledge_id: str, intent: IntentState) -> str | None:
-        """Apply a PaymentIntent's status to its pledge; returns the new status if it changed."""
+    async def record_payment_intent(
+        self, pledge_id: str, intent: IntentState, new_intent: bool = False
+    ) -> str | None:
+        """Apply a PaymentIntent's status to its pledge; returns the new status if it changed.
+        `new_intent`: the intent was just created by us (an off-session charge) and becomes the
+        pledge's current one in the same transaction."""
         paid: list[Any] = []  # (currency, total) once committed, for the business counter
 
         async def write(tx: Tx) -> str | None:
             pledge = await tx.db.pledges.find_one({"_id": pledge_id}, session=tx.session)
             if pledge is None:
                 return None
-            known = intent.id in pledge.get("intents", []) or intent.id.startswith("offsession-")
+            intents = pledge.get("intents", [])
+            if new_intent and not intent.id.startswith("offsession-") and intent.id not in intents:
+                intents = [*intents, intent.id]
+                await tx.db.pledges.update_one(
+                    {"_id": pledge_id},
+                    {"$set": {"intents": intents, "payment_intent_id": intent.id}},
+                    session=tx.session,
+                )
+                pledge = {**pledge, "intents": intents, "payment_intent_id": intent.id}
+            known = intent.id in intents or intent.id.startswith("offsession-")
             nxt = (
                 domain.status_after_payment_intent(
                     pledge["status"], pledge["funding_model"], intent, pledge.get("last_failed_intent")
