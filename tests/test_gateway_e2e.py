@@ -181,3 +181,23 @@ async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
             await bus.close()
         await demo.relogin(manager)
         assert token_claims(manager.token)["municipalities"] == {"montreuil": "manager"}
+
+
+async def test_campaign_page_from_the_real_services(gateway_url: str, make_account) -> None:
+    owner = await make_account()
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+        created = await client.post(
+            "/api/v1/campaigns/campaigns",
+            json={"title": "Shared garden", "municipality": "montreuil", "goal": 300000, "currency": "EUR"},
+            headers=owner.headers,
+        )
+        assert created.status_code == 201, created.text
+        campaign_id = created.json()["id"]
+        page = await client.get(f"/api/v1/pages/campaigns/{campaign_id}", headers=owner.headers)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["unavailable"] == [], body
+        assert body["campaign"]["id"] == campaign_id and body["totals"] == body["campaign"]["totals"]
+        assert body["labels"] == [] and body["my_pledge"] is None
+        missing = await client.get("/api/v1/pages/campaigns/cmp_does_not_exist", headers=owner.headers)
+        assert missing.status_code == 404

@@ -100,14 +100,41 @@ def upstream_app(state: Upstream) -> FastAPI:
             return JSONResponse(
                 {"error": {"code": "boom", "message": "boom"}}, status_code=state.labels_status
             )
-        return JSONResponse({"items": [{"municipality": "montreuil", "status": "granted"}]})
+        return JSONResponse(
+            {
+                "labels": [{"municipality": "montreuil", "status": "granted"}],
+                "commitments": [{"municipality": "montreuil", "cap": 100000}],
+            }
+        )
 
-    @app.get("/pledges/mine")
+    @app.get("/me/pledges")
     async def pledges(request: Request) -> JSONResponse:
         if "authorization" not in request.headers:
             return JSONResponse({"error": {"code": "unauthenticated", "message": "no"}}, status_code=401)
-        campaign_id = request.query_params.get("campaign_id")
-        return JSONResponse({"items": [{"id": "plg_1", "campaign_id": campaign_id, "amount": 2500}]})
+        return JSONResponse(
+            {
+                "items": [
+                    {
+                        "id": "plg_0",
+                        "campaign_id": "cmp_1",
+                        "amount": 900,
+                        "created_at": "2026-01-01T00:00:00Z",
+                    },
+                    {
+                        "id": "plg_1",
+                        "campaign_id": "cmp_1",
+                        "amount": 2500,
+                        "created_at": "2026-02-01T00:00:00Z",
+                    },
+                    {
+                        "id": "plg_9",
+                        "campaign_id": "cmp_other",
+                        "amount": 100,
+                        "created_at": "2026-03-01T00:00:00Z",
+                    },
+                ]
+            }
+        )
 
     return app
 

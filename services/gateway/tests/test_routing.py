@@ -162,6 +162,7 @@ async def test_campaign_page_gathers_parts_and_degrades(gateway, upstream, signu
         body = page.json()
         assert body["campaign"]["id"] == "cmp_1" and body["totals"] == {"raised": 2500, "currency": "EUR"}
         assert body["labels"] == [{"municipality": "montreuil", "status": "granted"}]
+        assert body["commitments"] == [{"municipality": "montreuil", "cap": 100000}]
         assert body["my_pledge"]["id"] == "plg_1" and body["unavailable"] == []
 
         anonymous = (await client.get("/api/v1/pages/campaigns/cmp_1")).json()
@@ -169,7 +170,9 @@ async def test_campaign_page_gathers_parts_and_degrades(gateway, upstream, signu
 
         upstream.labels_status = 500
         broken = (await client.get("/api/v1/pages/campaigns/cmp_1", headers=bearer)).json()
-        assert broken["labels"] is None and broken["unavailable"] == ["labels"]
+        assert (
+            broken["labels"] is None and broken["commitments"] is None and broken["unavailable"] == ["labels"]
+        )
         assert broken["campaign"]["id"] == "cmp_1" and broken["my_pledge"]["id"] == "plg_1"
 
         upstream.labels_status, upstream.labels_delay_s = 200, 3.0  # slower than page_part_timeout_s

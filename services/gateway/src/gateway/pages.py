@@ -24,7 +24,10 @@ router = APIRouter(prefix="/api/v1/pages", tags=["pages"])
 class CampaignPage(BaseModel):
     campaign: dict[str, Any] | None = Field(description="campaigns' campaign view, null if unavailable")
     totals: dict[str, Any] | None = Field(description="raised / matched / backers, null if unavailable")
-    labels: list[dict[str, Any]] | None = Field(description="cities' labels, null if unavailable")
+    labels: list[dict[str, Any]] | None = Field(description="cities' granted labels, null if unavailable")
+    commitments: list[dict[str, Any]] | None = Field(
+        description="cities' match-funding commitments, null if unavailable"
+    )
     my_pledge: dict[str, Any] | None = Field(
         description="the caller's pledge to this campaign; null if none, anonymous or unavailable"
     )
@@ -83,14 +86,16 @@ async def campaign_page(
             raise PartFailed(f"status {response.status_code}")
         return response.json()
 
-    async def labels() -> list[dict[str, Any]]:
+    async def labels() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         url = settings.upstream_endorsements + settings.page_labels_path.format(id=campaign_id)
         response = await _get(client, url, headers, timeout)
         if response.status_code == 404:
-            return []
+            return [], []
         if response.status_code != 200:
             raise PartFailed(f"status {response.status_code}")
-        return _items(response.json())
+        body = response.json()
+        commitments = body.get("commitments") if isinstance(body, dict) else None
+        return _items(body), [c for c in commitments or [] if isinstance(c, dict)]
 
     async def my_pledge() -> dict[str, Any] | None:
         if not authorization:
@@ -101,8 +106,9 @@ async def campaign_page(
             return None
         if response.status_code != 200:
             raise PartFailed(f"status {response.status_code}")
-        mine = [p for p in _items(response.json()) if p.get("campaign_id", campaign_id) == campaign_id]
-        return mine[0] if mine else None
+        mine = [p for p in _items(response.json()) if p.get("campaign_id") == campaign_id]
+        # Several pledges to one campaign (a failed one, then a new one): the latest counts.
+        return max(mine, key=lambda p: str(p.get("created_at", ""))) if mine else None
 
     results = await asyncio.gather(campaign(), labels(), my_pledge(), return_exceptions=True)
     names = ("campaign", "labels", "my_pledge")
@@ -122,13 +128,15 @@ async def campaign_page(
         else:
             values[name] = result
     camp = values["campaign"]
+    labels_and_commitments = values["labels"] or (None, None)
     totals = camp.get("totals") if isinstance(camp, dict) else None
     if camp is None:
         unavailable.append("totals")
     return CampaignPage(
         campaign=camp,
         totals=totals if isinstance(totals, dict) else None,
-        labels=values["labels"],
+        labels=labels_and_commitments[0],
+        commitments=labels_and_commitments[1],
         my_pledge=values["my_pledge"],
         unavailable=unavailable,
     )

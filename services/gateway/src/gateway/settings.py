@@ -69,9 +69,10 @@ class Settings(ServiceSettings):
     )
     # The campaign page gives up on a slow part after this long and shows it as unavailable.
     page_part_timeout_s: float = 2.0
-    # Where the page finds a campaign's labels and the caller's own pledges ({id}: campaign id).
+    # Where the page finds a campaign's labels (endorsements) and the caller's own pledges
+    # (payments; filtered to this campaign here). {id}: the campaign id.
     page_labels_path: str = "/campaigns/{id}/labels"
-    page_pledges_path: str = "/pledges/mine?campaign_id={id}"
+    page_pledges_path: str = "/me/pledges?limit=200"
     # The merged OpenAPI document is rebuilt at most this often.
     openapi_cache_s: float = 30.0
 
