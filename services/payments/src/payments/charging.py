@@ -161,14 +161,18 @@ class Charger:
 
     async def sweep(self) -> None:
         """Re-fetch intents still waiting long after their last check (covers lost webhooks)."""
-        cutoff = utcnow() - timedelta(seconds=self.settings.sweep_after_s)
+        now = utcnow()
+        cutoff_ms = int((now.timestamp() - self.settings.sweep_after_s) * 1000)
+        oldest = now - timedelta(seconds=self.settings.sweep_window_s)
         waiting = await self.store.pledges_in(
             [domain.PENDING, domain.FAILED, domain.CHARGE_FAILED], limit=200
         )
         for pledge in waiting:
-            checked = when(pledge.get("checked_at"))
-            if checked is not None and checked > cutoff:
-                continue
+            if pledge.get("checked_ms", 0) > cutoff_ms:
+                break  # sorted by last check: the rest were checked even more recently
+            created = when(pledge.get("created_at"))
+            if created is not None and created < oldest:
+                continue  # a backer who never came back is not polled forever
             try:
                 await self.book.refresh(pledge)
             except Exception as exc:

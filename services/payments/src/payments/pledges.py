@@ -27,7 +27,7 @@ from . import domain
 from .domain import IntentState
 from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
 from .settings import Settings
-from .store import Store, pledge_event_data, when
+from .store import Store, checked_now, pledge_event_data, when
 from .stripe_api import StripeApi
 
 log = get_logger(__name__)
@@ -98,7 +98,7 @@ class PledgeBook:
                 "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
-                "checked_at": now,
+                **checked_now(),
             }
             if body.get("public_name"):
                 pledge["public_name"] = body["public_name"]
@@ -238,9 +238,7 @@ class PledgeBook:
 
     async def touch(self, pledge_id: str) -> None:
         async def write(tx: Tx) -> None:
-            await tx.db.pledges.update_one(
-                {"_id": pledge_id}, {"$set": {"checked_at": utcnow()}}, session=tx.session
-            )
+            await tx.db.pledges.update_one({"_id": pledge_id}, {"$set": checked_now()}, session=tx.session)
 
         await self.mongo.transact(write)
 
@@ -276,7 +274,7 @@ class PledgeBook:
             now = utcnow()
             if nxt is None:
                 await tx.db.pledges.update_one(
-                    {"_id": pledge_id}, {"$set": {"checked_at": now}}, session=tx.session
+                    {"_id": pledge_id}, {"$set": checked_now()}, session=tx.session
                 )
                 return None
             if nxt == domain.SUCCEEDED:
@@ -378,7 +376,7 @@ class PledgeBook:
             nxt = domain.status_after_setup_intent(pledge["status"], intent)
             if nxt is None or not payment_method:
                 await tx.db.pledges.update_one(
-                    {"_id": pledge_id}, {"$set": {"checked_at": utcnow()}}, session=tx.session
+                    {"_id": pledge_id}, {"$set": checked_now()}, session=tx.session
                 )
                 return False
             moved = await Store.move_pledge(

@@ -27,6 +27,8 @@ class Settings(ServiceSettings):
     worker_tick_s: float = 2.0
     # Intents still pending this long after their last check are re-fetched from Stripe.
     sweep_after_s: float = 300.0
+    # ...but only for pledges younger than this (abandoned checkouts are not polled forever).
+    sweep_window_s: float = 14 * 24 * 3600
     # A charge or refund claimed by a worker that died is retried after this long.
     stuck_claim_after_s: float = 600.0
 

@@ -25,7 +25,7 @@ COLLECTIONS = [
 INDEXES = [
     Index("pledges", [("backer_id", 1), ("created_at", -1)]),
     Index("pledges", [("campaign_id", 1), ("status", 1)]),
-    Index("pledges", [("status", 1), ("checked_at", 1)]),
+    Index("pledges", [("status", 1), ("checked_ms", 1)]),
     Index("ledger", [("campaign_id", 1), ("at", 1)]),
     Index("stripe_events", [("status", 1), ("received_at", 1)]),
     Index("subscriptions", [("municipality", 1)]),
@@ -41,6 +41,13 @@ def when(value: Any) -> datetime | None:
         return value
     parsed = datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def checked_now() -> dict[str, Any]:
+    """When a pledge was last looked at; `checked_ms` (epoch ms) is what queries sort on, since
+    nx-27017 mixes datetimes and strings in `checked_at` (see `when`)."""
+    now = utcnow()
+    return {"checked_at": now, "checked_ms": int(now.timestamp() * 1000)}
 
 
 def pledge_event_data(pledge: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -79,7 +86,7 @@ class Store:
         return await self.db.pledges.find({"campaign_id": campaign_id}).to_list()
 
     async def pledges_in(self, statuses: list[str], limit: int = 100) -> list[dict[str, Any]]:
-        cursor = self.db.pledges.find({"status": {"$in": statuses}}).sort([("checked_at", 1)])
+        cursor = self.db.pledges.find({"status": {"$in": statuses}}).sort([("checked_ms", 1)])
         return await cursor.limit(limit).to_list()
 
     async def campaign(self, campaign_id: str) -> dict[str, Any] | None:
@@ -118,7 +125,7 @@ class Store:
         now = utcnow()
         result = await tx.db.pledges.update_one(
             {"_id": pledge_id, "status": {"$in": from_statuses}},
-            {"$set": {"status": to_status, "updated_at": now, "checked_at": now, **fields}},
+            {"$set": {"status": to_status, "updated_at": now, **checked_now(), **fields}},
             session=tx.session,
         )
         if result.modified_count != 1:
