@@ -96,9 +96,11 @@ class TokenIssuer:
         return {"Authorization": f"Bearer {self.token(sub, **kwargs)}"}
 
 
-def _rabbitmqctl(*args: str) -> bool:
+def _rabbitmqctl(*args: str, timeout: float = 20) -> bool:
+    # Bounded: a broker busy deleting many quorum queues can be slow to answer the CLI; the
+    # session then falls back to a unique name prefix on the default vhost.
     try:
-        return subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=timeout).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
