@@ -3,20 +3,18 @@ support the city gave."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import StringConstraints
 
 from . import store
 from .access import db_of
 from .api_calls import call_out
 from .api_labels import label_out
 from .api_municipalities import municipality_out
+from .fields import Slug
 
 router = APIRouter(tags=["city page"])
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,60}$")]
 
 
 def _add(totals: dict[str, int], currency: str, amount: int) -> None:

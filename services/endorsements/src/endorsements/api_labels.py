@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.auth import Principal, current_principal, optional_principal
@@ -27,13 +27,10 @@ from .domain_labels import (
 )
 from .domain_territory import belongs_to
 from .events_out import emit_with_public, endorsement_data
+from .fields import Currency, Id, Slug
 from .matching_commit import MatchIn, cancel_commitment, commit_match, commitment_out
 
 router = APIRouter(tags=["labels"])
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,60}$")]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class LabelRequestIn(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.auth import Principal, current_principal, require_admin
@@ -19,11 +19,10 @@ from . import store
 from .access import ctx_of, db_of, require_official
 from .city_amqp import RabbitAdminError, create_city_user
 from .domain_territory import TerritoryError, parse_polygons
+from .fields import Postcode, Slug
 
 router = APIRouter(tags=["municipalities"])
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,60}$")]
-Postcode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 -]{2,10}$")]
 MAX_POLYGON_JSON = 200_000
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.auth import Principal, current_principal
 from servicekit.errors import ApiError
@@ -15,12 +15,9 @@ from servicekit.mongo import Tx, utcnow
 from . import store
 from .access import ctx_of, db_of, require_official
 from .domain_officials import INVITATION_TTL, invitation_usable, new_invitation_token, token_digest
+from .fields import Email, Slug, UserId
 
 router = APIRouter(tags=["officials"])
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,60}$")]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 class AppointIn(BaseModel):

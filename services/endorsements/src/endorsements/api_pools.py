@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.auth import Principal, current_principal
@@ -15,12 +15,10 @@ from servicekit.mongo import Tx, utcnow
 
 from . import store
 from .access import ctx_of, db_of, require_active, require_official
+from .fields import Id, Slug
 from .matching_commit import MatchIn, commit_match, commitment_out, pool_state
 
 router = APIRouter(tags=["match funding"])
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,60}$")]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class PoolIn(BaseModel):

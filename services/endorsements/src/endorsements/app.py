@@ -4,7 +4,17 @@ from fastapi import FastAPI
 
 from servicekit.app import create_service_app
 
-from . import api_calls, api_city_page, api_labels, api_municipalities, api_officials, api_pools, handlers
+from . import (
+    api_call_results,
+    api_calls,
+    api_city_page,
+    api_labels,
+    api_municipalities,
+    api_officials,
+    api_pools,
+    api_proposals,
+    handlers,
+)
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES
 
@@ -20,6 +30,8 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_labels.router,
             api_pools.router,
             api_calls.router,
+            api_proposals.router,
+            api_call_results.router,
         ],
         consumers=[handlers.handlers],
         indexes=INDEXES,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.errors import ApiError
 from servicekit.mongo import Tx, utcnow
@@ -13,9 +13,7 @@ from servicekit.mongo import Tx, utcnow
 from . import store
 from .domain_matching import RuleError, counts_toward_goal, pool_usage, ratio_hundredths, validate_rule
 from .events_out import emit_with_public, match_data
-
-Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Money = Annotated[int, Field(ge=1, le=1_000_000_000, description="minor units")]
+from .fields import Id, Money
 
 
 class MatchIn(BaseModel):
