@@ -28,6 +28,8 @@ async def merged_openapi(request: Request) -> JSONResponse:
     return JSONResponse(await app.state.ctx.extras["openapi"].document(app.openapi()))
 
 
+# Requests for known services are proxied by proxy.UpstreamRoutes before routing; this route
+# answers the rest (unknown service names) and gives metrics a route template.
 @router.api_route(
     "/api/v1/{service}/{path:path}",
     methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -14,7 +14,7 @@ from .handlers import handlers
 from .keys import KeyRing
 from .openapi_merge import MergedOpenApi
 from .passwords import Passwords
-from .proxy import make_client
+from .proxy import UpstreamRoutes, make_client
 from .ratelimit import RateLimitMiddleware, RateLimits
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, AccountStore
@@ -59,7 +59,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         if getattr(r, "path", None) != "/openapi.json" or getattr(r, "endpoint", None) is api.merged_openapi
     ]
     # Inside the request-id and metrics middlewares (so 413/429 carry the request id and are
-    # counted): security headers, CORS, body limit, rate limit.
+    # counted): security headers, CORS, body limit, rate limit, then the fast path to upstreams.
     app.user_middleware[2:2] = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(
@@ -72,6 +72,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         ),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(RateLimitMiddleware),
+        Middleware(UpstreamRoutes),
     ]
     return app
 
