@@ -56,7 +56,11 @@ async def on_contribution(tx: Tx, payment_id: str) -> None:
     commitments = await _active(tx, campaign_id)
     if not commitments:
         return
-    effective = await _effective(tx, campaign_id)
+    # Reading every contribution costs O(campaign size) per payment: only when a rule needs it.
+    needs_totals = any(
+        c["rule"].get("min_backers") or c["rule"]["condition"] == "lump_sum_at_threshold" for c in commitments
+    )
+    effective = await _effective(tx, campaign_id) if needs_totals else []
     backers = len({c["backer_id"] for c in effective})
     for c in commitments:
         if c["currency"] != contribution["currency"]:
@@ -76,11 +80,17 @@ async def _apply_instant(tx: Tx, c: dict[str, Any], contribution: dict[str, Any]
     app_id = f"{c['_id']}|{contribution['_id']}"
     if await tx.db.match_applications.find_one({"_id": app_id}, session=tx.session) is not None:
         return
-    applications = [
-        a async for a in tx.db.match_applications.find({"commitment_id": c["_id"]}, session=tx.session)
-    ]
-    given = sum(int(a["amount"]) for a in applications)
-    backer_count = sum(1 for a in applications if a["backer_id"] == contribution["backer_id"])
+    # `given` always equals the sum of the commitment's application records: both change in
+    # the same transaction, so it is exact without re-reading every application.
+    given = int(c.get("given", 0))
+    backer_count = 0
+    if c["rule"].get("max_contributions_per_backer"):
+        mine = tx.db.match_applications.find(
+            {"commitment_id": c["_id"], "backer_id": contribution["backer_id"]},
+            {"_id": 1},
+            session=tx.session,
+        )
+        backer_count = len([a async for a in mine])
     amount = instant_match(
         c["rule"], int(contribution["amount"]), backer_count, backers, given, int(c["max_amount"])
     )

@@ -37,7 +37,7 @@ INDEXES = [
     Index("commitments", [("pool_id", 1)]),
     Index("commitments", [("endorsement_id", 1)]),
     Index("contributions", [("campaign_id", 1)]),
-    Index("match_applications", [("commitment_id", 1)]),
+    Index("match_applications", [("commitment_id", 1), ("backer_id", 1)]),
     Index("calls", [("municipality", 1), ("status", 1)]),
     Index("proposals", [("call_id", 1)]),
     Index("proposals", [("campaign_id", 1)]),
