@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from notifications.app import build
+from servicekit.events import new_event
 from servicekit.testing.helpers import eventually
+from servicekit.testing.server import serve
 
 
 async def test_receipt_in_french_and_english(svc) -> None:
@@ -165,3 +168,61 @@ async def test_call_opened_reaches_only_residents_who_opted_in(svc) -> None:
     assert svc.mail_to(keen)[0]["Subject"] == "Appel à projets à Montreuil : Des cours d'école oasis"
     await eventually(lambda: svc.db_has("fanout_jobs", {"kind": "call.opened", "status": "done"}))
     assert svc.mail_to(quiet) == [] and svc.mail_to(elsewhere) == []
+
+
+async def test_large_fan_out_goes_page_by_page_under_back_pressure(env, sink, settings_for) -> None:
+    """120 followers, pages of 25, expansion paused while more than 30 emails wait."""
+    app = build(settings_for(env, sink.port, fanout_page_size=25, fanout_max_pending=30, email_concurrency=8))
+    async with serve(app):
+        ctx = app.state.ctx
+        cid = "cmp_big"
+        followers = [f"usr_f{n:03d}" for n in range(120)]
+        for user in followers:
+            await ctx.bus.publish(
+                new_event(
+                    "gateway",
+                    "user.registered",
+                    None,
+                    {
+                        "user_id": user,
+                        "email": f"{user}@example.localhost",
+                        "display_name": user,
+                        "locale": "en",
+                    },
+                )
+            )
+            await ctx.bus.publish(
+                new_event("campaigns", "campaign.followed", None, {"campaign_id": cid, "user_id": user})
+            )
+        await eventually(lambda: _count(ctx, cid), timeout=60)
+        event = new_event(
+            "campaigns",
+            "campaign.meetup_scheduled",
+            None,
+            {
+                "campaign_id": cid,
+                "meetup_id": "m1",
+                "owner_id": "usr_owner",
+                "title": "Planting day",
+                "campaign_title": "Big park",
+                "starts_at": "2026-12-05T14:00:00Z",
+            },
+        )
+        await ctx.bus.publish(event)
+        await eventually(lambda: all(sink.to(f"{u}@example.localhost") for u in followers), timeout=90)
+        await eventually(
+            lambda: ctx.mongo.db.fanout_jobs.find_one(
+                {"_id": f"{event.id}|campaign.meetup_scheduled", "status": "done"}
+            )
+        )
+        assert all(len(sink.to(f"{u}@example.localhost")) == 1 for u in followers)
+        assert (
+            await ctx.mongo.db.email_deliveries.count_documents(
+                {"context.event_id": event.id, "status": "sent"}
+            )
+            == 120
+        )
+
+
+async def _count(ctx, cid: str) -> bool:
+    return await ctx.mongo.db.followers.count_documents({"campaign_id": cid}) == 120
