@@ -89,3 +89,44 @@ def totals(
         "match_promised": match_promised,
         "backers_count": len(backers),
     }
+
+
+# -- incremental form ----------------------------------------------------------------------------
+# Handlers do not re-read every record on each event: when one record changes they add the
+# difference between its contribution after and before. Each record's contribution is a pure
+# function of its state, so the campaign's totals always equal `totals(...)` over the final
+# records, whatever the order and however often an event came (a repeat changes nothing: delta 0).
+
+AMOUNT_KEYS = ("raised", "pledged", "matched", "matched_counted", "match_promised")
+
+
+def contribution(
+    kind: str, record: dict[str, Any] | None, refunds: Iterable[dict[str, Any]] = ()
+) -> dict[str, int]:
+    """What one record adds to the campaign's totals (`kind`: pledge, payment, commitment)."""
+    out = dict.fromkeys(AMOUNT_KEYS, 0)
+    if record is None:
+        return out
+    if kind == "pledge":
+        out["pledged"] = pledge_outstanding(record)
+    elif kind == "payment":
+        out["raised"] = payment_net(record, refunds)
+    elif kind == "commitment":
+        given = commitment_given(record)
+        out["matched"] = given
+        out["matched_counted"] = given if bool(record.get("counts_toward_goal")) else 0
+        out["match_promised"] = (
+            0 if bool(record.get("canceled")) else max(given, int(record.get("max_amount", 0)))
+        )
+    else:
+        raise ValueError(f"unknown funding record kind {kind!r}")
+    return out
+
+
+def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before[key] for key in AMOUNT_KEYS}
+
+
+def backer_share(amounts: dict[str, int]) -> int:
+    """The part of a contribution that makes its giver a backer (money in or promised)."""
+    return amounts["raised"] + amounts["pledged"]

@@ -1,8 +1,9 @@
 """Events from payments (money), endorsements (labels, match funding, calls for projects).
 
-Each handler stores or merges one record keyed by the id the event is about, then derives the
-campaign's totals from all records (store.refresh_totals): a duplicated event changes nothing
-and events arriving in any order give the same totals. Terminal facts (a pledge released or
+Each handler stores or merges one record keyed by the id the event is about, then moves the
+campaign's totals by the change of that record's contribution (store.apply_change, rules in
+funding.py): a duplicated event changes nothing and events arriving in any order give the same
+totals. Terminal facts (a pledge released or
 charged, a commitment canceled, a label revoked) stay terminal whatever arrives after them."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from servicekit.events import Event
 from servicekit.mongo import Tx, utcnow
 
 from . import domain
-from .store import emit_snapshot, empty_totals, insert, refresh_totals, save
+from .store import apply_change, emit_snapshot, empty_totals, insert, save
 
 handlers = Handlers("campaigns.funding")
 
@@ -33,13 +34,19 @@ async def _campaign(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
 
 async def _merge(
     tx: Tx, collection: str, record_id: str, base: dict[str, Any], facts: dict[str, Any]
-) -> None:
-    """Create the record from `base` + `facts`, or add `facts` to the existing one."""
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Create the record from `base` + `facts`, or add `facts` to the existing one; returns
+    (before, after)."""
     existing = await tx.db[collection].find_one({"_id": record_id}, session=tx.session)
     if existing is None:
-        await insert(tx, collection, {"_id": record_id, **base, **facts})
-    else:
-        await save(tx, collection, {**existing, **facts})
+        return None, await insert(tx, collection, {"_id": record_id, **base, **facts})
+    if all(existing.get(k) == v for k, v in facts.items()):
+        return existing, existing
+    return existing, await save(tx, collection, {**existing, **facts})
+
+
+async def _refunds(tx: Tx, payment_id: str) -> list[dict[str, Any]]:
+    return await tx.db.refunds.find({"payment_id": payment_id}, session=tx.session).to_list()
 
 
 # -- pledges and payments ----------------------------------------------------------------------
@@ -56,58 +63,69 @@ def _money_base(data: dict[str, Any]) -> dict[str, Any]:
 
 @handlers.on("pledge.authorized")
 async def pledge_authorized(event: Event, tx: Tx) -> None:
-    campaign = await _campaign(tx, event.data)
+    await _campaign(tx, event.data)
     data = event.data
-    await _merge(tx, "pledges", data["pledge_id"], _money_base(data), {"authorized": True})
-    await refresh_totals(tx, campaign)
+    await apply_change(
+        tx, "pledge", *await _merge(tx, "pledges", data["pledge_id"], _money_base(data), {"authorized": True})
+    )
 
 
 @handlers.on("pledge.released")
 async def pledge_released(event: Event, tx: Tx) -> None:
-    campaign = await _campaign(tx, event.data)
+    await _campaign(tx, event.data)
     data = event.data
-    await _merge(tx, "pledges", data["pledge_id"], _money_base(data), {"released": True})
-    await refresh_totals(tx, campaign)
+    await apply_change(
+        tx, "pledge", *await _merge(tx, "pledges", data["pledge_id"], _money_base(data), {"released": True})
+    )
 
 
 @handlers.on("payment.succeeded")
 async def payment_succeeded(event: Event, tx: Tx) -> None:
-    campaign = await _campaign(tx, event.data)
+    await _campaign(tx, event.data)
     data = event.data
     base = {**_money_base(data), "pledge_id": data["pledge_id"]}
-    await _merge(tx, "payments", data["payment_id"], base, {"succeeded": True, "amount": int(data["amount"])})
+    before, after = await _merge(
+        tx, "payments", data["payment_id"], base, {"succeeded": True, "amount": int(data["amount"])}
+    )
+    refunds = await _refunds(tx, data["payment_id"])
+    await apply_change(tx, "payment", before, after, refunds, refunds)
     # The pledge it paid is no longer merely promised (all-or-nothing charges at the deadline).
-    await _merge(tx, "pledges", data["pledge_id"], {**_money_base(data), "amount": 0}, {"charged": True})
-    await refresh_totals(tx, campaign)
+    charged = await _merge(
+        tx, "pledges", data["pledge_id"], {**_money_base(data), "amount": 0}, {"charged": True}
+    )
+    await apply_change(tx, "pledge", *charged)
 
 
 @handlers.on("payment.refunded")
 async def payment_refunded(event: Event, tx: Tx) -> None:
-    campaign = await _campaign(tx, event.data)
+    await _campaign(tx, event.data)
     data = event.data
     # Without a refund id the event id is the best key (the inbox already dedupes redeliveries).
     refund_id = data.get("refund_id") or f"evt:{event.id}"
-    existing = await tx.db.refunds.find_one({"_id": refund_id}, session=tx.session)
-    if existing is None:
-        await insert(
-            tx,
-            "refunds",
-            {
-                "_id": refund_id,
-                "campaign_id": data["campaign_id"],
-                "payment_id": data["payment_id"],
-                "amount": int(data["amount"]),
-            },
-        )
-    # A refund may overtake its payment.succeeded: make sure the payment record exists.
-    await _merge(
+    if await tx.db.refunds.find_one({"_id": refund_id}, session=tx.session) is not None:
+        return
+    refunds_before = await _refunds(tx, data["payment_id"])
+    await insert(
+        tx,
+        "refunds",
+        {
+            "_id": refund_id,
+            "campaign_id": data["campaign_id"],
+            "payment_id": data["payment_id"],
+            "amount": int(data["amount"]),
+        },
+    )
+    # A refund may overtake its payment.succeeded: the payment record then waits for it.
+    _, payment = await _merge(
         tx,
         "payments",
         data["payment_id"],
         {**_money_base(data), "pledge_id": data["pledge_id"], "amount": 0, "succeeded": False},
         {},
     )
-    await refresh_totals(tx, campaign)
+    await apply_change(
+        tx, "payment", payment, payment, refunds_before, await _refunds(tx, data["payment_id"])
+    )
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -171,7 +189,7 @@ def _match_terms(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _match_event(tx: Tx, data: dict[str, Any], change: dict[str, Any] | None = None) -> None:
-    campaign = await _campaign(tx, data)
+    await _campaign(tx, data)
     cid = data["commitment_id"]
     existing = await tx.db.commitments.find_one({"_id": cid}, session=tx.session)
     record = existing or {"_id": cid, **_match_base(data)}
@@ -179,10 +197,10 @@ async def _match_event(tx: Tx, data: dict[str, Any], change: dict[str, Any] | No
     if change:
         record = change_commitment(record, change)
     if existing is None:
-        await insert(tx, "commitments", record)
-    else:
-        await save(tx, "commitments", record)
-    await refresh_totals(tx, campaign)
+        record = await insert(tx, "commitments", record)
+    elif record != existing:
+        record = await save(tx, "commitments", record)
+    await apply_change(tx, "commitment", existing, record)
 
 
 def change_commitment(record: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -308,22 +326,10 @@ async def proposal_selected(event: Event, tx: Tx) -> None:
         )
     await _refresh_labels(tx, campaign)
     commitment_id = data.get("commitment_id") or f"award:{data['proposal_id']}"
-    existing = await tx.db.commitments.find_one({"_id": commitment_id}, session=tx.session)
     award = {"award": int(data["award"]), "municipality": data["municipality"]}
-    if existing is None:
-        await insert(
-            tx,
-            "commitments",
-            {
-                "_id": commitment_id,
-                **_match_base({"campaign_id": campaign_id}),
-                "counts_toward_goal": True,
-                "max_amount": int(data["award"]),
-                **award,
-            },
-        )
-    else:
-        await save(tx, "commitments", {**existing, **award})
-    fresh = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-    assert fresh is not None
-    await refresh_totals(tx, fresh)
+    base = {
+        **_match_base({"campaign_id": campaign_id}),
+        "counts_toward_goal": True,
+        "max_amount": int(data["award"]),
+    }
+    await apply_change(tx, "commitment", *await _merge(tx, "commitments", commitment_id, base, award))

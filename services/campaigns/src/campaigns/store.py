@@ -43,6 +43,7 @@ INDEXES = [
     Index("payments", [("campaign_id", 1)]),
     Index("refunds", [("campaign_id", 1)]),
     Index("commitments", [("campaign_id", 1)]),
+    Index("backers", [("campaign_id", 1)]),
     Index("labels", [("campaign_id", 1)]),
 ]
 # Created by `ensure_text_index`, not with INDEXES: nx-27017 fails ("constraint failed") to
@@ -100,20 +101,31 @@ def emit_snapshot(tx: Tx, event_type: str, campaign: dict[str, Any]) -> None:
     tx.emit(event_type, campaign["_id"], domain.snapshot(campaign))
 
 
-async def refresh_totals(tx: Tx, campaign: dict[str, Any]) -> dict[str, Any]:
-    """Recompute the totals from every funding record of the campaign; emit goal_reached once."""
-    cid = campaign["_id"]
-    s = tx.session
-
-    async def all_of(name: str) -> list[dict[str, Any]]:
-        return await tx.db[name].find({"campaign_id": cid}, session=s).to_list()
-
-    totals = funding.totals(
-        await all_of("pledges"),
-        await all_of("payments"),
-        await all_of("refunds"),
-        await all_of("commitments"),
-    )
+async def apply_change(
+    tx: Tx,
+    kind: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    refunds_before: list[dict[str, Any]] | None = None,
+    refunds_after: list[dict[str, Any]] | None = None,
+) -> None:
+    """One funding record changed from `before` to `after`: move the campaign's totals (and
+    its backer count) by the difference of the record's contribution; emit goal_reached once."""
+    old = funding.contribution(kind, before, refunds_before or [])
+    new = funding.contribution(kind, after, refunds_after or [])
+    change = funding.delta(old, new)
+    share_change = funding.backer_share(new) - funding.backer_share(old)
+    if not any(change.values()):
+        return
+    cid = after["campaign_id"]
+    campaign = await tx.db.campaigns.find_one({"_id": cid}, session=tx.session)
+    if campaign is None:
+        raise LookupError(f"campaign {cid} vanished")
+    totals = {**empty_totals(), **(campaign.get("totals") or {})}
+    for key, value in change.items():
+        totals[key] += value
+    if share_change and kind in ("pledge", "payment"):
+        totals["backers_count"] += await _move_backer(tx, cid, after["backer_id"], share_change)
     totals["funded"] = totals["raised"] + totals["pledged"] + totals["matched"]
     totals["progress_bp"] = domain.progress_bp(totals, campaign["goal"])
     changed = {**campaign, "totals": totals}
@@ -124,10 +136,37 @@ async def refresh_totals(tx: Tx, campaign: dict[str, Any]) -> dict[str, Any]:
         emit_snapshot(tx, "campaign.goal_reached", changed)
         # Counted when staged: a rolled-back transaction may over-count, a metric can live with it.
         metrics.GOALS_REACHED.inc()
-        return changed
-    if totals == campaign.get("totals"):
-        return campaign
-    return await save(tx, "campaigns", changed)
+        return
+    await save(tx, "campaigns", changed)
+
+
+async def _move_backer(tx: Tx, campaign_id: str, backer_id: str, amount: int) -> int:
+    """Add to what one backer gives the campaign; returns the change in the backer count."""
+    key = f"{campaign_id}|{backer_id}"
+    backer = await tx.db.backers.find_one({"_id": key}, session=tx.session)
+    before = int(backer["amount"]) if backer else 0
+    after = before + amount
+    if backer is None:
+        await insert(
+            tx, "backers", {"_id": key, "campaign_id": campaign_id, "backer_id": backer_id, "amount": after}
+        )
+    else:
+        await save(tx, "backers", {**backer, "amount": after})
+    return int(after > 0) - int(before > 0)
+
+
+async def recompute_totals(tx: Tx, campaign_id: str) -> dict[str, int]:
+    """The totals derived from scratch from every record (checks and repairs; see funding.py)."""
+
+    async def all_of(name: str) -> list[dict[str, Any]]:
+        return await tx.db[name].find({"campaign_id": campaign_id}, session=tx.session).to_list()
+
+    return funding.totals(
+        await all_of("pledges"),
+        await all_of("payments"),
+        await all_of("refunds"),
+        await all_of("commitments"),
+    )
 
 
 def tx_now(_tx: Tx) -> datetime:
