@@ -170,3 +170,55 @@ async def test_campaign_draft_for_a_call_becomes_a_proposal_and_deleted_users_ar
     assert await db.officials.find_one({"user_id": "usr_amina"}) is None
     assert (await db.proposals.find_one({"campaign_id": cid}))["proposer_id"].startswith("deleted-")
     await eventually(lambda: any(json.loads(m.body)["data"]["user_id"] == "usr_amina" for m in officials))
+
+
+async def test_jury_call_selects_winners_within_budget(svc) -> None:
+    slug = await svc.city(postcodes=("93100",))
+    await svc.appoint(slug, "usr_claire", "manager")
+    await svc.trial(slug)
+    now = datetime.now(UTC)
+    call = {"title": "Fête des quartiers", "budget": 10_000, "max_award": 6_000, "currency": "EUR", "winners": 2,
+            "submission_opens_at": _iso(now - timedelta(hours=1)), "submission_closes_at": _iso(now + timedelta(days=5))}  # fmt: skip
+    call_id = (
+        await svc.http.post(f"/municipalities/{slug}/calls", json=call, headers=svc.who("usr_claire"))
+    ).json()["id"]
+    ids = []
+    for who in ("usr_a", "usr_b", "usr_c"):
+        body = {
+            "title": f"Project {who}",
+            "summary": "A neighbourhood party",
+            "requested_amount": 5_000,
+            "postcode": "93100",
+        }
+        ids.append(
+            (await svc.http.post(f"/calls/{call_id}/proposals", json=body, headers=svc.who(who))).json()["id"]
+        )
+    headers = {**svc.who("usr_claire"), "Idempotency-Key": "jury-1"}
+    winners = {"winners": [{"proposal_id": ids[0], "award": 5_000}, {"proposal_id": ids[2], "award": 4_000}]}
+    r = await svc.http.post(f"/calls/{call_id}/selection", json=winners, headers=headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "too_early"  # submissions still open
+    assert (
+        await svc.http.post(f"/proposals/{ids[0]}/votes", headers=svc.who("usr_v"))
+    ).status_code == 403  # no vote
+    await svc.http.post(f"/calls/{call_id}/schedule", json={"submission_closes_at": _iso(datetime.now(UTC))},
+                        headers=svc.who("usr_claire"))  # fmt: skip
+    too_much = {"winners": [{"proposal_id": ids[0], "award": 6_000}, {"proposal_id": ids[1], "award": 6_000}]}
+    r = await svc.http.post(f"/calls/{call_id}/selection", json=too_much, headers=headers)
+    assert r.status_code == 422 and "budget" in r.json()["error"]["message"]
+    r = await svc.http.post(
+        f"/calls/{call_id}/selection", json=winners, headers={**headers, "Idempotency-Key": "jury-2"}
+    )
+    assert r.status_code == 200, r.text
+    statuses = {
+        p["id"]: (p["status"], p["award"])
+        for p in (await svc.http.get(f"/calls/{call_id}/proposals")).json()["items"]
+    }
+    assert statuses == {
+        ids[0]: ("selected", 5_000),
+        ids[1]: ("not_selected", None),
+        ids[2]: ("selected", 4_000),
+    }
+    r = await svc.http.post(
+        f"/calls/{call_id}/selection", json=winners, headers={**headers, "Idempotency-Key": "jury-3"}
+    )
+    assert r.status_code == 409  # decided once
