@@ -8,6 +8,7 @@ from . import (
     api_campaigns,
     api_follow,
     api_lifecycle,
+    api_listing,
     api_meetups,
     api_needs,
     api_updates,
@@ -30,6 +31,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         settings or Settings(),
         title="Civicfund campaigns",
         routers=[
+            api_listing.router,
             api_campaigns.router,
             api_lifecycle.router,
             api_needs.router,
