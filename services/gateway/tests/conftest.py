@@ -74,6 +74,12 @@ def upstream_app(state: Upstream) -> FastAPI:
             headers={"Connection": "keep-alive", "X-Upstream": "yes"},
         )
 
+    @app.get("/set-cookie")
+    async def set_cookie() -> JSONResponse:
+        response = JSONResponse({"ok": True})
+        response.set_cookie("upstream_session", "for-one-user-only")
+        return response
+
     @app.post("/webhooks/stripe")
     async def webhook(request: Request) -> dict[str, Any]:
         entry = await record(request)

@@ -198,3 +198,17 @@ async def test_odd_paths_are_forwarded_encoded_as_received(gateway, upstream) ->
         r = await client.get("/api/v1/campaigns/things/%F2%A6%B1%92Q%C3%AE%C3%84~%C3%AF%0E%20x")
     assert r.status_code == 200, r.text
     assert r.json()["id"] == "\U000a6c52QîÄ~ï\x0e x"
+
+
+async def test_upstream_cookies_reach_the_client_but_are_never_kept(gateway, upstream) -> None:
+    async with gateway.client() as first:
+        r = await first.get("/api/v1/campaigns/set-cookie")
+        assert "upstream_session=for-one-user-only" in r.headers["set-cookie"]
+    async with httpx.AsyncClient(base_url=gateway.url) as second:
+        await second.post(
+            "/api/v1/campaigns/echo", content=b"{}", headers={"X-Request-ID": "req-cookie-check"}
+        )
+    seen = next(
+        e for e in reversed(upstream.received) if e["headers"].get("x-request-id") == "req-cookie-check"
+    )
+    assert "cookie" not in seen["headers"]

@@ -41,7 +41,14 @@ async def route_to_service(service: str, path: str, request: Request) -> Respons
     if upstream is None:
         raise ApiError(404, "not_found", f"no service named {service!r}")
     timeout = route_timeout(ctx.settings.route_timeouts, service, path, ctx.settings.upstream_timeout_s)
-    return await proxy(request, ctx.extras["http"], upstream, _raw_rest(request, service, path), timeout)
+    return await proxy(
+        request,
+        ctx.extras["transport"],
+        upstream,
+        _raw_rest(request, service, path),
+        timeout,
+        ctx.settings.upstream_connect_timeout_s,
+    )
 
 
 def _raw_rest(request: Request, service: str, path: str) -> str:
@@ -62,5 +69,10 @@ async def stripe_webhook(request: Request) -> Response:
         ctx.settings.route_timeouts, "payments", "webhooks/stripe", ctx.settings.upstream_timeout_s
     )
     return await proxy(
-        request, ctx.extras["http"], ctx.settings.upstream_payments, "/webhooks/stripe", timeout
+        request,
+        ctx.extras["transport"],
+        ctx.settings.upstream_payments,
+        "/webhooks/stripe",
+        timeout,
+        ctx.settings.upstream_connect_timeout_s,
     )

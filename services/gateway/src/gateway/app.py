@@ -14,7 +14,7 @@ from .handlers import handlers
 from .keys import KeyRing
 from .openapi_merge import MergedOpenApi
 from .passwords import Passwords
-from .proxy import UpstreamRoutes, make_client
+from .proxy import UpstreamRoutes, make_client, make_transport
 from .ratelimit import RateLimitMiddleware, RateLimits
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, AccountStore
@@ -26,7 +26,8 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.extras["keys"] = keys
     # The gateway verifies tokens on its own endpoints with its own keys, no HTTP round trip.
     ctx.verifier.set_jwks(jwks(keys.published))
-    ctx.extras["http"] = make_client(settings)
+    ctx.extras["transport"] = make_transport(settings)
+    ctx.extras["http"] = make_client(settings, ctx.extras["transport"])
     ctx.extras["limits"] = RateLimits(settings)
     assert ctx.mongo is not None
     ctx.extras["store"] = AccountStore(ctx.mongo.db)

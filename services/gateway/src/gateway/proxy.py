@@ -9,6 +9,7 @@ stripped; `X-Request-ID` and `traceparent` travel on; the bearer token is forwar
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import re
 import secrets
 
@@ -42,17 +43,27 @@ HOP_BY_HOP = {
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 BUFFER_MAX_BYTES = 256 * 1024
 PROXIED_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
+def make_transport(settings: Settings) -> AiohttpTransport:
     def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=settings.upstream_max_connections, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
         )
-        return aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        # No cookie jar: a proxy must never keep one user's cookies for the next request.
+        return aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+        )
 
+    return AiohttpTransport(client=session)
+
+
+def make_client(settings: Settings, transport: AiohttpTransport) -> httpx.AsyncClient:
+    """For the gateway's own calls to services (page parts, API documents); cookies refused."""
     timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s)
-    return httpx.AsyncClient(transport=AiohttpTransport(client=session), timeout=timeout)
+    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(transport=transport, timeout=timeout, cookies=jar)
 
 
 def new_traceparent(request_id: str | None) -> str:
@@ -79,8 +90,15 @@ def forward_headers(request: Request) -> dict[str, str]:
 
 
 async def proxy(
-    request: Request, client: httpx.AsyncClient, upstream: str, path: str, timeout: float | None = None
+    request: Request,
+    transport: httpx.AsyncBaseTransport,
+    upstream: str,
+    path: str,
+    timeout: float,
+    connect_timeout: float,
 ) -> Response:
+    """Straight to the transport with httpx's Request/Response: the client's redirect, auth and
+    cookie handling are not wanted in a proxy and cost a third of its time."""
     url = f"{upstream.rstrip('/')}/{path.lstrip('/')}"
     query = request.scope.get("query_string", b"")
     if query:
@@ -93,16 +111,21 @@ async def proxy(
     content = None if method in SAFE_METHODS else request.stream()
     for attempt in range(1, attempts + 1):
         try:
-            upstream_request = client.build_request(
+            upstream_request = httpx.Request(
                 method,
                 url,
                 headers=headers,
                 content=content,
-                timeout=httpx.Timeout(timeout, connect=client.timeout.connect)
-                if timeout is not None
-                else httpx.USE_CLIENT_DEFAULT,
+                extensions={
+                    "timeout": {
+                        "connect": connect_timeout,
+                        "read": timeout,
+                        "write": timeout,
+                        "pool": connect_timeout,
+                    }
+                },
             )
-            upstream_response = await client.send(upstream_request, stream=True)
+            upstream_response = await transport.handle_async_request(upstream_request)
             break
         except (
             httpx.ConnectError,
@@ -181,7 +204,14 @@ class UpstreamRoutes:
             rest = raw[len(prefix) :].decode("ascii", errors="replace")
         timeout = route_timeout(ctx.settings.route_timeouts, service, rest, ctx.settings.upstream_timeout_s)
         try:
-            response = await proxy(request, ctx.extras["http"], upstream, rest, timeout)
+            response = await proxy(
+                request,
+                ctx.extras["transport"],
+                upstream,
+                rest,
+                timeout,
+                ctx.settings.upstream_connect_timeout_s,
+            )
         except Exception:
             log.exception("proxy_failed", path=path)
             response = error_response(request, 500, "internal_error", "internal error")
