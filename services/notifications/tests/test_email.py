@@ -215,13 +215,14 @@ async def test_large_fan_out_goes_page_by_page_under_back_pressure(env, sink, se
                 {"_id": f"{event.id}|campaign.meetup_scheduled", "status": "done"}
             )
         )
+
+        async def all_recorded_sent() -> bool:
+            # The sink has the mail a moment before the mailer records it as sent.
+            query = {"context.event_id": event.id, "status": "sent"}
+            return await ctx.mongo.db.email_deliveries.count_documents(query) == 120
+
+        await eventually(all_recorded_sent)
         assert all(len(sink.to(f"{u}@example.localhost")) == 1 for u in followers)
-        assert (
-            await ctx.mongo.db.email_deliveries.count_documents(
-                {"context.event_id": event.id, "status": "sent"}
-            )
-            == 120
-        )
 
 
 async def _count(ctx, cid: str) -> bool:
