@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from servicekit.testing.procs import die_with_parent
+
 from .stack import Process, Stack
 
 
@@ -55,6 +57,7 @@ class RunningStack:
                 env={**os.environ, **proc.env},
                 cwd=self.stack.root,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     def wait(self, proc: Process, timeout: float = 60) -> None:

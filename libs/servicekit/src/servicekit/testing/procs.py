@@ -41,6 +41,17 @@ def _bin(name: str) -> str:
     return found
 
 
+def die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, even by SIGKILL or a timeout,
+    so servers started for a test never outlive it (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def process(
     args: list[str], port: int, log_path: Path, env: dict[str, str] | None = None
@@ -53,6 +64,7 @@ def process(
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     try:
         wait_port(port, proc=proc)
