@@ -9,7 +9,7 @@
 3. lag: events offered at fixed rates; lag = handled time - commit time, p50/p99. A rate above
    what the path sustains shows queueing, not the pipeline's own latency: both are printed.
 
-Runs against the RabbitMQ at AMQP_URL (a private vhost when rabbitmqctl works) and two fresh
+Runs against the RabbitMQ at AMQP_URL (names under a unique prefix, deleted afterwards) and two fresh
 in-memory nx-27017 servers (producer and consumer, as two services would have), or against
 real MongoDB with --producer-mongo/--consumer-mongo. It prints its figures; nothing is asserted.
 """
@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from servicekit.mongo import Mongo, Tx
 from servicekit.outbox import OUTBOX_INDEXES, Outbox
 from servicekit.settings import ServiceSettings
 from servicekit.testing import procs
+from servicekit.testing.rabbit import delete_namespace
 
 AMQP = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -169,13 +169,6 @@ class FullPath:
         await self.c_mongo.close()
 
 
-def _rabbitmqctl(*args: str) -> bool:
-    try:
-        return subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,14 +185,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     configure_logging("bench", "WARNING", json=True)
-    vhost = f"civicfund-bench-{uuid.uuid4().hex[:6]}"
     amqp_url, namespace = AMQP, f"bench{uuid.uuid4().hex[:6]}."
-    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl(
-        "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"
-    ):
-        amqp_url = f"{AMQP.rstrip('/')}/{vhost}"
-    else:
-        vhost = ""
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
         (work / "contracts" / "events").mkdir(parents=True)
@@ -238,8 +224,7 @@ async def main() -> None:
                 )
         finally:
             await path.close()
-    if vhost:
-        _rabbitmqctl("delete_vhost", vhost)
+    delete_namespace(amqp_url, namespace)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,12 @@
 """pytest fixtures for every Civicfund test suite (loaded with `-p servicekit.testing.plugin`).
 
-Real RabbitMQ (a private vhost per test session when `rabbitmqctl` is usable, else a unique
-name prefix on the default vhost), one nx-27017 server per session (in-memory databases,
+Real RabbitMQ (a unique name prefix per test session on the default vhost), one nx-27017 server per session (in-memory databases,
 one database name per test), localstripe on demand, and a token issuer with a JWKS endpoint.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +21,7 @@ from fastapi import FastAPI
 from ..settings import ServiceSettings
 from ..signing import SigningKey, access_claims, jwks
 from . import procs
+from .rabbit import delete_namespace
 from .server import serve
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -96,29 +95,13 @@ class TokenIssuer:
         return {"Authorization": f"Bearer {self.token(sub, **kwargs)}"}
 
 
-def _rabbitmqctl(*args: str, timeout: float = 20) -> bool:
-    # Bounded: a broker busy deleting many quorum queues can be slow to answer the CLI; the
-    # session then falls back to a unique name prefix on the default vhost.
-    try:
-        return subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=timeout).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 @pytest.fixture(scope="session")
 def rabbit_vhost() -> Iterator[tuple[str, str]]:
+    """This session's broker URL and its unique name prefix (see testing/rabbit.py for why not
+    a vhost per session); its queues and exchanges are deleted at the end."""
     namespace = f"t{uuid.uuid4().hex[:8]}."
-    vhost = f"civicfund-test-{uuid.uuid4().hex[:8]}"
-    base = RABBIT_BASE.rstrip("/")
-    if (
-        os.environ.get("CIVICFUND_TEST_VHOSTS", "1") == "1"
-        and _rabbitmqctl("add_vhost", vhost)
-        and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    ):
-        yield f"{base}/{vhost}", namespace
-        _rabbitmqctl("delete_vhost", vhost)
-    else:
-        yield base + "/", namespace
+    yield RABBIT_BASE, namespace
+    delete_namespace(RABBIT_BASE, namespace)
 
 
 @pytest.fixture(scope="session")
