@@ -188,9 +188,13 @@ class Running:
 
 
 def _settings(env: TestEnv, localstripe_url: str, **overrides: Any) -> Settings:
+    # Each app under test gets its own broker namespace: its queues never hold another test's
+    # leftovers, and never clash with the queues the whole-platform `stack` (same session,
+    # other consumer settings) declares under the session's namespace.
     return env.settings(
         Settings,
         "payments",
+        bus_namespace=f"{env.namespace}p{uuid.uuid4().hex[:6]}.",
         stripe_api_base=localstripe_url,
         stripe_secret_key=SECRET_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
