@@ -147,3 +147,23 @@ async def test_two_replicas_relay_each_row_once(
             await asyncio.sleep(1.0)
             got = [json.loads(m.body)["id"] for m in received]
             assert sorted(got) == sorted(ids)
+
+
+async def test_a_crashed_relays_lease_expires_and_a_new_process_takes_over(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
+    async with kit(env, test_contracts, relay=False) as k:
+        # A previous process died holding the lease (no release): it carries an old expiry.
+        async def stale(tx: Tx) -> None:
+            await tx.db.leases.insert_one(
+                {"_id": "outbox-relay", "owner": "dead-process", "expires_ms": 1}, session=tx.session
+            )
+
+        await k.mongo.transact(stale)
+        _, received = await tap(k.bus, "kit.#")
+        ids = await _write(k, 3)
+        k.start_relay()
+        await eventually(lambda: len(received) == 3)
+        assert sorted(json.loads(m.body)["id"] for m in received) == sorted(ids)
+        lease = await k.mongo.db.leases.find_one({"_id": "outbox-relay"})
+        assert lease["owner"] != "dead-process"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -30,7 +30,7 @@ OUTBOX_INDEXES = [
     Index("outbox", [("status", 1), ("created_at", 1)]),
     # Sent rows are kept a week for inspection, then expire.
     Index("outbox", [("sent_at", 1)], expire_after_seconds=7 * 24 * 3600),
-    Index("leases", [("expires_at", 1)]),
+    Index("leases", [("expires_ms", 1)]),
 ]
 LEASE_TTL_S = 15
 
@@ -144,13 +144,15 @@ class Outbox:
 
     # One relay per service, whatever the replica count: a lease row with an expiry.
     async def _hold_lease(self, owner: str) -> bool:
-        now = utcnow()
-        expires = now + timedelta(seconds=LEASE_TTL_S)
+        # Expiry as integer epoch milliseconds: nx-27017 stores a `$set` datetime as a string,
+        # which never compares, so a crashed owner's lease would never expire.
+        now_ms = int(time.time() * 1000)
+        expires_ms = now_ms + LEASE_TTL_S * 1000
 
         async def take(tx: Tx) -> bool:
             held = await tx.db.leases.find_one_and_update(
-                {"_id": "outbox-relay", "$or": [{"owner": owner}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"owner": owner, "expires_at": expires}},
+                {"_id": "outbox-relay", "$or": [{"owner": owner}, {"expires_ms": {"$lt": now_ms}}]},
+                {"$set": {"owner": owner, "expires_ms": expires_ms}},
                 session=tx.session,
             )
             if held is not None:
@@ -158,7 +160,7 @@ class Outbox:
             if await tx.db.leases.find_one({"_id": "outbox-relay"}, session=tx.session) is not None:
                 return False
             await tx.db.leases.insert_one(
-                {"_id": "outbox-relay", "owner": owner, "expires_at": expires}, session=tx.session
+                {"_id": "outbox-relay", "owner": owner, "expires_ms": expires_ms}, session=tx.session
             )
             return True
 
