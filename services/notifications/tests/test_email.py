@@ -227,3 +227,36 @@ async def test_large_fan_out_goes_page_by_page_under_back_pressure(env, sink, se
 
 async def _count(ctx, cid: str) -> bool:
     return await ctx.mongo.db.followers.count_documents({"campaign_id": cid}) == 120
+
+
+async def test_official_invitation_is_emailed_with_its_token_in_the_invitees_language(svc) -> None:
+    # A known account gets it in its language; an address without an account gets English.
+    known = await svc.user("known", "fr")
+    await svc.publish(
+        "municipality.registered",
+        {"municipality_id": "m1", "slug": "montreuil", "name": "Montreuil", "postcodes": ["93100"]},
+    )
+    await eventually(lambda: svc.db_has("users", {"_id": known}))
+    for email, token in (
+        (f"{known}@example.localhost", "tok-known"),
+        ("new.person@example.localhost", "tok-new"),
+    ):
+        await svc.publish(
+            "official.invited",
+            {
+                "invitation_id": f"inv-{token}",
+                "municipality": "montreuil",
+                "email": email,
+                "role": "reviewer",
+                "token": token,
+                "expires_at": "2026-12-24T00:00:00+00:00",
+            },
+        )
+    await eventually(lambda: svc.mail_to(known) and svc.sink.to("new.person@example.localhost"), timeout=20)
+    fr = svc.mail_to(known)[0]
+    assert fr["Subject"] == "Montreuil vous invite à rejoindre Civicfund comme relecteur·rice"
+    assert "tok-known" in fr.get_body(("plain",)).get_content()
+    en = svc.sink.to("new.person@example.localhost")[0]
+    assert en["Subject"] == "Montreuil invites you to join as a reviewer"
+    text = en.get_body(("plain",)).get_content()
+    assert "tok-new" in text and "/invitations/accept?token=tok-new" in text

@@ -130,6 +130,14 @@ MINIMAL = {
         "locale": "fr",
         "reset_url": "https://x/reset",
     },
+    "official.invited": {
+        "invitation_id": "i",
+        "municipality": "montreuil",
+        "email": "a@b.c",
+        "role": "reviewer",
+        "token": "tok",
+        "expires_at": "2026-12-01T00:00:00+00:00",
+    },
 }
 CAMPAIGN = {
     "campaign_id": "c",

@@ -70,6 +70,8 @@ KINDS: dict[str, Kind] = {
         Kind("webhook.disabled", "city"),
         Kind("user.verification_requested", "account", ("email",)),
         Kind("user.password_reset_requested", "account", ("email",)),
+        # An invitation goes to an address that may have no account yet: account-type, locked.
+        Kind("official.invited", "account", ("email",)),
     ]
 }
 

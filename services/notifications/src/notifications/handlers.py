@@ -107,6 +107,25 @@ async def official_changed(event: Event, tx: Tx) -> None:
     await store.set_official(tx, data["municipality"], data["user_id"], data.get("role"), active, event.time)
 
 
+@handlers.on("official.invited")
+async def official_invited(event: Event, tx: Tx) -> None:
+    # The invitee may have no account yet: address from the event, language from their account
+    # when we know one with that address, English otherwise.
+    data = event.data
+    known = await tx.db.users.find_one({"email": data["email"]}, session=tx.session)
+    locale = (known or {}).get("locale") or "en"
+    recipient = known["_id"] if known else f"invitee:{data['invitation_id']}"
+    stage = _stage_user(recipient, "user", email=data["email"], locale=locale)
+    await _job(
+        tx,
+        event,
+        event.routing_key,
+        [stage],
+        action_path=f"/invitations/accept?token={data['token']}",
+        municipality_name=data.get("municipality_name") or await _municipality_name(tx, data["municipality"]),
+    )
+
+
 # -- campaigns -------------------------------------------------------------------------------
 
 CAMPAIGN_NEWS = ("campaign.goal_reached", "campaign.succeeded", "campaign.failed", "campaign.canceled")
