@@ -34,7 +34,9 @@ def stack(env: TestEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
         var=var,
         ports=ports,
         amqp_url=env.amqp_url,
-        bus_namespace=env.namespace,
+        # Its own prefix: in-process service tests declare the same queue names with test
+        # settings (other x-delivery-limit), and a queue cannot be re-declared differently.
+        bus_namespace=f"{env.namespace}stack.",
         mongo_data="memory",
         environment="test",
         extra_env={"LOG_JSON": "true", "OUTBOX_POLL_INTERVAL_S": "0.2", "DEADLINE_TICK_S": "1"},
