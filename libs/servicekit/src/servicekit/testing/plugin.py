@@ -39,6 +39,10 @@ class TestEnv:
     jwks_url: str = ""
     issuer: TokenIssuer | None = None
     _counter: int = 0
+    # Namespaces of apps given their own (bus_namespace override) during the current test:
+    # deleted when the test ends, so broker objects never pile up over a session (hundreds of
+    # idle quorum queues exhaust RabbitMQ's file-handle budget and it stops accepting connections).
+    test_namespaces: list[str] = field(default_factory=list)
 
     def settings(self, cls: type[S], service: str, **overrides: Any) -> S:
         """Settings for a service under test: its own database, this session's broker."""
@@ -58,6 +62,9 @@ class TestEnv:
             "log_level": "WARNING",
         }
         values.update(overrides)
+        namespace = values["bus_namespace"]
+        if namespace != self.namespace and namespace.startswith(self.namespace):
+            self.test_namespaces.append(namespace)
         return cls(**values)
 
 
@@ -149,6 +156,16 @@ async def env(
     connection = await aio_pika.connect_robust(amqp_url)  # fail early and clearly if RabbitMQ is down
     await connection.close()
     return TestEnv(amqp_url, namespace, nx_url, test_workdir, jwks_url, token_issuer)
+
+
+@pytest.fixture(autouse=True)
+def _delete_test_namespaces(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "env" not in request.fixturenames:
+        return
+    env: TestEnv = request.getfixturevalue("env")
+    while env.test_namespaces:
+        delete_namespace(env.amqp_url, env.test_namespaces.pop())
 
 
 @pytest.fixture
