@@ -154,3 +154,17 @@ def create_service_app(
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     return app
+
+
+def run(app_import: str, settings: ServiceSettings) -> None:
+    """`python -m <service>`: uvicorn on the configured host and port (one process per replica)."""
+    import uvicorn
+
+    uvicorn.run(
+        app_import,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # RequestIdMiddleware logs every request with its id
+        proxy_headers=True,
+    )

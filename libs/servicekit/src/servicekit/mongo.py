@@ -40,6 +40,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def epoch_ms(moment: datetime | None = None) -> int:
+    """An instant as integer epoch milliseconds: what to store for anything queried or sorted by
+    time (nx-27017 compares datetimes at one-second resolution and stringifies `$set` ones)."""
+    return int((moment or utcnow()).timestamp() * 1000)
+
+
+def as_utc(value: Any) -> datetime | None:
+    """A stored instant read back as an aware UTC datetime. nx-27017 keeps datetimes written by
+    insert but turns those written by a top-level `$set` into ISO strings; MongoDB keeps both."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not an instant: {value!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Index:
     """An index a service declares; applied (idempotently) at start-up."""

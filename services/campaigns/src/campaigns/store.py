@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pymongo.errors import OperationFailure
 
 from servicekit.mongo import Index, Mongo, Tx
+from servicekit.mongo import epoch_ms as ms
 
 from . import domain, funding, metrics
 
@@ -52,10 +53,6 @@ TEXT_INDEX = [("title", "text"), ("summary", "text"), ("description", "text")]
 COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases"})
 
 NO_DEADLINE_MS = 253_402_300_799_000  # 9999-12-31: drafts sort after every real deadline
-
-
-def ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 class Conflict(Exception):

@@ -8,12 +8,13 @@ top-level booleans we must query; no `$setOnInsert`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from servicekit.mongo import Index, Tx, utcnow
+from servicekit.mongo import as_utc as as_datetime
 
 from .domain import OfficialState
 
@@ -27,16 +28,6 @@ INDEXES = [
     Index("clients", [("municipality", 1)]),
 ]
 COLLECTIONS = ["users", "sessions", "used_action_tokens", "officials", "clients"]
-
-
-def as_datetime(value: Any) -> datetime:
-    """A stored timestamp as an aware datetime. nx-27017 keeps a datetime written by `$set` as an
-    ISO string (inserts keep the type), so reads accept both."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if not isinstance(value, datetime):
-        raise TypeError(f"not a timestamp: {value!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def public_user(doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,21 +1,8 @@
-"""`python -m notifications`: run the service with uvicorn on its configured host and port."""
+"""`python -m notifications`: run the service."""
 
-import uvicorn
+from servicekit.app import run
 
 from .settings import Settings
 
-
-def main() -> None:
-    settings = Settings()
-    uvicorn.run(
-        "notifications.app:app",
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=True,
-    )
-
-
 if __name__ == "__main__":
-    main()
+    run("notifications.app:app", Settings())

@@ -18,10 +18,11 @@ from pymongo.errors import PyMongoError
 from servicekit.app import ServiceContext
 from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
+from servicekit.mongo import epoch_ms as ms
 
 from .domain import KINDS, category_for, delivery_key, wants
 from .settings import Settings
-from .store import get_preferences, insert_if_absent, ms
+from .store import get_preferences, insert_if_absent
 
 log = get_logger(__name__)
 _MAX_JOB_FAILURES = 5

@@ -21,11 +21,12 @@ from pymongo.errors import PyMongoError
 from servicekit.app import ServiceContext
 from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
+from servicekit.mongo import epoch_ms as ms
 
 from .domain import CATEGORIES, CATEGORY_LABELS, locale_of, retry_delay, wants
 from .rendering import Rendered, render
 from .settings import Settings
-from .store import get_preferences, ms
+from .store import get_preferences
 from .tokens import sign_unsubscribe
 
 log = get_logger(__name__)

@@ -6,12 +6,12 @@ Every write takes a `Tx` (inside `Mongo.transact` or an event handler's transact
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.mongo import Index, Mongo, Tx, utcnow
+from servicekit.mongo import Index, Mongo, Tx, as_utc, utcnow
 
 from .domain import Preferences, is_newer
 
@@ -19,19 +19,6 @@ from .domain import Preferences, is_newer
 # values keep the type), and such strings never match a date range query. So every time we
 # query or sort on is an integer of epoch milliseconds (`*_ms`), and times read back for
 # display or comparison go through `as_utc`.
-
-
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def as_utc(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise TypeError(f"not a time: {value!r}")
 
 
 INDEXES = [

@@ -22,11 +22,12 @@ from pymongo.errors import PyMongoError
 from servicekit.app import ServiceContext
 from servicekit.events import CONTENT_TYPE
 from servicekit.logging import get_logger
-from servicekit.mongo import Mongo, Tx, utcnow
+from servicekit.mongo import Mongo, Tx, as_utc, utcnow
+from servicekit.mongo import epoch_ms as ms
 
 from .domain import retry_delay
 from .settings import Settings
-from .store import add_fanout_job, as_utc, ms
+from .store import add_fanout_job
 from .tokens import signature_header
 from .webhook_rules import UrlRefused, check_addresses, check_url_shape
 from .webhook_store import valid_secrets

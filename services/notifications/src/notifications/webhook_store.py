@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from servicekit.mongo import Index, Tx, utcnow
+from servicekit.mongo import Index, Tx, as_utc, utcnow
+from servicekit.mongo import epoch_ms as ms
 
-from .store import as_utc, insert_if_absent, ms
+from .store import insert_if_absent
 
 WEBHOOK_INDEXES = [
     Index("webhook_endpoints", [("municipality", 1), ("created_at", 1)]),

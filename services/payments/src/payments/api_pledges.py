@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.auth import Principal, current_principal
 from servicekit.errors import ApiError
+from servicekit.mongo import as_utc as when
 
 from .pledges import PledgeBook
-from .store import when
 
 router = APIRouter(tags=["pledges"])
 

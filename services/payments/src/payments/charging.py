@@ -17,12 +17,13 @@ import stripe
 
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
+from servicekit.mongo import as_utc as when
 
 from . import domain
 from .domain import IntentState
 from .metrics import CHARGES, REFUNDS
 from .pledges import PledgeBook
-from .store import Store, pledge_event_data, when
+from .store import Store, pledge_event_data
 
 log = get_logger(__name__)
 

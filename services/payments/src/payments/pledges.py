@@ -22,12 +22,13 @@ from servicekit.auth import Principal
 from servicekit.errors import ApiError
 from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
+from servicekit.mongo import as_utc as when
 
 from . import domain
 from .domain import IntentState
 from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
 from .settings import Settings
-from .store import Store, checked_now, pledge_event_data, when
+from .store import Store, checked_now, pledge_event_data
 from .stripe_api import StripeApi
 
 log = get_logger(__name__)

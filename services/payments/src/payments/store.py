@@ -5,7 +5,7 @@ Reads go straight to the database; every write takes a `Tx` (inside `mongo.trans
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from servicekit.mongo import Index, Mongo, Tx, utcnow
@@ -32,15 +32,6 @@ INDEXES = [
     # Stripe keeps idempotency keys 24 h; ours outlive that so a late replay still finds its pledge.
     Index("idempotency", [("created_at", 1)], expire_after_seconds=30 * 24 * 3600),
 ]
-
-
-def when(value: Any) -> datetime | None:
-    """A stored instant. nx-27017 keeps datetimes written by insert but turns those written by
-    `$set` into ISO strings; reading through here works on both it and MongoDB."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def checked_now() -> dict[str, Any]:
