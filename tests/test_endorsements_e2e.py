@@ -32,7 +32,9 @@ async def test_city_labels_a_real_campaign_through_the_gateway(
     manager_id = f"usr_e2e_{uuid.uuid4().hex[:8]}"
     manager = _auth(gateway_key, manager_id, ["citizen"])
     owner = _auth(gateway_key, f"usr_e2e_{uuid.uuid4().hex[:8]}", ["citizen"])
-    bus = Bus(ServiceSettings(amqp_url=env.amqp_url, bus_namespace=env.namespace, service_name="e2e"))
+    bus = Bus(
+        ServiceSettings(amqp_url=env.amqp_url, bus_namespace=stack.stack.bus_namespace, service_name="e2e")
+    )
     await bus.connect(retry_forever=False)
     try:
         _, public = await tap(bus, f"{slug}.#", exchange="public")

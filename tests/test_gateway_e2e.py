@@ -25,7 +25,9 @@ PASSWORD = "correct horse battery"
 
 
 async def test_account_life_through_the_gateway(gateway_url: str, env: TestEnv, stack: RunningStack) -> None:
-    bus = Bus(ServiceSettings(amqp_url=env.amqp_url, bus_namespace=env.namespace, service_name="e2e"))
+    bus = Bus(
+        ServiceSettings(amqp_url=env.amqp_url, bus_namespace=stack.stack.bus_namespace, service_name="e2e")
+    )
     await bus.connect(retry_forever=False)
     try:
         _, received = await tap(bus, "user.verification_requested")
@@ -150,7 +152,7 @@ def _failures(output: str) -> str:
 
 
 async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
-    gateway_url: str, env: TestEnv, tmp_path: Path
+    gateway_url: str, env: TestEnv, stack: RunningStack, tmp_path: Path
 ) -> None:
     from devstack.seed import accounts
     from devstack.seed.context import Demo, token_claims
@@ -163,9 +165,15 @@ async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
         admin = demo.people["admin"]
         assert token_claims(admin.token)["roles"] == ["citizen", "admin"]
         manager = demo.people["montreuil_manager"]
-        assert token_claims(manager.token)["municipalities"] == {}
+        # A town of its own: other tests on this shared stack appoint Montreuil's officials.
+        town = f"relogin-{uuid.uuid4().hex[:6]}"
+        assert town not in token_claims(manager.token)["municipalities"]
 
-        bus = Bus(ServiceSettings(amqp_url=env.amqp_url, bus_namespace=env.namespace, service_name="e2e"))
+        bus = Bus(
+            ServiceSettings(
+                amqp_url=env.amqp_url, bus_namespace=stack.stack.bus_namespace, service_name="e2e"
+            )
+        )
         await bus.connect(retry_forever=False)
         try:
             # What endorsements publishes when the cities step appoints Montreuil's manager.
@@ -174,13 +182,14 @@ async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
                     "endorsements",
                     "official.appointed",
                     manager.user_id,
-                    {"user_id": manager.user_id, "municipality": "montreuil", "role": "manager"},
+                    {"user_id": manager.user_id, "municipality": town, "role": "manager"},
                 )
             )
         finally:
             await bus.close()
+        manager.municipalities = {**manager.municipalities, town: "manager"}
         await demo.relogin(manager)
-        assert token_claims(manager.token)["municipalities"] == {"montreuil": "manager"}
+        assert token_claims(manager.token)["municipalities"][town] == "manager"
 
 
 async def test_campaign_page_from_the_real_services(gateway_url: str, make_account) -> None:

@@ -31,7 +31,9 @@ def _headers(key: SigningKey, sub: str) -> dict[str, str]:
 async def test_pledge_paid_on_localstripe_reaches_the_bus_through_its_webhook(
     gateway_url: str, gateway_key: SigningKey, env: TestEnv, stack: RunningStack
 ) -> None:
-    bus = Bus(ServiceSettings(amqp_url=env.amqp_url, bus_namespace=env.namespace, service_name="e2e"))
+    bus = Bus(
+        ServiceSettings(amqp_url=env.amqp_url, bus_namespace=stack.stack.bus_namespace, service_name="e2e")
+    )
     await bus.connect(retry_forever=False)
     stripe_base = f"http://127.0.0.1:{stack.stack.ports.localstripe}"
     try:
