@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from .events import Contracts, Event, new_event
 from .logging import current_correlation_id, get_logger
 from .metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
-from .mongo import Index, Mongo, Tx, utcnow
+from .mongo import Index, Mongo, Tx, epoch_ms, utcnow
 
 if TYPE_CHECKING:
     from .bus import Bus
@@ -74,16 +73,27 @@ class Outbox:
     # -- relay ---------------------------------------------------------------------------------
 
     async def run_relay(self, bus: Bus, stop: asyncio.Event) -> None:
-        """Publish pending rows until `stop` is set. Only the replica holding the lease relays."""
+        """Publish pending rows until `stop` is set. Only the replica holding the lease relays.
+
+        The relay wakes on every commit, so per-wake work is kept to the publishing itself: the
+        lease is renewed only once a third of its time is left, the gauges once per poll."""
         owner = uuid.uuid4().hex
         poll = self.mongo.settings.outbox_poll_interval_s
+        loop = asyncio.get_running_loop()
+        held_until_ms = 0
+        gauges_at = float("-inf")
         while not stop.is_set():
             try:
-                if await self._hold_lease(owner) and bus.ready:
+                if epoch_ms() > held_until_ms - LEASE_TTL_S * 1000 // 3:
+                    held_until_ms = await self._hold_lease(owner)
+                if held_until_ms and bus.ready:
                     while await self.relay_once(bus):
                         pass
-                await self._update_gauges()
+                if loop.time() - gauges_at >= poll:
+                    await self._update_gauges()
+                    gauges_at = loop.time()
             except PyMongoError as exc:
+                held_until_ms = 0  # unknown: ask again next time
                 log.warning("outbox_relay_db_error", error=str(exc))
             except Exception:
                 log.exception("outbox_relay_error")
@@ -107,7 +117,7 @@ class Outbox:
             [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
         )
         if confirmed:
-            ids = [rid for rid in confirmed]
+            ids = list(confirmed)
             now = utcnow()
 
             async def mark(tx: Tx) -> None:
@@ -143,10 +153,12 @@ class Outbox:
         return await self.mongo.db.outbox.count_documents({"status": "pending"})
 
     # One relay per service, whatever the replica count: a lease row with an expiry.
-    async def _hold_lease(self, owner: str) -> bool:
-        # Expiry as integer epoch milliseconds: nx-27017 stores a `$set` datetime as a string,
-        # which never compares, so a crashed owner's lease would never expire.
-        now_ms = int(time.time() * 1000)
+    async def _hold_lease(self, owner: str) -> int:
+        """Take or renew the relay lease; returns its expiry (epoch ms), or 0 if another holds it.
+
+        Expiry as integer epoch milliseconds: nx-27017 stores a `$set` datetime as a string,
+        which never compares, so a crashed owner's lease would never expire."""
+        now_ms = epoch_ms()
         expires_ms = now_ms + LEASE_TTL_S * 1000
 
         async def take(tx: Tx) -> bool:
@@ -165,9 +177,9 @@ class Outbox:
             return True
 
         try:
-            return await self.mongo.transact(take)
+            return expires_ms if await self.mongo.transact(take) else 0
         except DuplicateKeyError:
-            return False
+            return 0
 
     async def _release_lease(self, owner: str) -> None:
         async def release(tx: Tx) -> None:
