@@ -187,7 +187,7 @@ async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
             )
         finally:
             await bus.close()
-        manager.municipalities = {**manager.municipalities, town: "manager"}
+        manager.municipalities = {town: "manager"}  # what this test appoints; nothing else is promised
         await demo.relogin(manager)
         assert token_claims(manager.token)["municipalities"][town] == "manager"
 
