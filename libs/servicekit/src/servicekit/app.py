@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
 
 from .auth import JwksVerifier
 from .bus import INBOX_INDEXES, Bus, Handlers
@@ -70,10 +71,15 @@ def create_service_app(
     background: Sequence[BackgroundTask] = (),
     on_startup: Sequence[Callable[[ServiceContext], Awaitable[None]]] = (),
     on_shutdown: Sequence[Callable[[ServiceContext], Awaitable[None]]] = (),
+    middleware: Sequence[Middleware] = (),
+    own_openapi: bool = False,
     use_mongo: bool = True,
     use_bus: bool = True,
     version: str = "0.1.0",
 ) -> FastAPI:
+    """`middleware` runs inside the request-id and metrics layers (so its answers carry the
+    request id and are counted), outermost first. `own_openapi`: the service's routers serve
+    `/openapi.json`, `/docs` and `/redoc` themselves (the gateway serves a merged document)."""
     contracts = Contracts(settings.contracts_dir or None) if settings.validate_events else None
 
     @asynccontextmanager
@@ -143,13 +149,16 @@ def create_service_app(
             await ctx.verifier.close()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    docs = {"openapi_url": None, "docs_url": None, "redoc_url": None} if own_openapi else {}
+    app = FastAPI(title=title, version=version, lifespan=lifespan, **docs)
     install_error_handlers(app)
     app.include_router(health_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
         app.include_router(router)
     _operation_ids(app)
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     # Outermost last: request id is bound before metrics and handlers run.
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)

@@ -4,7 +4,8 @@ to the services, and Stripe webhooks to payments."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from servicekit.errors import ApiError
@@ -26,6 +27,16 @@ async def jwks_document(request: Request) -> dict:
 async def merged_openapi(request: Request) -> JSONResponse:
     app = request.app
     return JSONResponse(await app.state.ctx.extras["openapi"].document(app.openapi()))
+
+
+@router.get("/docs", include_in_schema=False)
+async def swagger_ui() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="Civicfund API")
+
+
+@router.get("/redoc", include_in_schema=False)
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(openapi_url="/openapi.json", title="Civicfund API")
 
 
 # Requests for known services are proxied by proxy.UpstreamRoutes before routing; this route

@@ -52,29 +52,23 @@ def build(settings: Settings | None = None) -> FastAPI:
         collections=COLLECTIONS,
         on_startup=[_start],
         on_shutdown=[_stop],
+        # Security headers, CORS, body limit, rate limit, then the fast path to upstreams.
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            ),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(RateLimitMiddleware),
+            Middleware(UpstreamRoutes),
+        ],
+        own_openapi=True,  # one merged document for the whole platform (api.py)
     )
-    # FastAPI's own /openapi.json would shadow the merged document; /docs reads the merged one.
-    app.router.routes = [
-        r
-        for r in app.router.routes
-        if getattr(r, "path", None) != "/openapi.json" or getattr(r, "endpoint", None) is api.merged_openapi
-    ]
-    # Inside the request-id and metrics middlewares (so 413/429 carry the request id and are
-    # counted): security headers, CORS, body limit, rate limit, then the fast path to upstreams.
-    app.user_middleware[2:2] = [
-        Middleware(SecurityHeadersMiddleware),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
-            max_age=600,
-        ),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-        Middleware(RateLimitMiddleware),
-        Middleware(UpstreamRoutes),
-    ]
     return app
 
 
