@@ -16,6 +16,7 @@ async def test_owner_request_review_grant_revoke_with_public_events(svc) -> None
     await svc.appoint(slug, "usr_rev", "reviewer")
     await svc.trial(slug)
     _, internal = await tap(svc.ctx.bus, "endorsement.*")
+    _, labels = await tap(svc.ctx.bus, "label.*")
     _, public = await tap(svc.ctx.bus, f"{slug}.#", exchange="public")
     _, other_city = await tap(svc.ctx.bus, "some-other-city.#", exchange="public")
     cid = await svc.campaign("usr_amina", slug)
@@ -84,6 +85,17 @@ async def test_owner_request_review_grant_revoke_with_public_events(svc) -> None
     assert pub[f"{slug}.endorsement.granted"]["type"] == "org.civicfund.public.endorsement.granted"
     assert "owner_id" not in pub[f"{slug}.endorsement.granted"]["data"]  # public form: no user ids
     assert other_city == []
+    # The same facts under the label's own name; endorsement.* stays published for one release.
+    await eventually(lambda: len(labels) >= 4 and len(public) >= 8)
+    new = next(b for b in _bodies(labels) if b["type"] == "org.civicfund.label.granted")
+    assert new["data"]["label_id"] == granted["data"]["endorsement_id"] == lid
+    assert {k: v for k, v in new["data"].items() if k != "label_id"} == {
+        k: v for k, v in granted["data"].items() if k != "endorsement_id"
+    }
+    pub = {m.routing_key: json.loads(m.body) for m in public}
+    assert pub[f"{slug}.label.granted"]["type"] == "org.civicfund.public.label.granted"
+    assert pub[f"{slug}.label.granted"]["data"]["label_id"] == lid
+    assert "owner_id" not in pub[f"{slug}.label.granted"]["data"]
 
 
 async def test_only_the_campaigns_own_city_can_act(svc) -> None:

@@ -18,7 +18,6 @@ from servicekit.mongo import Tx, utcnow
 from . import store
 from .access import ctx_of, db_of, require_active, require_official
 from .domain_labels import (
-    EVENT_FOR_STATUS,
     TransitionError,
     needs_subscription,
     next_status,
@@ -26,7 +25,7 @@ from .domain_labels import (
     support_totals,
 )
 from .domain_territory import belongs_to
-from .events_out import emit_with_public, endorsement_data
+from .events_out import emit_label_event
 from .fields import Currency, Id, Slug
 from .matching_commit import MatchIn, cancel_commitment, commit_match, commitment_out
 
@@ -129,8 +128,7 @@ async def _create(tx: Tx, campaign: dict[str, Any], slug: str, status: str, acto
         await tx.db.endorsements.insert_one(doc, session=tx.session)
     except DuplicateKeyError as exc:
         raise ApiError(409, "label_exists", f"{slug} already has an open label for this campaign") from exc
-    if status in EVENT_FOR_STATUS:
-        emit_with_public(tx, slug, EVENT_FOR_STATUS[status], doc["_id"], endorsement_data(doc))
+    emit_label_event(tx, doc)
     return doc
 
 
@@ -256,8 +254,7 @@ async def _act(
         changes.update({"history": history, "version": doc["version"] + 1})
         await store.patch(tx, "endorsements", label_id, changes)
         doc = {**doc, **changes}
-        if status in EVENT_FOR_STATUS:
-            emit_with_public(tx, slug, EVENT_FOR_STATUS[status], doc["_id"], endorsement_data(doc))
+        emit_label_event(tx, doc)
         return label_out(doc)
 
     async def work(tx: Tx) -> dict[str, Any]:

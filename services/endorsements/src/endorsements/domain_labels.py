@@ -16,13 +16,6 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "decline": {"requested": "declined", "under_review": "declined"},
     "revoke": {"granted": "revoked"},
 }
-# Which event each resulting status publishes (under_review is internal bookkeeping).
-EVENT_FOR_STATUS = {
-    "requested": "endorsement.requested",
-    "granted": "endorsement.granted",
-    "declined": "endorsement.declined",
-    "revoked": "endorsement.revoked",
-}
 SUPPORT_KINDS = ("land", "venue", "equipment", "permits", "communication", "technical_help")
 OFFICIAL_ROLES = ("reviewer", "manager")
 

@@ -1,4 +1,4 @@
-"""Shapes of the events this service publishes, internal and public (city systems)."""
+"""Shapes of the events this service publishes; their public forms are in public_forms.py."""
 
 from __future__ import annotations
 
@@ -6,28 +6,43 @@ from typing import Any
 
 from servicekit.mongo import Tx
 
-# Public forms go to city systems outside the platform: no user ids, no emails.
-_PRIVATE = ("owner_id", "proposer_id", "voter_id", "email", "backer_id", "token")
+from .public_forms import public_data
 
-
-def public_form(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in _PRIVATE}
+# The status a label moves to -> the verb of the event it publishes (under_review is internal).
+LABEL_EVENT_VERBS = {
+    "requested": "requested",
+    "granted": "granted",
+    "declined": "declined",
+    "revoked": "revoked",
+}
 
 
 def emit_with_public(tx: Tx, slug: str, key: str, subject: str, data: dict[str, Any]) -> None:
     """Stage the internal event and its public form for `<slug>.<key>` in the same transaction."""
     tx.emit(key, subject, data)
-    tx.emit_public(slug, key, subject, public_form(data))
+    tx.emit_public(slug, key, subject, public_data(key, data))
+
+
+def emit_label_event(tx: Tx, doc: dict[str, Any]) -> None:
+    """Publish a label's new status as `label.<verb>` and, for one release, under its older
+    name `endorsement.<verb>` (same data, the id named endorsement_id), each with its public form."""
+    verb = LABEL_EVENT_VERBS.get(doc["status"])
+    if verb is None:
+        return
+    data = label_data(doc)
+    emit_with_public(tx, doc["municipality"], f"label.{verb}", doc["_id"], data)
+    old = {"endorsement_id": data.pop("label_id"), **data}
+    emit_with_public(tx, doc["municipality"], f"endorsement.{verb}", doc["_id"], old)
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def endorsement_data(doc: dict[str, Any]) -> dict[str, Any]:
+def label_data(doc: dict[str, Any]) -> dict[str, Any]:
     return _drop_none(
         {
-            "endorsement_id": doc["_id"],
+            "label_id": doc["_id"],
             "campaign_id": doc["campaign_id"],
             "municipality": doc["municipality"],
             "status": doc["status"],
@@ -50,7 +65,8 @@ def match_data(c: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "currency": c["currency"],
             "rule": _drop_none(dict(c["rule"])),
             "max_amount": c["max_amount"],
-            "endorsement_id": c.get("endorsement_id"),
+            "label_id": c.get("endorsement_id"),
+            "endorsement_id": c.get("endorsement_id"),  # the older name, for one release
             **extra,
         }
     )
