@@ -12,31 +12,48 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from .auth import JwksVerifier
 from .bus import INBOX_INDEXES, Bus, Handlers
+from .components import Components, component
 from .errors import install_error_handlers
 from .events import Contracts
 from .health import router as health_router
+from .idempotency import IDEMPOTENCY_INDEXES, Idempotency
 from .logging import RequestIdMiddleware, configure_logging, get_logger
 from .metrics import MetricsMiddleware, metrics_endpoint
 from .mongo import Index, Mongo
 from .outbox import OUTBOX_INDEXES, Outbox
 from .settings import ServiceSettings
 
+__all__ = [
+    "BackgroundTask",
+    "ContextDep",
+    "ServiceContext",
+    "component",
+    "create_service_app",
+    "get_ctx",
+    "run",
+]
+
 log = get_logger(__name__)
+C = TypeVar("C")
 
 BackgroundTask = Callable[["ServiceContext", asyncio.Event], Awaitable[None]]
 
 
 @dataclass
 class ServiceContext:
-    """Everything a running service holds; `request.app.state.ctx` in endpoints."""
+    """Everything a running service holds; `request.app.state.ctx` in endpoints.
+
+    A service's own objects are registered by type (`ctx.provide(store)`) and reach routes as
+    typed dependencies (`component(Store)`, see components.py). `extras` is the older
+    string-keyed form, kept while services move off it."""
 
     settings: Any
     mongo: Mongo | None
@@ -47,10 +64,34 @@ class ServiceContext:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     readiness_checks: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    components: Components = field(default_factory=Components)
+
+    def provide(self, instance: C, as_type: type | None = None) -> C:
+        """Register a component under its type (or `as_type`); returns it."""
+        return self.components.provide(instance, as_type)
+
+    def get(self, kind: type[C]) -> C:
+        """The component of type `kind` (LookupError naming what is known if there is none)."""
+        return self.components.get(kind)
 
 
 def get_ctx(request: Request) -> ServiceContext:
     return request.app.state.ctx
+
+
+ContextDep = Annotated[ServiceContext, Depends(get_ctx)]
+
+
+def _with_kit_indexes(indexes: Sequence[Index]) -> list[Index]:
+    # Plumbing indexes every service gets; a service that still declares one on the same keys
+    # keeps its own (two declarations with other options would fail at start-up).
+    declared = {(i.collection, tuple(i.keys)) for i in indexes}
+    kit = [
+        i
+        for i in (*OUTBOX_INDEXES, *INBOX_INDEXES, *IDEMPOTENCY_INDEXES)
+        if (i.collection, tuple(i.keys)) not in declared
+    ]
+    return [*kit, *indexes]
 
 
 def _operation_ids(app: FastAPI) -> None:
@@ -96,11 +137,20 @@ def create_service_app(
             verifier=JwksVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience),
             contracts=contracts,
         )
+        ctx.provide(ctx)
+        ctx.provide(settings)  # as the service's own Settings class
+        ctx.provide(settings, as_type=ServiceSettings)
+        ctx.provide(ctx.verifier)
+        for part in (mongo, outbox, bus, contracts):
+            if part is not None:
+                ctx.provide(part)
+        if mongo is not None:
+            ctx.provide(Idempotency(mongo))
         app.state.ctx = ctx
         tasks: list[asyncio.Task] = []
         consumer_tasks: list[asyncio.Task] = []
         if mongo is not None:
-            await mongo.connect([*OUTBOX_INDEXES, *INBOX_INDEXES, *indexes], collections)
+            await mongo.connect(_with_kit_indexes(indexes), collections)
         for hook in on_startup:
             await hook(ctx)
         if bus is not None:

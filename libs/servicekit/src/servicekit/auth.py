@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import jwt
@@ -161,3 +161,11 @@ def require_admin(principal: Principal = Depends(current_principal)) -> Principa
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "admin role required")
     return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+"""The caller, authenticated (401 without a valid bearer token)."""
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+"""The caller if a token was sent (a bad token is still refused), else None."""
+AdminDep = Annotated[Principal, Depends(require_admin)]
+"""The caller, who must be an admin (403 otherwise)."""

@@ -36,8 +36,32 @@ _STATUS_CODES = {
 }
 
 
-class ApiError(Exception):
-    """Raise from any endpoint (or domain adapter) to answer with the platform error body."""
+class DomainError(Exception):
+    """A refusal with a stable machine-readable `code`, raised by domain modules and use cases.
+
+    No I/O here, so pure domain modules may import it. `install_error_handlers` maps it (and
+    its HTTP-flavoured subclass `ApiError`) to the platform error body with `status`."""
+
+    def __init__(
+        self,
+        code: str,
+        status: int = 409,
+        message: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.code = code
+        self.status = status
+        self.message = message or code.replace("_", " ")
+        self.details = details
+        self.headers = headers
+        super().__init__(self.message)
+
+
+class ApiError(DomainError):
+    """Raise from any endpoint (or domain adapter) to answer with the platform error body.
+
+    The same thing as `DomainError` with the HTTP status first (the older spelling)."""
 
     def __init__(
         self,
@@ -47,15 +71,10 @@ class ApiError(Exception):
         details: list[Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers
+        super().__init__(code, status, message, details, headers)
 
 
-def error_body(code: str, message: str, request_id: str | None, details: list[Any] | None = None) -> dict:
+def error_body(code: str, message: str, request_id: str | None, details: Any = None) -> dict:
     err: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
     if details:
         err["details"] = details
@@ -67,7 +86,7 @@ def error_response(
     status: int,
     code: str,
     message: str,
-    details: list[Any] | None = None,
+    details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     request_id = request.scope.get("state", {}).get("request_id")
@@ -83,8 +102,8 @@ def _clean_validation_errors(errors: list[dict]) -> list[dict]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(DomainError)  # ApiError included: one mapping for every refusal
+    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)

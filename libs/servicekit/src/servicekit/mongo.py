@@ -152,7 +152,19 @@ class Mongo:
                 if exc.code != 48:  # NamespaceExists: another replica created it first
                     raise
         for index in indexes:
-            await self.db[index.collection].create_index(list(index.keys), **index.options())
+            try:
+                await self.db[index.collection].create_index(list(index.keys), **index.options())
+            except OperationFailure as exc:
+                # A TTL whose term changed (e.g. a service moving to the shared idempotency
+                # index): MongoDB refuses to re-create it with other options, collMod changes it.
+                if exc.code != 85 or index.expire_after_seconds is None:
+                    raise
+                await self.db.command(
+                    "collMod",
+                    index.collection,
+                    index={"keyPattern": dict(index.keys), "expireAfterSeconds": index.expire_after_seconds},
+                )
+                log.info("ttl_index_changed", collection=index.collection, seconds=index.expire_after_seconds)
 
     async def ping(self) -> bool:
         try:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from .events import Contracts, Event, new_event
+from .jobs import LEASE_INDEXES, Lease
 from .logging import current_correlation_id, get_logger
 from .metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
-from .mongo import Index, Mongo, Tx, epoch_ms, utcnow
+from .mongo import Index, Mongo, Tx, utcnow
 
 if TYPE_CHECKING:
     from .bus import Bus
@@ -29,7 +29,7 @@ OUTBOX_INDEXES = [
     Index("outbox", [("status", 1), ("created_at", 1)]),
     # Sent rows are kept a week for inspection, then expire.
     Index("outbox", [("sent_at", 1)], expire_after_seconds=7 * 24 * 3600),
-    Index("leases", [("expires_ms", 1)]),
+    *LEASE_INDEXES,
 ]
 LEASE_TTL_S = 15
 
@@ -77,23 +77,23 @@ class Outbox:
 
         The relay wakes on every commit, so per-wake work is kept to the publishing itself: the
         lease is renewed only once a third of its time is left, the gauges once per poll."""
-        owner = uuid.uuid4().hex
+        # One relay per service, whatever the replica count.
+        lease = Lease(self.mongo, "outbox-relay", LEASE_TTL_S)
         poll = self.mongo.settings.outbox_poll_interval_s
         loop = asyncio.get_running_loop()
-        held_until_ms = 0
         gauges_at = float("-inf")
         while not stop.is_set():
             try:
-                if epoch_ms() > held_until_ms - LEASE_TTL_S * 1000 // 3:
-                    held_until_ms = await self._hold_lease(owner)
-                if held_until_ms and bus.ready:
+                if lease.needs_renewal():
+                    await lease.acquire()
+                if lease.held_until_ms and bus.ready:
                     while await self.relay_once(bus):
                         pass
                 if loop.time() - gauges_at >= poll:
                     await self._update_gauges()
                     gauges_at = loop.time()
             except PyMongoError as exc:
-                held_until_ms = 0  # unknown: ask again next time
+                lease.lost()  # unknown: ask again next time
                 log.warning("outbox_relay_db_error", error=str(exc))
             except Exception:
                 log.exception("outbox_relay_error")
@@ -101,7 +101,7 @@ class Outbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
         with contextlib.suppress(Exception):
-            await self._release_lease(owner)
+            await lease.release()
 
     async def relay_once(self, bus: Bus) -> int:
         """Publish one batch of pending rows; returns how many were confirmed."""
@@ -151,38 +151,3 @@ class Outbox:
 
     async def backlog(self) -> int:
         return await self.mongo.db.outbox.count_documents({"status": "pending"})
-
-    # One relay per service, whatever the replica count: a lease row with an expiry.
-    async def _hold_lease(self, owner: str) -> int:
-        """Take or renew the relay lease; returns its expiry (epoch ms), or 0 if another holds it.
-
-        Expiry as integer epoch milliseconds: nx-27017 stores a `$set` datetime as a string,
-        which never compares, so a crashed owner's lease would never expire."""
-        now_ms = epoch_ms()
-        expires_ms = now_ms + LEASE_TTL_S * 1000
-
-        async def take(tx: Tx) -> bool:
-            held = await tx.db.leases.find_one_and_update(
-                {"_id": "outbox-relay", "$or": [{"owner": owner}, {"expires_ms": {"$lt": now_ms}}]},
-                {"$set": {"owner": owner, "expires_ms": expires_ms}},
-                session=tx.session,
-            )
-            if held is not None:
-                return True
-            if await tx.db.leases.find_one({"_id": "outbox-relay"}, session=tx.session) is not None:
-                return False
-            await tx.db.leases.insert_one(
-                {"_id": "outbox-relay", "owner": owner, "expires_ms": expires_ms}, session=tx.session
-            )
-            return True
-
-        try:
-            return expires_ms if await self.mongo.transact(take) else 0
-        except DuplicateKeyError:
-            return 0
-
-    async def _release_lease(self, owner: str) -> None:
-        async def release(tx: Tx) -> None:
-            await tx.db.leases.delete_one({"_id": "outbox-relay", "owner": owner}, session=tx.session)
-
-        await self.mongo.transact(release)
