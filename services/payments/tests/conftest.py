@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 
 from payments.app import build
 from payments.settings import Settings
@@ -26,9 +27,14 @@ from servicekit.testing.server import serve
 
 SECRET_KEY = "sk_test_civicfund_tests"
 WEBHOOK_SECRET = "whsec_test_payments"
+PUBLISHABLE_KEY = "pk_test_civicfund"
 GOOD_CARD = "4242424242424242"
 # localstripe: attaching works, charging is declined (Stripe's "charge customer fail" card).
 DECLINED_CARD = "4000000000000341"
+# Saving the card asks for 3-D Secure, and so does every on-session payment with it.
+THREE_DS_CARD = "4000002500003155"
+# Declined as soon as it is saved.
+UNSAVABLE_CARD = "4000000000009995"
 
 
 def signature_header(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
@@ -96,32 +102,41 @@ class Browser:
             response.raise_for_status()
             return response.json()["id"]
 
-    async def confirm_payment(self, intent_id: str, number: str) -> int:
-        """confirmCardPayment: attach the card to the PaymentIntent and confirm it. Returns
-        localstripe's status code (402 for a declined card)."""
-        pm = await self.payment_method(number)
-        async with self._http() as http:
-            response = await http.post(f"/v1/payment_intents/{intent_id}", data={"payment_method": pm})
-            response.raise_for_status()
-            return (await http.post(f"/v1/payment_intents/{intent_id}/confirm")).status_code
+    def _publishable(self) -> stripe.StripeClient:
+        return stripe.StripeClient(
+            PUBLISHABLE_KEY, base_addresses={"api": self.base}, http_client=stripe.HTTPXClient()
+        )
 
-    async def confirm_setup(self, client_secret: str, number: str) -> None:
-        """confirmCardSetup, with the publishable key as Stripe.js sends it."""
+    async def confirm_setup(self, client_secret: str, number: str, authenticate: bool = True) -> str:
+        """stripe.confirmCardSetup(client_secret, {payment_method: {card}}), as localstripe's
+        Stripe.js does it: the publishable key, the client secret and the card data; a 3-D Secure
+        card is confirmed a second time once the backer "authenticated". Returns the
+        SetupIntent's status, or the decline's code."""
         seti = client_secret.split("_secret_")[0]
+        card = {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+        client = self._publishable()
+        base = {"key": PUBLISHABLE_KEY, "client_secret": client_secret}
+        try:
+            intent = await client.v1.setup_intents.confirm_async(
+                seti,
+                params={**base, "payment_method_data": {"type": "card", "card": card}},  # type: ignore[typeddict-unknown-key]
+            )
+            if intent.status == "requires_action" and authenticate:
+                intent = await client.v1.setup_intents.confirm_async(seti, params=base)  # type: ignore[arg-type]
+        except stripe.CardError as exc:
+            return str(exc.code or "card_declined")
+        return str(intent.status)
+
+    async def authenticate(self, client_secret: str, success: bool = True) -> int:
+        """stripe.confirmCardPayment(client_secret) on localstripe: the 3-D Secure dialog."""
+        pi = client_secret.split("_secret_")[0]
         async with httpx.AsyncClient(base_url=self.base, timeout=10) as http:
             response = await http.post(
-                f"/v1/setup_intents/{seti}/confirm",
-                data={
-                    "key": "pk_test_civicfund",
-                    "client_secret": client_secret,
-                    "payment_method_data[type]": "card",
-                    "payment_method_data[card][number]": number,
-                    "payment_method_data[card][exp_month]": "12",
-                    "payment_method_data[card][exp_year]": "2031",
-                    "payment_method_data[card][cvc]": "123",
-                },
+                f"/v1/payment_intents/{pi}/_authenticate",
+                params={"success": "true" if success else "false"},
+                data={"key": PUBLISHABLE_KEY, "client_secret": client_secret},
             )
-            response.raise_for_status()
+            return response.status_code
 
     async def get(self, path: str, **params: Any) -> dict[str, Any]:
         async with self._http() as http:
@@ -152,6 +167,8 @@ class Running:
     campaign_data = staticmethod(campaign_data)
     good_card = GOOD_CARD
     declined_card = DECLINED_CARD
+    three_ds_card = THREE_DS_CARD
+    unsavable_card = UNSAVABLE_CARD
 
     @property
     def store(self) -> Any:
@@ -160,6 +177,15 @@ class Running:
     async def charger_tick(self) -> None:
         """One pass of the background worker, now (instead of waiting for its tick)."""
         await self.ctx.extras["charger"].run_once()
+
+    async def checkout(self, pledge: dict[str, Any], card: str, backer: dict[str, str]) -> dict[str, Any]:
+        """What the web page does: confirmCardSetup, then POST /pledges/{id}/confirm."""
+        assert pledge["next_action"] == "confirm_card_setup", pledge
+        await self.browser.confirm_setup(pledge["client_secret"], card)
+        async with self.client() as client:
+            confirmed = await client.post(f"/pledges/{pledge['id']}/confirm", headers=backer)
+        assert confirmed.status_code == 200, confirmed.text
+        return confirmed.json()
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=15)

@@ -84,16 +84,17 @@ async def test_success_charges_each_once_then_retry_then_cancel_refunds(payments
         key = {"Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
         stranger = await client.post(f"/pledges/{bad['id']}/retry", headers={**payments.auth("usr_x"), **key})
         assert stranger.status_code == 404
+        assert failed["next_action"] == "retry" and failed["client_secret"] is None
         retry = await client.post(f"/pledges/{bad['id']}/retry", headers={**me, **key})
         assert retry.status_code == 200, retry.text
         again = await client.post(f"/pledges/{bad['id']}/retry", headers={**me, **key})
         assert again.json()["client_secret"] == retry.json()["client_secret"]
-        intent_id = retry.json()["client_secret"].split("_secret_")[0]
-        assert await payments.browser.confirm_payment(intent_id, payments.good_card) == 200
-        paid = await client.post(f"/pledges/{bad['id']}/confirm", headers=me)
-        assert (
-            paid.json()["status"] == "succeeded" and paid.json()["receipt"]["payment_intent_id"] == intent_id
-        )
+        # A new SetupIntent for the new card; still within the grace period until it pays.
+        assert retry.json()["status"] == "charge_failed" and retry.json()["intent_kind"] == "setup_intent"
+        assert retry.json()["retry_until"] == failed["retry_until"]
+        paid = await payments.checkout(retry.json(), payments.good_card, me)
+        (intent,) = [i for i in await payments.browser.intents_of(bad["id"]) if i["status"] == "succeeded"]
+        assert paid["status"] == "succeeded" and paid["receipt"]["payment_intent_id"] == intent["id"]
 
         owner = payments.auth("usr_owner_aon")
         totals = (await client.get(f"/campaigns/{campaign_id}/ledger", headers=owner)).json()["totals"]

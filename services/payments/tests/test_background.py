@@ -34,14 +34,14 @@ async def test_sweeper_records_a_payment_whose_webhook_never_came(payments: Any)
             headers={**backer, "Idempotency-Key": f"idem-{uuid.uuid4().hex}"},
         )
     pledge = created.json()
-    intent_id = pledge["client_secret"].split("_secret_")[0]
-    assert await payments.browser.confirm_payment(intent_id, payments.good_card) == 200
+    assert await payments.browser.confirm_setup(pledge["client_secret"], payments.good_card) == "succeeded"
     # Neither a webhook nor the browser's confirm call arrives; the sweeper's age threshold passes.
     await payments.charger_tick()
     assert (await payments.store.pledge(pledge["id"]))["status"] == "pending"  # not old enough yet
     payments.ctx.settings.sweep_after_s = 0
     await eventually(lambda: seen, timeout=10)
-    assert json.loads(seen[0].body)["data"]["payment_intent_id"] == intent_id
+    (intent,) = await payments.browser.intents_of(pledge["id"])
+    assert json.loads(seen[0].body)["data"]["payment_intent_id"] == intent["id"]
     assert (await payments.store.pledge(pledge["id"]))["status"] == "succeeded"
 
 
@@ -84,4 +84,7 @@ async def test_concurrent_replays_of_one_key_make_one_intent(payments: Any) -> N
         )
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["id"] for a in answers}) == 1
-    assert len(await payments.browser.intents_of(answers[0].json()["id"])) == 1
+    assert len({a.json()["client_secret"] for a in answers}) == 1
+    setup_intents = (await payments.browser.get("/v1/setup_intents", limit=100))["data"]
+    mine = [si for si in setup_intents if si["metadata"].get("pledge_id") == answers[0].json()["id"]]
+    assert len(mine) == 1

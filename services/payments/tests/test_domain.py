@@ -36,8 +36,14 @@ def test_money_taken_is_never_undone_by_a_late_failure() -> None:
     assert domain.status_after_payment_intent("pending", "keep_it_all", failed, None) == "failed"
     assert domain.status_after_payment_intent("failed", "keep_it_all", failed, "pi_1") is None
     assert domain.status_after_payment_intent("failed", "keep_it_all", succeeded, "pi_1") == "succeeded"
+    # The bank wants 3-D Secure: the backer must act in the browser.
+    three_ds = IntentState("pi", "requires_action")
+    assert domain.status_after_payment_intent("pending", "keep_it_all", three_ds, None) == "requires_action"
+    assert domain.status_after_payment_intent("requires_action", "keep_it_all", three_ds, None) is None
+    assert domain.status_after_payment_intent("requires_action", "keep_it_all", failed, None) == "failed"
+    assert domain.status_after_payment_intent("charging", "all_or_nothing", three_ds, None) is None
     # Intents still on their way change nothing.
-    for status in ("processing", "requires_action", "requires_confirmation", "requires_payment_method"):
+    for status in ("processing", "requires_confirmation", "requires_payment_method"):
         assert (
             domain.status_after_payment_intent("pending", "keep_it_all", IntentState("pi", status), None)
             is None
@@ -57,6 +63,42 @@ def test_off_session_failures_open_a_grace_period() -> None:
     assert not domain.grace_expired("charge_failed", until, now)
     assert domain.grace_expired("charge_failed", until, until)
     assert not domain.grace_expired("succeeded", until, until + timedelta(days=1))
+
+
+def test_a_saved_card_authorises_all_or_nothing_and_pays_keep_it_all() -> None:
+    ok = IntentState("seti_1", "succeeded")
+    declined = IntentState("seti_1", "canceled")
+    waiting = IntentState("seti_1", "requires_payment_method")
+    assert domain.after_saved_card("pending", "all_or_nothing", ok) == "authorize"
+    assert domain.after_saved_card("pending", "keep_it_all", ok) == "charge"
+    # A retry after a failed off-session charge pays with the new card at once.
+    assert domain.after_saved_card("charge_failed", "all_or_nothing", ok) == "charge"
+    assert domain.after_saved_card("authorized", "all_or_nothing", ok) is None
+    assert domain.after_saved_card("succeeded", "keep_it_all", ok) is None
+    assert domain.after_saved_card("pending", "keep_it_all", waiting) is None
+    assert domain.after_saved_card("pending", "keep_it_all", declined) == "fail"
+    assert domain.status_after_failed_setup("pending") == "failed"
+    assert domain.status_after_failed_setup("charge_failed") == "charge_failed"
+
+
+def test_the_browser_is_told_what_to_do_next() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = now + timedelta(days=1)
+    assert domain.next_action("pending", True, None, now) == "confirm_card_setup"
+    assert domain.next_action("requires_action", False, None, now) == "confirm_card_payment"
+    assert domain.next_action("failed", False, None, now) == "retry"
+    assert domain.next_action("charge_failed", False, later, now) == "retry"
+    assert domain.next_action("charge_failed", True, later, now) == "confirm_card_setup"
+    assert domain.next_action("charge_failed", False, now, later) is None  # grace period over
+    for status in ("authorized", "succeeded", "released", "charge_due"):
+        assert domain.next_action(status, False, None, now) is None
+    assert domain.retry_allowed("failed", "live", None, now)
+    assert not domain.retry_allowed("failed", "succeeded", None, now)
+    assert domain.retry_allowed("charge_failed", "succeeded", later, now)
+    assert not domain.retry_allowed("charge_failed", "succeeded", now, later)
+    assert not domain.retry_allowed("succeeded", "live", None, now)
+    assert domain.status_for_retry("charge_failed", later) == "charge_failed"
+    assert domain.status_for_retry("requires_action", None) == "pending"
 
 
 def test_setup_intent_authorises_once() -> None:
@@ -82,6 +124,9 @@ def test_setup_intent_authorises_once() -> None:
         ("canceled", "all_or_nothing", "succeeded", "refund_due"),
         ("canceled", "all_or_nothing", "charge_failed", "released"),
         ("canceled", "all_or_nothing", "refunded", None),
+        ("failed", "all_or_nothing", "failed", "abandoned"),  # the card never saved
+        # An open 3-D Secure payment can still take money: recorded, then the outcome applies.
+        ("canceled", "keep_it_all", "requires_action", None),
     ],
 )
 def test_campaign_outcomes(outcome: str, model: str, status: str, expected: str | None) -> None:

@@ -45,25 +45,38 @@ async def test_keep_it_all_pledge_confirm_webhook_event_ledger(payments: Any) ->
         first = await client.post("/pledges", json=body, headers={**payments.auth(backer), **key})
         assert first.status_code == 201, first.text
         pledge = first.json()
-        assert pledge["status"] == "pending" and pledge["intent_kind"] == "payment_intent"
-        assert pledge["client_secret"].startswith("pi_")
+        # Both funding models save the card first; nothing is charged yet.
+        assert pledge["status"] == "pending" and pledge["intent_kind"] == "setup_intent"
+        assert pledge["next_action"] == "confirm_card_setup" and pledge["client_secret"].startswith("seti_")
 
-        # Same key, same body: the same pledge and still one PaymentIntent.
+        # Same key, same body: the same pledge and still no second intent.
         again = await client.post("/pledges", json=body, headers={**payments.auth(backer), **key})
         assert again.status_code == 201 and again.json()["id"] == pledge["id"]
-        intents = await payments.browser.intents_of(pledge["id"])
-        assert len(intents) == 1 and intents[0]["amount"] == 2_800
+        assert again.json()["client_secret"] == pledge["client_secret"]
+        assert await payments.browser.intents_of(pledge["id"]) == []
         # Same key, different request: refused.
         other = await client.post(
             "/pledges", json={**body, "amount": 9_999}, headers={**payments.auth(backer), **key}
         )
         assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
 
+        # The browser saves the card; no confirm call: Stripe's signed setup_intent.succeeded
+        # makes payments charge it server-side.
+        assert (
+            await payments.browser.confirm_setup(pledge["client_secret"], payments.good_card) == "succeeded"
+        )
+        seti = pledge["client_secret"].split("_secret_")[0]
+        setup_intent = await payments.browser.get(f"/v1/setup_intents/{seti}")
+        saved = await payments.webhook(payments.stripe_event("setup_intent.succeeded", setup_intent))
+        assert saved.status_code == 200 and saved.json() == {"received": True, "duplicate": False}
+        await eventually(lambda: payments.browser.intents_of(pledge["id"]), timeout=15)
+        intents = await payments.browser.intents_of(pledge["id"])
+        assert len(intents) == 1 and intents[0]["amount"] == 2_800
         intent_id = intents[0]["id"]
-        assert await payments.browser.confirm_payment(intent_id, payments.good_card) == 200
 
         # Stripe delivers payment_intent.succeeded, signed with the endpoint secret.
         intent = await payments.browser.get(f"/v1/payment_intents/{intent_id}")
+        assert intent["status"] == "succeeded"
         delivery = payments.stripe_event("payment_intent.succeeded", intent)
         response = await payments.webhook(delivery)
         assert response.status_code == 200 and response.json() == {"received": True, "duplicate": False}
@@ -148,37 +161,108 @@ async def test_keep_it_all_pledge_confirm_webhook_event_ledger(payments: Any) ->
     assert await reconciliation.run_check(payments.ctx.settings, [campaign_id]) == 1
 
 
-async def test_declined_card_is_recorded_through_the_confirm_refetch(payments: Any) -> None:
+async def test_declined_card_fails_clearly_and_another_card_pays(payments: Any) -> None:
     assert payments.ctx.bus is not None
     _q, seen = await tap(payments.ctx.bus, "payment.*")
-    backer = f"usr_{uuid.uuid4().hex[:8]}"
+    me = payments.auth(f"usr_{uuid.uuid4().hex[:8]}")
     campaign_id = await live_campaign(payments, "usr_owner_decline")
     async with payments.client() as client:
         created = await client.post(
             "/pledges",
             json={"campaign_id": campaign_id, "amount": 1_000, "currency": "EUR"},
-            headers={**payments.auth(backer), "Idempotency-Key": f"idem-{uuid.uuid4().hex}"},
+            headers={**me, "Idempotency-Key": f"idem-{uuid.uuid4().hex}"},
         )
         pledge = created.json()
-        intent_id = pledge["client_secret"].split("_secret_")[0]
-        assert await payments.browser.confirm_payment(intent_id, payments.declined_card) == 402
 
-        # No webhook at all: the browser's confirm call makes payments re-fetch the intent.
-        confirmed = await client.post(f"/pledges/{pledge['id']}/confirm", headers=payments.auth(backer))
-        assert confirmed.status_code == 200, confirmed.text
-        assert confirmed.json()["status"] == "failed"
-        assert confirmed.json()["client_secret"] == pledge["client_secret"]  # may try another card
+        # The card saves, then the server-side payment is declined; no webhook at all.
+        confirmed = await payments.checkout(pledge, payments.declined_card, me)
+        assert confirmed["status"] == "failed" and confirmed["failure_reason"] == "card_declined"
+        assert confirmed["next_action"] == "retry" and confirmed["client_secret"] is None
         await eventually(lambda: any(m.routing_key == "payment.failed" for m in seen), timeout=15)
         (failed,) = [b for b in bodies(seen) if b["type"] == "org.civicfund.payment.failed"]
         assert failed["data"]["pledge_id"] == pledge["id"] and failed["data"]["reason"]
+        assert failed["data"]["payment_intent_id"].startswith("pi_")
 
         # Confirming again changes nothing and emits nothing more.
-        await client.post(f"/pledges/{pledge['id']}/confirm", headers=payments.auth(backer))
+        again = await client.post(f"/pledges/{pledge['id']}/confirm", headers=me)
+        assert again.json()["status"] == "failed"
         ledger = await client.get(
             f"/campaigns/{campaign_id}/ledger", headers=payments.auth("usr_owner_decline")
         )
         assert ledger.json()["entries"] == []
-    assert [m.routing_key for m in seen] == ["payment.failed"]
+
+        # "Try another card": a new SetupIntent; a card that cannot even be saved...
+        key = {"Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
+        retry = await client.post(f"/pledges/{pledge['id']}/retry", headers={**me, **key})
+        assert retry.status_code == 200, retry.text
+        fresh = retry.json()
+        assert fresh["status"] == "pending" and fresh["next_action"] == "confirm_card_setup"
+        assert (
+            fresh["client_secret"].startswith("seti_") and fresh["client_secret"] != pledge["client_secret"]
+        )
+        replay = await client.post(f"/pledges/{pledge['id']}/retry", headers={**me, **key})
+        assert replay.json()["client_secret"] == fresh["client_secret"]
+        assert await payments.browser.confirm_setup(fresh["client_secret"], payments.unsavable_card) == (
+            "card_declined"
+        )
+        unsaved = (await client.post(f"/pledges/{pledge['id']}/confirm", headers=me)).json()
+        assert unsaved["status"] == "failed" and unsaved["next_action"] == "retry"
+
+        # ...then a good one, which pays.
+        retry = await client.post(
+            f"/pledges/{pledge['id']}/retry", headers={**me, "Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
+        )
+        paid = await payments.checkout(retry.json(), payments.good_card, me)
+        assert paid["status"] == "succeeded" and paid["next_action"] is None
+        assert paid["receipt"]["total"] == 1_000
+        settled = await client.post(
+            f"/pledges/{pledge['id']}/retry", headers={**me, "Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
+        )
+        assert settled.status_code == 409 and settled.json()["error"]["code"] == "not_retryable"
+    await eventually(lambda: any(m.routing_key == "payment.succeeded" for m in seen), timeout=15)
+    assert [m.routing_key for m in seen] == ["payment.failed", "payment.succeeded"]
+    intents = await payments.browser.intents_of(pledge["id"])
+    assert sorted(i["status"] for i in intents) == ["requires_payment_method", "succeeded"]
+
+
+async def test_three_d_secure_is_completed_in_the_browser(payments: Any) -> None:
+    me = payments.auth(f"usr_{uuid.uuid4().hex[:8]}")
+    campaign_id = await live_campaign(payments, "usr_owner_3ds")
+    async with payments.client() as client:
+        created = await client.post(
+            "/pledges",
+            json={"campaign_id": campaign_id, "amount": 4_000, "currency": "EUR", "tip": 100},
+            headers={**me, "Idempotency-Key": f"idem-{uuid.uuid4().hex}"},
+        )
+        pledge = created.json()
+        asked = await payments.checkout(pledge, payments.three_ds_card, me)
+        assert asked["status"] == "requires_action" and asked["next_action"] == "confirm_card_payment"
+        assert asked["intent_kind"] == "payment_intent" and asked["client_secret"].startswith("pi_")
+        # Confirming again before the backer authenticated: the same intent, nothing new.
+        still = (await client.post(f"/pledges/{pledge['id']}/confirm", headers=me)).json()
+        assert still["status"] == "requires_action" and still["client_secret"] == asked["client_secret"]
+        assert len(await payments.browser.intents_of(pledge["id"])) == 1
+
+        assert await payments.browser.authenticate(asked["client_secret"]) == 200
+        paid = (await client.post(f"/pledges/{pledge['id']}/confirm", headers=me)).json()
+        assert paid["status"] == "succeeded" and paid["client_secret"] is None
+        assert paid["receipt"]["payment_intent_id"] == asked["client_secret"].split("_secret_")[0]
+        totals = (
+            await client.get(f"/campaigns/{campaign_id}/ledger", headers=payments.auth("usr_owner_3ds"))
+        ).json()["totals"]
+        assert totals["raised"] == 4_000 and totals["platform_fees"] == 100
+
+        # A backer who fails authentication can try another card.
+        other = await client.post(
+            "/pledges",
+            json={"campaign_id": campaign_id, "amount": 2_000, "currency": "EUR"},
+            headers={**me, "Idempotency-Key": f"idem-{uuid.uuid4().hex}"},
+        )
+        asked = await payments.checkout(other.json(), payments.three_ds_card, me)
+        assert await payments.browser.authenticate(asked["client_secret"], success=False) == 200
+        refused = (await client.post(f"/pledges/{other.json()['id']}/confirm", headers=me)).json()
+        assert refused["status"] == "failed" and refused["next_action"] == "retry"
+        assert refused["failure_reason"] == "payment_intent_authentication_failure"
 
 
 async def test_webhook_signatures_are_checked(payments: Any) -> None:

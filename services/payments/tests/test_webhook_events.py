@@ -56,12 +56,9 @@ async def test_dashboard_refunds_reach_the_ledger_through_charge_refunded(paymen
     campaign_id = await live(payments, "keep_it_all")
     backer = payments.auth("usr_refund")
     pledge = await new_pledge(payments, campaign_id, backer, 3_000)
-    intent_id = pledge["client_secret"].split("_secret_")[0]
-    assert await payments.browser.confirm_payment(intent_id, payments.good_card) == 200
-    async with payments.client() as client:
-        assert (await client.post(f"/pledges/{pledge['id']}/confirm", headers=backer)).json()[
-            "status"
-        ] == "succeeded"
+    paid = await payments.checkout(pledge, payments.good_card, backer)
+    assert paid["status"] == "succeeded"
+    intent_id = paid["receipt"]["payment_intent_id"]
 
     # Someone refunds 1 000 in the Stripe dashboard; Stripe sends charge.refunded.
     refund = await payments.browser.post("/v1/refunds", payment_intent=intent_id, amount="1000")

@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from servicekit.auth import Principal, current_principal
 from servicekit.errors import ApiError
 from servicekit.mongo import as_utc as when
+from servicekit.mongo import utcnow
 
-from .pledges import PledgeBook
+from . import domain
+from .pledges import PledgeBook, setup_open
 
 router = APIRouter(tags=["pledges"])
 
@@ -55,8 +57,11 @@ class PledgeOut(BaseModel):
     anonymous: bool
     public_name: str | None = None
     created_at: datetime
-    # For Stripe.js: confirmCardPayment (payment_intent) or confirmCardSetup (setup_intent).
-    intent_kind: str | None = None
+    # What the browser does next (the README's checkout); the client secret is only given while
+    # Stripe.js has something to confirm: confirmCardSetup (setup_intent) or confirmCardPayment
+    # (payment_intent, 3-D Secure).
+    next_action: Literal["confirm_card_setup", "confirm_card_payment", "retry"] | None = None
+    intent_kind: Literal["setup_intent", "payment_intent"] | None = None
     client_secret: str | None = None
     retry_until: datetime | None = None
     failure_reason: str | None = None
@@ -81,7 +86,9 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
             paid_at=when(doc["paid_at"]),
             refunded=doc["status"] == "refunded",
         )
-    waiting = doc["status"] in ("pending", "failed", "charge_failed")
+    retry_until = when(doc.get("retry_until"))
+    action = domain.next_action(doc["status"], setup_open(doc), retry_until, utcnow())
+    confirming = action in ("confirm_card_setup", "confirm_card_payment")
     return PledgeOut(
         id=doc["_id"],
         campaign_id=doc["campaign_id"],
@@ -93,9 +100,10 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
         anonymous=bool(doc.get("anonymous")),
         public_name=doc.get("public_name"),
         created_at=when(doc["created_at"]),
-        intent_kind=doc.get("intent_kind") if waiting else None,
-        client_secret=doc.get("client_secret") if waiting else None,
-        retry_until=when(doc.get("retry_until")),
+        next_action=action,
+        intent_kind=doc.get("intent_kind") if confirming else None,
+        client_secret=doc.get("client_secret") if confirming else None,
+        retry_until=retry_until,
         failure_reason=doc.get("failure_reason"),
         receipt=receipt,
     )
@@ -137,7 +145,8 @@ async def get_pledge(
 async def confirm_pledge(
     pledge_id: str, request: Request, principal: Principal = Depends(current_principal)
 ) -> PledgeOut:
-    """After Stripe.js confirmed in the browser: re-fetch the intent and record its real status."""
+    """After Stripe.js saved the card (or completed 3-D Secure): re-fetch the intent, record its
+    real status, and charge a card saved for a payment."""
     doc = await _own_pledge(request, pledge_id, principal)
     return pledge_out(await _book(request).refresh(doc))
 
@@ -149,8 +158,7 @@ async def retry_pledge(
     principal: Principal = Depends(current_principal),
     idempotency_key: str = IdempotencyKey,
 ) -> PledgeOut:
-    """A failed all-or-nothing charge, within its grace period: a new PaymentIntent for the
-    backer to confirm on-session with another card (then POST .../confirm)."""
+    """Try another card: a new SetupIntent for confirmCardSetup (then POST .../confirm)."""
     doc = await _own_pledge(request, pledge_id, principal)
     if doc["backer_id"] != principal.sub:
         raise ApiError(403, "forbidden", "only the backer can retry their payment")

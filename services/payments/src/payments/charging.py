@@ -87,14 +87,20 @@ class Charger:
             "backer_id": pledge["backer_id"],
         }
         try:
-            state = await self.stripe.charge_off_session(
+            state = await self.stripe.charge_saved_card(
                 pledge["amount"] + pledge.get("tip", 0),
                 pledge["currency"],
                 pledge["customer_id"],
                 pledge["payment_method"],
                 metadata,
                 key,
+                off_session=True,
             )
+            if state.status == "requires_action":
+                # Nobody is there to authenticate (real Stripe answers authentication_required):
+                # a failure with a grace period; the open intent is closed so it cannot charge later.
+                await self.stripe.cancel_payment_intent(state.id)
+                state = IntentState(state.id, "canceled", "authentication_required")
         except stripe.StripeError as exc:
             # Stripe unreachable or refusing for a reason a later try may not hit: back to the
             # queue; the same idempotency key makes the next try safe.
@@ -104,7 +110,7 @@ class Charger:
             return
         if not state.id:
             # Some declines come back without the PaymentIntent (localstripe never names it).
-            state = IntentState(f"offsession-{key}", state.status, state.error)
+            state = IntentState(domain.unnamed_intent_id(key), state.status, state.error)
         status = await self.book.record_payment_intent(pledge["_id"], state, new_intent=True)
         CHARGES.labels(status or "pending").inc()
         if status is None and state.status not in ("succeeded",):
@@ -145,12 +151,20 @@ class Charger:
 
     async def expire_grace_periods(self) -> None:
         now = utcnow()
-        for pledge in await self.store.pledges_in([domain.CHARGE_FAILED], limit=500):
+        for pledge in await self.store.pledges_in([domain.CHARGE_FAILED, domain.REQUIRES_ACTION], limit=500):
             if not domain.grace_expired(pledge["status"], when(pledge.get("retry_until")), now):
                 continue
+            if pledge["status"] == domain.REQUIRES_ACTION:
+                # A 3-D Secure payment still open could take money after the release: close it
+                # first; if Stripe refuses (it went through meanwhile), record what it says.
+                try:
+                    await self.stripe.cancel_payment_intent(pledge["payment_intent_id"])
+                except stripe.StripeError:
+                    await self.book.refresh(pledge)
+                    continue
 
             async def write(tx: Tx, pledge: dict[str, Any] = pledge) -> None:
-                moved = await Store.move_pledge(tx, pledge["_id"], [domain.CHARGE_FAILED], domain.RELEASED)
+                moved = await Store.move_pledge(tx, pledge["_id"], [pledge["status"]], domain.RELEASED)
                 if moved is not None:
                     tx.emit(
                         "pledge.released",
@@ -166,7 +180,7 @@ class Charger:
         cutoff_ms = int((now.timestamp() - self.settings.sweep_after_s) * 1000)
         oldest = now - timedelta(seconds=self.settings.sweep_window_s)
         waiting = await self.store.pledges_in(
-            [domain.PENDING, domain.FAILED, domain.CHARGE_FAILED], limit=200
+            [domain.PENDING, domain.REQUIRES_ACTION, domain.FAILED, domain.CHARGE_FAILED], limit=200
         )
         for pledge in waiting:
             if pledge.get("checked_ms", 0) > cutoff_ms:

@@ -16,8 +16,9 @@ FundingModel = Literal["keep_it_all", "all_or_nothing"]
 
 # Pledge statuses.
 CREATING = "creating"  # row written, Stripe intent not created yet
-PENDING = "pending"  # intent created, waiting for the browser (Stripe.js) to confirm
-FAILED = "failed"  # keep-it-all payment declined; the backer may confirm again
+PENDING = "pending"  # SetupIntent created, waiting for the browser to save the card (Stripe.js)
+REQUIRES_ACTION = "requires_action"  # the bank wants 3-D Secure on our PaymentIntent, in the browser
+FAILED = "failed"  # the card was declined or could not be saved; the backer may try another
 AUTHORIZED = "authorized"  # all-or-nothing card saved, nothing charged
 CHARGE_DUE = "charge_due"  # campaign succeeded: to be charged off-session
 CHARGING = "charging"  # a worker is charging it
@@ -30,7 +31,7 @@ RELEASED = "released"  # all-or-nothing: will never be charged
 ABANDONED = "abandoned"  # never completed by the backer before the campaign ended
 
 # A pledge in one of these may still turn into a payment.
-PAYABLE = frozenset({CREATING, PENDING, FAILED, CHARGE_DUE, CHARGING, CHARGE_FAILED})
+PAYABLE = frozenset({CREATING, PENDING, REQUIRES_ACTION, FAILED, CHARGE_DUE, CHARGING, CHARGE_FAILED})
 # Money was taken (and possibly given back).
 PAID = frozenset({SUCCEEDED, REFUND_DUE, REFUNDING, REFUNDED})
 
@@ -102,7 +103,10 @@ def outcome_applies(
 
 
 def status_after_campaign_outcome(outcome: str, funding_model: str, status: str) -> str | None:
-    """What a campaign's end does to one pledge (None: nothing)."""
+    """What a campaign's end does to one pledge (None: nothing).
+
+    A pledge waiting for 3-D Secure (`requires_action`) is left alone: its PaymentIntent can
+    still take money, which is then recorded and follows the outcome (refunded if canceled)."""
     if outcome == "succeeded":
         if funding_model == "all_or_nothing" and status == AUTHORIZED:
             return CHARGE_DUE
@@ -112,7 +116,7 @@ def status_after_campaign_outcome(outcome: str, funding_model: str, status: str)
             return None  # keep-it-all keeps what it raised
         if status in (AUTHORIZED, CHARGE_DUE, CHARGE_FAILED):
             return RELEASED
-        if status in (CREATING, PENDING):
+        if status in (CREATING, PENDING, FAILED):
             return ABANDONED
         return None
     if outcome == "canceled":
@@ -133,6 +137,20 @@ class IntentState:
     id: str
     status: str
     error: str | None = None  # last_payment_error / last_setup_error message or code
+    client_secret: str | None = None  # for the browser, when Stripe asks it to act
+
+
+# A decline whose PaymentIntent Stripe did not name is recorded under an id derived from our
+# idempotency key ("offsession-" is the prefix pledges written before on-session charges carry).
+UNNAMED_PREFIXES = ("unnamed-", "offsession-")
+
+
+def unnamed_intent_id(idempotency_key: str) -> str:
+    return f"unnamed-{idempotency_key}"
+
+
+def is_unnamed(intent_id: str) -> bool:
+    return intent_id.startswith(UNNAMED_PREFIXES)
 
 
 def payment_failed(intent: IntentState) -> bool:
@@ -151,12 +169,16 @@ def status_after_payment_intent(
         return None
     if intent.status == "succeeded":
         return SUCCEEDED
+    if intent.status == "requires_action":
+        # Only the backer can authenticate, so only an on-session intent waits in this state
+        # (the off-session charger turns it into a failure before recording it).
+        return REQUIRES_ACTION if status in (CREATING, PENDING, FAILED, CHARGE_FAILED) else None
     if not payment_failed(intent):
-        return None  # processing, requires_action, requires_confirmation: wait
+        return None  # processing, requires_confirmation: wait
     if intent.id == last_failed_intent:
         return None  # this failure is already recorded
     if funding_model == "all_or_nothing":
-        return CHARGE_FAILED if status in (CHARGE_DUE, CHARGING, CHARGE_FAILED) else None
+        return CHARGE_FAILED if status in (CHARGE_DUE, CHARGING, CHARGE_FAILED, REQUIRES_ACTION) else None
     return FAILED
 
 
@@ -166,12 +188,71 @@ def status_after_setup_intent(status: str, intent: IntentState) -> str | None:
     return None
 
 
+def setup_failed(intent: IntentState) -> bool:
+    return intent.status == "canceled" or (intent.status == "requires_payment_method" and bool(intent.error))
+
+
+SetupStep = Literal["authorize", "charge", "fail"]
+
+
+def after_saved_card(status: str, funding_model: str, intent: IntentState) -> SetupStep | None:
+    """What an open SetupIntent's real status calls for (None: wait).
+
+    all-or-nothing at checkout keeps the card for later ("authorize"); keep-it-all, and an
+    all-or-nothing retry after a failed charge, pay now with it ("charge", on-session)."""
+    if setup_failed(intent):
+        return "fail" if status in (CREATING, PENDING, FAILED, CHARGE_FAILED) else None
+    if intent.status != "succeeded":
+        return None
+    if funding_model == "all_or_nothing":
+        if status in (CREATING, PENDING, FAILED):
+            return "authorize"
+        return "charge" if status == CHARGE_FAILED else None
+    return "charge" if status in (CREATING, PENDING, FAILED) else None
+
+
+def status_after_failed_setup(status: str) -> str:
+    """A card that could not be saved: a checkout fails; a retry after a failed off-session
+    charge stays in its grace period."""
+    return status if status == CHARGE_FAILED else FAILED
+
+
+NextAction = Literal["confirm_card_setup", "confirm_card_payment", "retry"]
+
+
+def next_action(
+    status: str, setup_open: bool, retry_until: datetime | None, now: datetime
+) -> NextAction | None:
+    """What the backer's browser has to do next (see the README's checkout)."""
+    if status in (CREATING, PENDING):
+        return "confirm_card_setup" if setup_open else None
+    if status == REQUIRES_ACTION:
+        return "confirm_card_payment"
+    if status == FAILED:
+        return "retry"
+    if status == CHARGE_FAILED and retry_until is not None and now < retry_until:
+        return "confirm_card_setup" if setup_open else "retry"
+    return None
+
+
+def retry_allowed(status: str, campaign_status: str | None, until: datetime | None, now: datetime) -> bool:
+    """Another card may be tried at checkout while the campaign is live, and after a failed
+    off-session charge within its grace period."""
+    if until is not None and status in (CHARGE_FAILED, REQUIRES_ACTION):
+        return now < until
+    return status in (PENDING, FAILED, REQUIRES_ACTION) and campaign_status == "live"
+
+
+def status_for_retry(status: str, until: datetime | None) -> str:
+    return CHARGE_FAILED if until is not None and status in (CHARGE_FAILED, REQUIRES_ACTION) else PENDING
+
+
 def retry_until(failed_at: datetime, grace_period_s: int) -> datetime:
     return failed_at + timedelta(seconds=grace_period_s)
 
 
 def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
-    return status == CHARGE_FAILED and until is not None and now >= until
+    return status in (CHARGE_FAILED, REQUIRES_ACTION) and until is not None and now >= until
 
 
 # -- ledger -------------------------------------------------------------------------------------

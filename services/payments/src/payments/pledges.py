@@ -9,9 +9,11 @@ together with its ledger entries and events, through the rules in domain.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -146,47 +148,43 @@ class PledgeBook:
             assert doc is not None
             return doc["stripe_customer_id"]
 
-    async def ensure_intent(self, pledge_id: str) -> dict[str, Any]:
+    @contextlib.asynccontextmanager
+    async def _pledge_lock(self, pledge_id: str) -> AsyncIterator[None]:
         entry = self._locks.setdefault(pledge_id, [asyncio.Lock(), 0])
         entry[1] += 1
         try:
             async with entry[0]:
-                pledge = await self.store.pledge(pledge_id)
-                assert pledge is not None
-                if pledge["status"] != domain.CREATING or pledge.get("intent_id"):
-                    return pledge
-                return await self._create_intent(pledge)
+                yield
         finally:
             entry[1] -= 1
             if entry[1] == 0:
                 self._locks.pop(pledge_id, None)
 
-    async def _create_intent(self, pledge: dict[str, Any]) -> dict[str, Any]:
-        metadata = {
+    async def ensure_intent(self, pledge_id: str) -> dict[str, Any]:
+        async with self._pledge_lock(pledge_id):
+            pledge = await self.store.pledge(pledge_id)
+            assert pledge is not None
+            if pledge["status"] != domain.CREATING or pledge.get("intent_id"):
+                return pledge
+            return await self._create_intent(pledge)
+
+    @staticmethod
+    def _metadata(pledge: dict[str, Any]) -> dict[str, str]:
+        return {
             "pledge_id": pledge["_id"],
             "campaign_id": pledge["campaign_id"],
             "backer_id": pledge["backer_id"],
         }
+
+    async def _create_intent(self, pledge: dict[str, Any]) -> dict[str, Any]:
+        """Both funding models start by saving the card (see the README's checkout)."""
         try:
             customer = await self.ensure_customer(
                 f"user:{pledge['backer_id']}", {"user_id": pledge["backer_id"]}
             )
-            if pledge["funding_model"] == "keep_it_all":
-                pi = await self.stripe.create_payment_intent(
-                    pledge["amount"] + pledge.get("tip", 0),
-                    pledge["currency"],
-                    customer,
-                    metadata,
-                    f"pledge-{pledge['_id']}-intent",
-                )
-                fields = {"intent_kind": "payment_intent", "payment_intent_id": pi.id, "intents": [pi.id]}
-                intent_id, secret = pi.id, pi.client_secret
-            else:
-                si = await self.stripe.create_setup_intent(
-                    customer, metadata, f"pledge-{pledge['_id']}-setup"
-                )
-                fields = {"intent_kind": "setup_intent", "setup_intent_id": si.id}
-                intent_id, secret = si.id, si.client_secret
+            si = await self.stripe.create_setup_intent(
+                customer, self._metadata(pledge), f"pledge-{pledge['_id']}-setup"
+            )
         except stripe.StripeError as exc:
             log.warning("stripe_intent_failed", pledge_id=pledge["_id"], error=str(exc))
             raise stripe_unavailable(exc) from exc
@@ -198,18 +196,16 @@ class PledgeBook:
                 [domain.CREATING],
                 domain.PENDING,
                 customer_id=customer,
-                intent_id=intent_id,
-                client_secret=secret,
-                **fields,
+                intent_id=si.id,
+                client_secret=si.client_secret,
+                intent_kind="setup_intent",
+                setup_intent_id=si.id,
+                setup_intents=[si.id],
+                setup_open=True,
             )
 
         updated = await self.mongo.transact(write)
         if updated is None:  # the campaign ended meanwhile, or another replica created one
-            if fields["intent_kind"] == "payment_intent":
-                try:
-                    await self.stripe.v1.payment_intents.cancel_async(intent_id)
-                except stripe.StripeError as exc:
-                    log.warning("orphan_intent_not_canceled", intent=intent_id, error=str(exc))
             updated = await self.store.pledge(pledge["_id"])
         assert updated is not None
         return updated
@@ -217,14 +213,12 @@ class PledgeBook:
     # -- recording Stripe's truth ---------------------------------------------------------------
 
     async def refresh(self, pledge: dict[str, Any]) -> dict[str, Any]:
-        """Re-fetch the pledge's current intent from Stripe and record its real status."""
+        """Re-fetch the pledge's current intent from Stripe and record its real status; a card
+        just saved for a payment is charged now (on-session)."""
         try:
-            if pledge.get("intent_kind") == "setup_intent" and pledge["status"] in (
-                domain.CREATING,
-                domain.PENDING,
-            ):
+            if setup_open(pledge) and pledge.get("setup_intent_id"):
                 state, payment_method = await self.stripe.setup_intent(pledge["setup_intent_id"])
-                await self.record_setup_intent(pledge["_id"], state, payment_method)
+                await self.apply_setup_intent(pledge["_id"], state, payment_method)
             elif pledge.get("payment_intent_id"):
                 await self.record_payment_intent(
                     pledge["_id"], await self.stripe.payment_intent(pledge["payment_intent_id"])
@@ -236,6 +230,44 @@ class PledgeBook:
         fresh = await self.store.pledge(pledge["_id"])
         assert fresh is not None
         return fresh
+
+    async def apply_setup_intent(
+        self, pledge_id: str, intent: IntentState, payment_method: str | None
+    ) -> None:
+        """A SetupIntent's real status (browser confirm, webhook, sweeper): authorise, fail, or
+        charge the saved card."""
+        if await self.record_setup_intent(pledge_id, intent, payment_method) == "charge":
+            await self.charge_saved_card(pledge_id)
+
+    async def charge_saved_card(self, pledge_id: str) -> None:
+        """Pay with the card the backer just saved, while they are on the page. The Stripe
+        idempotency key names the SetupIntent, so confirming again (or a webhook racing the
+        browser) returns the same PaymentIntent instead of charging twice."""
+        async with self._pledge_lock(pledge_id):
+            pledge = await self.store.pledge(pledge_id)
+            assert pledge is not None
+            now = utcnow()
+            if (
+                not setup_open(pledge)
+                or not pledge.get("payment_method")
+                or pledge["status"]
+                not in (domain.CREATING, domain.PENDING, domain.FAILED, domain.CHARGE_FAILED)
+                or domain.grace_expired(pledge["status"], when(pledge.get("retry_until")), now)
+            ):
+                return
+            key = f"pledge-{pledge_id}-pay-{pledge['setup_intent_id']}"
+            state = await self.stripe.charge_saved_card(
+                pledge["amount"] + pledge.get("tip", 0),
+                pledge["currency"],
+                pledge["customer_id"],
+                pledge["payment_method"],
+                self._metadata(pledge),
+                key,
+                off_session=False,
+            )
+            if not state.id:
+                state = IntentState(domain.unnamed_intent_id(key), state.status, state.error)
+            await self.record_payment_intent(pledge_id, state, new_intent=True)
 
     async def touch(self, pledge_id: str) -> None:
         async def write(tx: Tx) -> None:
@@ -256,15 +288,19 @@ class PledgeBook:
             if pledge is None:
                 return None
             intents = pledge.get("intents", [])
-            if new_intent and not intent.id.startswith("offsession-") and intent.id not in intents:
-                intents = [*intents, intent.id]
-                await tx.db.pledges.update_one(
-                    {"_id": pledge_id},
-                    {"$set": {"intents": intents, "payment_intent_id": intent.id}},
-                    session=tx.session,
-                )
-                pledge = {**pledge, "intents": intents, "payment_intent_id": intent.id}
-            known = intent.id in intents or intent.id.startswith("offsession-")
+            if new_intent:
+                # Our own new intent becomes the pledge's current one; the saved card is used.
+                current: dict[str, Any] = {
+                    "setup_open": False,
+                    "intent_kind": "payment_intent",
+                    "client_secret": intent.client_secret,
+                }
+                if not domain.is_unnamed(intent.id) and intent.id not in intents:
+                    intents = [*intents, intent.id]
+                    current.update(intents=intents, payment_intent_id=intent.id, intent_id=intent.id)
+                await tx.db.pledges.update_one({"_id": pledge_id}, {"$set": current}, session=tx.session)
+                pledge = {**pledge, **current}
+            known = intent.id in intents or domain.is_unnamed(intent.id)
             nxt = (
                 domain.status_after_payment_intent(
                     pledge["status"], pledge["funding_model"], intent, pledge.get("last_failed_intent")
@@ -311,6 +347,9 @@ class PledgeBook:
                 )
                 await self._apply_ended_campaign(tx, moved)
                 return nxt
+            if nxt == domain.REQUIRES_ACTION:
+                moved = await Store.move_pledge(tx, pledge_id, [pledge["status"]], nxt)
+                return nxt if moved is not None else None
             until: datetime | None = None
             if nxt == domain.CHARGE_FAILED:
                 # The grace period runs from the first failure; a failed retry does not extend it.
@@ -335,7 +374,7 @@ class PledgeBook:
                 pledge_event_data(
                     pledge,
                     payment_id=f"pay_{pledge_id.removeprefix('plg_')}",
-                    payment_intent_id=None if intent.id.startswith("offsession-") else intent.id,
+                    payment_intent_id=None if domain.is_unnamed(intent.id) else intent.id,
                     reason=intent.error or intent.status,
                     retry_until=until.isoformat() if until else None,
                 ),
@@ -369,25 +408,51 @@ class PledgeBook:
 
     async def record_setup_intent(
         self, pledge_id: str, intent: IntentState, payment_method: str | None
-    ) -> bool:
-        async def write(tx: Tx) -> bool:
+    ) -> domain.SetupStep | None:
+        """Apply an open SetupIntent's status. Returns "charge" when the saved card is to be
+        charged now (outside this transaction: it is a Stripe call)."""
+
+        async def write(tx: Tx) -> domain.SetupStep | None:
             pledge = await tx.db.pledges.find_one({"_id": pledge_id}, session=tx.session)
-            if pledge is None or pledge.get("setup_intent_id") != intent.id:
-                return False
-            nxt = domain.status_after_setup_intent(pledge["status"], intent)
-            if nxt is None or not payment_method:
+            if pledge is None or pledge.get("setup_intent_id") != intent.id or not setup_open(pledge):
+                return None
+            step = domain.after_saved_card(pledge["status"], pledge["funding_model"], intent)
+            if step == "authorize" and not payment_method:
+                step = None
+            if step is None:
                 await tx.db.pledges.update_one(
                     {"_id": pledge_id}, {"$set": checked_now()}, session=tx.session
                 )
-                return False
+                return None
+            if step == "fail":
+                await Store.move_pledge(
+                    tx,
+                    pledge_id,
+                    [pledge["status"]],
+                    domain.status_after_failed_setup(pledge["status"]),
+                    setup_open=False,
+                    failure_reason=intent.error or f"setup_intent_{intent.status}",
+                )
+                return step
+            if step == "charge":
+                await tx.db.pledges.update_one(
+                    {"_id": pledge_id}, {"$set": {"payment_method": payment_method}}, session=tx.session
+                )
+                return step
             moved = await Store.move_pledge(
-                tx, pledge_id, [pledge["status"]], nxt, payment_method=payment_method, authorized_at=utcnow()
+                tx,
+                pledge_id,
+                [pledge["status"]],
+                domain.AUTHORIZED,
+                payment_method=payment_method,
+                authorized_at=utcnow(),
+                setup_open=False,
             )
             if moved is None:
-                return False
+                return None
             tx.emit("pledge.authorized", pledge_id, pledge_event_data(pledge))
             await self._apply_ended_campaign(tx, moved)
-            return True
+            return step
 
         return await self.mongo.transact(write)
 
@@ -449,27 +514,31 @@ class PledgeBook:
     # -- retry after a failed off-session charge -------------------------------------------------
 
     async def retry(self, pledge: dict[str, Any], key: str) -> dict[str, Any]:
+        """Another card: a new SetupIntent for the browser (then POST .../confirm charges it, or
+        for an all-or-nothing checkout saves it)."""
         idem_id = f"retry|{pledge['_id']}|{key}"
         if await self.store.idempotent(idem_id) is not None:
             return pledge
         now = utcnow()
         until = when(pledge.get("retry_until"))
-        if pledge["status"] != domain.CHARGE_FAILED or until is None or now >= until:
+        campaign = await self.store.campaign(pledge["campaign_id"])
+        if not domain.retry_allowed(
+            pledge["status"], campaign.get("status") if campaign else None, until, now
+        ):
             raise ApiError(
-                409, "not_retryable", "only a failed charge still in its grace period can be retried"
+                409,
+                "not_retryable",
+                "only a checkout of a live campaign, or a failed charge still in its grace period, can be retried",
             )
+        extra: dict[str, Any] = {}
         attempt = int(pledge.get("attempts", 0)) + 1
         try:
-            pi = await self.stripe.create_payment_intent(
-                pledge["amount"] + pledge.get("tip", 0),
-                pledge["currency"],
-                pledge["customer_id"],
-                {
-                    "pledge_id": pledge["_id"],
-                    "campaign_id": pledge["campaign_id"],
-                    "backer_id": pledge["backer_id"],
-                },
-                f"pledge-{pledge['_id']}-retry-{attempt}",
+            if pledge["status"] == domain.REQUIRES_ACTION and pledge.get("payment_intent_id"):
+                # The abandoned 3-D Secure payment must not be completed later behind our back.
+                await self.stripe.cancel_payment_intent(pledge["payment_intent_id"])
+                extra["last_failed_intent"] = pledge["payment_intent_id"]
+            si = await self.stripe.create_setup_intent(
+                pledge["customer_id"], self._metadata(pledge), f"pledge-{pledge['_id']}-setup-{attempt}"
             )
         except stripe.StripeError as exc:
             raise stripe_unavailable(exc) from exc
@@ -482,12 +551,16 @@ class PledgeBook:
             return await Store.move_pledge(
                 tx,
                 pledge["_id"],
-                [domain.CHARGE_FAILED],
-                domain.CHARGE_FAILED,
+                [pledge["status"]],
+                domain.status_for_retry(pledge["status"], until),
                 attempts=attempt,
-                payment_intent_id=pi.id,
-                client_secret=pi.client_secret,
-                intents=[*pledge.get("intents", []), pi.id],
+                intent_kind="setup_intent",
+                intent_id=si.id,
+                setup_intent_id=si.id,
+                client_secret=si.client_secret,
+                setup_intents=[*pledge.get("setup_intents", []), si.id],
+                setup_open=True,
+                **extra,
             )
 
         try:
@@ -497,3 +570,14 @@ class PledgeBook:
         fresh = updated or await self.store.pledge(pledge["_id"])
         assert fresh is not None
         return fresh
+
+
+def setup_open(pledge: dict[str, Any]) -> bool:
+    """Whether the pledge's SetupIntent still waits for a card. Pledges written before the flag
+    existed had an open one exactly while pending with a setup intent."""
+    if "setup_open" in pledge:
+        return bool(pledge["setup_open"])
+    return pledge.get("intent_kind") == "setup_intent" and pledge["status"] in (
+        domain.CREATING,
+        domain.PENDING,
+    )

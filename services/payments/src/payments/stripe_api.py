@@ -48,20 +48,6 @@ class StripeApi:
         )
         return customer.id
 
-    async def create_payment_intent(
-        self, amount: int, currency: str, customer: str, metadata: dict[str, str], key: str
-    ) -> stripe.PaymentIntent:
-        return await self.v1.payment_intents.create_async(
-            params={
-                "amount": amount,
-                "currency": currency.lower(),
-                "customer": customer,
-                "metadata": metadata,
-                "payment_method_types": ["card"],
-            },
-            options=self.opts(key),
-        )
-
     async def create_setup_intent(
         self, customer: str, metadata: dict[str, str], key: str
     ) -> stripe.SetupIntent:
@@ -75,7 +61,7 @@ class StripeApi:
             options=self.opts(key),
         )
 
-    async def charge_off_session(
+    async def charge_saved_card(
         self,
         amount: int,
         currency: str,
@@ -83,30 +69,50 @@ class StripeApi:
         payment_method: str,
         metadata: dict[str, str],
         key: str,
+        off_session: bool,
     ) -> IntentState:
-        """Charge a saved card with the backer absent. A decline comes back as a failed state
-        (Stripe answers 402 with the error; the PaymentIntent exists and stays failed)."""
+        """Create and confirm a PaymentIntent on a saved card: off-session (the backer absent,
+        after an all-or-nothing campaign succeeded) or on-session (checkout, right after the
+        browser saved the card; Stripe may then answer `requires_action`). A decline comes back
+        as a failed state: Stripe answers 402, the PaymentIntent exists and stays failed."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer,
+            "payment_method": payment_method,
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+            "confirm": True,
+        }
+        if off_session:
+            params["off_session"] = True
         try:
-            intent = await self.v1.payment_intents.create_async(
-                params={
-                    "amount": amount,
-                    "currency": currency.lower(),
-                    "customer": customer,
-                    "payment_method": payment_method,
-                    "payment_method_types": ["card"],
-                    "metadata": metadata,
-                    "confirm": True,
-                    "off_session": True,
-                },
-                options=self.opts(key),
-            )
+            intent = await self.v1.payment_intents.create_async(params=params, options=self.opts(key))
         except stripe.CardError as exc:
-            error = exc.error
-            pi = getattr(error, "payment_intent", None) if error is not None else None
-            reason = (getattr(error, "code", None) if error is not None else None) or exc.user_message
-            pi_id = pi.get("id") if isinstance(pi, dict) else getattr(pi, "id", None)
-            return IntentState(pi_id or "", "requires_payment_method", str(reason or "card_declined"))
+            error = plain(exc.error) if exc.error is not None else {}
+            reason = error.get("code") or exc.user_message or "card_declined"
+            return IntentState(await self._declined_intent_id(error), "requires_payment_method", str(reason))
         return payment_intent_state(intent)
+
+    async def _declined_intent_id(self, error: dict[str, Any]) -> str:
+        """Stripe names the PaymentIntent in a decline; localstripe only names the charge."""
+        intent = error.get("payment_intent")
+        if isinstance(intent, dict):
+            return str(intent.get("id") or "")
+        if isinstance(intent, str):
+            return intent
+        charge_id = error.get("charge")
+        if isinstance(charge_id, str):
+            try:
+                charge = plain(await self.v1.charges.retrieve_async(charge_id))
+            except stripe.StripeError:
+                return ""
+            found = charge.get("payment_intent")
+            return found if isinstance(found, str) else ""
+        return ""
+
+    async def cancel_payment_intent(self, intent_id: str) -> None:
+        await self.v1.payment_intents.cancel_async(intent_id)
 
     async def payment_intent(self, intent_id: str) -> IntentState:
         return payment_intent_state(await self.v1.payment_intents.retrieve_async(intent_id))
@@ -203,4 +209,6 @@ def _error_text(error: Any) -> str | None:
 
 def payment_intent_state(intent: Any) -> IntentState:
     data = plain(intent)
-    return IntentState(data["id"], data["status"], _error_text(data.get("last_payment_error")))
+    return IntentState(
+        data["id"], data["status"], _error_text(data.get("last_payment_error")), data.get("client_secret")
+    )

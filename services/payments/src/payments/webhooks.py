@@ -175,7 +175,7 @@ class WebhookProcessor:
             if pledge is None:
                 return False
             state, payment_method = await self.book.stripe.setup_intent(obj["id"])
-            await self.book.record_setup_intent(pledge["_id"], state, payment_method)
+            await self.book.apply_setup_intent(pledge["_id"], state, payment_method)
             return True
         if event_type in ("charge.refunded", "charge.refund.updated"):
             pledge = await self._pledge_for(obj, "payment_intent")

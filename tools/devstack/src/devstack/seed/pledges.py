@@ -1,11 +1,11 @@
 """Backers pledge to Montreuil's live campaigns, and Montreuil's manager subscribes the city.
 
-Everything goes through the gateway's public API; the card steps the browser would do with
-Stripe.js are done against the local stack's localstripe (`STRIPE_API_BASE`, default
-http://127.0.0.1:8420): a SetupIntent is confirmed exactly as localstripe's Stripe.js does it
-(publishable key + client secret); localstripe cannot confirm a PaymentIntent with card data
-from the browser, so that one step attaches the card with a test secret key instead. Re-running
-is safe: idempotency keys are derived from who pledges to what.
+Everything goes through the gateway's public API; the one step the browser does with Stripe.js
+(`confirmCardSetup`: save the card on the pledge's SetupIntent) is done against the local
+stack's localstripe (`STRIPE_API_BASE`, default http://127.0.0.1:8420) exactly as localstripe's
+Stripe.js does it (publishable key + client secret + card data). Payments then charges the card
+itself (keep-it-all) or keeps it for later (all-or-nothing). Re-running is safe: idempotency
+keys are derived from who pledges to what.
 """
 
 from __future__ import annotations
@@ -40,17 +40,12 @@ async def _card_payment_method() -> str:
     return (await _stripe("POST", "/v1/payment_methods", {"type": "card", **CARD}))["id"]
 
 
-async def _pay_in_browser(pledge: dict[str, Any]) -> None:
+async def _save_card_in_browser(pledge: dict[str, Any]) -> None:
     secret = pledge["client_secret"]
-    if pledge["intent_kind"] == "setup_intent":
-        seti = secret.split("_secret_")[0]
-        data = {"key": "pk_test_civicfund", "client_secret": secret, "payment_method_data[type]": "card"}
-        data.update({f"payment_method_data[{k.replace('[', '][', 1)}": v for k, v in CARD.items()})
-        await _stripe("POST", f"/v1/setup_intents/{seti}/confirm", data, secret=False)
-    else:
-        pi = secret.split("_secret_")[0]
-        await _stripe("POST", f"/v1/payment_intents/{pi}", {"payment_method": await _card_payment_method()})
-        await _stripe("POST", f"/v1/payment_intents/{pi}/confirm", {})
+    seti = secret.split("_secret_")[0]
+    data = {"key": "pk_test_civicfund", "client_secret": secret, "payment_method_data[type]": "card"}
+    data.update({f"payment_method_data[{k.replace('[', '][', 1)}": v for k, v in CARD.items()})
+    await _stripe("POST", f"/v1/setup_intents/{seti}/confirm", data, secret=False)
 
 
 async def _pledge(demo: Demo, backer: Person, campaign: dict[str, Any], amount: int, tip: int) -> str:
@@ -67,8 +62,15 @@ async def _pledge(demo: Demo, backer: Person, campaign: dict[str, Any], amount: 
         },
         headers={"Idempotency-Key": f"seed-{backer.key}-{campaign['id']}"},
     )
-    if created["status"] in ("pending", "failed"):
-        await _pay_in_browser(created)
+    if created.get("next_action") == "retry":  # a card that failed on an earlier run
+        created = await demo.call(
+            "POST",
+            f"/api/v1/payments/pledges/{created['id']}/retry",
+            backer,
+            headers={"Idempotency-Key": f"seed-retry-{backer.key}-{campaign['id']}"},
+        )
+    if created.get("next_action") == "confirm_card_setup":
+        await _save_card_in_browser(created)
         created = await demo.call("POST", f"/api/v1/payments/pledges/{created['id']}/confirm", backer)
     return created["status"]
 
