@@ -28,14 +28,15 @@ from notifications.tokens import (
     verify_webhook,
     webhook_signature,
 )
-from notifications.webhook_rules import (
+from notifications.webhooks.rules import (
     UrlRefused,
     check_addresses,
     check_event_types,
     check_url_shape,
     matches,
+    rotated_secrets,
+    valid_secrets,
 )
-from notifications.webhook_store import rotated_secrets, valid_secrets
 
 
 def test_receipts_cannot_be_switched_off_and_calls_are_opt_in() -> None:

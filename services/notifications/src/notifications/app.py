@@ -9,12 +9,13 @@ from fastapi import FastAPI
 
 from servicekit.app import ServiceContext, create_service_app
 
-from . import api_inbox, api_preferences, api_webhooks, fanout, mailer, webhook_sender
+from . import api_inbox, api_preferences, fanout, mailer, store
 from .handlers import handlers
 from .settings import Settings
-from .store import COLLECTIONS, INDEXES
-from .webhook_handlers import webhook_handlers
-from .webhook_store import WEBHOOK_COLLECTIONS, WEBHOOK_INDEXES
+from .webhooks import api as api_webhooks
+from .webhooks import sender as webhook_sender
+from .webhooks import store as webhook_store
+from .webhooks.handlers import webhook_handlers
 
 DEVELOPMENT_SECRET = Settings.model_fields["unsubscribe_secret"].default
 
@@ -34,8 +35,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         title="Civicfund notifications",
         routers=[api_inbox.router, api_preferences.router, api_webhooks.router],
         consumers=[handlers, webhook_handlers],
-        indexes=[*INDEXES, *WEBHOOK_INDEXES],
-        collections=[*COLLECTIONS, *WEBHOOK_COLLECTIONS],
+        indexes=[*store.INDEXES, *webhook_store.INDEXES],
+        collections=[*store.COLLECTIONS, *webhook_store.COLLECTIONS],
         background=[fanout.run, mailer.run, webhook_sender.run],
         on_startup=[_start],
     )

@@ -88,6 +88,33 @@ def category_for(kind: str, role: str) -> str:
 
 Preferences = dict[str, dict[str, bool]]  # category -> channel -> on
 
+# An audience stage: who hears about a notification, expanded page by page by the fan-out.
+# {"t": "user", "user_id", "role", [email, locale, display_name]} | {"t": "backers"|"followers",
+# "campaign_id"} | {"t": "officials", "municipality", "roles"} | {"t": "residents", "municipality"}
+Stage = dict[str, Any]
+
+
+def to_user(user_id: str, role: str, **contact: Any) -> Stage:
+    """One person; `contact` (email, locale, display_name) when the event itself carries it."""
+    return {"t": "user", "user_id": user_id, "role": role, **contact}
+
+
+def to_backers(campaign_id: str) -> Stage:
+    return {"t": "backers", "campaign_id": campaign_id}
+
+
+def to_followers(campaign_id: str) -> Stage:
+    return {"t": "followers", "campaign_id": campaign_id}
+
+
+def to_officials(municipality: str, roles: list[str]) -> Stage:
+    return {"t": "officials", "municipality": municipality, "roles": roles}
+
+
+def to_residents(municipality: str) -> Stage:
+    """Everyone whose postcode is one of the city's."""
+    return {"t": "residents", "municipality": municipality}
+
 
 def wants(prefs: Preferences | None, category: str, channel: Channel) -> bool:
     """Whether a user gets `category` on `channel`, given their stored choices."""
@@ -127,6 +154,11 @@ def unsubscribe_all(current: Preferences | None) -> Preferences:
         if not cat.locked:
             merged.setdefault(name, {})["email"] = False
     return merged
+
+
+def city_display_name(slug: str) -> str:
+    """A name for a city we have no municipality.registered for yet: "saint-denis" -> "Saint Denis"."""
+    return slug.replace("-", " ").title()
 
 
 def locale_of(value: Any) -> str:

@@ -22,7 +22,7 @@ from servicekit.mongo import epoch_ms as ms
 
 from .domain import KINDS, category_for, delivery_key, wants
 from .settings import Settings
-from .store import get_preferences, insert_if_absent
+from .store import audience_page, get_preferences, insert_if_absent
 
 log = get_logger(__name__)
 _MAX_JOB_FAILURES = 5
@@ -32,48 +32,13 @@ class LeaseLost(Exception):
     pass
 
 
-async def _page(tx: Tx, stage: dict[str, Any], cursor: str, size: int) -> list[dict[str, Any]]:
-    """The next page of recipients of one audience stage: [{user_id, role, ...}], keyset on _id."""
-    kind = stage["t"]
-    if kind == "user":
-        if cursor:
-            return []
-        return [{k: v for k, v in stage.items() if k != "t"} | {"_key": stage["user_id"]}]
-    after = {"$gt": cursor} if cursor else {"$exists": True}
-    if kind in ("backers", "followers"):
-        query: dict[str, Any] = {"campaign_id": stage["campaign_id"], "_id": after}
-        if kind == "followers":
-            query["following"] = True
-        role = "backer" if kind == "backers" else "follower"
-        docs = await tx.db[kind].find(query, session=tx.session).sort([("_id", 1)]).limit(size).to_list()
-        return [{"user_id": d["user_id"], "role": role, "_key": d["_id"]} for d in docs]
-    if kind == "officials":
-        query = {
-            "municipality": stage["municipality"],
-            "_id": after,
-            "active": True,
-            "role": {"$in": stage["roles"]},
-        }
-        docs = await tx.db.officials.find(query, session=tx.session).sort([("_id", 1)]).limit(size).to_list()
-        return [{"user_id": d["user_id"], "role": "official", "_key": d["_id"]} for d in docs]
-    if kind == "residents":
-        city = await tx.db.municipalities.find_one({"_id": stage["municipality"]}, session=tx.session)
-        postcodes = (city or {}).get("postcodes") or []
-        if not postcodes:
-            return []
-        query = {"postcode": {"$in": postcodes}, "_id": after}
-        docs = await tx.db.users.find(query, session=tx.session).sort([("_id", 1)]).limit(size).to_list()
-        return [{"user_id": d["_id"], "role": "resident", "_key": d["_id"]} for d in docs]
-    raise ValueError(f"unknown audience stage {kind!r}")
-
-
 async def _deliver_to(tx: Tx, job: dict[str, Any], recipient: dict[str, Any]) -> None:
     kind = job["kind"]
     user_id = recipient["user_id"]
     user = await tx.db.users.find_one({"_id": user_id}, session=tx.session)
     if user is not None and user.get("deleted"):
         return
-    prefs = await get_preferences(tx.db, user_id, tx.session)
+    prefs = await get_preferences(tx, user_id)
     category = category_for(kind, recipient["role"])
     context = job["context"]
     now = utcnow()
@@ -115,7 +80,7 @@ async def expand_page(mongo: Mongo, job_id: str, owner: str, page_size: int) -> 
         if stage_no >= len(stages):
             update = {"status": "done", "done_at": utcnow()}
         else:
-            recipients = await _page(tx, stages[stage_no], cursor, page_size)
+            recipients = await audience_page(tx, stages[stage_no], cursor, page_size)
             for recipient in recipients:
                 await _deliver_to(tx, job, recipient)
             if len(recipients) < page_size or stages[stage_no]["t"] == "user":

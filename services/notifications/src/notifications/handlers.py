@@ -1,65 +1,19 @@
-"""Event consumers: keep the recipients projection and turn events into fan-out jobs.
-
-A handler never sends anything: it records who should hear what (a job with audience stages)
-in the event's inbox transaction; fanout.py expands jobs page by page and mailer.py sends.
-"""
+"""Event consumers: event -> use case. Projection events update the recipients projection
+(recipients.py); notable events become a fan-out job (notices.py) naming who should hear what,
+written in the event's inbox transaction. fanout.py expands jobs and mailer.py sends."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from . import store
+from . import notices, recipients
+from .domain import to_backers, to_followers, to_officials, to_residents, to_user
+from .links import action_path, event_url
+from .notices import Invitee, NameOf, OwnerOf, TitleOf
 
 handlers = Handlers("notifications.events")
-
-
-class ProjectionNotReady(Exception):
-    """Retryable: the event names a campaign whose owner we have not learnt yet (reordering)."""
-
-
-def _stage_user(user_id: str, role: str, **extra: Any) -> dict[str, Any]:
-    return {"t": "user", "user_id": user_id, "role": role, **extra}
-
-
-async def _campaign(tx: Tx, campaign_id: str) -> dict[str, Any] | None:
-    return await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-
-
-async def _campaign_title(tx: Tx, data: dict[str, Any]) -> str:
-    if data.get("campaign_title"):
-        return data["campaign_title"]
-    campaign = await _campaign(tx, data["campaign_id"])
-    return campaign["title"] if campaign else data["campaign_id"]
-
-
-async def _municipality_name(tx: Tx, slug: str) -> str:
-    doc = await tx.db.municipalities.find_one({"_id": slug}, session=tx.session)
-    return doc["name"] if doc else slug.replace("-", " ").title()
-
-
-async def _owner_of(tx: Tx, data: dict[str, Any]) -> str:
-    if data.get("owner_id"):
-        return data["owner_id"]
-    campaign = await _campaign(tx, data["campaign_id"])
-    if campaign is None:
-        raise ProjectionNotReady(f"campaign {data['campaign_id']} not known yet")
-    return campaign["owner_id"]
-
-
-async def _job(
-    tx: Tx, event: Event, kind: str, stages: list[dict[str, Any]], action_path: str = "", **context: Any
-) -> None:
-    await store.add_fanout_job(
-        tx,
-        f"{event.id}|{kind}",
-        kind,
-        {"event_id": event.id, "d": event.data, "action_path": action_path, **context},
-        stages,
-    )
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -67,27 +21,26 @@ async def _job(
 
 @handlers.on("user.registered", "user.updated")
 async def user_changed(event: Event, tx: Tx) -> None:
-    data = event.data
-    fields = {k: data[k] for k in ("email", "display_name", "locale", "postcode") if k in data}
-    await store.upsert_user(tx, data["user_id"], fields, event.time)
+    await recipients.user_changed(tx, event.data, event.time)
 
 
 @handlers.on("user.deleted")
 async def user_deleted(event: Event, tx: Tx) -> None:
-    await store.forget_user(tx, event.data["user_id"], event.time)
+    await recipients.user_deleted(tx, event.data["user_id"], event.time)
 
 
 @handlers.on("user.verification_requested", "user.password_reset_requested")
 async def account_email(event: Event, tx: Tx) -> None:
     # The address is in the event on purpose: it may be the new, not yet verified one.
     data = event.data
-    url = data.get("verify_url") or data.get("reset_url")
+    url = event_url(event.routing_key, data)
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise PermanentError("account email without an http(s) link")
-    stage = _stage_user(data["user_id"], "user", email=data["email"], locale=data["locale"])
+    contact = {"email": data["email"], "locale": data["locale"]}
     if data.get("display_name"):
-        stage["display_name"] = data["display_name"]
-    await _job(tx, event, event.routing_key, [stage], action_url=url)
+        contact["display_name"] = data["display_name"]
+    audience = [to_user(data["user_id"], "user", **contact)]
+    await notices.notify(tx, event.id, event.routing_key, data, audience, action_url=url)
 
 
 # -- municipalities and officials ------------------------------------------------------------
@@ -96,33 +49,29 @@ async def account_email(event: Event, tx: Tx) -> None:
 @handlers.on("municipality.registered")
 async def municipality_registered(event: Event, tx: Tx) -> None:
     data = event.data
-    postcodes = [str(p) for p in data.get("postcodes") or []]
-    await store.upsert_municipality(tx, data["slug"], data["name"], postcodes)
+    await recipients.municipality_registered(tx, data["slug"], data["name"], data.get("postcodes") or [])
 
 
 @handlers.on("official.appointed", "official.removed")
 async def official_changed(event: Event, tx: Tx) -> None:
     data = event.data
     active = event.routing_key == "official.appointed"
-    await store.set_official(tx, data["municipality"], data["user_id"], data.get("role"), active, event.time)
+    await recipients.official_changed(
+        tx, data["municipality"], data["user_id"], data.get("role"), active, event.time
+    )
 
 
 @handlers.on("official.invited")
 async def official_invited(event: Event, tx: Tx) -> None:
-    # The invitee may have no account yet: address from the event, language from their account
-    # when we know one with that address, English otherwise.
     data = event.data
-    known = await tx.db.users.find_one({"email": data["email"]}, session=tx.session)
-    locale = (known or {}).get("locale") or "en"
-    recipient = known["_id"] if known else f"invitee:{data['invitation_id']}"
-    stage = _stage_user(recipient, "user", email=data["email"], locale=locale)
-    await _job(
+    await notices.notify(
         tx,
-        event,
+        event.id,
         event.routing_key,
-        [stage],
-        action_path=f"/invitations/accept?token={data['token']}",
-        municipality_name=data.get("municipality_name") or await _municipality_name(tx, data["municipality"]),
+        data,
+        [Invitee(data["email"], data["invitation_id"])],
+        action_path(event.routing_key, data),
+        municipality_name=NameOf(data["municipality"], data.get("municipality_name")),
     )
 
 
@@ -140,25 +89,21 @@ CAMPAIGN_NEWS = ("campaign.goal_reached", "campaign.succeeded", "campaign.failed
     "campaign.completed",
 )
 async def campaign_changed(event: Event, tx: Tx) -> None:
-    await store.upsert_campaign(tx, event.data)
+    await recipients.campaign_changed(tx, event.data)
 
 
 @handlers.on("campaign.published", *CAMPAIGN_NEWS)
 async def campaign_milestone(event: Event, tx: Tx) -> None:
     data = event.data
-    await store.upsert_campaign(tx, data)
     cid = data["campaign_id"]
-    stages = [
-        _stage_user(data["owner_id"], "owner"),
-        {"t": "backers", "campaign_id": cid},
-        {"t": "followers", "campaign_id": cid},
-    ]
-    await _job(
+    await recipients.campaign_changed(tx, data)
+    await notices.notify(
         tx,
-        event,
+        event.id,
         event.routing_key,
-        stages,
-        f"/campaigns/{cid}",
+        data,
+        [to_user(data["owner_id"], "owner"), to_backers(cid), to_followers(cid)],
+        action_path(event.routing_key, data),
         campaign_id=cid,
         campaign_title=data["title"],
     )
@@ -168,31 +113,38 @@ async def campaign_milestone(event: Event, tx: Tx) -> None:
 async def follow_changed(event: Event, tx: Tx) -> None:
     data = event.data
     following = event.routing_key == "campaign.followed"
-    await store.set_follow(tx, data["campaign_id"], data["user_id"], following, event.time)
+    await recipients.follow_changed(tx, data["campaign_id"], data["user_id"], following, event.time)
 
 
 @handlers.on("campaign.update_posted", "campaign.meetup_scheduled")
 async def campaign_news_for_followers(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
-    path = f"/campaigns/{cid}/updates/{data['update_id']}" if "update_id" in data else f"/campaigns/{cid}"
-    stages = [{"t": "followers", "campaign_id": cid}, {"t": "backers", "campaign_id": cid}]
-    title = await _campaign_title(tx, data)
-    await _job(tx, event, event.routing_key, stages, path, campaign_id=cid, campaign_title=title)
+    await notices.notify(
+        tx,
+        event.id,
+        event.routing_key,
+        data,
+        [to_followers(cid), to_backers(cid)],
+        action_path(event.routing_key, data),
+        campaign_id=cid,
+        campaign_title=TitleOf(cid, data.get("campaign_title")),
+    )
 
 
 @handlers.on("campaign.offer_received")
 async def offer_received(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
-    await _job(
+    await notices.notify(
         tx,
-        event,
-        "campaign.offer_received",
-        [_stage_user(data["owner_id"], "owner")],
-        f"/campaigns/{cid}/offers/{data['offer_id']}",
+        event.id,
+        event.routing_key,
+        data,
+        [to_user(data["owner_id"], "owner")],
+        action_path(event.routing_key, data),
         campaign_id=cid,
-        campaign_title=await _campaign_title(tx, data),
+        campaign_title=TitleOf(cid, data.get("campaign_title")),
     )
 
 
@@ -206,20 +158,16 @@ async def money_event(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
     if event.routing_key in ("pledge.authorized", "payment.succeeded"):
-        await store.add_backer(tx, cid, data["backer_id"], event.time)
-    path = (
-        f"/pledges/{data['pledge_id']}/retry"
-        if event.routing_key == "payment.failed"
-        else f"/campaigns/{cid}"
-    )
-    await _job(
+        await recipients.backed(tx, cid, data["backer_id"], event.time)
+    await notices.notify(
         tx,
-        event,
+        event.id,
         event.routing_key,
-        [_stage_user(data["backer_id"], "backer")],
-        path,
+        data,
+        [to_user(data["backer_id"], "backer")],
+        action_path(event.routing_key, data),
         campaign_id=cid,
-        campaign_title=await _campaign_title(tx, data),
+        campaign_title=TitleOf(cid, data.get("campaign_title")),
     )
 
 
@@ -230,15 +178,16 @@ async def money_event(event: Event, tx: Tx) -> None:
 async def label_requested(event: Event, tx: Tx) -> None:
     data = event.data
     slug = data["municipality"]
-    await _job(
+    await notices.notify(
         tx,
-        event,
-        "endorsement.requested",
-        [{"t": "officials", "municipality": slug, "roles": ["reviewer", "manager"]}],
-        f"/cities/{slug}/endorsements/{data['endorsement_id']}",
+        event.id,
+        event.routing_key,
+        data,
+        [to_officials(slug, ["reviewer", "manager"])],
+        action_path(event.routing_key, data),
         campaign_id=data["campaign_id"],
-        campaign_title=await _campaign_title(tx, data),
-        municipality_name=await _municipality_name(tx, slug),
+        campaign_title=TitleOf(data["campaign_id"], data.get("campaign_title")),
+        municipality_name=NameOf(slug),
     )
 
 
@@ -246,59 +195,56 @@ async def label_requested(event: Event, tx: Tx) -> None:
 async def label_decided(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
-    await _job(
+    await notices.notify(
         tx,
-        event,
+        event.id,
         event.routing_key,
-        [_stage_user(await _owner_of(tx, data), "owner")],
-        f"/campaigns/{cid}",
+        data,
+        [OwnerOf(cid, data.get("owner_id"))],
+        action_path(event.routing_key, data),
         campaign_id=cid,
-        campaign_title=await _campaign_title(tx, data),
-        municipality_name=await _municipality_name(tx, data["municipality"]),
+        campaign_title=TitleOf(cid, data.get("campaign_title")),
+        municipality_name=NameOf(data["municipality"]),
     )
 
 
 @handlers.on("call.opened")
 async def call_opened(event: Event, tx: Tx) -> None:
     data = event.data
-    slug = data["municipality"]
-    await _job(
+    await notices.notify(
         tx,
-        event,
-        "call.opened",
-        [{"t": "residents", "municipality": slug}],
-        f"/cities/{slug}/calls/{data['call_id']}",
-        municipality_name=await _municipality_name(tx, slug),
+        event.id,
+        event.routing_key,
+        data,
+        [to_residents(data["municipality"])],
+        action_path(event.routing_key, data),
+        municipality_name=NameOf(data["municipality"]),
     )
 
 
 @handlers.on("call.proposal_selected")
 async def proposal_selected(event: Event, tx: Tx) -> None:
     data = event.data
-    slug = data["municipality"]
-    path = (
-        f"/campaigns/{data['campaign_id']}"
-        if data.get("campaign_id")
-        else f"/cities/{slug}/calls/{data['call_id']}"
-    )
-    await _job(
+    await notices.notify(
         tx,
-        event,
-        "call.proposal_selected",
-        [_stage_user(data["proposer_id"], "proposer")],
-        path,
-        municipality_name=await _municipality_name(tx, slug),
+        event.id,
+        event.routing_key,
+        data,
+        [to_user(data["proposer_id"], "proposer")],
+        action_path(event.routing_key, data),
+        municipality_name=NameOf(data["municipality"]),
     )
 
 
 @handlers.on("subscription.lapsed")
 async def subscription_lapsed(event: Event, tx: Tx) -> None:
-    slug = event.data["municipality"]
-    await _job(
+    data = event.data
+    await notices.notify(
         tx,
-        event,
-        "subscription.lapsed",
-        [{"t": "officials", "municipality": slug, "roles": ["manager"]}],
-        f"/cities/{slug}/subscription",
-        municipality_name=await _municipality_name(tx, slug),
+        event.id,
+        event.routing_key,
+        data,
+        [to_officials(data["municipality"], ["manager"])],
+        action_path(event.routing_key, data),
+        municipality_name=NameOf(data["municipality"]),
     )

@@ -23,38 +23,17 @@ from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
 from servicekit.mongo import epoch_ms as ms
 
+from . import links
 from .domain import CATEGORIES, CATEGORY_LABELS, locale_of, retry_delay, wants
 from .rendering import Rendered, render
 from .settings import Settings
 from .store import get_preferences
-from .tokens import sign_unsubscribe
 
 log = get_logger(__name__)
 
 
 class NoContact(Exception):
     """We do not know this recipient's address yet (their user.* event may still be on its way)."""
-
-
-def template_context(settings: Settings, item: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
-    """What every template gets: the event data as `d`, names, links."""
-    context = dict(item["context"])
-    base = settings.public_base_url.rstrip("/")
-    contact = item.get("contact") or {}
-    action_url = context.pop("action_url", None) or (
-        base + context["action_path"] if context.get("action_path") else None
-    )
-    return {
-        "d": context.get("d", {}),
-        "campaign_title": context.get("campaign_title", ""),
-        "municipality_name": context.get("municipality_name", ""),
-        "role": item.get("role", "user"),
-        "name": contact.get("display_name") or (user or {}).get("display_name"),
-        "action_url": action_url,
-        "unsubscribe_url": None,
-        "preferences_url": f"{base}/me/notifications",
-        "category_label": "",
-    }
 
 
 def build_message(
@@ -119,7 +98,7 @@ async def send_one(ctx: ServiceContext, delivery_id: str) -> str:
             return "skipped"
         category = item["category"]
         if not CATEGORIES[category].locked:
-            prefs = await get_preferences(ctx.mongo.db, item["user_id"])
+            prefs = await get_preferences(ctx.mongo, item["user_id"])
             if not wants(prefs, category, "email"):
                 await _finish(ctx.mongo, delivery_id, {"status": "skipped", "reason": "opted_out"})
                 return "skipped"
@@ -128,12 +107,11 @@ async def send_one(ctx: ServiceContext, delivery_id: str) -> str:
         if not address:
             raise NoContact(f"no email address for {item['user_id']} yet")
         locale = locale_of(contact.get("locale") or (user or {}).get("locale"))
-        context = template_context(settings, item, user)
+        context = links.message_context(settings.public_base_url, item, user)
         unsubscribe_url = None
         if not CATEGORIES[category].locked:
-            token = sign_unsubscribe(settings.unsubscribe_secret, item["user_id"], category)
-            unsubscribe_url = (
-                f"{settings.public_base_url.rstrip('/')}/api/v1/notifications/unsubscribe?token={token}"
+            unsubscribe_url = links.unsubscribe_url(
+                settings.public_base_url, settings.unsubscribe_secret, item["user_id"], category
             )
         context["unsubscribe_url"] = unsubscribe_url
         context["category_label"] = CATEGORY_LABELS[category][locale]

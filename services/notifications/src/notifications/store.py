@@ -1,30 +1,39 @@
 """Notifications' own database: the recipients projection, preferences, the in-app inbox,
-fan-out jobs and email deliveries. Webhook collections live in webhook_store.py.
+fan-out jobs and email deliveries. The only module that touches these collections (webhook
+collections live in webhooks/store.py).
 
-Every write takes a `Tx` (inside `Mongo.transact` or an event handler's transaction).
+One write idiom: a document is created with `insert_if_absent` and changed with `set_fields`,
+always inside a transaction (`Tx`). Reads take a `Source`: the `Mongo` for a read on its own,
+or the `Tx` when the read belongs to a transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.mongo import Index, Mongo, Tx, as_utc, utcnow
 
-from .domain import Preferences, is_newer
+from .domain import Preferences, Stage, is_newer
 
 # nx-27017 stores a datetime written by a top-level `$set` as a string (inserts and nested
 # values keep the type), and such strings never match a date range query. So every time we
 # query or sort on is an integer of epoch milliseconds (`*_ms`), and times read back for
 # display or comparison go through `as_utc`.
 
+Source = Mongo | Tx
+Doc = dict[str, Any]
 
 INDEXES = [
     Index("inbox_items", [("user_id", 1), ("created_at", -1)]),
     Index("inbox_items", [("user_id", 1), ("read", 1)]),
     Index("users", [("postcode", 1)]),
+    Index("users", [("email", 1)]),
     # (nx-27017 cannot index `_id` inside a compound index: writes then fail.)
     Index("followers", [("campaign_id", 1)]),
     Index("backers", [("campaign_id", 1)]),
@@ -47,7 +56,14 @@ COLLECTIONS = [
 ]
 
 
-async def insert_if_absent(tx: Tx, collection: str, doc: dict[str, Any]) -> bool:
+def reader(source: Source) -> tuple[AsyncDatabase, AsyncClientSession | None]:
+    """The database and session for a read: inside a transaction the read must use its session."""
+    if isinstance(source, Tx):
+        return source.db, source.session
+    return source.db, None
+
+
+async def insert_if_absent(tx: Tx, collection: str, doc: Doc) -> bool:
     """Portable "create once": find + insert in the transaction (nx-27017 drops $setOnInsert)."""
     coll = tx.db[collection]
     if await coll.find_one({"_id": doc["_id"]}, {"_id": 1}, session=tx.session) is not None:
@@ -59,12 +75,33 @@ async def insert_if_absent(tx: Tx, collection: str, doc: dict[str, Any]) -> bool
     return True
 
 
+async def set_fields(
+    tx: Tx, collection: str, match: Mapping[str, Any], fields: Mapping[str, Any], unset: tuple[str, ...] = ()
+) -> bool:
+    """Change one document; True when `match` found it."""
+    change: dict[str, Any] = {"$set": dict(fields)}
+    if unset:
+        change["$unset"] = dict.fromkeys(unset, "")
+    result = await tx.db[collection].update_one(dict(match), change, session=tx.session)
+    return result.matched_count == 1
+
+
 # -- recipients projection -------------------------------------------------------------------
+
+
+async def find_user(source: Source, user_id: str) -> Doc | None:
+    db, session = reader(source)
+    return await db.users.find_one({"_id": user_id}, session=session)
+
+
+async def find_user_by_email(source: Source, email: str) -> Doc | None:
+    db, session = reader(source)
+    return await db.users.find_one({"email": email}, session=session)
 
 
 async def upsert_user(tx: Tx, user_id: str, fields: dict[str, Any], at: datetime) -> None:
     """Apply a user.* event if it is newer than what we hold (events may arrive out of order)."""
-    current = await tx.db.users.find_one({"_id": user_id}, session=tx.session)
+    current = await find_user(tx, user_id)
     if current is not None and (
         current.get("deleted") or not is_newer(at, as_utc(current.get("updated_at")))
     ):
@@ -72,22 +109,23 @@ async def upsert_user(tx: Tx, user_id: str, fields: dict[str, Any], at: datetime
     if current is None:
         await insert_if_absent(tx, "users", {"_id": user_id, **fields, "updated_at": at})
     else:
-        await tx.db.users.update_one(
-            {"_id": user_id}, {"$set": {**fields, "updated_at": at}}, session=tx.session
-        )
+        await set_fields(tx, "users", {"_id": user_id}, {**fields, "updated_at": at})
 
 
 async def forget_user(tx: Tx, user_id: str, at: datetime) -> None:
     """A deleted account keeps a tombstone (no contact details) so late events cannot revive it."""
     tombstone = {"deleted": True, "updated_at": at}
     if not await insert_if_absent(tx, "users", {"_id": user_id, **tombstone}):
-        await tx.db.users.update_one(
-            {"_id": user_id},
-            {"$set": tombstone, "$unset": {"email": "", "display_name": "", "postcode": ""}},
-            session=tx.session,
+        await set_fields(
+            tx, "users", {"_id": user_id}, tombstone, unset=("email", "display_name", "postcode")
         )
     await tx.db.preferences.delete_one({"_id": user_id}, session=tx.session)
     await tx.db.inbox_items.delete_many({"user_id": user_id}, session=tx.session)
+
+
+async def find_campaign(source: Source, campaign_id: str) -> Doc | None:
+    db, session = reader(source)
+    return await db.campaigns.find_one({"_id": campaign_id}, session=session)
 
 
 async def upsert_campaign(tx: Tx, data: dict[str, Any]) -> None:
@@ -99,21 +137,24 @@ async def upsert_campaign(tx: Tx, data: dict[str, Any]) -> None:
         "status": data["status"],
         "version": data["version"],
     }
-    current = await tx.db.campaigns.find_one({"_id": data["campaign_id"]}, session=tx.session)
+    current = await find_campaign(tx, data["campaign_id"])
     if current is None:
         await insert_if_absent(tx, "campaigns", {"_id": data["campaign_id"], **fields})
     elif data["version"] >= current.get("version", 0):
-        await tx.db.campaigns.update_one({"_id": data["campaign_id"]}, {"$set": fields}, session=tx.session)
+        await set_fields(tx, "campaigns", {"_id": data["campaign_id"]}, fields)
+
+
+async def _set_if_newer(tx: Tx, collection: str, key: str, doc: Doc, at: datetime) -> None:
+    current = await tx.db[collection].find_one({"_id": key}, session=tx.session)
+    if current is None:
+        await insert_if_absent(tx, collection, {"_id": key, **doc})
+    elif is_newer(at, as_utc(current.get("at"))):
+        await set_fields(tx, collection, {"_id": key}, doc)
 
 
 async def set_follow(tx: Tx, campaign_id: str, user_id: str, following: bool, at: datetime) -> None:
-    key = f"{campaign_id}|{user_id}"
     doc = {"campaign_id": campaign_id, "user_id": user_id, "following": following, "at": at}
-    current = await tx.db.followers.find_one({"_id": key}, session=tx.session)
-    if current is None:
-        await insert_if_absent(tx, "followers", {"_id": key, **doc})
-    elif is_newer(at, as_utc(current.get("at"))):
-        await tx.db.followers.update_one({"_id": key}, {"$set": doc}, session=tx.session)
+    await _set_if_newer(tx, "followers", f"{campaign_id}|{user_id}", doc, at)
 
 
 async def add_backer(tx: Tx, campaign_id: str, user_id: str, at: datetime) -> None:
@@ -128,27 +169,64 @@ async def add_backer(tx: Tx, campaign_id: str, user_id: str, at: datetime) -> No
 async def set_official(
     tx: Tx, municipality: str, user_id: str, role: str | None, active: bool, at: datetime
 ) -> None:
-    key = f"{municipality}|{user_id}"
-    doc: dict[str, Any] = {"municipality": municipality, "user_id": user_id, "active": active, "at": at}
+    doc: Doc = {"municipality": municipality, "user_id": user_id, "active": active, "at": at}
     if role:
         doc["role"] = role
-    current = await tx.db.officials.find_one({"_id": key}, session=tx.session)
-    if current is None:
-        await insert_if_absent(tx, "officials", {"_id": key, **doc})
-    elif is_newer(at, as_utc(current.get("at"))):
-        await tx.db.officials.update_one({"_id": key}, {"$set": doc}, session=tx.session)
+    await _set_if_newer(tx, "officials", f"{municipality}|{user_id}", doc, at)
+
+
+async def find_municipality(source: Source, slug: str) -> Doc | None:
+    db, session = reader(source)
+    return await db.municipalities.find_one({"_id": slug}, session=session)
 
 
 async def upsert_municipality(tx: Tx, slug: str, name: str, postcodes: list[str]) -> None:
     doc = {"name": name, "postcodes": postcodes}
     if not await insert_if_absent(tx, "municipalities", {"_id": slug, **doc}):
-        await tx.db.municipalities.update_one({"_id": slug}, {"$set": doc}, session=tx.session)
+        await set_fields(tx, "municipalities", {"_id": slug}, doc)
+
+
+async def audience_page(tx: Tx, stage: Stage, cursor: str, size: int) -> list[Doc]:
+    """The next page of recipients of one audience stage: [{user_id, role, ..., _key}], keyset
+    on `_id` so a page resumes exactly where the previous transaction stopped."""
+    kind = stage["t"]
+    if kind == "user":
+        if cursor:
+            return []
+        return [{k: v for k, v in stage.items() if k != "t"} | {"_key": stage["user_id"]}]
+    after = {"$gt": cursor} if cursor else {"$exists": True}
+    if kind in ("backers", "followers"):
+        query: Doc = {"campaign_id": stage["campaign_id"], "_id": after}
+        if kind == "followers":
+            query["following"] = True
+        role = "backer" if kind == "backers" else "follower"
+        docs = await tx.db[kind].find(query, session=tx.session).sort([("_id", 1)]).limit(size).to_list()
+        return [{"user_id": d["user_id"], "role": role, "_key": d["_id"]} for d in docs]
+    if kind == "officials":
+        query = {
+            "municipality": stage["municipality"],
+            "_id": after,
+            "active": True,
+            "role": {"$in": stage["roles"]},
+        }
+        docs = await tx.db.officials.find(query, session=tx.session).sort([("_id", 1)]).limit(size).to_list()
+        return [{"user_id": d["user_id"], "role": "official", "_key": d["_id"]} for d in docs]
+    if kind == "residents":
+        city = await find_municipality(tx, stage["municipality"])
+        postcodes = (city or {}).get("postcodes") or []
+        if not postcodes:
+            return []
+        query = {"postcode": {"$in": postcodes}, "_id": after}
+        docs = await tx.db.users.find(query, session=tx.session).sort([("_id", 1)]).limit(size).to_list()
+        return [{"user_id": d["_id"], "role": "resident", "_key": d["_id"]} for d in docs]
+    raise ValueError(f"unknown audience stage {kind!r}")
 
 
 # -- preferences -----------------------------------------------------------------------------
 
 
-async def get_preferences(db: Any, user_id: str, session: Any = None) -> Preferences:
+async def get_preferences(source: Source, user_id: str) -> Preferences:
+    db, session = reader(source)
     doc = await db.preferences.find_one({"_id": user_id}, session=session)
     if doc is None:
         return {}
@@ -158,15 +236,13 @@ async def get_preferences(db: Any, user_id: str, session: Any = None) -> Prefere
 async def save_preferences(tx: Tx, user_id: str, prefs: Preferences) -> None:
     doc = {"choices": prefs, "updated_at": utcnow()}
     if not await insert_if_absent(tx, "preferences", {"_id": user_id, **doc}):
-        await tx.db.preferences.update_one({"_id": user_id}, {"$set": doc}, session=tx.session)
+        await set_fields(tx, "preferences", {"_id": user_id}, doc)
 
 
 # -- fan-out jobs ----------------------------------------------------------------------------
 
 
-async def add_fanout_job(
-    tx: Tx, job_id: str, kind: str, context: dict[str, Any], stages: list[dict[str, Any]]
-) -> None:
+async def add_fanout_job(tx: Tx, job_id: str, kind: str, context: Doc, stages: list[Stage]) -> None:
     """A notification to expand into per-recipient deliveries later, page by page."""
     await insert_if_absent(
         tx,
@@ -186,13 +262,21 @@ async def add_fanout_job(
     )
 
 
+async def find_fanout_job(tx: Tx, job_id: str) -> Doc | None:
+    return await tx.db.fanout_jobs.find_one({"_id": job_id}, session=tx.session)
+
+
+async def pending_emails(mongo: Mongo) -> int:
+    return await mongo.db.email_deliveries.count_documents({"status": "pending"})
+
+
 # -- inbox -----------------------------------------------------------------------------------
 
 
 async def list_for_user(
     mongo: Mongo, user_id: str, limit: int = 50, unread_only: bool = False, before: datetime | None = None
-) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"user_id": user_id}
+) -> list[Doc]:
+    query: Doc = {"user_id": user_id}
     if unread_only:
         query["read"] = False
     if before is not None:
@@ -202,3 +286,14 @@ async def list_for_user(
 
 async def unread_count(mongo: Mongo, user_id: str) -> int:
     return await mongo.db.inbox_items.count_documents({"user_id": user_id, "read": False})
+
+
+async def mark_read(tx: Tx, item_id: str, user_id: str) -> bool:
+    """False when the item does not exist or is someone else's."""
+    return await set_fields(tx, "inbox_items", {"_id": item_id, "user_id": user_id}, {"read": True})
+
+
+async def mark_all_read(tx: Tx, user_id: str) -> None:
+    await tx.db.inbox_items.update_many(
+        {"user_id": user_id, "read": False}, {"$set": {"read": True}}, session=tx.session
+    )

@@ -1,10 +1,17 @@
-"""Webhook rules: which events a city may receive, which URLs are allowed (SSRF), and the
-failure policy. Pure: the DNS answer is passed in."""
+"""Webhook rules: which events a city may receive, which URLs are allowed (SSRF), secret
+rotation, delivery ids and bodies. Pure: the DNS answer and the clock are passed in."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
+
+from servicekit.mongo import as_utc
 
 # Events a city system can subscribe to; each carries the municipality it concerns.
 WEBHOOK_EVENT_TYPES = (
@@ -79,3 +86,50 @@ def check_addresses(addresses: list[str], environment: str) -> None:
             ip = ip.ipv4_mapped
         if not ip.is_global or ip.is_multicast:
             raise UrlRefused(f"the host resolves to a non-public address ({ip})")
+
+
+def original_delivery_id(event_id: str, endpoint_id: str) -> str:
+    """Deterministic, so a redelivered event never creates a second delivery."""
+    return "whd_" + hashlib.sha256(f"{event_id}|{endpoint_id}".encode()).hexdigest()[:24]
+
+
+def new_delivery_id() -> str:
+    """A replay's delivery: a new id for the same event (receivers dedupe on the event id)."""
+    return "whd_" + uuid.uuid4().hex[:24]
+
+
+def new_endpoint_id() -> str:
+    return "whe_" + uuid.uuid4().hex[:20]
+
+
+def new_secret_entry(secret: str, now: datetime) -> dict[str, Any]:
+    return {"id": "sec_" + uuid.uuid4().hex[:12], "secret": secret, "created_at": now}
+
+
+def valid_secrets(endpoint: dict[str, Any], now: datetime) -> list[str]:
+    """The current secret first, then rotated-out ones still inside their grace period."""
+    return [
+        s["secret"]
+        for s in endpoint.get("secrets", [])
+        if "expires_at" not in s or as_utc(s["expires_at"]) > now
+    ]
+
+
+def rotated_secrets(
+    endpoint: dict[str, Any], new_secret: str, grace_s: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The new secret becomes current; the previous current one expires after the grace period;
+    secrets already expired are dropped."""
+    kept = []
+    for s in endpoint.get("secrets", []):
+        if "expires_at" in s:
+            if as_utc(s["expires_at"]) > now:
+                kept.append(s)
+        elif grace_s > 0:
+            kept.append({**s, "expires_at": now + timedelta(seconds=grace_s)})
+    return [new_secret_entry(new_secret, now), *kept]
+
+
+def envelope_body(event_json: bytes) -> str:
+    """The CloudEvent exactly as delivered (compact JSON, stable key order)."""
+    return json.dumps(json.loads(event_json), separators=(",", ":"), ensure_ascii=False)

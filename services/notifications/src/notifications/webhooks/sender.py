@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import socket
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -25,12 +26,15 @@ from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, as_utc, utcnow
 from servicekit.mongo import epoch_ms as ms
 
-from .domain import retry_delay
-from .settings import Settings
-from .store import add_fanout_job
-from .tokens import signature_header
-from .webhook_rules import UrlRefused, check_addresses, check_url_shape
-from .webhook_store import valid_secrets
+from .. import notices
+from ..domain import retry_delay, to_officials
+from ..links import action_path
+from ..notices import NameOf
+from ..settings import Settings
+from ..store import Doc
+from ..tokens import signature_header
+from . import store
+from .rules import UrlRefused, check_addresses, check_url_shape, valid_secrets
 
 log = get_logger(__name__)
 USER_AGENT = "Civicfund-Webhooks/1.0"
@@ -50,29 +54,10 @@ async def check_url(url: str, environment: str) -> None:
     check_addresses(await resolve(host, port), environment)
 
 
-async def _claim(mongo: Mongo, delivery_id: str, lease_s: float) -> dict[str, Any] | None:
-    now = ms(utcnow())
-
-    async def claim(tx: Tx) -> dict[str, Any] | None:
-        return await tx.db.webhook_deliveries.find_one_and_update(
-            {
-                "_id": delivery_id,
-                "$or": [
-                    {"status": "pending", "due_ms": {"$lte": now}},
-                    {"status": "sending", "lease_ms": {"$lt": now}},
-                ],
-            },
-            {"$set": {"status": "sending", "lease_ms": now + int(lease_s * 1000)}},
-            session=tx.session,
-        )
-
-    return await mongo.transact(claim)
-
-
 async def _record(
     mongo: Mongo,
     settings: Settings,
-    delivery: dict[str, Any],
+    delivery: Doc,
     status_code: int | None,
     error: str,
     duration_ms: int,
@@ -83,7 +68,8 @@ async def _record(
     now = utcnow()
 
     async def record(tx: Tx) -> str:
-        await tx.db.webhook_attempts.insert_one(
+        await store.add_attempt(
+            tx,
             {
                 "delivery_id": delivery["_id"],
                 "endpoint_id": delivery["endpoint_id"],
@@ -93,11 +79,8 @@ async def _record(
                 "error": error,
                 "duration_ms": duration_ms,
             },
-            session=tx.session,
         )
-        endpoint = await tx.db.webhook_endpoints.find_one(
-            {"_id": delivery["endpoint_id"]}, session=tx.session
-        )
+        endpoint = await store.find_endpoint(tx, delivery["endpoint_id"])
         d_update: dict[str, Any] = {
             "attempts": attempts,
             "last_status_code": status_code or 0,
@@ -106,13 +89,11 @@ async def _record(
         if ok:
             d_update.update(status="delivered", delivered_at=now)
             if endpoint is not None:
-                await tx.db.webhook_endpoints.update_one(
-                    {"_id": endpoint["_id"]},
-                    {
-                        "$set": {"consecutive_failures": 0, "last_success_at": now},
-                        "$unset": {"failing_since": ""},
-                    },
-                    session=tx.session,
+                await store.update_endpoint(
+                    tx,
+                    endpoint["_id"],
+                    {"consecutive_failures": 0, "last_success_at": now},
+                    unset=("failing_since",),
                 )
             outcome = "delivered"
         else:
@@ -131,38 +112,32 @@ async def _record(
                 }
                 if outcome == "failed" and endpoint["status"] == "active":
                     await _disable(tx, endpoint, e_update, now)
-                await tx.db.webhook_endpoints.update_one(
-                    {"_id": endpoint["_id"]}, {"$set": e_update}, session=tx.session
-                )
-        await tx.db.webhook_deliveries.update_one(
-            {"_id": delivery["_id"], "status": "sending"}, {"$set": d_update}, session=tx.session
-        )
+                await store.update_endpoint(tx, endpoint["_id"], e_update)
+        await store.set_delivery(tx, delivery["_id"], d_update, only_if="sending")
         return outcome
 
     return await mongo.transact(record)
 
 
-async def _disable(tx: Tx, endpoint: dict[str, Any], e_update: dict[str, Any], now: Any) -> None:
+async def _disable(tx: Tx, endpoint: Doc, e_update: dict[str, Any], now: datetime) -> None:
+    """The endpoint exhausted the schedule: disable it and tell the city's managers."""
     disabled_count = int(endpoint.get("disabled_count", 0)) + 1
     e_update.update(status="disabled", disabled_at=now, disabled_count=disabled_count)
     slug = endpoint["municipality"]
-    city = await tx.db.municipalities.find_one({"_id": slug}, session=tx.session)
-    await add_fanout_job(
+    await notices.notify(
         tx,
-        f"webhook-disabled|{endpoint['_id']}|{disabled_count}",
+        f"webhook-disabled-{endpoint['_id']}-{disabled_count}",
         "webhook.disabled",
         {
-            "event_id": f"webhook-disabled-{endpoint['_id']}-{disabled_count}",
-            "d": {
-                "endpoint_id": endpoint["_id"],
-                "url": endpoint["url"],
-                "failing_since": e_update["failing_since"].isoformat(),
-                "last_error": e_update["last_error"],
-            },
-            "municipality_name": city["name"] if city else slug.replace("-", " ").title(),
-            "action_path": f"/cities/{slug}/webhooks",
+            "endpoint_id": endpoint["_id"],
+            "url": endpoint["url"],
+            "failing_since": e_update["failing_since"].isoformat(),
+            "last_error": e_update["last_error"],
         },
-        [{"t": "officials", "municipality": slug, "roles": ["manager"]}],
+        [to_officials(slug, ["manager"])],
+        action_path("webhook.disabled", {"municipality": slug}),
+        job_id=f"webhook-disabled|{endpoint['_id']}|{disabled_count}",
+        municipality_name=NameOf(slug),
     )
     log.warning("webhook_endpoint_disabled", endpoint_id=endpoint["_id"], municipality=slug)
 
@@ -171,16 +146,14 @@ async def attempt(ctx: ServiceContext, client: httpx.AsyncClient, delivery_id: s
     """One delivery attempt; returns the outcome ("" when another worker holds it)."""
     assert ctx.mongo is not None
     settings: Settings = ctx.settings
-    delivery = await _claim(ctx.mongo, delivery_id, settings.claim_lease_s)
+    delivery = await store.claim_delivery(ctx.mongo, delivery_id, settings.claim_lease_s)
     if delivery is None:
         return ""
-    endpoint = await ctx.mongo.db.webhook_endpoints.find_one({"_id": delivery["endpoint_id"]})
+    endpoint = await store.find_endpoint(ctx.mongo, delivery["endpoint_id"])
     if endpoint is None or endpoint["status"] != "active":
 
         async def hold(tx: Tx) -> None:
-            await tx.db.webhook_deliveries.update_one(
-                {"_id": delivery_id}, {"$set": {"status": "pending"}}, session=tx.session
-            )
+            await store.set_delivery(tx, delivery_id, {"status": "pending"})
 
         await ctx.mongo.transact(hold)
         return "held"
@@ -215,29 +188,8 @@ async def attempt(ctx: ServiceContext, client: httpx.AsyncClient, delivery_id: s
 
 
 async def _due(mongo: Mongo, limit: int) -> list[str]:
-    now = ms(utcnow())
-    # Not distinct("_id"): nx-27017 fails on it.
-    active = [
-        e["_id"] for e in await mongo.db.webhook_endpoints.find({"status": "active"}, {"_id": 1}).to_list()
-    ]
-    if not active:
-        return []
-    docs = (
-        await mongo.db.webhook_deliveries.find(
-            {
-                "endpoint_id": {"$in": active},
-                "$or": [
-                    {"status": "pending", "due_ms": {"$lte": now}},
-                    {"status": "sending", "lease_ms": {"$lt": now}},
-                ],
-            },
-            {"_id": 1},
-        )
-        .sort([("due_ms", 1)])
-        .limit(limit)
-        .to_list()
-    )
-    return [d["_id"] for d in docs]
+    active = await store.active_endpoint_ids(mongo)
+    return await store.due_deliveries(mongo, active, limit) if active else []
 
 
 async def run(ctx: ServiceContext, stop: asyncio.Event) -> None:

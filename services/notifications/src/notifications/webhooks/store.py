@@ -1,4 +1,6 @@
-"""Webhook endpoints, deliveries and the attempt log (this service's own database).
+"""Webhook endpoints, deliveries and the attempt log: the only module that touches these
+collections. Same idiom as ../store.py: `insert_if_absent` creates, `set_fields` changes, in a
+transaction; reads take the `Mongo` or the `Tx`.
 
 Endpoint secrets are stored as given (HMAC needs the raw secret); in production the database
 must be encrypted at rest and access-controlled like any credential store.
@@ -6,18 +8,16 @@ must be encrypted at rest and access-controlled like any credential store.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from servicekit.mongo import Index, Tx, as_utc, utcnow
+from servicekit.mongo import Index, Mongo, Tx, utcnow
 from servicekit.mongo import epoch_ms as ms
 
-from .store import insert_if_absent
+from ..store import Doc, Source, insert_if_absent, reader, set_fields
 
-WEBHOOK_INDEXES = [
+INDEXES = [
     Index("webhook_endpoints", [("municipality", 1), ("created_at", 1)]),
     Index("webhook_deliveries", [("status", 1), ("due_ms", 1)]),
     Index("webhook_deliveries", [("endpoint_id", 1), ("created_at", -1)]),
@@ -25,34 +25,62 @@ WEBHOOK_INDEXES = [
     # The attempt log is kept 90 days.
     Index("webhook_attempts", [("at", 1)], expire_after_seconds=90 * 24 * 3600, name="attempts_ttl"),
 ]
-WEBHOOK_COLLECTIONS = ["webhook_endpoints", "webhook_deliveries", "webhook_attempts"]
+COLLECTIONS = ["webhook_endpoints", "webhook_deliveries", "webhook_attempts"]
+LIVE = ["active", "disabled"]  # a deleted endpoint is kept for the record, never shown
 
 
-def original_delivery_id(event_id: str, endpoint_id: str) -> str:
-    """Deterministic, so a redelivered event never creates a second delivery."""
-    return "whd_" + hashlib.sha256(f"{event_id}|{endpoint_id}".encode()).hexdigest()[:24]
+# -- endpoints -------------------------------------------------------------------------------
 
 
-def valid_secrets(endpoint: dict[str, Any], now: datetime) -> list[str]:
-    """The current secret first, then rotated-out ones still inside their grace period."""
-    return [
-        s["secret"]
-        for s in endpoint.get("secrets", [])
-        if "expires_at" not in s or as_utc(s["expires_at"]) > now
-    ]
+async def insert_endpoint(tx: Tx, doc: Doc) -> None:
+    await insert_if_absent(tx, "webhook_endpoints", doc)
+
+
+async def find_endpoint(source: Source, endpoint_id: str) -> Doc | None:
+    db, session = reader(source)
+    return await db.webhook_endpoints.find_one({"_id": endpoint_id}, session=session)
+
+
+async def live_endpoints(source: Source, municipality: str) -> list[Doc]:
+    """A city's endpoints that are not deleted, oldest first."""
+    db, session = reader(source)
+    return (
+        await db.webhook_endpoints.find(
+            {"municipality": municipality, "status": {"$in": LIVE}}, session=session
+        )
+        .sort([("created_at", 1)])
+        .to_list()
+    )
+
+
+async def update_endpoint(
+    tx: Tx, endpoint_id: str, fields: Mapping[str, Any], unset: tuple[str, ...] = ()
+) -> Doc | None:
+    """Change an endpoint and read it back."""
+    await set_fields(tx, "webhook_endpoints", {"_id": endpoint_id}, fields, unset)
+    return await find_endpoint(tx, endpoint_id)
+
+
+async def active_endpoint_ids(mongo: Mongo) -> list[str]:
+    # Not distinct("_id"): nx-27017 fails on it.
+    docs = await mongo.db.webhook_endpoints.find({"status": "active"}, {"_id": 1}).to_list()
+    return [e["_id"] for e in docs]
+
+
+# -- deliveries ------------------------------------------------------------------------------
 
 
 async def create_delivery(
     tx: Tx,
     delivery_id: str,
-    endpoint: dict[str, Any],
+    endpoint: Doc,
     event_id: str,
     event_type: str,
     body: str,
     replay_of: str | None = None,
 ) -> bool:
     now = utcnow()
-    doc: dict[str, Any] = {
+    doc: Doc = {
         "_id": delivery_id,
         "endpoint_id": endpoint["_id"],
         "municipality": endpoint["municipality"],
@@ -70,52 +98,104 @@ async def create_delivery(
     return await insert_if_absent(tx, "webhook_deliveries", doc)
 
 
-async def fan_out_event(tx: Tx, event_id: str, event_type: str, municipality: str, body: str) -> int:
-    """One delivery per endpoint of this city whose filter matches (disabled ones too: they
-    are held, not lost, and flow once the endpoint is enabled again)."""
-    from .webhook_rules import matches
-
-    endpoints = await tx.db.webhook_endpoints.find(
-        {"municipality": municipality, "status": {"$in": ["active", "disabled"]}}, session=tx.session
-    ).to_list()
-    created = 0
-    for endpoint in endpoints:
-        if matches(list(endpoint["event_types"]), event_type):
-            delivery_id = original_delivery_id(event_id, endpoint["_id"])
-            created += await create_delivery(tx, delivery_id, endpoint, event_id, event_type, body)
-    return created
-
-
-async def replay(tx: Tx, delivery: dict[str, Any], endpoint: dict[str, Any]) -> str:
-    """A new delivery of the same event (same event id in the body, new delivery id)."""
-    delivery_id = "whd_" + uuid.uuid4().hex[:24]
-    await create_delivery(
-        tx,
-        delivery_id,
-        endpoint,
-        delivery["event_id"],
-        delivery["event_type"],
-        delivery["body"],
-        replay_of=delivery.get("replay_of") or delivery["_id"],
+async def find_delivery(tx: Tx, endpoint_id: str, delivery_id: str) -> Doc | None:
+    return await tx.db.webhook_deliveries.find_one(
+        {"_id": delivery_id, "endpoint_id": endpoint_id}, session=tx.session
     )
-    return delivery_id
 
 
-def rotated_secrets(
-    endpoint: dict[str, Any], new_secret: str, grace_s: int, now: datetime
-) -> list[dict[str, Any]]:
-    """The new secret becomes current; the previous current one expires after the grace period;
-    secrets already expired are dropped."""
-    kept = []
-    for s in endpoint.get("secrets", []):
-        if "expires_at" in s:
-            if as_utc(s["expires_at"]) > now:
-                kept.append(s)
-        elif grace_s > 0:
-            kept.append({**s, "expires_at": now + timedelta(seconds=grace_s)})
-    return [{"id": "sec_" + uuid.uuid4().hex[:12], "secret": new_secret, "created_at": now}, *kept]
+async def list_deliveries(
+    mongo: Mongo, endpoint_id: str, status: str | None, before: datetime | None, limit: int
+) -> list[Doc]:
+    """Newest first."""
+    query: Doc = {"endpoint_id": endpoint_id}
+    if status:
+        query["status"] = status
+    if before:
+        query["created_at"] = {"$lt": before}
+    return await mongo.db.webhook_deliveries.find(query).sort([("created_at", -1)]).limit(limit).to_list()
 
 
-def envelope_body(event_json: bytes) -> str:
-    """The CloudEvent exactly as delivered (compact JSON, stable key order)."""
-    return json.dumps(json.loads(event_json), separators=(",", ":"), ensure_ascii=False)
+async def originals_between(
+    tx: Tx, endpoint_id: str, since: datetime, until: datetime | None, only_failed: bool, limit: int
+) -> list[Doc]:
+    """First deliveries (not replays) created in [since, until), oldest first."""
+    query: Doc = {
+        "endpoint_id": endpoint_id,
+        "created_at": {"$gte": since, **({"$lt": until} if until else {})},
+        "replay_of": {"$exists": False},
+    }
+    if only_failed:
+        query["status"] = "failed"
+    return (
+        await tx.db.webhook_deliveries.find(query, session=tx.session)
+        .sort([("created_at", 1)])
+        .limit(limit)
+        .to_list()
+    )
+
+
+async def claim_delivery(mongo: Mongo, delivery_id: str, lease_s: float) -> Doc | None:
+    now = ms(utcnow())
+
+    async def claim(tx: Tx) -> Doc | None:
+        return await tx.db.webhook_deliveries.find_one_and_update(
+            {
+                "_id": delivery_id,
+                "$or": [
+                    {"status": "pending", "due_ms": {"$lte": now}},
+                    {"status": "sending", "lease_ms": {"$lt": now}},
+                ],
+            },
+            {"$set": {"status": "sending", "lease_ms": now + int(lease_s * 1000)}},
+            session=tx.session,
+        )
+
+    return await mongo.transact(claim)
+
+
+async def due_deliveries(mongo: Mongo, endpoint_ids: list[str], limit: int) -> list[str]:
+    now = ms(utcnow())
+    docs = (
+        await mongo.db.webhook_deliveries.find(
+            {
+                "endpoint_id": {"$in": endpoint_ids},
+                "$or": [
+                    {"status": "pending", "due_ms": {"$lte": now}},
+                    {"status": "sending", "lease_ms": {"$lt": now}},
+                ],
+            },
+            {"_id": 1},
+        )
+        .sort([("due_ms", 1)])
+        .limit(limit)
+        .to_list()
+    )
+    return [d["_id"] for d in docs]
+
+
+async def set_delivery(
+    tx: Tx, delivery_id: str, fields: Mapping[str, Any], only_if: str | None = None
+) -> bool:
+    """Change a delivery (`only_if`: only while it has that status)."""
+    match: Doc = {"_id": delivery_id}
+    if only_if:
+        match["status"] = only_if
+    return await set_fields(tx, "webhook_deliveries", match, fields)
+
+
+# -- attempt log -----------------------------------------------------------------------------
+
+
+async def add_attempt(tx: Tx, doc: Doc) -> None:
+    """One row per attempt, `_id` = `<delivery id>|<attempt number>`."""
+    await insert_if_absent(tx, "webhook_attempts", {"_id": f"{doc['delivery_id']}|{doc['attempt']}", **doc})
+
+
+async def attempts_of(mongo: Mongo, delivery_ids: list[str]) -> list[Doc]:
+    """Oldest first."""
+    return (
+        await mongo.db.webhook_attempts.find({"delivery_id": {"$in": delivery_ids}})
+        .sort([("at", 1)])
+        .to_list()
+    )
