@@ -10,6 +10,7 @@ from collections import Counter
 from campaigns.app import build
 from campaigns.scheduler import DeadlineScheduler
 from campaigns.settings import Settings
+from campaigns.store import CampaignStore
 from servicekit.events import Event
 from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.server import serve
@@ -62,7 +63,7 @@ async def test_two_schedulers_close_each_campaign_once_by_the_funding_rule(svc) 
     not_due = (await svc.live(svc.user()))["id"]
     for cid in cases:
         await svc.move_deadline_to_the_past(cid)
-    store = svc.ctx.extras["store"]
+    store = svc.ctx.get(CampaignStore)
     one, two = DeadlineScheduler(store, 60, 50), DeadlineScheduler(store, 60, 50)
     closed_by_one, closed_by_two = await asyncio.gather(one.tick(), two.tick())
     assert not set(closed_by_one) & set(closed_by_two)
@@ -88,7 +89,7 @@ async def test_two_schedulers_close_each_campaign_once_by_the_funding_rule(svc) 
 async def test_claim_is_exclusive_and_a_dead_replicas_lease_expires(svc) -> None:
     cid = await _funded_live(svc, "keep_it_all", 10_000, raised=100)
     await svc.move_deadline_to_the_past(cid)
-    store = svc.ctx.extras["store"]
+    store = svc.ctx.get(CampaignStore)
     dead, alive = DeadlineScheduler(store, 0.5, 50), DeadlineScheduler(store, 0.5, 50)
     results = await asyncio.gather(dead.claim(cid), alive.claim(cid))
     assert sorted(results) == [False, True]

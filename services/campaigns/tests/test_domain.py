@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from campaigns import community, domain, funding, geo, markup
+from campaigns import domain, geo, markup
+from campaigns import domain_community as community
+from campaigns import domain_funding as funding
 from campaigns.store import decode_cursor, encode_cursor
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

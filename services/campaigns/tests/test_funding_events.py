@@ -1,6 +1,6 @@
 """Funding totals from other services' events over the real broker: duplicated and reordered
 events give exact totals, goal_reached is emitted once, bad events are parked with a reason,
-labels follow endorsements, and a call's selected proposal is launched live."""
+labels follow the cities' label events, and a call's selected proposal is launched live."""
 
 from __future__ import annotations
 
@@ -159,16 +159,16 @@ async def test_match_funding_counts_by_the_commitments_rule(svc) -> None:
     assert final["totals"]["raised"] == 0
 
 
-async def test_labels_follow_endorsements_and_a_revocation_is_final(svc) -> None:
+async def test_labels_follow_label_events_and_a_revocation_is_final(svc) -> None:
     campaign = await svc.live(svc.user())
     grant = {
-        "endorsement_id": "end_1",
+        "label_id": "end_1",
         "campaign_id": campaign["id"],
         "municipality": "montreuil",
         "status": "granted",
         "support": [{"kind": "land", "description": "a plot in Bel-Air"}],
     }
-    await svc.publish("endorsement.granted", grant)
+    await svc.publish("label.granted", grant)
 
     async def labels() -> list[str]:
         return (await svc.get(campaign["id"]))["labelled_by"]
@@ -182,8 +182,8 @@ async def test_labels_follow_endorsements_and_a_revocation_is_final(svc) -> None
     listed = await svc.client.get("/campaigns", params={"labelled_by": "montreuil"})
     assert campaign["id"] in [c["id"] for c in listed.json()["items"]]
 
-    await svc.publish("endorsement.revoked", {**grant, "status": "revoked", "reason": "project changed"})
-    await svc.publish("endorsement.granted", grant)  # a late duplicate of the grant
+    await svc.publish("label.revoked", {**grant, "status": "revoked", "reason": "project changed"})
+    await svc.publish("label.granted", grant)  # a late duplicate of the grant
 
     async def unlabelled() -> bool:
         return await labels() == []

@@ -1,3 +1,5 @@
+"""Wiring only: settings, the store, routers, event handlers, the deadline job."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -13,6 +15,7 @@ from . import (
     api_needs,
     api_updates,
     handlers,
+    metrics,
     scheduler,
 )
 from .settings import Settings
@@ -21,9 +24,9 @@ from .store import COLLECTIONS, INDEXES, CampaignStore
 
 async def _start(ctx: ServiceContext) -> None:
     assert ctx.mongo is not None
-    store = CampaignStore(ctx.mongo)
+    store = ctx.provide(CampaignStore(ctx.mongo.db, ctx.mongo))
     await store.ensure_text_index()
-    ctx.extras["store"] = store
+    ctx.mongo.after_commit.append(metrics.count_committed)
 
 
 def build(settings: Settings | None = None) -> FastAPI:

@@ -1,5 +1,6 @@
-"""Campaign rules: the state machine (the only place a status changes), edit rules, deadline
-bounds, the snapshot every lifecycle event carries, and what closing at the deadline decides.
+"""Campaign rules: the new campaign document, who may see it, the state machine (the only place a
+status changes), edit rules, deadline bounds, the snapshot every lifecycle event carries, and what
+closing at the deadline decides.
 
 Pure: no FastAPI, pymongo or aio-pika. Campaigns are plain dicts (the stored document)."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from .domain_funding import empty_totals
 
 STATUSES = ("draft", "submitted", "live", "succeeded", "failed", "canceled", "completed", "rejected")
 # Anyone may read these; drafts and moderation states are for the owner and admins only.
@@ -29,6 +32,40 @@ MIN_DURATION_DAYS = 7
 MAX_DURATION_DAYS = 90
 DEFAULT_DURATION_DAYS = 30
 MAX_GOAL = 100_000_000  # 1 million in minor units: a neighbourhood project, not a stadium
+
+
+def new_campaign(campaign_id: str, owner_id: str, now: datetime, fields: dict[str, Any]) -> dict[str, Any]:
+    """The document of a new draft, whoever creates it (a person, or a city's call for projects);
+    `fields` are the campaign's own (title, goal, place...), the rest starts empty."""
+    return {
+        "_id": campaign_id,
+        "owner_id": owner_id,
+        "status": "draft",
+        "version": 1,
+        "summary": "",
+        "description": "",
+        "category": "other",
+        "neighbourhood": "",
+        "address": "",
+        "postcode": "",
+        "lat": None,
+        "lon": None,
+        "cover_image_url": None,
+        "duration_days": DEFAULT_DURATION_DAYS,
+        **fields,
+        "created_at": now,
+        "updated_at": now,
+        "totals": empty_totals(),
+        "followers_count": 0,
+        "labelled_by": [],
+    }
+
+
+def can_see(campaign: dict[str, Any], user_id: str | None, is_admin: bool) -> bool:
+    """Public statuses for anyone; drafts and moderation states for their owner and admins."""
+    if campaign["status"] in PUBLIC_STATUSES:
+        return True
+    return is_admin or (user_id is not None and user_id == campaign["owner_id"])
 
 
 class TransitionRefused(Exception):

@@ -1,8 +1,9 @@
 """Funding totals, derived from per-id records so that duplicated or reordered events leave them
-exact. Pure: the handlers store one record per pledge / payment / refund / match commitment and
-call `totals(...)` over all of a campaign's records after every change.
+exact. Pure: the funding use cases (funding.py, calls.py) store one record per pledge / payment /
+refund / match commitment and move the totals by each record's `contribution`; `totals(...)` over
+all of a campaign's records gives the same numbers from scratch.
 
-Record shapes (what handlers.py stores):
+Record shapes (what funding.py stores):
   pledge      {_id: pledge_id, backer_id, amount, authorized: bool, released: bool, charged: bool}
   payment     {_id: payment_id, pledge_id, backer_id, amount (0 until succeeded), succeeded: bool}
   refund      {_id: refund id, payment_id, amount}
@@ -92,7 +93,7 @@ def totals(
 
 
 # -- incremental form ----------------------------------------------------------------------------
-# Handlers do not re-read every record on each event: when one record changes they add the
+# The use cases do not re-read every record on each event: when one record changes they add the
 # difference between its contribution after and before. Each record's contribution is a pure
 # function of its state, so the campaign's totals always equal `totals(...)` over the final
 # records, whatever the order and however often an event came (a repeat changes nothing: delta 0).
@@ -127,6 +128,25 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {key: after[key] - before[key] for key in AMOUNT_KEYS}
 
 
+def empty_totals() -> dict[str, int]:
+    """A campaign's totals before anything was given (also what older documents lack)."""
+    return {**totals([], [], [], []), "funded": 0, "progress_bp": 0}
+
+
 def backer_share(amounts: dict[str, int]) -> int:
     """The part of a contribution that makes its giver a backer (money in or promised)."""
     return amounts["raised"] + amounts["pledged"]
+
+
+def change_commitment(record: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """A commitment after one match event: applications by id, the highest release, a final cancel."""
+    out = dict(record)
+    if "application_id" in change:
+        out["applied"] = {**(record.get("applied") or {}), change["application_id"]: change["amount"]}
+    if "released_amount" in change:
+        out["released_amount"] = max(int(record.get("released_amount") or 0), change["released_amount"])
+    if "canceled_amount" in change or change.get("canceled"):
+        out["canceled"] = True
+        if change.get("canceled_amount") is not None:
+            out["canceled_amount"] = change["canceled_amount"]
+    return out

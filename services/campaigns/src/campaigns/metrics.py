@@ -1,6 +1,12 @@
 """Campaigns' business counters, next to servicekit's HTTP and event metrics on /metrics."""
 
+from __future__ import annotations
+
 from prometheus_client import Counter
+
+from servicekit.events import Event
+
+from . import domain
 
 TRANSITIONS = Counter(
     "campaigns_transitions_total", "Campaign status changes, by resulting status", ["status"]
@@ -9,3 +15,15 @@ DEADLINES_CLOSED = Counter(
     "campaigns_deadlines_closed_total", "Campaigns closed by the deadline scheduler", ["status"]
 )
 GOALS_REACHED = Counter("campaigns_goals_reached_total", "Campaigns that reached their goal")
+
+_TRANSITION_EVENTS = frozenset(t.event for t in domain.TRANSITIONS.values())
+
+
+def count_committed(events: list[Event]) -> None:
+    """Called after each commit with its events, so a transaction that rolled back or ran again
+    after a conflict is counted once, whichever use case staged the change."""
+    for event in events:
+        if event.routing_key in _TRANSITION_EVENTS:
+            TRANSITIONS.labels(event.data["status"]).inc()
+        elif event.routing_key == "campaign.goal_reached":
+            GOALS_REACHED.inc()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -63,7 +63,7 @@ class CampaignIn(Strict):
             raise ValueError("lat and lon go together")
         return self
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         doc = self.model_dump()
         doc["cover_image_url"] = _url(self.cover_image_url)
         return doc
@@ -99,7 +99,7 @@ class CampaignEdit(Strict):
             raise ValueError("lat and lon go together")
         return self
 
-    def changes(self) -> dict:
+    def changes(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in self.model_fields_set}
         if "cover_image_url" in out:
             out["cover_image_url"] = _url(self.cover_image_url)
@@ -131,11 +131,106 @@ class Totals(BaseModel):
 
 
 class Label(BaseModel):
+    """A city's label on the campaign, with the support it offers."""
+
     municipality: str
-    endorsement_id: str
-    support: list[dict]
+    label_id: str
+    endorsement_id: str = Field(description="deprecated: the same as label_id (kept for one release)")
+    support: list[dict[str, Any]]
     in_kind_value: int | None = None
     currency: str | None = None
+
+
+class NeedOut(BaseModel):
+    """The public view of a need: counts, never who offered or how to reach them."""
+
+    id: str
+    campaign_id: str
+    title: str
+    description: str
+    kind: str
+    quantity: int
+    unit: str
+    open: bool
+    offers_count: int
+    offered: int
+    accepted: int
+    remaining: int
+
+
+class NeedList(BaseModel):
+    items: list[NeedOut]
+
+
+class ContactOut(BaseModel):
+    channel: str
+    value: str
+
+
+class OfferOut(BaseModel):
+    id: str
+    need_id: str
+    campaign_id: str
+    from_user_id: str
+    quantity: int
+    message: str
+    state: str
+    created_at: datetime
+    contact: ContactOut
+
+
+class OfferList(BaseModel):
+    items: list[OfferOut]
+
+
+class UpdateOut(BaseModel):
+    id: str
+    campaign_id: str
+    title: str
+    body: str
+    body_html: str
+    created_at: datetime
+
+
+class UpdatePage(BaseModel):
+    items: list[UpdateOut]
+    next_cursor: str | None
+
+
+class MeetupOut(BaseModel):
+    id: str
+    campaign_id: str
+    title: str
+    description_html: str
+    place: str
+    starts_at: datetime
+    ends_at: datetime | None
+    capacity: int
+    going: int
+    waitlisted: int
+    canceled: bool
+
+
+class MeetupList(BaseModel):
+    items: list[MeetupOut]
+
+
+class RsvpOut(BaseModel):
+    meetup: MeetupOut
+    state: Literal["going", "waitlisted", "none"]
+
+
+class Attendees(BaseModel):
+    """In the order they answered."""
+
+    going: list[str]
+    waitlisted: list[str]
+
+
+class Following(BaseModel):
+    campaign_id: str
+    following: bool
+    followers_count: int
 
 
 class CampaignOut(BaseModel):
@@ -175,8 +270,8 @@ class CampaignOut(BaseModel):
 
 class CampaignDetail(CampaignOut):
     labels: list[Label]
-    needs: list[dict]
-    next_meetups: list[dict]
+    needs: list[NeedOut]
+    next_meetups: list[MeetupOut]
 
 
 class CampaignPage(BaseModel):

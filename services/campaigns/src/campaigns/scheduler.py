@@ -1,92 +1,85 @@
 """Closes campaigns whose deadline passed: succeeded or failed by the funding model's rule.
 
-Safe with any number of replicas: a replica first claims a campaign with a lease (one guarded
-write: only if live, past its deadline and not claimed by a live lease), then closes it in a
-second transaction that only applies while the campaign is still live and still its claim.
-A replica that dies after claiming leaves a lease that expires, and another one closes it.
-The status guard means a campaign is never closed twice."""
+Safe with any number of replicas: each tick finds the live campaigns past their deadline and,
+for each, claims its closing as a work item (`closings`, servicekit.jobs.WorkQueue: one holder
+at a time, under a lease), then closes it in a transaction that applies only while the
+campaign is still live and the claim still ours. A replica that dies after claiming leaves a
+lease that expires, and another one closes the campaign. The status guard means a campaign is
+never closed twice."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from datetime import timedelta
+
+from pymongo.errors import DuplicateKeyError
 
 from servicekit.app import ServiceContext
+from servicekit.jobs import WorkQueue, every
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
-from . import domain, metrics
-from .store import CampaignStore, Conflict, emit_snapshot, ms, save
+from . import domain, lifecycle, metrics
+from .settings import Settings
+from .store import CLOSINGS, CampaignStore, Conflict, ms
 
 log = get_logger(__name__)
 
 
 class DeadlineScheduler:
     def __init__(self, store: CampaignStore, lease_s: float, batch: int) -> None:
+        assert store.mongo is not None
         self.store = store
-        self.lease_s = lease_s
         self.batch = batch
-        self.owner = f"closer-{uuid.uuid4().hex[:12]}"
+        self.queue = WorkQueue(
+            store.mongo, CLOSINGS, lease_s=lease_s, owner=f"closer-{uuid.uuid4().hex[:12]}"
+        )
 
     async def due(self) -> list[str]:
-        now = utcnow()
-        docs = (
-            await self.store.db.campaigns.find(
-                {"status": "live", "deadline_ms": {"$lte": ms(now)}}, {"_id": 1}
-            )
-            .sort([("deadline_ms", 1)])
-            .limit(self.batch)
-            .to_list()
-        )
-        return [d["_id"] for d in docs]
+        return await self.store.due_campaign_ids(ms(utcnow()), self.batch)
 
     async def claim(self, campaign_id: str) -> bool:
-        """Take the lease on one due campaign; False if someone else holds it or it is closed."""
-        now = utcnow()
+        """Take the lease on closing one campaign; False if another replica holds it or it is done."""
+        with contextlib.suppress(DuplicateKeyError):  # another replica enqueued it at the same moment
+            await self.store.run(lambda tx: self._enqueue(tx, campaign_id))
+        return await self.queue.claim(item_id=campaign_id) is not None
 
-        async def work(tx: Tx) -> bool:
-            doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-            if doc is None or doc["status"] != "live" or doc["deadline"] > now:
-                return False
-            lease = doc.get("closing") or {}
-            if lease and lease["owner"] != self.owner and lease["until"] > now:
-                return False
-            await save(
-                tx,
-                "campaigns",
-                {**doc, "closing": {"owner": self.owner, "until": now + timedelta(seconds=self.lease_s)}},
-            )
-            return True
-
-        try:
-            return await self.store.mongo.transact(work)
-        except Conflict:
-            return False  # another replica claimed it between our read and write
+    async def _enqueue(self, tx: Tx, campaign_id: str) -> None:
+        if await self.store.by_id(CLOSINGS, campaign_id, tx) is None:
+            await self.queue.add(tx, campaign_id)
 
     async def close(self, campaign_id: str) -> str | None:
-        """Close a campaign this replica claimed; returns the new status, None if not ours."""
+        """Close a campaign whose closing this replica claimed; returns the new status, None if
+        the claim is not ours or the campaign was not closed by it."""
 
-        async def work(tx: Tx) -> str | None:
-            doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
+        async def work(tx: Tx) -> tuple[str, str | None]:
+            item = await self.store.by_id(CLOSINGS, campaign_id, tx)
             if (
-                doc is None
-                or doc["status"] != "live"
-                or (doc.get("closing") or {}).get("owner") != self.owner
+                item is None
+                or item["status"] != self.queue.working
+                or item["lease_owner"] != self.queue.owner
             ):
-                return None
-            action = domain.closing_action(doc)
-            changed, event_type = domain.apply_transition(doc, action, {"system"}, utcnow())
-            changed.pop("closing", None)
-            saved = await save(tx, "campaigns", changed)
-            emit_snapshot(tx, event_type, saved)
-            return saved["status"]
+                return "not_ours", None
+            campaign = await self.store.campaign(campaign_id, tx)
+            if campaign is None or campaign["status"] != "live":
+                return "finished", None
+            if campaign["deadline"] > utcnow():
+                return "not_due", None
+            # `closing` held this claim on the campaign itself before closings existed.
+            current = {k: v for k, v in campaign.items() if k != "closing"}
+            saved = await lifecycle.transition(tx, current, domain.closing_action(campaign), {"system"})
+            return "finished", saved["status"]
 
         try:
-            return await self.store.mongo.transact(work)
+            outcome, status = await self.store.run(work, attempts=1)
         except Conflict:
-            return None  # changed under us (a funding event); the next tick retries with the lease
+            outcome, status = "not_due", None  # changed under us (a funding event): try again soon
+        if outcome == "finished":
+            await self.queue.complete(campaign_id)
+        elif outcome == "not_due":
+            await self.queue.release(campaign_id)
+        return status
 
     async def tick(self) -> dict[str, str]:
         closed: dict[str, str] = {}
@@ -96,21 +89,12 @@ class DeadlineScheduler:
                 if status is not None:
                     closed[campaign_id] = status
                     metrics.DEADLINES_CLOSED.labels(status).inc()
-                    metrics.TRANSITIONS.labels(status).inc()
                     log.info("campaign_closed", campaign_id=campaign_id, status=status)
         return closed
 
 
 async def run(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Background task: one tick every `deadline_tick_s` until the service stops."""
-    store: CampaignStore = ctx.extras["store"]
-    scheduler: DeadlineScheduler = ctx.extras.setdefault(
-        "scheduler", DeadlineScheduler(store, ctx.settings.deadline_lease_s, ctx.settings.deadline_batch)
-    )
-    while not stop.is_set():
-        try:
-            await scheduler.tick()
-        except Exception:
-            log.exception("deadline_tick_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=ctx.settings.deadline_tick_s)
+    settings = ctx.get(Settings)
+    scheduler = DeadlineScheduler(ctx.get(CampaignStore), settings.deadline_lease_s, settings.deadline_batch)
+    await every(settings.deadline_tick_s, scheduler.tick, stop, name="campaign-deadlines")

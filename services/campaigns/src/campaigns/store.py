@@ -1,9 +1,12 @@
-"""Campaigns' repository over its own database.
+"""Campaigns' repository over its own database: the only module that talks to MongoDB.
 
-Every change to a document is read-modify-replace inside `Mongo.transact`, guarded by the
-document's `rev`: a whole-document replace keeps types exactly on both MongoDB and nx-27017
-(whose top-level `$set` turns datetimes and booleans into strings and integers), and the guard
-turns a lost race between replicas into a retry instead of a lost update.
+One write idiom: `insert` (a new document at `rev` 0), `save` (a whole-document replace guarded by
+the `rev` it was read at) and `delete` (by id). A whole-document replace keeps types exactly on
+both MongoDB and nx-27017 (whose top-level `$set` turns datetimes and booleans into strings and
+integers), and the guard turns a lost race between replicas into a retry instead of a lost update.
+
+Every method that is part of a use case's transaction takes its `Tx`; reads that a route makes
+outside any transaction take `tx=None`.
 
 Anything the database compares or sorts by time is an integer of epoch milliseconds (`*_ms`):
 nx-27017 compares datetimes at whole-second precision.
@@ -14,17 +17,20 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from servicekit.mongo import Index, Mongo, Tx
 from servicekit.mongo import epoch_ms as ms
 
-from . import domain, funding, metrics
+from . import domain, domain_funding
 
 T = TypeVar("T")
+Doc = dict[str, Any]
 
 INDEXES = [
     Index("campaigns", [("owner_id", 1), ("listed_ms", -1)]),
@@ -32,6 +38,8 @@ INDEXES = [
     Index("campaigns", [("status", 1), ("deadline_ms", 1)]),
     Index("campaigns", [("status", 1), ("totals.funded", -1)]),
     Index("campaigns", [("lat", 1), ("lon", 1)]),
+    # servicekit.idempotency's records. Declared here with the 7-day expiry this database already
+    # has: the kit's own declaration (30 days) on the same keys would fail start-up on it.
     Index("idempotency", [("created_at", 1)], expire_after_seconds=7 * 24 * 3600),
     Index("needs", [("campaign_id", 1), ("created_ms", 1)]),
     Index("offers", [("need_id", 1), ("created_ms", 1)]),
@@ -46,7 +54,11 @@ INDEXES = [
     Index("commitments", [("campaign_id", 1)]),
     Index("backers", [("campaign_id", 1)]),
     Index("labels", [("campaign_id", 1)]),
+    # What servicekit.jobs.WorkQueue claims closings by (scheduler.py).
+    Index("closings", [("status", 1), ("due_ms", 1)]),
+    Index("closings", [("status", 1), ("lease_ms", 1)]),
 ]
+CLOSINGS = "closings"
 # Created by `ensure_text_index`, not with INDEXES: nx-27017 fails ("constraint failed") to
 # re-create an existing text index once the collection holds documents, which would stop a restart.
 TEXT_INDEX = [("title", "text"), ("summary", "text"), ("description", "text")]
@@ -59,7 +71,11 @@ class Conflict(Exception):
     """Another writer changed the document between our read and our write: run again."""
 
 
-def listing_keys(doc: dict[str, Any]) -> dict[str, Any]:
+def _session(tx: Tx | None) -> AsyncClientSession | None:
+    return tx.session if tx is not None else None
+
+
+def listing_keys(doc: Doc) -> Doc:
     """Derived fields the list endpoint sorts and filters on, kept in the document."""
     totals = doc.get("totals") or {}
     progress = domain.progress_bp(totals, doc["goal"])
@@ -70,11 +86,18 @@ def listing_keys(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def empty_totals() -> dict[str, int]:
-    return {**funding.totals([], [], [], []), "funded": 0, "progress_bp": 0}
+# -- the write idiom ---------------------------------------------------------------------------
 
 
-async def save(tx: Tx, collection: str, doc: dict[str, Any]) -> dict[str, Any]:
+async def insert(tx: Tx, collection: str, doc: Doc) -> Doc:
+    new = {**doc, "rev": 0}
+    if collection == "campaigns":
+        new.update(listing_keys(new))
+    await tx.db[collection].insert_one(new, session=tx.session)
+    return new
+
+
+async def save(tx: Tx, collection: str, doc: Doc) -> Doc:
     """Replace `doc` if nobody changed it since it was read (same `rev`); returns the new doc."""
     rev = int(doc.get("rev", 0))
     new = {**doc, "rev": rev + 1}
@@ -86,88 +109,25 @@ async def save(tx: Tx, collection: str, doc: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
-async def insert(tx: Tx, collection: str, doc: dict[str, Any]) -> dict[str, Any]:
-    new = {**doc, "rev": 0}
-    if collection == "campaigns":
-        new.update(listing_keys(new))
-    await tx.db[collection].insert_one(new, session=tx.session)
-    return new
+async def delete(tx: Tx, collection: str, doc_id: str) -> None:
+    await tx.db[collection].delete_one({"_id": doc_id}, session=tx.session)
 
 
-def emit_snapshot(tx: Tx, event_type: str, campaign: dict[str, Any]) -> None:
-    tx.emit(event_type, campaign["_id"], domain.snapshot(campaign))
-
-
-async def apply_change(
-    tx: Tx,
-    kind: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any],
-    refunds_before: list[dict[str, Any]] | None = None,
-    refunds_after: list[dict[str, Any]] | None = None,
-) -> None:
-    """One funding record changed from `before` to `after`: move the campaign's totals (and
-    its backer count) by the difference of the record's contribution; emit goal_reached once."""
-    old = funding.contribution(kind, before, refunds_before or [])
-    new = funding.contribution(kind, after, refunds_after or [])
-    change = funding.delta(old, new)
-    share_change = funding.backer_share(new) - funding.backer_share(old)
-    if not any(change.values()):
-        return
-    cid = after["campaign_id"]
-    campaign = await tx.db.campaigns.find_one({"_id": cid}, session=tx.session)
-    if campaign is None:
-        raise LookupError(f"campaign {cid} vanished")
-    totals = {**empty_totals(), **(campaign.get("totals") or {})}
-    for key, value in change.items():
-        totals[key] += value
-    if share_change and kind in ("pledge", "payment"):
-        totals["backers_count"] += await _move_backer(tx, cid, after["backer_id"], share_change)
-    totals["funded"] = totals["raised"] + totals["pledged"] + totals["matched"]
-    totals["progress_bp"] = domain.progress_bp(totals, campaign["goal"])
-    changed = {**campaign, "totals": totals}
-    if domain.goal_just_reached(changed):
-        changed["goal_reached_at"] = tx_now(tx)
-        changed["version"] = campaign["version"] + 1
-        changed = await save(tx, "campaigns", changed)
-        emit_snapshot(tx, "campaign.goal_reached", changed)
-        # Counted when staged: a rolled-back transaction may over-count, a metric can live with it.
-        metrics.GOALS_REACHED.inc()
-        return
-    await save(tx, "campaigns", changed)
-
-
-async def _move_backer(tx: Tx, campaign_id: str, backer_id: str, amount: int) -> int:
-    """Add to what one backer gives the campaign; returns the change in the backer count."""
-    key = f"{campaign_id}|{backer_id}"
-    backer = await tx.db.backers.find_one({"_id": key}, session=tx.session)
-    before = int(backer["amount"]) if backer else 0
-    after = before + amount
-    if backer is None:
-        await insert(
-            tx, "backers", {"_id": key, "campaign_id": campaign_id, "backer_id": backer_id, "amount": after}
-        )
-    else:
-        await save(tx, "backers", {**backer, "amount": after})
-    return int(after > 0) - int(before > 0)
+# -- funding records ---------------------------------------------------------------------------
 
 
 async def recompute_totals(tx: Tx, campaign_id: str) -> dict[str, int]:
-    """The totals derived from scratch from every record (checks and repairs; see funding.py)."""
+    """The totals derived from scratch from every record (checks and repairs; see domain_funding)."""
 
-    async def all_of(name: str) -> list[dict[str, Any]]:
+    async def all_of(name: str) -> list[Doc]:
         return await tx.db[name].find({"campaign_id": campaign_id}, session=tx.session).to_list()
 
-    return funding.totals(
+    return domain_funding.totals(
         await all_of("pledges"),
         await all_of("payments"),
         await all_of("refunds"),
         await all_of("commitments"),
     )
-
-
-def tx_now(_tx: Tx) -> datetime:
-    return datetime.now(UTC)
 
 
 # -- cursors -----------------------------------------------------------------------------------
@@ -190,25 +150,61 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
     return value, doc_id
 
 
-def after_cursor(key: str, direction: int, value: Any, doc_id: str) -> dict[str, Any]:
+def _after(key: str, direction: int, value: Any, doc_id: str) -> Doc:
     op = "$lt" if direction < 0 else "$gt"
     return {"$or": [{key: {op: value}}, {key: value, "_id": {op: doc_id}}]}
 
 
-def sort_value(doc: dict[str, Any], key: str) -> Any:
+def sort_value(doc: Doc, key: str) -> Any:
     value: Any = doc
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
 
 
+@dataclass(frozen=True)
+class CampaignQuery:
+    """What the listing filters on; every field left empty filters nothing."""
+
+    statuses: list[str] = field(default_factory=list)
+    owner_id: str | None = None
+    municipality: str | None = None
+    category: str | None = None
+    funding_model: str | None = None
+    labelled_by: str | None = None
+    text: str | None = None
+    # (min_lat, max_lat, min_lon, max_lon)
+    box: tuple[float, float, float, float] | None = None
+
+    def clauses(self) -> list[Doc]:
+        out: list[Doc] = []
+        if self.owner_id is not None:
+            out.append({"owner_id": self.owner_id})
+        if self.statuses:
+            out.append({"status": {"$in": self.statuses}})
+        for name in ("municipality", "category", "funding_model", "labelled_by"):
+            value = getattr(self, name)
+            if value is not None:
+                out.append({name: value})
+        if self.box is not None:
+            min_lat, max_lat, min_lon, max_lon = self.box
+            out.append({"lat": {"$gte": min_lat, "$lte": max_lat}, "lon": {"$gte": min_lon, "$lte": max_lon}})
+        return out
+
+
 class CampaignStore:
-    def __init__(self, mongo: Mongo) -> None:
+    def __init__(self, db: AsyncDatabase, mongo: Mongo | None = None) -> None:
+        self.db = db
         self.mongo = mongo
-        self.db = mongo.db
+
+    @classmethod
+    def of(cls, tx: Tx) -> CampaignStore:
+        """The store over a transaction someone else opened (an event handler's)."""
+        return cls(tx.db)
 
     async def run(self, fn: Callable[[Tx], Awaitable[T]], attempts: int = 4) -> T:
         """`transact`, run again when a guarded replace lost a race."""
+        assert self.mongo is not None, "a store made with CampaignStore.of(tx) runs inside that tx"
         for attempt in range(attempts):
             try:
                 return await self.mongo.transact(fn)
@@ -225,16 +221,116 @@ class CampaignStore:
             # text search runs; otherwise this raises and the service does not start.
             await self.db.campaigns.find_one({"$text": {"$search": "probe"}})
 
-    async def get(self, campaign_id: str) -> dict[str, Any] | None:
-        return await self.db.campaigns.find_one({"_id": campaign_id})
+    async def by_id(self, collection: str, doc_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db[collection].find_one({"_id": doc_id}, session=_session(tx))
 
-    async def labels(self, campaign_id: str) -> list[dict[str, Any]]:
-        return await self.db.labels.find({"campaign_id": campaign_id, "status": "granted"}).to_list()
+    # -- campaigns ---------------------------------------------------------------------------
 
-    async def commitments(self, campaign_id: str) -> list[dict[str, Any]]:
-        return await self.db.commitments.find({"campaign_id": campaign_id}).to_list()
+    async def campaign(self, campaign_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.by_id("campaigns", campaign_id, tx)
 
-    async def find_page(
-        self, query: dict[str, Any], sort: list[tuple[str, int]], limit: int
-    ) -> list[dict[str, Any]]:
-        return await self.db.campaigns.find(query).sort(sort).limit(limit).to_list()
+    async def campaigns_page(
+        self,
+        query: CampaignQuery,
+        sort: tuple[str, int],
+        after: tuple[Any, str] | None,
+        limit: int,
+    ) -> list[Doc]:
+        """Up to `limit` campaigns in `sort` order (ties by id), strictly after `after`."""
+        key, direction = sort
+        conditions = query.clauses()
+        if after is not None:
+            conditions.append(_after(key, direction, *after))
+        mongo_query: Doc = {"$text": {"$search": query.text}} if query.text else {}
+        if conditions:
+            mongo_query["$and"] = conditions
+        cursor = self.db.campaigns.find(mongo_query).sort([(key, direction), ("_id", direction)])
+        return await cursor.limit(limit).to_list()
+
+    async def due_campaign_ids(self, now_ms: int, limit: int) -> list[str]:
+        """Live campaigns whose deadline passed, the most overdue first."""
+        docs = (
+            await self.db.campaigns.find({"status": "live", "deadline_ms": {"$lte": now_ms}}, {"_id": 1})
+            .sort([("deadline_ms", 1)])
+            .limit(limit)
+            .to_list()
+        )
+        return [d["_id"] for d in docs]
+
+    # -- labels ------------------------------------------------------------------------------
+
+    async def granted_labels(self, campaign_id: str, tx: Tx | None = None) -> list[Doc]:
+        return await self.db.labels.find(
+            {"campaign_id": campaign_id, "status": "granted"}, session=_session(tx)
+        ).to_list()
+
+    # -- needs and offers --------------------------------------------------------------------
+
+    async def need(self, campaign_id: str, need_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db.needs.find_one(
+            {"_id": need_id, "campaign_id": campaign_id}, session=_session(tx)
+        )
+
+    async def needs(self, campaign_id: str) -> list[Doc]:
+        return (
+            await self.db.needs.find({"campaign_id": campaign_id})
+            .sort([("created_ms", 1), ("_id", 1)])
+            .to_list()
+        )
+
+    async def offer(self, need_id: str, offer_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db.offers.find_one({"_id": offer_id, "need_id": need_id}, session=_session(tx))
+
+    async def offers(
+        self, campaign_id: str, need_id: str, from_user_id: str | None = None, tx: Tx | None = None
+    ) -> list[Doc]:
+        """A need's offers in the order they came (only one person's when `from_user_id`)."""
+        query: Doc = {"need_id": need_id, "campaign_id": campaign_id}
+        if from_user_id is not None:
+            query["from_user_id"] = from_user_id
+        cursor = self.db.offers.find(query, session=_session(tx))
+        return await cursor.sort([("created_ms", 1), ("_id", 1)]).to_list()
+
+    async def offers_of_need(self, tx: Tx, need_id: str) -> list[Doc]:
+        return await self.db.offers.find({"need_id": need_id}, session=tx.session).to_list()
+
+    # -- updates -----------------------------------------------------------------------------
+
+    async def updates_page(self, campaign_id: str, after: tuple[Any, str] | None, limit: int) -> list[Doc]:
+        """Newest first, strictly after the cursor position `after` (created_ms, id)."""
+        conditions: list[Doc] = [{"campaign_id": campaign_id}]
+        if after is not None:
+            conditions.append(_after("created_ms", -1, *after))
+        cursor = self.db.updates.find({"$and": conditions}).sort([("created_ms", -1), ("_id", -1)])
+        return await cursor.limit(limit).to_list()
+
+    # -- meetups and RSVPs -------------------------------------------------------------------
+
+    async def meetup(self, campaign_id: str, meetup_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db.meetups.find_one(
+            {"_id": meetup_id, "campaign_id": campaign_id}, session=_session(tx)
+        )
+
+    async def meetups(self, campaign_id: str, now_ms: int, past: bool, limit: int) -> list[Doc]:
+        """Upcoming meetups soonest first, or (`past`) those already started, latest first."""
+        when = {"$lt": now_ms} if past else {"$gte": now_ms}
+        cursor = self.db.meetups.find({"campaign_id": campaign_id, "starts_ms": when})
+        return await cursor.sort([("starts_ms", -1 if past else 1)]).limit(limit).to_list()
+
+    async def rsvps(self, meetup_id: str, tx: Tx | None = None) -> list[Doc]:
+        """In the order they were made."""
+        return (
+            await self.db.rsvps.find({"meetup_id": meetup_id}, session=_session(tx))
+            .sort([("seq", 1)])
+            .to_list()
+        )
+
+    # -- follows -----------------------------------------------------------------------------
+
+    async def followers_count(self, tx: Tx, campaign_id: str) -> int:
+        return await self.db.follows.count_documents({"campaign_id": campaign_id}, session=tx.session)
+
+    # -- funding records ---------------------------------------------------------------------
+
+    async def refunds_of_payment(self, tx: Tx, payment_id: str) -> list[Doc]:
+        return await self.db.refunds.find({"payment_id": payment_id}, session=tx.session).to_list()

@@ -1,53 +1,20 @@
-"""What every endpoint shares: the store, loading a campaign the caller may see, and turning
-stored documents into response bodies."""
+"""Stored documents -> response bodies (the models in models.py). Pure: what a caller may see
+was decided by the use case that loaded the document."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-
 from servicekit.auth import Principal
-from servicekit.errors import ApiError
 
 from . import domain, markup
-from .models import CampaignOut
-from .store import CampaignStore, empty_totals
+from .domain_funding import empty_totals
+from .models import CampaignOut, Label, MeetupOut, NeedOut, OfferOut, UpdateOut
+
+Doc = dict[str, Any]
 
 
-def store_of(request: Request) -> CampaignStore:
-    return request.app.state.ctx.extras["store"]
-
-
-def can_see(campaign: dict[str, Any], principal: Principal | None) -> bool:
-    if campaign["status"] in domain.PUBLIC_STATUSES:
-        return True
-    return principal is not None and (principal.is_admin or principal.sub == campaign["owner_id"])
-
-
-async def visible_campaign(request: Request, campaign_id: str, principal: Principal | None) -> dict[str, Any]:
-    """The campaign, or 404 (also for drafts of others: their existence is not public)."""
-    if len(campaign_id) > 80:
-        raise ApiError(404, "not_found", "campaign not found")
-    campaign = await store_of(request).get(campaign_id)
-    if campaign is None or not can_see(campaign, principal):
-        raise ApiError(404, "not_found", "campaign not found")
-    return campaign
-
-
-def require_owner(campaign: dict[str, Any], principal: Principal, what: str) -> None:
-    if campaign["owner_id"] != principal.sub:
-        raise ApiError(403, "forbidden", f"only the campaign's owner can {what}")
-
-
-def refused(exc: domain.TransitionRefused) -> ApiError:
-    status = 403 if exc.code == "forbidden" else 422 if exc.code == "reason_required" else 409
-    return ApiError(status, exc.code, exc.message)
-
-
-def campaign_out(
-    doc: dict[str, Any], principal: Principal | None = None, distance: float | None = None
-) -> CampaignOut:
+def campaign_out(doc: Doc, principal: Principal | None = None, distance: float | None = None) -> CampaignOut:
     actors = domain.actor_roles(
         doc, principal.sub if principal else None, bool(principal and principal.is_admin)
     )
@@ -88,35 +55,74 @@ def campaign_out(
     )
 
 
-def need_out(need: dict[str, Any]) -> dict[str, Any]:
-    """The public view of a need: counts, never who offered or how to reach them."""
-    return {
-        "id": need["_id"],
-        "campaign_id": need["campaign_id"],
-        "title": need["title"],
-        "description": need.get("description", ""),
-        "kind": need["kind"],
-        "quantity": need["quantity"],
-        "unit": need.get("unit", ""),
-        "open": bool(need.get("open", True)),
-        **(
-            need.get("counts")
-            or {"offers_count": 0, "offered": 0, "accepted": 0, "remaining": need["quantity"]}
-        ),
-    }
+def label_out(label: Doc) -> Label:
+    return Label(
+        municipality=label["municipality"],
+        label_id=label["_id"],
+        endorsement_id=label["_id"],
+        support=label.get("support") or [],
+        in_kind_value=label.get("in_kind_value"),
+        currency=label.get("currency"),
+    )
 
 
-def meetup_out(meetup: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": meetup["_id"],
-        "campaign_id": meetup["campaign_id"],
-        "title": meetup["title"],
-        "description_html": markup.render(meetup.get("description", "")),
-        "place": meetup["place"],
-        "starts_at": meetup["starts_at"],
-        "ends_at": meetup.get("ends_at"),
-        "capacity": meetup["capacity"],
-        "going": int(meetup.get("going", 0)),
-        "waitlisted": int(meetup.get("waitlisted", 0)),
-        "canceled": bool(meetup.get("canceled", False)),
+def need_out(need: Doc) -> NeedOut:
+    counts = need.get("counts") or {
+        "offers_count": 0,
+        "offered": 0,
+        "accepted": 0,
+        "remaining": need["quantity"],
     }
+    return NeedOut(
+        id=need["_id"],
+        campaign_id=need["campaign_id"],
+        title=need["title"],
+        description=need.get("description", ""),
+        kind=need["kind"],
+        quantity=need["quantity"],
+        unit=need.get("unit", ""),
+        open=bool(need.get("open", True)),
+        **counts,
+    )
+
+
+def offer_out(offer: Doc) -> OfferOut:
+    """With the contact: only its author and the campaign's owner are ever shown an offer."""
+    return OfferOut(
+        id=offer["_id"],
+        need_id=offer["need_id"],
+        campaign_id=offer["campaign_id"],
+        from_user_id=offer["from_user_id"],
+        quantity=offer["quantity"],
+        message=offer.get("message", ""),
+        state=offer["state"],
+        created_at=offer["created_at"],
+        contact=offer["contact"],
+    )
+
+
+def update_out(update: Doc) -> UpdateOut:
+    return UpdateOut(
+        id=update["_id"],
+        campaign_id=update["campaign_id"],
+        title=update["title"],
+        body=update["body"],
+        body_html=markup.render(update["body"]),
+        created_at=update["created_at"],
+    )
+
+
+def meetup_out(meetup: Doc) -> MeetupOut:
+    return MeetupOut(
+        id=meetup["_id"],
+        campaign_id=meetup["campaign_id"],
+        title=meetup["title"],
+        description_html=markup.render(meetup.get("description", "")),
+        place=meetup["place"],
+        starts_at=meetup["starts_at"],
+        ends_at=meetup.get("ends_at"),
+        capacity=meetup["capacity"],
+        going=int(meetup.get("going", 0)),
+        waitlisted=int(meetup.get("waitlisted", 0)),
+        canceled=bool(meetup.get("canceled", False)),
+    )
