@@ -111,7 +111,7 @@ async def test_call_from_opening_to_selection_with_votes(svc) -> None:
     assert ranking[2][0] == ids["Repair cafe"] and ranking[2][3] is False
 
     r = await svc.http.post(f"/calls/{call_id}/selection", json={}, headers=svc.who("usr_claire"))
-    assert r.status_code == 400  # money: Idempotency-Key
+    assert r.status_code == 422  # money: Idempotency-Key (servicekit's header rule; was 400)
     headers = {**svc.who("usr_claire"), "Idempotency-Key": "select-1"}
     r = await svc.http.post(f"/calls/{call_id}/selection", json={}, headers=headers)
     assert r.status_code == 200, r.text
@@ -193,7 +193,7 @@ async def test_jury_call_selects_winners_within_budget(svc) -> None:
         ids.append(
             (await svc.http.post(f"/calls/{call_id}/proposals", json=body, headers=svc.who(who))).json()["id"]
         )
-    headers = {**svc.who("usr_claire"), "Idempotency-Key": "jury-1"}
+    headers = {**svc.who("usr_claire"), "Idempotency-Key": "jury-001"}
     winners = {"winners": [{"proposal_id": ids[0], "award": 5_000}, {"proposal_id": ids[2], "award": 4_000}]}
     r = await svc.http.post(f"/calls/{call_id}/selection", json=winners, headers=headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "too_early"  # submissions still open
@@ -206,7 +206,7 @@ async def test_jury_call_selects_winners_within_budget(svc) -> None:
     r = await svc.http.post(f"/calls/{call_id}/selection", json=too_much, headers=headers)
     assert r.status_code == 422 and "budget" in r.json()["error"]["message"]
     r = await svc.http.post(
-        f"/calls/{call_id}/selection", json=winners, headers={**headers, "Idempotency-Key": "jury-2"}
+        f"/calls/{call_id}/selection", json=winners, headers={**headers, "Idempotency-Key": "jury-002"}
     )
     assert r.status_code == 200, r.text
     statuses = {
@@ -219,6 +219,6 @@ async def test_jury_call_selects_winners_within_budget(svc) -> None:
         ids[2]: ("selected", 4_000),
     }
     r = await svc.http.post(
-        f"/calls/{call_id}/selection", json=winners, headers={**headers, "Idempotency-Key": "jury-3"}
+        f"/calls/{call_id}/selection", json=winners, headers={**headers, "Idempotency-Key": "jury-003"}
     )
     assert r.status_code == 409  # decided once

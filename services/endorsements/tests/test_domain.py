@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from endorsements.domain_calls import (
+from endorsements.calls.domain import (
     CallRuleError,
     check_windows,
     jury_refusal,
@@ -14,8 +14,8 @@ from endorsements.domain_calls import (
     results_digest,
     vote_refusal,
 )
-from endorsements.domain_labels import TransitionError, needs_subscription, next_status, support_totals
-from endorsements.domain_matching import (
+from endorsements.labels.domain import TransitionError, needs_subscription, next_status, support_totals
+from endorsements.matching.domain import (
     Contribution,
     RuleError,
     conditional_release,
@@ -26,8 +26,8 @@ from endorsements.domain_matching import (
     pool_usage,
     validate_rule,
 )
-from endorsements.domain_officials import invitation_usable, role_allows, subscription_active
-from endorsements.domain_territory import Territory, TerritoryError
+from endorsements.municipalities.domain import Territory, TerritoryError
+from endorsements.officials.domain import invitation_usable, role_allows, subscription_active
 
 SQUARE_WITH_HOLE = {
     "type": "Polygon",

@@ -21,8 +21,12 @@ async def _labelled_campaign(svc, slug: str, owner: str, **campaign: object) -> 
 async def _pool(svc, slug: str, budget: int, name: str = "Budget participatif 2027") -> str:
     body = {"name": name, "year": 2027, "budget": budget, "currency": "EUR"}
     r = await svc.http.post(f"/municipalities/{slug}/pools", json=body, headers=svc.who("usr_claire"))
-    assert r.status_code == 400 and r.json()["error"]["code"] == "idempotency_key_required"
-    headers = {**svc.who("usr_claire"), "Idempotency-Key": f"pool-{name}"}
+    # Missing Idempotency-Key: servicekit's one rule for the header (was 400 idempotency_key_required).
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    headers = {
+        **svc.who("usr_claire"),
+        "Idempotency-Key": "pool-" + name.replace(" ", "-"),
+    }  # printable, no spaces
     first = await svc.http.post(f"/municipalities/{slug}/pools", json=body, headers=headers)
     again = await svc.http.post(f"/municipalities/{slug}/pools", json=body, headers=headers)
     assert first.status_code == 201 and again.json()["id"] == first.json()["id"]  # a retry creates nothing
@@ -54,12 +58,12 @@ async def test_instant_match_first_come_first_served_and_never_taken_back(svc) -
     grant = {"support": [{"kind": "land", "description": "Plot", "address": "Rue de Rosny"}], "match": match}
     # A reviewer labels but cannot commit money; money needs an Idempotency-Key.
     r = await svc.http.post(
-        f"/labels/{lid}/grant", json=grant, headers={**svc.who("usr_yusuf"), "Idempotency-Key": "g1"}
+        f"/labels/{lid}/grant", json=grant, headers={**svc.who("usr_yusuf"), "Idempotency-Key": "grant-g1"}
     )
     assert r.status_code == 403
     r = await svc.http.post(f"/labels/{lid}/grant", json=grant, headers=svc.who("usr_claire"))
-    assert r.status_code == 400
-    headers = {**svc.who("usr_claire"), "Idempotency-Key": "grant-1"}
+    assert r.status_code == 422  # servicekit's header rule (was 400)
+    headers = {**svc.who("usr_claire"), "Idempotency-Key": "grant-001"}
     r = await svc.http.post(f"/labels/{lid}/grant", json=grant, headers=headers)
     assert r.status_code == 200, r.text
     (commitment_id,) = r.json()["commitment_ids"]
@@ -125,7 +129,7 @@ async def test_a_commitment_that_would_overdraw_the_pool_is_refused(svc) -> None
     slug = await _setup(svc)
     pool = await _pool(svc, slug, 50_000, name="Small pool")
     _, lid = await _labelled_campaign(svc, slug, "usr_amina")
-    headers = {**svc.who("usr_claire"), "Idempotency-Key": "g-over"}
+    headers = {**svc.who("usr_claire"), "Idempotency-Key": "grant-over"}
     too_much = {
         "match": {"pool_id": pool, "condition": "on_goal_reached", "ratio": 1, "cap_per_project": 60_000}
     }
@@ -136,7 +140,9 @@ async def test_a_commitment_that_would_overdraw_the_pool_is_refused(svc) -> None
         "status"
     ] == "requested"
     ok = {"match": {"pool_id": pool, "condition": "on_goal_reached", "ratio": 2, "cap_per_project": 50_000}}
-    r = await svc.http.post(f"/labels/{lid}/grant", json=ok, headers={**headers, "Idempotency-Key": "g-ok"})
+    r = await svc.http.post(
+        f"/labels/{lid}/grant", json=ok, headers={**headers, "Idempotency-Key": "grant-ok"}
+    )
     assert r.status_code == 200, r.text
     # The pool is now fully committed: another commitment is refused.
     _, lid2 = await _labelled_campaign(svc, slug, "usr_lucas")
@@ -144,12 +150,12 @@ async def test_a_commitment_that_would_overdraw_the_pool_is_refused(svc) -> None
     assert r.status_code == 200
     more = {"pool_id": pool, "condition": "instant", "ratio": 1, "cap_per_project": 1}
     r = await svc.http.post(
-        f"/labels/{lid2}/commitments", json=more, headers={**headers, "Idempotency-Key": "c2"}
+        f"/labels/{lid2}/commitments", json=more, headers={**headers, "Idempotency-Key": "commit-c2"}
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "pool_budget_exceeded"
     bad_rule = {"pool_id": pool, "condition": "lump_sum_at_threshold", "ratio": 1}
     r = await svc.http.post(
-        f"/labels/{lid2}/commitments", json=bad_rule, headers={**headers, "Idempotency-Key": "c3"}
+        f"/labels/{lid2}/commitments", json=bad_rule, headers={**headers, "Idempotency-Key": "commit-c3"}
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "bad_match_rule"
 
@@ -170,13 +176,15 @@ async def test_conditional_matches_released_or_canceled_by_campaign_outcome(svc)
     # on_goal_reached, 1:1 up to 20,000, at most one contribution per backer, >= 2 backers.
     won, lid = await _labelled_campaign(svc, slug, "usr_amina", goal=30_000)
     c_won = await grant(lid, {"condition": "on_goal_reached", "ratio": 1, "cap_per_project": 20_000,
-                              "max_contributions_per_backer": 1, "min_backers": 2}, "k1")  # fmt: skip
+                              "max_contributions_per_backer": 1, "min_backers": 2}, "grant-k1")  # fmt: skip
     # lump sum once 50 % of the goal is raised by 2 backers.
     lump, lid = await _labelled_campaign(svc, slug, "usr_amina", goal=10_000)
     c_lump = await grant(lid, {"condition": "lump_sum_at_threshold", "ratio": 1, "lump_sum": 4_000,
-                               "threshold_percent": 50, "min_backers": 2}, "k2")  # fmt: skip
+                               "threshold_percent": 50, "min_backers": 2}, "grant-k2")  # fmt: skip
     lost, lid = await _labelled_campaign(svc, slug, "usr_amina")
-    c_lost = await grant(lid, {"condition": "on_goal_reached", "ratio": 1, "cap_per_project": 9_000}, "k3")
+    c_lost = await grant(
+        lid, {"condition": "on_goal_reached", "ratio": 1, "cap_per_project": 9_000}, "grant-k3"
+    )
 
     for cid, backer, amount in [(won, "b1", 6_000), (won, "b1", 4_000), (won, "b2", 9_000),
                                 (lump, "b1", 3_000), (lump, "b2", 2_500), (lost, "b1", 1_000)]:  # fmt: skip

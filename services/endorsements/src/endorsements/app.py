@@ -1,22 +1,23 @@
+"""Wiring: settings, the database (with its start-up migration), routers, handlers."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from servicekit.app import create_service_app
+from servicekit.app import ServiceContext, create_service_app
 
-from . import (
-    api_call_results,
-    api_calls,
-    api_city_page,
-    api_labels,
-    api_municipalities,
-    api_officials,
-    api_pools,
-    api_proposals,
-    handlers,
-)
+from . import handlers, store
+from .calls import api as calls_api
+from .labels import api as labels_api
+from .matching import api as matching_api
+from .municipalities import api as municipalities_api
+from .officials import api as officials_api
 from .settings import Settings
-from .store import COLLECTIONS, INDEXES
+
+
+async def _migrate(ctx: ServiceContext) -> None:
+    assert ctx.mongo is not None
+    await store.migrate(ctx.mongo.db)
 
 
 def build(settings: Settings | None = None) -> FastAPI:
@@ -24,18 +25,16 @@ def build(settings: Settings | None = None) -> FastAPI:
         settings or Settings(),
         title="Civicfund endorsements",
         routers=[
-            api_municipalities.router,
-            api_city_page.router,
-            api_officials.router,
-            api_labels.router,
-            api_pools.router,
-            api_calls.router,
-            api_proposals.router,
-            api_call_results.router,
+            municipalities_api.router,
+            officials_api.router,
+            labels_api.router,
+            matching_api.router,
+            calls_api.router,
         ],
         consumers=[handlers.handlers],
-        indexes=INDEXES,
-        collections=COLLECTIONS,
+        indexes=store.INDEXES,
+        collections=store.COLLECTIONS,
+        on_startup=[_migrate],
     )
 
 

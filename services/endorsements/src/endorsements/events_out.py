@@ -65,8 +65,8 @@ def match_data(c: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "currency": c["currency"],
             "rule": _drop_none(dict(c["rule"])),
             "max_amount": c["max_amount"],
-            "label_id": c.get("endorsement_id"),
-            "endorsement_id": c.get("endorsement_id"),  # the older name, for one release
+            "label_id": c.get("label_id"),
+            "endorsement_id": c.get("label_id"),  # the older name, for one release
             **extra,
         }
     )

@@ -1,0 +1,1 @@
+"""Calls for projects: the call, its proposals, resident votes, results and winners."""

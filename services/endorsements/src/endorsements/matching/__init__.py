@@ -1,0 +1,1 @@
+"""Match funding: city pools, commitments on granted labels, and their settlement from money events."""

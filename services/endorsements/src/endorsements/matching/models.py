@@ -1,0 +1,84 @@
+"""What the match-funding routes accept and answer."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..fields import Currency, Id, Money
+from .domain import counts_toward_goal
+
+
+class MatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pool_id: Id
+    condition: Literal["instant", "on_goal_reached", "lump_sum_at_threshold"]
+    ratio: float = Field(default=1.0, gt=0, le=10, description="city money per unit contributed")
+    cap_per_contribution: Money | None = None
+    cap_per_project: Money | None = None
+    max_contributions_per_backer: int | None = Field(default=None, ge=1, le=1000)
+    min_backers: int | None = Field(default=None, ge=0, le=100_000)
+    threshold_percent: int | None = Field(default=None, ge=1, le=100)
+    lump_sum: Money | None = None
+
+    def rule(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"pool_id"}, exclude_none=True)
+
+
+class PoolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=3, max_length=120)
+    year: int = Field(ge=2000, le=2100)
+    budget: int = Field(ge=1, le=10_000_000_000, description="minor units")
+    currency: Currency
+
+
+class CommitmentOut(BaseModel):
+    id: str
+    campaign_id: str
+    municipality: str
+    label_id: str | None = Field(description="the label this commitment belongs to")
+    endorsement_id: str | None = Field(description="the same as label_id (older name, kept one release)")
+    pool_id: str
+    currency: str
+    rule: dict[str, Any] = Field(description="the commitment's rule (see MatchIn)")
+    max_amount: int
+    given: int
+    status: Literal["active", "released", "exhausted", "canceled"]
+    counts_toward_goal: bool
+
+    @classmethod
+    def of(cls, c: dict[str, Any]) -> CommitmentOut:
+        return cls(
+            id=c["_id"],
+            campaign_id=c["campaign_id"],
+            municipality=c["municipality"],
+            label_id=c.get("label_id"),
+            endorsement_id=c.get("label_id"),
+            pool_id=c["pool_id"],
+            currency=c["currency"],
+            rule=c["rule"],
+            max_amount=c["max_amount"],
+            given=int(c.get("given", 0)),
+            status=c["status"],
+            counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
+        )
+
+
+class PoolOut(BaseModel):
+    id: str
+    municipality: str
+    name: str
+    year: int
+    currency: str
+    budget: int
+    committed: int = Field(description="spent or promised: open commitments hold their maximum")
+    given: int
+    available: int
+
+
+class PoolsOut(BaseModel):
+    items: list[PoolOut]

@@ -1,0 +1,343 @@
+"""Match funding: pools, commitments (with a grant or later), and settlement from money and
+campaign events.
+
+Settlement is idempotent and order-tolerant: each matched contribution is a record keyed by
+(commitment, payment); a commitment's `given` moves only with its records, in the same
+transaction; a release happens once because it moves the commitment out of `active`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from servicekit.auth import Principal
+from servicekit.bus import PermanentError
+from servicekit.errors import DomainError
+from servicekit.idempotency import Idempotency, required_key
+from servicekit.mongo import Mongo, Tx, utcnow
+
+from .. import store
+from ..access import CityOfficial, require_active, require_official
+from ..events_out import emit_with_public, match_data
+from ..labels import store as labels
+from ..store import Doc
+from . import store as matching
+from .domain import (
+    Contribution,
+    RuleError,
+    conditional_release,
+    counts_toward_goal,
+    instant_match,
+    lump_sum_due,
+    pool_usage,
+    ratio_hundredths,
+    validate_rule,
+)
+from .models import CommitmentOut, MatchIn, PoolIn, PoolOut, PoolsOut
+
+# Pools and commitments (HTTP).
+
+
+async def _pool_out(src: store.Source, pool: Doc) -> PoolOut:
+    used = pool_usage(commitments := await matching.commitments_of_pool(src, pool["_id"]))
+    given = sum(int(c.get("given", 0)) for c in commitments)
+    return PoolOut(
+        id=pool["_id"],
+        municipality=pool["municipality"],
+        name=pool["name"],
+        year=pool["year"],
+        currency=pool["currency"],
+        budget=pool["budget"],
+        committed=used,
+        given=given,
+        available=pool["budget"] - used,
+    )
+
+
+async def create_pool(
+    mongo: Mongo, idem: Idempotency, manager: CityOfficial, body: PoolIn, key: str
+) -> PoolOut:
+    slug = manager.slug
+
+    async def create(tx: Tx) -> PoolOut:
+        doc = {"_id": f"pool_{uuid.uuid4().hex}", "municipality": slug, **body.model_dump(), "rev": 0}
+        doc["created_at"] = utcnow()
+        await matching.insert_pool(tx, doc)
+        return await _pool_out(tx, doc)
+
+    async def work(tx: Tx) -> PoolOut:
+        return await idem.run(
+            tx,
+            scope=f"pool|{manager.principal.sub}",
+            key=key,
+            request={"slug": slug, **body.model_dump()},
+            action=lambda: create(tx),
+            decode=PoolOut.model_validate,
+        )
+
+    try:
+        return await mongo.transact(work)
+    except DuplicateKeyError as exc:
+        raise DomainError(
+            "pool_exists", 409, f"{slug} already has a pool {body.name!r} for {body.year}"
+        ) from exc
+
+
+async def list_pools(mongo: Mongo, official: CityOfficial) -> PoolsOut:
+    async def read(tx: Tx) -> PoolsOut:
+        return PoolsOut(items=[await _pool_out(tx, p) for p in await matching.pools_of(tx, official.slug)])
+
+    return await mongo.transact(read)
+
+
+async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
+    """Reserve city money from a pool for a granted label; emits match.committed."""
+    if label["status"] != "granted":
+        raise DomainError("label_not_granted", 409, "match funds go with a granted label")
+    pool = await matching.pool(tx, body.pool_id)
+    if pool is None or pool["municipality"] != label["municipality"]:
+        raise DomainError("pool_not_found", 404, f"{label['municipality']} has no pool {body.pool_id!r}")
+    if pool["currency"] != campaign.get("currency"):
+        raise DomainError(
+            "currency_mismatch",
+            422,
+            f"the pool is in {pool['currency']}, the campaign in {campaign.get('currency')}",
+        )
+    rule = body.rule()
+    try:
+        max_amount = validate_rule(rule)
+        ratio_hundredths(body.ratio)
+    except RuleError as exc:
+        raise DomainError("bad_match_rule", 422, str(exc)) from exc
+    state = await _pool_out(tx, pool)
+    if max_amount > state.available:
+        raise DomainError(
+            "pool_budget_exceeded",
+            409,
+            f"the pool {pool['name']} has {state.available} left of {pool['budget']}; this needs {max_amount}",
+        )
+    await matching.touch_pool(tx, pool)
+    doc = {
+        "_id": f"mc_{uuid.uuid4().hex}",
+        "campaign_id": campaign["_id"],
+        "label_id": label["_id"],
+        "municipality": label["municipality"],
+        "pool_id": pool["_id"],
+        "currency": pool["currency"],
+        "rule": rule,
+        "max_amount": max_amount,
+        "given": 0,
+        "status": "active",
+        "created_at": utcnow(),
+    }
+    await matching.insert_commitment(tx, doc)
+    data = match_data(doc, counts_toward_goal=counts_toward_goal(rule["condition"]))
+    emit_with_public(tx, doc["municipality"], "match.committed", doc["_id"], data)
+    return doc
+
+
+async def add_commitment(
+    mongo: Mongo, idem: Idempotency, principal: Principal, label_id: str, body: MatchIn, key: str
+) -> CommitmentOut:
+    """Commit match funds to an already granted label (manager of the label's city)."""
+    label = await labels.get(mongo.db, label_id)
+    if label is None:
+        raise DomainError("label_not_found", 404, "no such label")
+    muni = await store.municipality(mongo.db, label["municipality"])
+    await require_official(mongo.db, principal, muni["slug"], "commit_funds")
+
+    async def commit(tx: Tx) -> CommitmentOut:
+        await require_active(tx, muni)
+        doc = await labels.get(tx, label_id)
+        if doc is None:
+            raise DomainError("label_not_found", 404, "no such label")
+        campaign = await store.campaign(tx, doc["campaign_id"])
+        if campaign is None:
+            raise DomainError("campaign_not_found", 404, "the label's campaign is not known here")
+        c = await commit_match(tx, body, doc, campaign)
+        ids = [*doc.get("commitment_ids", []), c["_id"]]
+        await labels.patch(tx, label_id, {"commitment_ids": ids, "version": doc["version"] + 1})
+        return CommitmentOut.of(c)
+
+    async def work(tx: Tx) -> CommitmentOut:
+        return await idem.run(
+            tx,
+            scope=f"commit|{principal.sub}",
+            key=required_key(key),
+            request={"label": label_id, **body.model_dump()},
+            action=lambda: commit(tx),
+            decode=CommitmentOut.model_validate,
+        )
+
+    return await mongo.transact(work)
+
+
+async def get_commitment(mongo: Mongo, commitment_id: str) -> CommitmentOut:
+    doc = await matching.commitment(mongo.db, commitment_id)
+    if doc is None:
+        raise DomainError("commitment_not_found", 404, "no such commitment")
+    return CommitmentOut.of(doc)
+
+
+async def commitments_of_campaign(src: store.Source, campaign_id: str) -> list[CommitmentOut]:
+    return [CommitmentOut.of(c) for c in await matching.commitments_of_campaign(src, campaign_id)]
+
+
+async def cancel_commitment(tx: Tx, commitment_id: str, reason: str) -> None:
+    """Cancel what is still pending; an instant commitment keeps what it already gave."""
+    c = await matching.commitment(tx, commitment_id)
+    if c is None or c["status"] != "active":
+        return
+    await matching.patch_commitment(
+        tx, commitment_id, {"status": "canceled", "closed_at": utcnow(), "reason": reason}
+    )
+    given = int(c.get("given", 0))
+    data = match_data(
+        c,
+        amount=given,  # what stays given: consumers keep counting it
+        returned_to_pool=max(0, int(c["max_amount"]) - given),
+        counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
+        reason=reason[:500],
+    )
+    emit_with_public(tx, c["municipality"], "match.canceled", c["_id"], data)
+
+
+# Settlement (event handlers' transactions).
+
+
+async def record_payment(tx: Tx, payment_id: str, data: dict[str, Any], refunded: bool, at: datetime) -> None:
+    """Keep the contribution (both a success and its refund, in whatever order they come),
+    then match it if it is a success."""
+    existing = await store.contribution(tx, payment_id)
+    if existing is not None and existing["campaign_id"] != data["campaign_id"]:
+        raise PermanentError(f"payment {payment_id} was recorded for campaign {existing['campaign_id']}")
+    fields: dict[str, Any] = {
+        "campaign_id": data["campaign_id"],
+        "backer_id": data["backer_id"],
+        "amount": int(data["amount"]),
+        "currency": data["currency"],
+    }
+    fields["refunded" if refunded else "succeeded"] = True
+    fields["refunded_at" if refunded else "succeeded_at"] = at
+    if existing is None:
+        await store.insert(
+            tx, "contributions", {"_id": payment_id, "refunded": False, "succeeded": False, **fields}
+        )
+    else:
+        await store.patch(tx, "contributions", payment_id, fields)
+    if not refunded:
+        await _on_contribution(tx, payment_id)
+
+
+async def _release(tx: Tx, c: Doc, amount: int) -> None:
+    await matching.patch_commitment(
+        tx, c["_id"], {"status": "released", "given": amount, "closed_at": utcnow()}
+    )
+    data = match_data(c, amount=amount, counts_toward_goal=counts_toward_goal(c["rule"]["condition"]))
+    emit_with_public(tx, c["municipality"], "match.released", c["_id"], data)
+
+
+async def _on_contribution(tx: Tx, payment_id: str) -> None:
+    contribution = await store.contribution(tx, payment_id)
+    if contribution is None or not bool(contribution.get("succeeded")) or bool(contribution.get("refunded")):
+        return
+    campaign_id = contribution["campaign_id"]
+    commitments = await matching.active_commitments(tx, campaign_id)
+    if not commitments:
+        return
+    # Reading every contribution costs O(campaign size) per payment: only when a rule needs it.
+    needs_totals = any(
+        c["rule"].get("min_backers") or c["rule"]["condition"] == "lump_sum_at_threshold" for c in commitments
+    )
+    effective = await store.charged_contributions(tx, [campaign_id]) if needs_totals else []
+    backers = len({c["backer_id"] for c in effective})
+    for c in commitments:
+        if c["currency"] != contribution["currency"]:
+            continue
+        condition = c["rule"]["condition"]
+        if condition == "instant":
+            await _apply_instant(tx, c, contribution, backers)
+        elif condition == "lump_sum_at_threshold":
+            campaign = await store.campaign(tx, campaign_id) or {}
+            raised = sum(int(x["amount"]) for x in effective)
+            if campaign.get("goal") and lump_sum_due(c["rule"], int(campaign["goal"]), raised, backers):
+                await _release(tx, c, int(c["max_amount"]))
+        # on_goal_reached waits for campaign.succeeded.
+
+
+async def _apply_instant(tx: Tx, c: Doc, contribution: Doc, backers: int) -> None:
+    app_id = f"{c['_id']}|{contribution['_id']}"
+    if await matching.application(tx, app_id) is not None:
+        return
+    # `given` always equals the sum of the commitment's application records: both change in
+    # the same transaction, so it is exact without re-reading every application.
+    given = int(c.get("given", 0))
+    backer_count = 0
+    if c["rule"].get("max_contributions_per_backer"):
+        backer_count = await matching.applications_for_backer(tx, c["_id"], contribution["backer_id"])
+    amount = instant_match(
+        c["rule"], int(contribution["amount"]), backer_count, backers, given, int(c["max_amount"])
+    )
+    if amount <= 0:
+        return
+    await matching.insert_application(
+        tx,
+        {
+            "_id": app_id,
+            "commitment_id": c["_id"],
+            "campaign_id": c["campaign_id"],
+            "payment_id": contribution["_id"],
+            "backer_id": contribution["backer_id"],
+            "amount": amount,
+            "at": utcnow(),
+        },
+    )
+    given += amount
+    changes: dict[str, Any] = {"given": given}
+    if given >= int(c["max_amount"]):
+        changes.update({"status": "exhausted", "closed_at": utcnow()})
+    await matching.patch_commitment(tx, c["_id"], changes)
+    data = match_data(
+        c,
+        amount=amount,
+        counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
+        application_id=app_id,
+        payment_id=contribution["_id"],
+    )
+    emit_with_public(tx, c["municipality"], "match.applied", c["_id"], data)
+
+
+async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> None:
+    """succeeded: release on_goal_reached (and due lump sums), close keep-it-all instant ones;
+    failed/canceled: cancel what is pending; completed: close whatever is left."""
+    commitments = await matching.active_commitments(tx, campaign["campaign_id"])
+    if not commitments:
+        return
+    effective = await store.charged_contributions(tx, [campaign["campaign_id"]])
+    known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in effective]
+    backers = len({x.backer_id for x in known})
+    reported = int(campaign.get("pledged") or 0) if campaign.get("funding_model") == "all_or_nothing" else 0
+    reported = max(reported, int(campaign.get("raised") or 0))
+    for c in commitments:
+        condition = c["rule"]["condition"]
+        if verb in ("failed", "canceled"):
+            await cancel_commitment(tx, c["_id"], f"campaign {verb}")
+        elif verb == "succeeded" and condition == "on_goal_reached":
+            amount = conditional_release(c["rule"], known, reported, int(c["max_amount"]))
+            if amount > 0:
+                await _release(tx, c, amount)
+            else:
+                await cancel_commitment(tx, c["_id"], "the rule's conditions were not met")
+        elif verb == "succeeded" and condition == "lump_sum_at_threshold":
+            raised = max(sum(x.amount for x in known), reported)
+            if lump_sum_due(c["rule"], int(campaign["goal"]), raised, backers):
+                await _release(tx, c, int(c["max_amount"]))
+            else:
+                await cancel_commitment(tx, c["_id"], "threshold not reached")
+        elif verb == "completed" or campaign.get("funding_model") != "all_or_nothing":
+            # instant: the campaign takes no more money; the unused remainder returns to the pool.
+            await cancel_commitment(tx, c["_id"], f"campaign {verb}: unused remainder returned to the pool")

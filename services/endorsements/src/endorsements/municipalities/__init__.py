@@ -1,0 +1,1 @@
+"""Municipalities: registration, territory, trials, the public city page, city AMQP users."""

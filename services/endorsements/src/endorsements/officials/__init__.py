@@ -1,0 +1,1 @@
+"""Officials of a city: appointment, removal, invitations."""
