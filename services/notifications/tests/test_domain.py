@@ -16,10 +16,10 @@ from notifications.domain import (
     format_money,
     is_newer,
     merge_preferences,
-    retry_delay,
     unsubscribe_all,
     wants,
 )
+from notifications.store import email_queue
 from notifications.tokens import (
     BadToken,
     sign_unsubscribe,
@@ -37,6 +37,7 @@ from notifications.webhooks.rules import (
     rotated_secrets,
     valid_secrets,
 )
+from notifications.webhooks.store import delivery_queue
 
 
 def test_receipts_cannot_be_switched_off_and_calls_are_opt_in() -> None:
@@ -80,7 +81,12 @@ def test_money_is_formatted_from_minor_units() -> None:
 def test_delivery_key_and_retry_schedule() -> None:
     assert delivery_key("ev", "usr", "email") == "ev|usr|email"
     schedule = [60, 300, 1800, 7200, 21600, 43200, 86400]
-    assert [retry_delay(schedule, n) for n in (1, 7, 8)] == [60, 86400, None]
+    # The webhook and email queues wait schedule[n-1] after the n-th failed attempt, and the
+    # attempt after the last wait is the last one.
+    queue = delivery_queue(None, 120, schedule, [], "owner")  # type: ignore[arg-type]  # no I/O here
+    assert [queue.next_delay_s(n) for n in (1, 7, 8)] == [60, 86400, None]
+    emails = email_queue(None, 120, [10, 60])  # type: ignore[arg-type]
+    assert [emails.next_delay_s(n) for n in (1, 2, 3)] == [10, 60, None]
     assert sum(schedule) >= 24 * 3600
 
 

@@ -3,14 +3,14 @@ background workers (fan-out, mailer, webhook sender) and the HTTP routers."""
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 
 from servicekit.app import ServiceContext, create_service_app
+from servicekit.mongo import Mongo
 
 from . import api_inbox, api_preferences, fanout, mailer, store
 from .handlers import handlers
+from .mailer import Mailer
 from .settings import Settings
 from .webhooks import api as api_webhooks
 from .webhooks import sender as webhook_sender
@@ -21,12 +21,14 @@ DEVELOPMENT_SECRET = Settings.model_fields["unsubscribe_secret"].default
 
 
 async def _start(ctx: ServiceContext) -> None:
-    settings: Settings = ctx.settings
+    settings = ctx.get(Settings)
     if settings.environment == "production" and settings.unsubscribe_secret == DEVELOPMENT_SECRET:
         raise RuntimeError("UNSUBSCRIBE_SECRET must be set in production")
     if settings.environment == "production" and sum(settings.webhook_retry_schedule_s) < 24 * 3600:
         raise RuntimeError("WEBHOOK_RETRY_SCHEDULE_S must span at least 24 hours in production")
-    ctx.extras["wake_mailer"] = asyncio.Event()
+    mongo = ctx.get(Mongo)
+    await store.schedule_unscheduled_jobs(mongo)
+    ctx.provide(Mailer.create(mongo, settings))
 
 
 def build(settings: Settings | None = None) -> FastAPI:

@@ -186,13 +186,6 @@ def delivery_key(event_id: str, recipient: str, channel: str) -> str:
     return f"{event_id}|{recipient}|{channel}"
 
 
-def retry_delay(schedule: list[float], attempts: int) -> float | None:
-    """The wait after the `attempts`-th failure, or None when the schedule is exhausted."""
-    if attempts < 1 or attempts > len(schedule):
-        return None
-    return float(schedule[attempts - 1])
-
-
 CATEGORY_LABELS: dict[str, dict[str, str]] = {
     "receipts": {"fr": "Reçus de paiement", "en": "Payment receipts"},
     "account": {"fr": "Compte", "en": "Account"},

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from servicekit.errors import ApiError
+from servicekit.errors import DomainError
 from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx
 
@@ -76,13 +76,13 @@ async def unread(mongo: Mongo, user_id: str) -> int:
 async def mark_read(mongo: Mongo, user_id: str, item_id: str) -> int:
     """Returns the new unread count; 404 for an item that is not the caller's."""
     if len(item_id) > MAX_ITEM_ID:
-        raise ApiError(404, "not_found", "no such inbox item")
+        raise DomainError("not_found", 404, "no such inbox item")
 
     async def mark(tx: Tx) -> bool:
         return await store.mark_read(tx, item_id, user_id)
 
     if not await mongo.transact(mark):
-        raise ApiError(404, "not_found", "no such inbox item")
+        raise DomainError("not_found", 404, "no such inbox item")
     return await store.unread_count(mongo, user_id)
 
 

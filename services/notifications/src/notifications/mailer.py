@@ -1,35 +1,47 @@
 """Email channel: claims due deliveries, renders them in the recipient's locale, sends over SMTP.
 
-A delivery is claimed (pending -> sending, with a lease) before it is sent, so two replicas
-never send the same one; a replica that dies mid-send leaves a lease that expires, and the
-retry carries the same Message-ID, so a receiving system can recognise the duplicate.
+Deliveries are `servicekit.jobs` work items: one is claimed (pending -> sending, with a lease)
+before it is sent, so two replicas never send the same one; a replica that dies mid-send leaves
+a lease that expires, and the retry carries the same Message-ID, so a receiving system can
+recognise the duplicate. Failures are retried on EMAIL_RETRY_DELAYS_S, then marked failed.
 Preferences are checked again at send time: an opt-out wins over a queued message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import Any
 
 import aiosmtplib
-from pymongo.errors import PyMongoError
 
 from servicekit.app import ServiceContext
+from servicekit.jobs import WorkQueue
 from servicekit.logging import get_logger
-from servicekit.mongo import Mongo, Tx, utcnow
-from servicekit.mongo import epoch_ms as ms
+from servicekit.mongo import Mongo, utcnow
 
-from . import links
-from .domain import CATEGORIES, CATEGORY_LABELS, locale_of, retry_delay, wants
+from . import links, store
+from .domain import CATEGORIES, CATEGORY_LABELS, locale_of, wants
 from .rendering import Rendered, render
 from .settings import Settings
-from .store import get_preferences
 
 log = get_logger(__name__)
+
+
+@dataclass
+class Mailer:
+    """The email queue, and the bell the fan-out rings when it has queued mail (so the mailer
+    does not wait for its next poll)."""
+
+    queue: WorkQueue
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def create(cls, mongo: Mongo, settings: Settings) -> Mailer:
+        return cls(store.email_queue(mongo, settings.claim_lease_s, settings.email_retry_delays_s))
 
 
 class NoContact(Exception):
@@ -55,52 +67,19 @@ def build_message(
     return message
 
 
-async def _claim(mongo: Mongo, delivery_id: str, lease_s: float) -> dict[str, Any] | None:
-    now = ms(utcnow())
-
-    async def claim(tx: Tx) -> dict[str, Any] | None:
-        return await tx.db.email_deliveries.find_one_and_update(
-            {
-                "_id": delivery_id,
-                "$or": [
-                    {"status": "pending", "due_ms": {"$lte": now}},
-                    {"status": "sending", "lease_ms": {"$lt": now}},
-                ],
-            },
-            {"$set": {"status": "sending", "lease_ms": now + int(lease_s * 1000)}},
-            session=tx.session,
-        )
-
-    return await mongo.transact(claim)
-
-
-async def _finish(mongo: Mongo, delivery_id: str, update: dict[str, Any]) -> None:
-    async def finish(tx: Tx) -> None:
-        await tx.db.email_deliveries.update_one(
-            {"_id": delivery_id, "status": "sending"}, {"$set": update}, session=tx.session
-        )
-
-    await mongo.transact(finish)
-
-
-async def send_one(ctx: ServiceContext, delivery_id: str) -> str:
-    """Claim, render, send and record one delivery; returns its new status (or "" if not ours)."""
-    assert ctx.mongo is not None
-    settings: Settings = ctx.settings
-    item = await _claim(ctx.mongo, delivery_id, settings.claim_lease_s)
-    if item is None:
-        return ""
-    attempts = int(item.get("attempts", 0)) + 1
+async def send(mongo: Mongo, settings: Settings, queue: WorkQueue, item: dict[str, Any]) -> str:
+    """Render, send and record one claimed delivery; returns its new status."""
+    delivery_id = item["_id"]
     try:
-        user = await ctx.mongo.db.users.find_one({"_id": item["user_id"]})
+        user = await store.find_user(mongo, item["user_id"])
         if user is not None and user.get("deleted"):
-            await _finish(ctx.mongo, delivery_id, {"status": "skipped", "reason": "user_deleted"})
+            await queue.complete(delivery_id, {"status": "skipped", "reason": "user_deleted"})
             return "skipped"
         category = item["category"]
         if not CATEGORIES[category].locked:
-            prefs = await get_preferences(ctx.mongo, item["user_id"])
+            prefs = await store.get_preferences(mongo, item["user_id"])
             if not wants(prefs, category, "email"):
-                await _finish(ctx.mongo, delivery_id, {"status": "skipped", "reason": "opted_out"})
+                await queue.complete(delivery_id, {"status": "skipped", "reason": "opted_out"})
                 return "skipped"
         contact = item.get("contact") or {}
         address = contact.get("email") or (user or {}).get("email")
@@ -129,78 +108,29 @@ async def send_one(ctx: ServiceContext, delivery_id: str) -> str:
             timeout=settings.smtp_timeout_s,
         )
     except (NoContact, aiosmtplib.SMTPException, OSError) as exc:
-        delay = retry_delay(settings.email_retry_delays_s, attempts)
         error = f"{type(exc).__name__}: {exc}"[:500]
-        if delay is None:
-            log.error("email_failed", delivery_id=delivery_id, attempts=attempts, error=error)
-            await _finish(
-                ctx.mongo, delivery_id, {"status": "failed", "attempts": attempts, "last_error": error}
-            )
-            return "failed"
-        log.warning("email_retry", delivery_id=delivery_id, attempts=attempts, error=error)
-        await _finish(
-            ctx.mongo,
-            delivery_id,
-            {
-                "status": "pending",
-                "attempts": attempts,
-                "last_error": error,
-                "due_ms": ms(utcnow()) + int(delay * 1000),
-            },
-        )
-        return "pending"
-    await _finish(
-        ctx.mongo,
-        delivery_id,
-        {"status": "sent", "attempts": attempts, "sent_at": utcnow(), "to": address, "locale": locale},
+        attempts = item["attempts"]
+        if await queue.retry(delivery_id, error):
+            log.warning("email_retry", delivery_id=delivery_id, attempts=attempts, error=error)
+            return "pending"
+        log.error("email_failed", delivery_id=delivery_id, attempts=attempts, error=error)
+        return "failed"
+    await queue.complete(
+        delivery_id, {"status": "sent", "sent_at": utcnow(), "to": address, "locale": locale}
     )
     log.info("email_sent", delivery_id=delivery_id, kind=item["kind"])
     return "sent"
 
 
-async def _due(mongo: Mongo, limit: int) -> list[str]:
-    now = ms(utcnow())
-    docs = (
-        await mongo.db.email_deliveries.find(
-            {
-                "$or": [
-                    {"status": "pending", "due_ms": {"$lte": now}},
-                    {"status": "sending", "lease_ms": {"$lt": now}},
-                ]
-            },
-            {"_id": 1},
-        )
-        .sort([("due_ms", 1)])
-        .limit(limit)
-        .to_list()
-    )
-    return [d["_id"] for d in docs]
-
-
 async def run(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Background task: send due emails, `email_concurrency` at a time, until `stop`."""
-    assert ctx.mongo is not None
-    settings: Settings = ctx.settings
-    wake: asyncio.Event = ctx.extras["wake_mailer"]
-    semaphore = asyncio.Semaphore(settings.email_concurrency)
+    mongo = ctx.get(Mongo)
+    settings = ctx.get(Settings)
+    mailer = ctx.get(Mailer)
 
-    async def guarded(delivery_id: str) -> None:
-        async with semaphore:
-            try:
-                await send_one(ctx, delivery_id)
-            except Exception:
-                # Left in "sending": its lease expires and it is retried.
-                log.exception("email_send_error", delivery_id=delivery_id)
+    async def worker(item: dict[str, Any]) -> None:
+        await send(mongo, settings, mailer.queue, item)
 
-    while not stop.is_set():
-        ids: list[str] = []
-        try:
-            ids = await _due(ctx.mongo, settings.email_concurrency * 4)
-        except PyMongoError as exc:
-            log.warning("mailer_db_error", error=str(exc))
-        if ids:
-            await asyncio.gather(*(guarded(i) for i in ids))
-            continue
-        wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=settings.worker_poll_s)
+    await mailer.queue.run(
+        worker, stop, concurrency=settings.email_concurrency, poll_s=settings.worker_poll_s, wake=mailer.wake
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servicekit.errors import ApiError
+from servicekit.errors import DomainError
 from servicekit.mongo import Mongo, Tx
 
 from . import store
@@ -56,9 +56,9 @@ async def change(mongo: Mongo, user_id: str, changes: Preferences) -> dict[str, 
     """Partial: only the categories and channels given change."""
     unknown = [c for c in changes if c not in CATEGORIES]
     if unknown:
-        raise ApiError(
-            422,
+        raise DomainError(
             "unknown_category",
+            422,
             f"unknown categories: {', '.join(sorted(unknown))}",
             details=[{"known": sorted(CATEGORIES)}],
         )
@@ -68,7 +68,7 @@ async def change(mongo: Mongo, user_id: str, changes: Preferences) -> dict[str, 
         try:
             merged = merge_preferences(current, changes)
         except ValueError as exc:
-            raise ApiError(422, "locked_category", str(exc)) from exc
+            raise DomainError("locked_category", 422, str(exc)) from exc
         await store.save_preferences(tx, user_id, merged)
 
     await mongo.transact(save)
@@ -80,9 +80,9 @@ async def read_unsubscribe_link(mongo: Mongo, secret: str, token: str) -> Unsubs
     try:
         user_id, category = verify_unsubscribe(secret, token)
     except BadToken as exc:
-        raise ApiError(400, "invalid_token", "this unsubscribe link is not valid") from exc
+        raise DomainError("invalid_token", 400, "this unsubscribe link is not valid") from exc
     if category != "all" and (category not in CATEGORIES or CATEGORIES[category].locked):
-        raise ApiError(400, "invalid_token", "this unsubscribe link is not valid")
+        raise DomainError("invalid_token", 400, "this unsubscribe link is not valid")
     return UnsubscribeLink(user_id, category, await _locale(mongo, user_id))
 
 

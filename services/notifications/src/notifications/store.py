@@ -17,7 +17,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from servicekit.jobs import WorkQueue
 from servicekit.mongo import Index, Mongo, Tx, as_utc, utcnow
+from servicekit.mongo import epoch_ms as ms
 
 from .domain import Preferences, Stage, is_newer
 
@@ -38,8 +40,11 @@ INDEXES = [
     Index("followers", [("campaign_id", 1)]),
     Index("backers", [("campaign_id", 1)]),
     Index("officials", [("municipality", 1)]),
-    Index("fanout_jobs", [("status", 1), ("created_at", 1)]),
+    # What WorkQueue.claim queries (fan-out jobs and email deliveries are work items).
+    Index("fanout_jobs", [("status", 1), ("due_ms", 1)]),
+    Index("fanout_jobs", [("status", 1), ("lease_ms", 1)]),
     Index("email_deliveries", [("status", 1), ("due_ms", 1)]),
+    Index("email_deliveries", [("status", 1), ("lease_ms", 1)]),
     Index("email_deliveries", [("user_id", 1), ("created_at", -1)]),
 ]
 COLLECTIONS = [
@@ -241,29 +246,79 @@ async def save_preferences(tx: Tx, user_id: str, prefs: Preferences) -> None:
 
 # -- fan-out jobs ----------------------------------------------------------------------------
 
+FANOUT_WORKING = "expanding"
+
+
+def fanout_queue(mongo: Mongo, lease_s: float, max_attempts: int) -> WorkQueue:
+    """Fan-out jobs as work items: a replica leases one and expands it page by page; a job that
+    keeps failing is retried once a lease has passed, then marked failed."""
+    return WorkQueue(
+        mongo,
+        "fanout_jobs",
+        lease_s=lease_s,
+        backoff_s=(lease_s,),
+        max_attempts=max_attempts,
+        working_status=FANOUT_WORKING,
+    )
+
 
 async def add_fanout_job(tx: Tx, job_id: str, kind: str, context: Doc, stages: list[Stage]) -> None:
     """A notification to expand into per-recipient deliveries later, page by page."""
-    await insert_if_absent(
-        tx,
-        "fanout_jobs",
-        {
-            "_id": job_id,
-            "kind": kind,
-            "context": context,
-            "stages": stages,
-            "stage": 0,
-            "cursor": "",
-            "status": "pending",
-            "lease_owner": "",
-            "lease_ms": 0,
-            "created_at": utcnow(),
-        },
+    job = WorkQueue.new_item(
+        job_id, kind=kind, context=context, stages=stages, stage=0, cursor="", created_at=utcnow()
     )
+    await insert_if_absent(tx, "fanout_jobs", job)
 
 
 async def find_fanout_job(tx: Tx, job_id: str) -> Doc | None:
     return await tx.db.fanout_jobs.find_one({"_id": job_id}, session=tx.session)
+
+
+async def save_fanout_progress(tx: Tx, job_id: str, fields: Mapping[str, Any]) -> None:
+    await set_fields(tx, "fanout_jobs", {"_id": job_id}, fields)
+
+
+async def schedule_unscheduled_jobs(mongo: Mongo) -> None:
+    """Jobs written before fan-out jobs were work items have no `due_ms`: make them due."""
+
+    async def fix(tx: Tx) -> None:
+        await tx.db.fanout_jobs.update_many(
+            {"status": "pending", "due_ms": {"$exists": False}},
+            {"$set": {"due_ms": 0, "attempts": 0}},
+            session=tx.session,
+        )
+
+    await mongo.transact(fix)
+
+
+# -- deliveries: in-app items and emails -----------------------------------------------------
+
+EMAIL_WORKING = "sending"
+
+
+def email_queue(mongo: Mongo, lease_s: float, retry_delays_s: list[float]) -> WorkQueue:
+    """Email deliveries as work items: claimed before sending (two replicas never send the
+    same one), retried on `retry_delays_s`, failed once it is exhausted."""
+    return WorkQueue(
+        mongo,
+        "email_deliveries",
+        lease_s=lease_s,
+        backoff_s=retry_delays_s,
+        max_attempts=len(retry_delays_s) + 1,
+        working_status=EMAIL_WORKING,
+    )
+
+
+async def add_inbox_item(tx: Tx, item: Doc) -> None:
+    await insert_if_absent(tx, "inbox_items", {**item, "read": False, "created_at": utcnow()})
+
+
+async def add_email_delivery(tx: Tx, delivery: Doc) -> None:
+    now = utcnow()
+    fields = {k: v for k, v in delivery.items() if k != "_id"}
+    await insert_if_absent(
+        tx, "email_deliveries", WorkQueue.new_item(delivery["_id"], ms(now), **fields, created_at=now)
+    )
 
 
 async def pending_emails(mongo: Mongo) -> int:

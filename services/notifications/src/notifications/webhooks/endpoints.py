@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.auth import Principal
-from servicekit.errors import ApiError
+from servicekit.errors import DomainError
 from servicekit.mongo import Mongo, Tx, utcnow
 
 from ..settings import Settings
@@ -52,13 +52,13 @@ class Replayed:
 
 def _require_manager(actor: Principal, slug: str) -> None:
     if not (actor.is_admin or actor.is_official_of(slug, "manager")):
-        raise ApiError(403, "forbidden", f"only {slug}'s managers (or an admin) manage its webhooks")
+        raise DomainError("forbidden", 403, f"only {slug}'s managers (or an admin) manage its webhooks")
 
 
 async def _managed(source: Mongo | Tx, actor: Principal, endpoint_id: str) -> Doc:
     doc = await store.find_endpoint(source, endpoint_id[:MAX_ID])
     if doc is None or doc["status"] == "deleted":
-        raise ApiError(404, "not_found", "no such webhook endpoint")
+        raise DomainError("not_found", 404, "no such webhook endpoint")
     _require_manager(actor, doc["municipality"])
     return doc
 
@@ -67,8 +67,8 @@ def _event_types(values: list[str]) -> list[str]:
     try:
         return check_event_types(values)
     except ValueError as exc:
-        raise ApiError(
-            422, "invalid_event_type", str(exc), details=[{"allowed": [*WEBHOOK_EVENT_TYPES, "<entity>.*"]}]
+        raise DomainError(
+            "invalid_event_type", 422, str(exc), details=[{"allowed": [*WEBHOOK_EVENT_TYPES, "<entity>.*"]}]
         ) from exc
 
 
@@ -76,7 +76,7 @@ async def _checked_url(settings: Settings, url: str) -> str:
     try:
         await check_url(url, settings.environment)
     except UrlRefused as exc:
-        raise ApiError(422, "url_refused", str(exc)) from exc
+        raise DomainError("url_refused", 422, str(exc)) from exc
     return url
 
 
@@ -231,7 +231,7 @@ async def replay_one(mongo: Mongo, actor: Principal, endpoint_id: str, delivery_
     async def again(tx: Tx) -> str:
         delivery = await store.find_delivery(tx, doc["_id"], delivery_id[:MAX_ID])
         if delivery is None:
-            raise ApiError(404, "not_found", "no such delivery for this endpoint")
+            raise DomainError("not_found", 404, "no such delivery for this endpoint")
         return await _replay(tx, delivery, doc)
 
     return Replayed([await mongo.transact(again)])
@@ -250,7 +250,7 @@ async def replay_since(
     call again from the last one's time)."""
     doc = await _managed(mongo, actor, endpoint_id)
     if since.tzinfo is None or (until is not None and until.tzinfo is None):
-        raise ApiError(422, "naive_datetime", "give times with a timezone, e.g. 2026-11-22T03:00:00Z")
+        raise DomainError("naive_datetime", 422, "give times with a timezone, e.g. 2026-11-22T03:00:00Z")
 
     async def again(tx: Tx) -> Replayed:
         originals = await store.originals_between(tx, doc["_id"], since, until, only_failed, MAX_REPLAY + 1)

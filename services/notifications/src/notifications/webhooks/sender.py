@@ -11,23 +11,23 @@ Headers sent with every attempt:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
-from pymongo.errors import PyMongoError
 
 from servicekit.app import ServiceContext
 from servicekit.events import CONTENT_TYPE
+from servicekit.jobs import WorkQueue, every
 from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, as_utc, utcnow
 from servicekit.mongo import epoch_ms as ms
 
 from .. import notices
-from ..domain import retry_delay, to_officials
+from ..domain import to_officials
 from ..links import action_path
 from ..notices import NameOf
 from ..settings import Settings
@@ -55,16 +55,16 @@ async def check_url(url: str, environment: str) -> None:
 
 
 async def _record(
-    mongo: Mongo,
-    settings: Settings,
+    queue: WorkQueue,
     delivery: Doc,
     status_code: int | None,
     error: str,
     duration_ms: int,
 ) -> str:
-    """Log the attempt and move the delivery and its endpoint on, in one transaction."""
+    """Log the attempt and move the delivery and its endpoint on, in one transaction (so the
+    outcome is recorded here rather than by `queue.retry`)."""
     ok = status_code is not None and 200 <= status_code < 300
-    attempts = int(delivery.get("attempts", 0)) + 1
+    attempts = int(delivery["attempts"])  # the claim counted this attempt
     now = utcnow()
 
     async def record(tx: Tx) -> str:
@@ -97,7 +97,7 @@ async def _record(
                 )
             outcome = "delivered"
         else:
-            delay = retry_delay(settings.webhook_retry_schedule_s, attempts)
+            delay = queue.next_delay_s(attempts)
             if delay is None:
                 d_update.update(status="failed", failed_at=now)
                 outcome = "failed"
@@ -116,7 +116,7 @@ async def _record(
         await store.set_delivery(tx, delivery["_id"], d_update, only_if="sending")
         return outcome
 
-    return await mongo.transact(record)
+    return await queue.mongo.transact(record)
 
 
 async def _disable(tx: Tx, endpoint: Doc, e_update: dict[str, Any], now: datetime) -> None:
@@ -142,20 +142,13 @@ async def _disable(tx: Tx, endpoint: Doc, e_update: dict[str, Any], now: datetim
     log.warning("webhook_endpoint_disabled", endpoint_id=endpoint["_id"], municipality=slug)
 
 
-async def attempt(ctx: ServiceContext, client: httpx.AsyncClient, delivery_id: str) -> str:
-    """One delivery attempt; returns the outcome ("" when another worker holds it)."""
-    assert ctx.mongo is not None
-    settings: Settings = ctx.settings
-    delivery = await store.claim_delivery(ctx.mongo, delivery_id, settings.claim_lease_s)
-    if delivery is None:
-        return ""
-    endpoint = await store.find_endpoint(ctx.mongo, delivery["endpoint_id"])
+async def attempt(settings: Settings, queue: WorkQueue, client: httpx.AsyncClient, delivery: Doc) -> str:
+    """One attempt of a claimed delivery; returns the outcome."""
+    delivery_id = delivery["_id"]
+    endpoint = await store.find_endpoint(queue.mongo, delivery["endpoint_id"])
     if endpoint is None or endpoint["status"] != "active":
-
-        async def hold(tx: Tx) -> None:
-            await store.set_delivery(tx, delivery_id, {"status": "pending"})
-
-        await ctx.mongo.transact(hold)
+        # Disabled since it was found due: held, and this was not an attempt.
+        await queue.release(delivery_id)
         return "held"
     body = delivery["body"].encode()
     timestamp = int(time.time())
@@ -182,39 +175,31 @@ async def attempt(ctx: ServiceContext, client: httpx.AsyncClient, delivery_id: s
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
     duration_ms = int((time.monotonic() - started) * 1000)
-    outcome = await _record(ctx.mongo, settings, delivery, status_code, error, duration_ms)
+    outcome = await _record(queue, delivery, status_code, error, duration_ms)
     log.info("webhook_attempt", delivery_id=delivery_id, status_code=status_code, outcome=outcome)
     return outcome
 
 
-async def _due(mongo: Mongo, limit: int) -> list[str]:
-    active = await store.active_endpoint_ids(mongo)
-    return await store.due_deliveries(mongo, active, limit) if active else []
-
-
 async def run(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Background task: attempt due deliveries, `webhook_concurrency` at a time, until `stop`."""
-    assert ctx.mongo is not None
-    settings: Settings = ctx.settings
-    semaphore = asyncio.Semaphore(settings.webhook_concurrency)
+    mongo = ctx.get(Mongo)
+    settings = ctx.get(Settings)
+    owner = uuid.uuid4().hex
     # No redirects: a 3xx to an internal address would sidestep the SSRF check.
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
 
-        async def guarded(delivery_id: str) -> None:
-            async with semaphore:
-                try:
-                    await attempt(ctx, client, delivery_id)
-                except Exception:
-                    log.exception("webhook_attempt_error", delivery_id=delivery_id)
+        async def tick() -> int:
+            # Only active endpoints' deliveries are claimable, and which are active changes.
+            active = await store.active_endpoint_ids(mongo)
+            if not active:
+                return 0
+            queue = store.delivery_queue(
+                mongo, settings.claim_lease_s, settings.webhook_retry_schedule_s, active, owner
+            )
 
-        while not stop.is_set():
-            ids: list[str] = []
-            try:
-                ids = await _due(ctx.mongo, settings.webhook_concurrency * 4)
-            except PyMongoError as exc:
-                log.warning("webhook_db_error", error=str(exc))
-            if ids:
-                await asyncio.gather(*(guarded(i) for i in ids))
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_s)
+            async def worker(delivery: Doc) -> None:
+                await attempt(settings, queue, client, delivery)
+
+            return await queue.run_once(worker, settings.webhook_concurrency)
+
+        await every(settings.worker_poll_s, tick, stop, name="webhook-sender", again_when_busy=True)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from servicekit.jobs import WorkQueue
 from servicekit.mongo import Index, Mongo, Tx, utcnow
 from servicekit.mongo import epoch_ms as ms
 
@@ -20,6 +21,7 @@ from ..store import Doc, Source, insert_if_absent, reader, set_fields
 INDEXES = [
     Index("webhook_endpoints", [("municipality", 1), ("created_at", 1)]),
     Index("webhook_deliveries", [("status", 1), ("due_ms", 1)]),
+    Index("webhook_deliveries", [("status", 1), ("lease_ms", 1)]),
     Index("webhook_deliveries", [("endpoint_id", 1), ("created_at", -1)]),
     Index("webhook_attempts", [("delivery_id", 1), ("at", 1)]),
     # The attempt log is kept 90 days.
@@ -80,19 +82,16 @@ async def create_delivery(
     replay_of: str | None = None,
 ) -> bool:
     now = utcnow()
-    doc: Doc = {
-        "_id": delivery_id,
-        "endpoint_id": endpoint["_id"],
-        "municipality": endpoint["municipality"],
-        "event_id": event_id,
-        "event_type": event_type,
-        "body": body,
-        "status": "pending",
-        "attempts": 0,
-        "due_ms": ms(now),
-        "lease_ms": 0,
-        "created_at": now,
-    }
+    doc = WorkQueue.new_item(
+        delivery_id,
+        ms(now),
+        endpoint_id=endpoint["_id"],
+        municipality=endpoint["municipality"],
+        event_id=event_id,
+        event_type=event_type,
+        body=body,
+        created_at=now,
+    )
     if replay_of:
         doc["replay_of"] = replay_of
     return await insert_if_absent(tx, "webhook_deliveries", doc)
@@ -135,43 +134,24 @@ async def originals_between(
     )
 
 
-async def claim_delivery(mongo: Mongo, delivery_id: str, lease_s: float) -> Doc | None:
-    now = ms(utcnow())
-
-    async def claim(tx: Tx) -> Doc | None:
-        return await tx.db.webhook_deliveries.find_one_and_update(
-            {
-                "_id": delivery_id,
-                "$or": [
-                    {"status": "pending", "due_ms": {"$lte": now}},
-                    {"status": "sending", "lease_ms": {"$lt": now}},
-                ],
-            },
-            {"$set": {"status": "sending", "lease_ms": now + int(lease_s * 1000)}},
-            session=tx.session,
-        )
-
-    return await mongo.transact(claim)
+DELIVERY_WORKING = "sending"
 
 
-async def due_deliveries(mongo: Mongo, endpoint_ids: list[str], limit: int) -> list[str]:
-    now = ms(utcnow())
-    docs = (
-        await mongo.db.webhook_deliveries.find(
-            {
-                "endpoint_id": {"$in": endpoint_ids},
-                "$or": [
-                    {"status": "pending", "due_ms": {"$lte": now}},
-                    {"status": "sending", "lease_ms": {"$lt": now}},
-                ],
-            },
-            {"_id": 1},
-        )
-        .sort([("due_ms", 1)])
-        .limit(limit)
-        .to_list()
+def delivery_queue(
+    mongo: Mongo, lease_s: float, schedule_s: list[float], endpoint_ids: list[str], owner: str
+) -> WorkQueue:
+    """Deliveries to `endpoint_ids` (the active endpoints: a disabled one's are held) as work
+    items, retried on `schedule_s`; the attempt after the last wait is the last."""
+    return WorkQueue(
+        mongo,
+        "webhook_deliveries",
+        lease_s=lease_s,
+        backoff_s=schedule_s,
+        max_attempts=len(schedule_s) + 1,
+        working_status=DELIVERY_WORKING,
+        query={"endpoint_id": {"$in": endpoint_ids}},
+        owner=owner,
     )
-    return [d["_id"] for d in docs]
 
 
 async def set_delivery(
