@@ -109,7 +109,7 @@ def main() -> None:
         return
     user = asyncio.run(create_city_user(settings, args.slug))
     print(f"user: {user.username}\npassword: {user.password}\nvhost: {user.vhost}")
-    print(f"exchange: {user.exchange}\nbind with: {user.binding_pattern} (e.g. {args.slug}.endorsement.*)")
+    print(f"exchange: {user.exchange}\nbind with: {user.binding_pattern} (e.g. {args.slug}.label.*)")
 
 
 if __name__ == "__main__":
