@@ -1,13 +1,16 @@
-"""Every contract in the repository is a valid JSON Schema, and envelopes match cloudevent.json."""
+"""Every contract in the repository is a valid JSON Schema whose `$ref`s resolve (inside
+contracts/ only), and envelopes match cloudevent.json."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
+import referencing.exceptions
 
-from servicekit.events import Contracts, new_event
+from servicekit.events import ContractError, Contracts, new_event
 
 CONTRACTS = Contracts()
 
@@ -26,3 +29,77 @@ def test_envelope_matches_the_cloudevents_schema() -> None:
     event = new_event("campaigns", "campaign.published", "c-1", {"x": 1}, "req-1")
     jsonschema.validate(json.loads(event.to_json()), envelope, format_checker=jsonschema.FormatChecker())
     assert event.type == "org.civicfund.campaign.published"
+
+
+@pytest.mark.parametrize("type_key", CONTRACTS.known_types())
+def test_every_ref_resolves(type_key: str) -> None:
+    resolved = CONTRACTS.resolved_schema_for(type_key)
+    assert "$ref" not in json.dumps(resolved)
+    CONTRACTS.validator_for(type_key).is_valid({})  # builds, and follows its refs
+
+
+def test_shared_definitions_validate_across_files() -> None:
+    snapshot = {
+        "campaign_id": "c-1",
+        "owner_id": "u-1",
+        "title": "Street-workout park",
+        "status": "live",
+        "municipality": "montreuil",
+        "goal": 500000,
+        "currency": "EUR",
+        "funding_model": "all_or_nothing",
+        "version": 3,
+    }
+    for key in ("campaign.published", "campaign.canceled"):
+        CONTRACTS.validate(new_event("campaigns", key, "c-1", snapshot))
+        for bad in ({"goal": 0}, {"currency": "eur"}, {"raised": -1}, {"status": "paused"}):
+            with pytest.raises(ContractError):
+                CONTRACTS.validate(new_event("campaigns", key, "c-1", {**snapshot, **bad}))
+    payment = {
+        "payment_id": "pay-1",
+        "pledge_id": "p-1",
+        "campaign_id": "c-1",
+        "backer_id": "u-2",
+        "amount": 2500,
+        "currency": "EUR",
+    }
+    CONTRACTS.validate(
+        new_event("payments", "payment.failed", "pay-1", {**payment, "retry_until": "2026-01-01T00:00:00Z"})
+    )
+    with pytest.raises(ContractError, match="payment_id"):
+        CONTRACTS.validate(
+            new_event(
+                "payments", "payment.failed", "pay-1", {k: v for k, v in payment.items() if k != "payment_id"}
+            )
+        )
+    with pytest.raises(ContractError, match="retry_until"):
+        CONTRACTS.validate(new_event("payments", "payment.failed", "pay-1", {**payment, "retry_until": 5}))
+
+
+def test_refs_stay_inside_the_contracts_directory(tmp_path: Path) -> None:
+    root = tmp_path / "contracts"
+    (root / "events").mkdir(parents=True)
+    (root / "defs").mkdir()
+    (tmp_path / "secret.json").write_text(json.dumps({"type": "string"}))
+    (root / "defs" / "x.json").write_text(
+        json.dumps(
+            {"$id": "https://civicfund.org/contracts/defs/x.json", "$defs": {"n": {"type": "integer"}}}
+        )
+    )
+    schema = {"type": "object", "properties": {"n": {"$ref": "../defs/x.json#/$defs/n"}}}
+    (root / "events" / "kit.ok.json").write_text(json.dumps(schema))
+    by_id = {
+        "type": "object",
+        "properties": {"n": {"$ref": "https://civicfund.org/contracts/defs/x.json#/$defs/n"}},
+    }
+    (root / "events" / "kit.by_id.json").write_text(json.dumps(by_id))
+    (root / "events" / "kit.escape.json").write_text(
+        json.dumps({"type": "object", "properties": {"n": {"$ref": "../../secret.json"}}})
+    )
+    contracts = Contracts(root)
+    for key in ("kit.ok", "kit.by_id"):
+        contracts.validate(new_event("kit", key, None, {"n": 1}))
+        with pytest.raises(ContractError):
+            contracts.validate(new_event("kit", key, None, {"n": "one"}))
+    with pytest.raises(referencing.exceptions.Unresolvable):
+        contracts.validate(new_event("kit", "kit.escape", None, {"n": "x"}))

@@ -2,7 +2,9 @@
 
 Routing key `<entity>.<verb>` <-> type `org.civicfund.<entity>.<verb>`. Each type has a JSON
 Schema for its `data` at `contracts/events/<entity>.<verb>.json` (public forms for city
-systems: `contracts/events/public.<entity>.<verb>.json`).
+systems: `contracts/events/public.<entity>.<verb>.json`). Schemas share definitions by `$ref`
+to other files of `contracts/` (`"$ref": "../defs/campaign.json#/$defs/snapshot"`), resolved
+relative to the file, or by the `$id` prefix `https://civicfund.org/contracts/`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlparse
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
+from referencing.jsonschema import DRAFT202012
 
 TYPE_PREFIX = "org.civicfund."
+CONTRACTS_ID_PREFIX = "https://civicfund.org/contracts/"
 CONTENT_TYPE = "application/cloudevents+json"
 
 
@@ -81,26 +88,101 @@ def default_contracts_dir() -> Path:
     return Path("/app/contracts")
 
 
+def _merge(target: dict[str, Any], siblings: dict[str, Any]) -> dict[str, Any]:
+    """A `$ref` and its siblings both apply (draft 2020-12); for open object schemas that is the
+    union of `required` and of `properties`. Other keywords: the siblings' (title) win."""
+    out = {**target, **siblings}
+    if "required" in target and "required" in siblings:
+        out["required"] = [
+            *target["required"],
+            *(r for r in siblings["required"] if r not in target["required"]),
+        ]
+    if "properties" in target and "properties" in siblings:
+        props = dict(target["properties"])
+        for name, schema in siblings["properties"].items():
+            props[name] = schema if props.get(name, schema) == schema else {"allOf": [props[name], schema]}
+        out["properties"] = props
+    return out
+
+
 class Contracts:
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory else default_contracts_dir()
+        self._root = self.directory.resolve()
+        self._resources: dict[str, Resource] = {}
+        self.registry: Registry = Registry(retrieve=self._retrieve)  # type: ignore[call-arg]
+
+    def uri_of(self, path: Path) -> str:
+        """A contract file's base URI (its relative `$ref`s resolve against it)."""
+        return path.resolve().as_uri()
+
+    def _path_of(self, uri: str) -> Path:
+        if uri.startswith(CONTRACTS_ID_PREFIX):
+            path = (self._root / uri.removeprefix(CONTRACTS_ID_PREFIX)).resolve()
+        else:
+            parsed = urlparse(uri)
+            if parsed.scheme != "file":
+                raise NoSuchResource(ref=uri)
+            path = Path(unquote(parsed.path)).resolve()
+        # Only files of the contracts directory: a schema never makes us read anything else.
+        if not path.is_relative_to(self._root) or not path.is_file():
+            raise NoSuchResource(ref=uri)
+        return path
+
+    def _retrieve(self, uri: str) -> Resource:
+        # Cached: validators do not keep what they retrieved, and validation is on every emit.
+        resource = self._resources.get(uri)
+        if resource is None:
+            contents = json.loads(self._path_of(uri).read_text())
+            resource = self._resources[uri] = Resource.from_contents(
+                contents, default_specification=DRAFT202012
+            )
+        return resource
+
+    def _path_for(self, routing_key: str) -> Path:
+        return self.directory / "events" / f"{routing_key}.json"
 
     @lru_cache(maxsize=512)  # noqa: B019 - one Contracts per process; schemas never change at run time
     def schema_for(self, routing_key: str) -> dict[str, Any]:
-        path = self.directory / "events" / f"{routing_key}.json"
+        """The contract file as written (its `$ref`s unresolved: see `resolved_schema_for`)."""
+        path = self._path_for(routing_key)
         if not path.is_file():
             raise ContractError(f"no contract for event type {routing_key!r} (expected {path})")
         schema = json.loads(path.read_text())
         jsonschema.Draft202012Validator.check_schema(schema)
         return schema
 
+    def resolved_schema_for(self, routing_key: str) -> dict[str, Any]:
+        """The contract with every `$ref` inlined (for readers that want the whole shape, e.g.
+        to derive a public form or to document it). The `$ref`'s siblings win over the target."""
+        path = self._path_for(routing_key)
+        schema = self.schema_for(routing_key)
+        return self._inline(schema, self.registry.resolver(base_uri=self.uri_of(path)))
+
+    def _inline(self, node: Any, resolver: Any) -> Any:
+        if isinstance(node, list):
+            return [self._inline(item, resolver) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: self._inline(v, resolver) for k, v in node.items() if k != "$ref"}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            resolved = resolver.lookup(ref)
+            target = self._inline(resolved.contents, resolved.resolver)
+            if isinstance(target, dict):
+                out = _merge(target, out)
+        return out
+
     def known_types(self) -> list[str]:
         return sorted(p.stem for p in (self.directory / "events").glob("*.json"))
 
     @lru_cache(maxsize=512)  # noqa: B019 - see schema_for
     def validator_for(self, routing_key: str) -> jsonschema.Draft202012Validator:
+        schema = self.schema_for(routing_key)
+        if "$id" not in schema:  # relative `$ref`s resolve against the file's own location
+            schema = {"$id": self.uri_of(self._path_for(routing_key)), **schema}
         return jsonschema.Draft202012Validator(
-            self.schema_for(routing_key), format_checker=jsonschema.FormatChecker()
+            schema, registry=self.registry, format_checker=jsonschema.FormatChecker()
         )
 
     def validate(self, event: Event) -> None:
