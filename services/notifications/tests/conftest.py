@@ -28,6 +28,7 @@ SOURCES = {
     "official": "endorsements",
     "municipality": "endorsements",
     "endorsement": "endorsements",
+    "label": "endorsements",
     "match": "endorsements",
     "call": "endorsements",
     "campaign": "campaigns",

@@ -79,6 +79,25 @@ async def test_campaign_news_reaches_owner_backers_and_followers_once(svc) -> No
     assert await svc.ctx.mongo.db.email_deliveries.count_documents({"context.event_id": succeeded.id}) == 3
 
 
+async def test_a_label_is_told_once_under_its_new_name(svc) -> None:
+    """Endorsements publishes label.* and, for one release, the same change as endorsement.*:
+    the owner hears about it once."""
+    owner = await svc.user("owner", "en")
+    campaign = svc.campaign_data(owner)
+    cid = campaign["campaign_id"]
+    await svc.publish("campaign.created", campaign)
+    await eventually(lambda: svc.db_has("campaigns", {"_id": cid}))
+    change = {"campaign_id": cid, "municipality": "montreuil", "status": "granted"}
+    old = await svc.publish("endorsement.granted", {**change, "endorsement_id": "lbl_1"})
+    new = await svc.publish("label.granted", {**change, "label_id": "lbl_1"})
+    await eventually(lambda: svc.mail_to(owner), timeout=20)
+    assert svc.mail_to(owner)[0]["Subject"] == "Montreuil labels “Street workout park in Bel-Air”"
+    await eventually(lambda: svc.db_has("inbox_items", {"user_id": owner, "kind": "label.granted"}))
+    await eventually(lambda: svc.db_has("fanout_jobs", {"_id": f"{new.id}|label.granted", "status": "done"}))
+    assert len(svc.mail_to(owner)) == 1
+    assert not await svc.db_has("fanout_jobs", {"context.event_id": old.id})
+
+
 async def test_opted_out_user_gets_only_receipts_and_unsubscribe_link_works(svc) -> None:
     owner = await svc.user("owner")
     fan = await svc.user("fan", "en")

@@ -69,26 +69,26 @@ MINIMAL = {
         "from_user_id": "u",
         "quantity": 2,
     },
-    "endorsement.requested": {
-        "endorsement_id": "e",
+    "label.requested": {
+        "label_id": "e",
         "campaign_id": "c",
         "municipality": "montreuil",
         "status": "requested",
     },
-    "endorsement.granted": {
-        "endorsement_id": "e",
+    "label.granted": {
+        "label_id": "e",
         "campaign_id": "c",
         "municipality": "montreuil",
         "status": "granted",
     },
-    "endorsement.declined": {
-        "endorsement_id": "e",
+    "label.declined": {
+        "label_id": "e",
         "campaign_id": "c",
         "municipality": "montreuil",
         "status": "declined",
     },
-    "endorsement.revoked": {
-        "endorsement_id": "e",
+    "label.revoked": {
+        "label_id": "e",
         "campaign_id": "c",
         "municipality": "montreuil",
         "status": "revoked",

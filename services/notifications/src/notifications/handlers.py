@@ -174,7 +174,9 @@ async def money_event(event: Event, tx: Tx) -> None:
 # -- cities: labels, match funding, calls, subscriptions -------------------------------------
 
 
-@handlers.on("endorsement.requested")
+# Labels: the label.* names only. Endorsements also publishes the same changes as endorsement.*
+# for one release; binding both would tell every recipient twice.
+@handlers.on("label.requested")
 async def label_requested(event: Event, tx: Tx) -> None:
     data = event.data
     slug = data["municipality"]
@@ -191,7 +193,7 @@ async def label_requested(event: Event, tx: Tx) -> None:
     )
 
 
-@handlers.on("endorsement.granted", "endorsement.declined", "endorsement.revoked", "match.committed")
+@handlers.on("label.granted", "label.declined", "label.revoked", "match.committed")
 async def label_decided(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]

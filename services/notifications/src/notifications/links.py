@@ -35,10 +35,10 @@ ACTION_PATHS: dict[str, tuple[str, ...]] = {
     "campaign.update_posted": ("/campaigns/{campaign_id}/updates/{update_id}", CAMPAIGN),
     "campaign.meetup_scheduled": ("/campaigns/{campaign_id}/updates/{update_id}", CAMPAIGN),
     "campaign.offer_received": ("/campaigns/{campaign_id}/offers/{offer_id}",),
-    "endorsement.requested": ("/cities/{municipality}/endorsements/{endorsement_id}",),
-    "endorsement.granted": (CAMPAIGN,),
-    "endorsement.declined": (CAMPAIGN,),
-    "endorsement.revoked": (CAMPAIGN,),
+    "label.requested": ("/cities/{municipality}/labels/{label_id}",),
+    "label.granted": (CAMPAIGN,),
+    "label.declined": (CAMPAIGN,),
+    "label.revoked": (CAMPAIGN,),
     "match.committed": (CAMPAIGN,),
     "call.opened": ("/cities/{municipality}/calls/{call_id}",),
     "call.proposal_selected": (CAMPAIGN, "/cities/{municipality}/calls/{call_id}"),
@@ -142,7 +142,7 @@ _CAMPAIGN = {
     "funding_model": "all_or_nothing",
     "version": 1,
 }
-_LABEL = {"endorsement_id": "end_1", "campaign_id": "cmp_1", "municipality": "montreuil"}
+_LABEL = {"label_id": "lbl_1", "campaign_id": "cmp_1", "municipality": "montreuil"}
 _CALL = {"call_id": "call_1", "proposal_id": "prp_1", "municipality": "montreuil", "proposer_id": "usr_p"}
 SAMPLE_EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("payment.succeeded", _PAYMENT),
@@ -185,10 +185,10 @@ SAMPLE_EVENTS: list[tuple[str, dict[str, Any]]] = [
             "quantity": 2,
         },
     ),
-    ("endorsement.requested", {**_LABEL, "status": "requested"}),
-    ("endorsement.granted", {**_LABEL, "status": "granted"}),
-    ("endorsement.declined", {**_LABEL, "status": "declined"}),
-    ("endorsement.revoked", {**_LABEL, "status": "revoked"}),
+    ("label.requested", {**_LABEL, "status": "requested"}),
+    ("label.granted", {**_LABEL, "status": "granted"}),
+    ("label.declined", {**_LABEL, "status": "declined"}),
+    ("label.revoked", {**_LABEL, "status": "revoked"}),
     (
         "match.committed",
         {

@@ -2,8 +2,8 @@
 fan-out jobs and email deliveries. The only module that touches these collections (webhook
 collections live in webhooks/store.py).
 
-One write idiom: a document is created with `insert_if_absent` and changed with `set_fields`,
-always inside a transaction (`Tx`). Reads take a `Source`: the `Mongo` for a read on its own,
+One write idiom: a document is created with `insert_if_absent` and changed with `set_fields`
+(`set_fields_many` for a set of them), always inside a transaction (`Tx`). Reads take a `Source`: the `Mongo` for a read on its own,
 or the `Tx` when the read belongs to a transaction.
 """
 
@@ -89,6 +89,14 @@ async def set_fields(
         change["$unset"] = dict.fromkeys(unset, "")
     result = await tx.db[collection].update_one(dict(match), change, session=tx.session)
     return result.matched_count == 1
+
+
+async def set_fields_many(
+    tx: Tx, collection: str, match: Mapping[str, Any], fields: Mapping[str, Any]
+) -> int:
+    """Change every document `match` finds; returns how many."""
+    result = await tx.db[collection].update_many(dict(match), {"$set": dict(fields)}, session=tx.session)
+    return result.matched_count
 
 
 # -- recipients projection -------------------------------------------------------------------
@@ -282,10 +290,11 @@ async def schedule_unscheduled_jobs(mongo: Mongo) -> None:
     """Jobs written before fan-out jobs were work items have no `due_ms`: make them due."""
 
     async def fix(tx: Tx) -> None:
-        await tx.db.fanout_jobs.update_many(
+        await set_fields_many(
+            tx,
+            "fanout_jobs",
             {"status": "pending", "due_ms": {"$exists": False}},
-            {"$set": {"due_ms": 0, "attempts": 0}},
-            session=tx.session,
+            {"due_ms": 0, "attempts": 0},
         )
 
     await mongo.transact(fix)
@@ -349,6 +358,4 @@ async def mark_read(tx: Tx, item_id: str, user_id: str) -> bool:
 
 
 async def mark_all_read(tx: Tx, user_id: str) -> None:
-    await tx.db.inbox_items.update_many(
-        {"user_id": user_id, "read": False}, {"$set": {"read": True}}, session=tx.session
-    )
+    await set_fields_many(tx, "inbox_items", {"user_id": user_id, "read": False}, {"read": True})

@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 from servicekit.mongo import as_utc
 
 # Events a city system can subscribe to; each carries the municipality it concerns.
+# label.* and endorsement.* are the same changes under the new and the old name (endorsements
+# publishes both for one release): an endpoint subscribes to one of them, and existing
+# endpoints filtering on endorsement.* keep receiving until they move to label.*.
 WEBHOOK_EVENT_TYPES = (
+    "label.requested",
+    "label.granted",
+    "label.declined",
+    "label.revoked",
     "endorsement.requested",
     "endorsement.granted",
     "endorsement.declined",
