@@ -3,9 +3,12 @@ to the services, and Stripe webhooks to payments."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from servicekit.errors import ApiError
@@ -29,14 +32,39 @@ async def merged_openapi(request: Request) -> JSONResponse:
     return JSONResponse(await app.state.ctx.extras["openapi"].document(app.openapi()))
 
 
+# Swagger UI and ReDoc from the gateway itself (fastapi-offline ships their files): the
+# document must open on a machine without internet.
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+DOCS_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png"}
+
+
 @router.get("/docs", include_in_schema=False)
 async def swagger_ui() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Civicfund API")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Civicfund API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon.png",
+    )
 
 
 @router.get("/redoc", include_in_schema=False)
 async def redoc() -> HTMLResponse:
-    return get_redoc_html(openapi_url="/openapi.json", title="Civicfund API")
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="Civicfund API",
+        redoc_js_url="/docs/assets/redoc.standalone.js",
+        redoc_favicon_url="/docs/assets/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+@router.get("/docs/assets/{name}", include_in_schema=False)
+async def docs_asset(name: str) -> Response:
+    if name not in DOCS_FILES:
+        raise ApiError(404, "not_found", "no such file")
+    return FileResponse(DOCS_ASSETS / name, headers={"cache-control": "public, max-age=86400"})
 
 
 # Requests for known services are proxied by proxy.UpstreamRoutes before routing; this route

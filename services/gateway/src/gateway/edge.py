@@ -20,10 +20,10 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# /docs loads Swagger UI from its CDN.
+# /docs and /redoc: Swagger UI / ReDoc served by the gateway itself, started by an inline script.
 DOCS_CSP = (
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    b"default-src 'none'; script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; "
+    b"style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
     b"connect-src 'self'; frame-ancestors 'none'"
 )
 

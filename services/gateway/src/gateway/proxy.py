@@ -160,7 +160,9 @@ async def proxy(
         # Small answers with a known length (nearly all API answers) are read whole: a streaming
         # response costs a task group and extra writes per request, several times the proxying.
         try:
-            body = await upstream_response.aread()
+            # Raw bytes: `aread()` would decode a gzip body while Content-Length still counts it
+            # compressed (the site's pages are gzipped).
+            body = b"".join([chunk async for chunk in upstream_response.aiter_raw()])
         except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
             log.warning("upstream_read_failed", url=url, error=str(exc))
             return error_response(
@@ -177,32 +179,58 @@ async def proxy(
     )
 
 
+# The gateway's own paths; every other path is a page of the web site.
+GATEWAY_PATHS = {"/oauth/token", "/webhooks/stripe", "/openapi.json", "/docs", "/redoc", "/livez", "/readyz",
+                 "/metrics"}  # fmt: skip
+GATEWAY_PREFIXES = ("/api/", "/.well-known/", "/docs/", "/oauth/")
+SITE_METHODS = {"GET", "HEAD", "POST"}
+
+
+def is_site_path(path: str) -> bool:
+    return path not in GATEWAY_PATHS and not path.startswith(GATEWAY_PREFIXES)
+
+
 class UpstreamRoutes:
     """`/api/v1/<service>/...` for a known service goes straight to `proxy`, ahead of FastAPI's
     router: matching every route of every router costs about half a millisecond per request,
     as much as the proxying itself. The gateway's own `/api/v1/auth|pages/...` and unknown names
-    fall through to the app (its catch-all route answers 404 for unknown services)."""
+    fall through to the app (its catch-all route answers 404 for unknown services). Every path
+    that is not the gateway's (`/`, `/campaigns/...`, `/static/...`) is the web site's."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/v1/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        service, _, rest = path[len("/api/v1/") :].partition("/")
         ctx = scope["app"].state.ctx
-        upstream = ctx.settings.upstreams().get(service)
-        if upstream is None or scope["method"] not in PROXIED_METHODS:
+        if is_site_path(path):
+            if scope["method"] not in SITE_METHODS:
+                await self.app(scope, receive, send)
+                return
+            upstream, rest, timeout = ctx.settings.upstream_web, path, ctx.settings.upstream_timeout_s
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes):
+                rest = raw.decode("ascii", errors="replace")
+        elif path.startswith("/api/v1/"):
+            service, _, rest = path[len("/api/v1/") :].partition("/")
+            upstream = ctx.settings.upstreams().get(service)
+            if upstream is None or scope["method"] not in PROXIED_METHODS:
+                await self.app(scope, receive, send)
+                return
+            raw = scope.get("raw_path")
+            prefix = f"/api/v1/{service}/".encode()
+            if isinstance(raw, bytes) and raw.startswith(prefix):
+                rest = raw[len(prefix) :].decode("ascii", errors="replace")
+            timeout = route_timeout(
+                ctx.settings.route_timeouts, service, rest, ctx.settings.upstream_timeout_s
+            )
+        else:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        raw = scope.get("raw_path")
-        prefix = f"/api/v1/{service}/".encode()
-        if isinstance(raw, bytes) and raw.startswith(prefix):
-            rest = raw[len(prefix) :].decode("ascii", errors="replace")
-        timeout = route_timeout(ctx.settings.route_timeouts, service, rest, ctx.settings.upstream_timeout_s)
         try:
             response = await proxy(
                 request,

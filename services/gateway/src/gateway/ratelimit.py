@@ -10,6 +10,7 @@ warning is logged.
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 
@@ -95,8 +96,21 @@ class RateLimits:
 
 
 def client_ip(scope: Scope) -> str:
+    """The caller's address; for the web site's own API calls, the visitor's (the site proves it
+    is the site with the shared secret, so nobody else can pick the address counted)."""
     client = scope.get("client")
-    return client[0] if client else "unknown"
+    address = client[0] if client else "unknown"
+    secret = scope["app"].state.ctx.settings.site_proxy_secret if "app" in scope else ""
+    if secret:
+        sent_secret = sent_ip = None
+        for key, value in scope.get("headers", []):
+            if key == b"x-site-secret":
+                sent_secret = value
+            elif key == b"x-client-ip":
+                sent_ip = value
+        if sent_ip and sent_secret is not None and hmac.compare_digest(sent_secret, secret.encode()):
+            return sent_ip.decode("latin-1")[:64]
+    return address
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -60,6 +60,11 @@ class Settings(ServiceSettings):
     upstream_payments: str = "http://127.0.0.1:8002"
     upstream_endorsements: str = "http://127.0.0.1:8003"
     upstream_notifications: str = "http://127.0.0.1:8004"
+    # The web site: every path that is not the gateway's own or the API goes there.
+    upstream_web: str = "http://127.0.0.1:8005"
+    # Shared with the web site (its SITE_PROXY_SECRET): a request carrying it may name the visitor's
+    # address in X-Client-IP, so per-IP limits count visitors, not the site. Empty: nobody may.
+    site_proxy_secret: str = ""
     upstream_connect_timeout_s: float = 2.0
     upstream_timeout_s: float = 10.0
     upstream_max_connections: int = 512

@@ -105,7 +105,12 @@ def running(stack: Stack, timeout: float = 90) -> Iterator[RunningStack]:
         for proc in services:
             run.start(proc)
         for proc in services:
-            run.wait(proc, timeout)
+            try:
+                run.wait(proc, timeout)
+            except TimeoutError as exc:
+                # Say which process did not come up and why, not just a port number.
+                tail = "\n".join(run.log(proc.name).splitlines()[-30:])
+                raise TimeoutError(f"{proc.name} did not start: {exc}\n--- its last output ---\n{tail}") from exc
         yield run
     finally:
         for name in reversed(list(run.procs)):

@@ -11,7 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications"]
+SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications", "web"]
+# The development value of the secret the site and the gateway share (production sets its own).
+SITE_PROXY_SECRET = "development-site-proxy-secret"
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Ports:
     payments: int = 8002
     endorsements: int = 8003
     notifications: int = 8004
+    web: int = 8005
     # One nx-27017 per service: gateway 27100, campaigns 27101, ...
     mongo_ports: dict[str, int] = field(
         default_factory=lambda: {s: 27100 + i for i, s in enumerate(SERVICES)}
@@ -84,12 +87,19 @@ class Stack:
             # The demo admin (seed) is an admin by this bootstrap list.
             env["ADMIN_EMAILS"] = "admin@civicfund.localhost"
             env["CORS_ORIGINS"] = f'["{self.url("gateway")}", "http://localhost:{self.ports.gateway}"]'
+            env["SITE_PROXY_SECRET"] = SITE_PROXY_SECRET
             if self.environment == "test":
                 # Every end-to-end test (and schemathesis) comes from 127.0.0.1 and registers and
                 # logs in a lot; the strict buckets are tested in-process with their real values.
                 env["RATE_LIMIT_SENSITIVE"] = "10000/minute"
                 env["RATE_LIMIT_IP"] = "100000/minute"
                 env["RATE_LIMIT_USER"] = "100000/minute"
+        if service == "web":
+            env["GATEWAY_URL"] = self.url("gateway")
+            env["SITE_PROXY_SECRET"] = SITE_PROXY_SECRET
+            # localstripe serves its own Stripe.js replacement; the site loads it from there.
+            env["STRIPE_JS_URL"] = f"http://127.0.0.1:{self.ports.localstripe}/js.stripe.com/v3/"
+            env["STRIPE_PUBLISHABLE_KEY"] = "pk_test_civicfund"
         env.update(self.extra_env)
         return env
 

@@ -1,0 +1,1 @@
+"""One module per feature, each with a `router` (collected by app.page_routers)."""
