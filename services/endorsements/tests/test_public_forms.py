@@ -28,6 +28,16 @@ def test_every_public_type_has_an_internal_contract_and_keeps_personal_fields_ou
     assert "call.vote_cast" not in PUBLIC_FORMS  # ballots stay internal
 
 
+def test_a_public_contract_is_its_internal_contract_restricted_to_the_allow_list() -> None:
+    for key, form in PUBLIC_FORMS.items():
+        internal = CONTRACTS.resolved_schema_for(key)
+        public = CONTRACTS.resolved_schema_for(f"public.{key}")
+        assert set(public["properties"]) == set(form.fields), key
+        for field in form.fields:
+            assert public["properties"][field] == internal["properties"][field], (key, field)
+        assert set(public.get("required", [])) == set(internal.get("required", [])) & set(form.fields), key
+
+
 def test_public_data_keeps_only_listed_fields() -> None:
     data = {"label_id": "lbl_1", "campaign_id": "c", "municipality": "m", "status": "granted",
             "owner_id": "usr_1", "some_new_internal_field": 1}  # fmt: skip

@@ -2,8 +2,8 @@
 
 One allow-list per public event type: a field reaches `civicfund.public` only if it is named
 here, so a field added to an internal event stays internal until someone decides otherwise.
-The same declarations build the public contracts (`contracts/events/public.<type>.json`, each
-property the internal contract's definition) and `contracts/asyncapi.yaml`:
+The same declarations build the public contracts (`contracts/events/public.<type>.json`, which
+reference the internal contract's shared definitions) and `contracts/asyncapi.yaml`:
 
     python -m endorsements.public_forms          # rewrite them from the declarations
     python -m endorsements.public_forms --check  # exit 1 if a file differs (also a test)
@@ -83,23 +83,41 @@ def _summary(internal: dict[str, Any]) -> str:
     return internal["title"].split(": ", 1)[1]
 
 
-def public_schema(form: PublicForm, internal: dict[str, Any]) -> dict[str, Any]:
-    """The public contract: the internal one restricted to the allow-list (definitions shared,
-    never edited by hand)."""
-    props = internal["properties"]
-    missing = [f for f in form.fields if f not in props]
+def public_schema(form: PublicForm, contracts: Contracts) -> dict[str, Any]:
+    """The public contract: the internal one restricted to the allow-list. It references the
+    same shared definition (`contracts/defs/`) when every field of that definition is public,
+    and keeps only the allowed fields the internal file adds itself, so nothing is copied."""
+    internal = contracts.schema_for(form.key)
+    resolved = contracts.resolved_schema_for(form.key)
+    missing = [f for f in form.fields if f not in resolved.get("properties", {})]
     if missing:
         raise ValueError(f"{form.key}: allow-listed fields missing from its contract: {missing}")
-    return {
+    schema: dict[str, Any] = {
         "$schema": internal["$schema"],
         "title": f"public.{form.key} (on civicfund.public as <municipality-slug>.{form.key}): "
         + _summary(internal),
         "type": "object",
-        "required": [f for f in internal.get("required", []) if f in form.fields],
-        "properties": {k: v for k, v in props.items() if k in form.fields},
-        "description": "Stable public form for city systems, generated from the endorsements "
-        "service's allow-list (endorsements.public_forms): no user ids, no emails.",
     }
+    if "$ref" in internal:
+        path = contracts.directory / "events" / f"{form.key}.json"
+        target = (
+            contracts.registry.resolver(base_uri=contracts.uri_of(path)).lookup(internal["$ref"]).contents
+        )
+        private = sorted(set(target.get("properties", {})) - set(form.fields))
+        if private:
+            raise ValueError(f"{form.key}: {internal['$ref']} holds fields its public form omits: {private}")
+        schema["$ref"] = internal["$ref"]
+    required = [f for f in internal.get("required", []) if f in form.fields]
+    if required:
+        schema["required"] = required
+    properties = {k: v for k, v in internal.get("properties", {}).items() if k in form.fields}
+    if properties:
+        schema["properties"] = properties
+    schema["description"] = (
+        "Stable public form for city systems, generated from the endorsements service's allow-list "
+        "(endorsements.public_forms): no user ids, no emails."
+    )
+    return schema
 
 
 _INFO = """\
@@ -195,7 +213,7 @@ def rendered(contracts: Contracts) -> dict[Path, str]:
 
     files = {}
     for form in PUBLIC_FORMS.values():
-        schema = public_schema(form, contracts.schema_for(form.key))
+        schema = public_schema(form, contracts)
         files[contracts.directory / "events" / f"public.{form.key}.json"] = (
             json.dumps(schema, indent=2) + "\n"
         )
