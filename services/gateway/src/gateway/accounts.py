@@ -12,14 +12,14 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.app import ServiceContext
-from servicekit.errors import ApiError
-from servicekit.mongo import Tx, utcnow
+from servicekit.errors import DomainError
+from servicekit.mongo import Mongo, Tx, utcnow
 
 from . import domain
-from .keys import TokenIssuer
+from .keys import KeyRing, TokenIssuer
 from .passwords import Passwords
 from .ratelimit import RateLimits
+from .settings import Settings
 from .store import AccountStore, as_datetime
 
 
@@ -31,33 +31,40 @@ class TokenPair:
     user: dict[str, Any]
 
 
-def _weak(problems: list[str]) -> ApiError:
-    return ApiError(
-        422,
+def _weak(problems: list[str]) -> DomainError:
+    return DomainError(
         "weak_password",
+        422,
         "password " + "; ".join(problems),
         details=[{"loc": ["body", "password"], "msg": p, "type": "weak_password"} for p in problems],
     )
 
 
-def _invalid_link(exc: domain.DomainError) -> ApiError:
-    return ApiError(400, exc.code, exc.message)
+def _email_taken() -> DomainError:
+    return DomainError("email_taken", 409, "an account with this email already exists")
 
 
 class Accounts:
-    def __init__(self, ctx: ServiceContext, store: AccountStore, passwords: Passwords) -> None:
-        self.ctx = ctx
-        self.settings = ctx.settings
+    def __init__(
+        self,
+        mongo: Mongo,
+        settings: Settings,
+        store: AccountStore,
+        passwords: Passwords,
+        keys: KeyRing,
+        issuer: TokenIssuer,
+        limits: RateLimits,
+    ) -> None:
+        self.mongo = mongo
+        self.settings = settings
         self.store = store
         self.passwords = passwords
-        self.keys = ctx.extras["keys"]
-        self.issuer = TokenIssuer(self.keys, self.settings)
-        self.limits: RateLimits = ctx.extras["limits"]
-        self.link_secret = self.keys.action_secret(self.settings.action_token_secret)
+        self.issuer = issuer
+        self.limits = limits
+        self.link_secret = keys.action_secret(settings.action_token_secret)
 
     async def transact(self, fn: Any) -> Any:
-        assert self.ctx.mongo is not None
-        return await self.ctx.mongo.transact(fn)
+        return await self.mongo.transact(fn)
 
     # -- links -----------------------------------------------------------------------------------
 
@@ -81,12 +88,9 @@ class Accounts:
         )
 
     async def _use_link(self, tx: Tx, token: str, purpose: str) -> str:
-        try:
-            link = domain.read_action_token(self.link_secret, token, purpose, time.time())
-        except domain.DomainError as exc:
-            raise _invalid_link(exc) from exc
+        link = domain.read_action_token(self.link_secret, token, purpose, time.time())
         if await self.store.action_token_used(tx, link.token_id):
-            raise ApiError(400, "token_used", "this link was already used")
+            raise DomainError("token_used", 400, "this link was already used")
         await self.store.use_action_token(tx, link.token_id, datetime.fromtimestamp(link.expires_at, UTC))
         return link.token_id.split("~", 1)[0]
 
@@ -100,7 +104,7 @@ class Accounts:
         if problems:
             raise _weak(problems)
         if await self.store.user_by_email(email) is not None:
-            raise ApiError(409, "email_taken", "an account with this email already exists")
+            raise _email_taken()
         password_hash = await self.passwords.hash(password)
         now = utcnow()
         user = {
@@ -117,15 +121,15 @@ class Accounts:
 
         async def write(tx: Tx) -> None:
             if await self.store.user_by_email(email, tx) is not None:
-                raise ApiError(409, "email_taken", "an account with this email already exists")
-            await tx.db.users.insert_one(user, session=tx.session)
+                raise _email_taken()
+            await self.store.insert_user(tx, user)
             tx.emit("user.registered", user["_id"], _contact(user))
             self._emit_verification(tx, user)
 
         try:
             await self.transact(write)
         except DuplicateKeyError as exc:
-            raise ApiError(409, "email_taken", "an account with this email already exists") from exc
+            raise _email_taken() from exc
         return user
 
     async def resend_verification(self, user_id: str) -> None:
@@ -143,7 +147,7 @@ class Accounts:
             user_id = await self._use_link(tx, token, domain.VERIFY_EMAIL)
             user = await self.store.user(user_id, tx)
             if user is None:
-                raise ApiError(400, "invalid_token", "this link is not valid")
+                raise DomainError("invalid_token", 400, "this link is not valid")
             await self.store.set_user_fields(tx, user_id, {"email_verified": True})
             return {**user, "email_verified": True}
 
@@ -154,20 +158,20 @@ class Accounts:
     async def login(self, email: str, password: str, ip: str) -> TokenPair:
         try:
             email = domain.normalize_email(email)
-        except domain.DomainError:
+        except DomainError:
             email = email.strip().lower()[:254]
         retry_after = await self.limits.login_blocked(email, ip)
         if retry_after is not None:
-            raise ApiError(
-                429,
+            raise DomainError(
                 "too_many_attempts",
+                429,
                 "too many failed logins, try again later",
                 headers={"Retry-After": str(retry_after)},
             )
         user = await self.store.user_by_email(email)
         if not await self.passwords.verify(user["password_hash"] if user else None, password) or user is None:
             await self.limits.login_failed(email, ip)
-            raise ApiError(401, "invalid_credentials", "wrong email or password")
+            raise DomainError("invalid_credentials", 401, "wrong email or password")
         await self.limits.login_succeeded(email)
         new_hash = (
             await self.passwords.hash(password)
@@ -185,7 +189,7 @@ class Accounts:
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         token_hash = domain.secret_hash(refresh_token)
-        session = await self.ctx.mongo.db.sessions.find_one({"_id": token_hash})  # type: ignore[union-attr]
+        session = await self.store.session(None, token_hash)
         user = await self.store.user(session["user_id"]) if session else None
         municipalities = await self.store.municipalities_of(user["_id"]) if user else {}
 
@@ -205,9 +209,9 @@ class Accounts:
 
         result = await self.transact(write)
         if result == "reused":
-            raise ApiError(401, "refresh_token_reused", "this session was revoked, log in again")
+            raise DomainError("refresh_token_reused", 401, "this session was revoked, log in again")
         if not isinstance(result, TokenPair):
-            raise ApiError(401, "invalid_refresh_token", "refresh token is not valid, log in again")
+            raise DomainError("invalid_refresh_token", 401, "refresh token is not valid, log in again")
         return result
 
     async def logout(self, refresh_token: str) -> None:
@@ -237,7 +241,7 @@ class Accounts:
     async def change_password(self, user_id: str, current: str, new: str) -> TokenPair:
         user = await self._user(user_id)
         if not await self.passwords.verify(user["password_hash"], current):
-            raise ApiError(403, "wrong_password", "current password is wrong")
+            raise DomainError("wrong_password", 403, "current password is wrong")
         problems = domain.password_problems(new, user["email"], user["display_name"])
         if problems:
             raise _weak(problems)
@@ -256,7 +260,7 @@ class Accounts:
     async def request_password_reset(self, email: str) -> None:
         try:
             email = domain.normalize_email(email)
-        except domain.DomainError:
+        except DomainError:
             return
         user = await self.store.user_by_email(email)
         if user is None:
@@ -275,13 +279,10 @@ class Accounts:
         await self.transact(write)
 
     async def reset_password(self, token: str, new: str) -> None:
-        try:
-            link = domain.read_action_token(self.link_secret, token, domain.RESET_PASSWORD, time.time())
-        except domain.DomainError as exc:
-            raise _invalid_link(exc) from exc
+        link = domain.read_action_token(self.link_secret, token, domain.RESET_PASSWORD, time.time())
         user = await self.store.user(link.token_id.split("~", 1)[0])
         if user is None:
-            raise ApiError(400, "invalid_token", "this link is not valid")
+            raise DomainError("invalid_token", 400, "this link is not valid")
         problems = domain.password_problems(new, user["email"], user["display_name"])
         if problems:
             raise _weak(problems)
@@ -302,6 +303,8 @@ class Accounts:
     # -- profile / delete ------------------------------------------------------------------------
 
     async def update_profile(self, user_id: str, changes: dict[str, Any]) -> dict:
+        if "display_name" in changes:
+            changes = {**changes, "display_name": changes["display_name"].strip()}
         user = await self._user(user_id)
         if not changes:
             return user
@@ -316,32 +319,34 @@ class Accounts:
     async def delete(self, user_id: str, password: str) -> None:
         user = await self._user(user_id)
         if not await self.passwords.verify(user["password_hash"], password):
-            raise ApiError(403, "wrong_password", "password is wrong")
+            raise DomainError("wrong_password", 403, "password is wrong")
 
         async def write(tx: Tx) -> None:
-            await tx.db.users.delete_one({"_id": user_id}, session=tx.session)
-            await tx.db.sessions.delete_many({"user_id": user_id}, session=tx.session)
-            await tx.db.officials.delete_many({"user_id": user_id}, session=tx.session)
+            await self.store.delete_user(tx, user_id)
             tx.emit("user.deleted", user_id, {"user_id": user_id})
 
         await self.transact(write)
+
+    async def profile(self, user_id: str) -> dict:
+        """The caller's own account."""
+        return await self._user(user_id)
 
     # -- helpers ---------------------------------------------------------------------------------
 
     async def _user(self, user_id: str) -> dict:
         user = await self.store.user(user_id)
         if user is None:
-            raise ApiError(404, "not_found", "account not found")
+            raise DomainError("not_found", 404, "account not found")
         return user
 
     @staticmethod
     def _email(email: str) -> str:
         try:
             return domain.normalize_email(email)
-        except domain.DomainError as exc:
-            raise ApiError(
-                422,
+        except DomainError as exc:
+            raise DomainError(
                 exc.code,
+                422,
                 exc.message,
                 details=[{"loc": ["body", "email"], "msg": exc.message, "type": exc.code}],
             ) from exc

@@ -1,17 +1,16 @@
-"""Accounts over HTTP, at `/api/v1/auth/...` (the gateway's own part of the public API)."""
+"""Accounts over HTTP, at `/api/v1/auth/...` (the gateway's own part of the public API).
+Each route parses, authorises and calls one use case of accounts.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicekit.auth import Principal, current_principal
-from servicekit.errors import ApiError
-
-from .accounts import Accounts, TokenPair
+from .accounts import TokenPair
+from .deps import AccountsDep, UserDep
 from .ratelimit import client_ip
 from .store import public_user
 
@@ -101,16 +100,6 @@ class AcceptedOut(BaseModel):
     status: Literal["accepted"] = "accepted"
 
 
-def accounts(request: Request) -> Accounts:
-    return request.app.state.ctx.extras["accounts"]
-
-
-def user_principal(principal: Principal = Depends(current_principal)) -> Principal:
-    if principal.kind != "user":
-        raise ApiError(403, "forbidden", "only people have accounts")
-    return principal
-
-
 def _tokens(pair: TokenPair) -> TokensOut:
     return TokensOut(
         access_token=pair.access_token,
@@ -121,84 +110,74 @@ def _tokens(pair: TokenPair) -> TokensOut:
 
 
 @router.post("/register", status_code=201, response_model=UserOut)
-async def register(body: RegisterIn, svc: Accounts = Depends(accounts)) -> UserOut:
+async def register(body: RegisterIn, svc: AccountsDep) -> UserOut:
     """Create an account; a verification link goes out by email (`user.verification_requested`)."""
     user = await svc.register(body.email, body.password, body.display_name, body.locale, body.postcode)
     return UserOut(**public_user(user))
 
 
 @router.post("/verify-email", response_model=UserOut)
-async def verify_email(body: TokenIn, svc: Accounts = Depends(accounts)) -> UserOut:
+async def verify_email(body: TokenIn, svc: AccountsDep) -> UserOut:
     return UserOut(**public_user(await svc.verify_email(body.token)))
 
 
 @router.post("/verify-email/resend", status_code=202, response_model=AcceptedOut)
-async def resend_verification(
-    principal: Principal = Depends(user_principal), svc: Accounts = Depends(accounts)
-) -> AcceptedOut:
+async def resend_verification(principal: UserDep, svc: AccountsDep) -> AcceptedOut:
     await svc.resend_verification(principal.sub)
     return AcceptedOut()
 
 
 @router.post("/login", response_model=TokensOut)
-async def login(body: LoginIn, request: Request, svc: Accounts = Depends(accounts)) -> TokensOut:
+async def login(body: LoginIn, request: Request, svc: AccountsDep) -> TokensOut:
     return _tokens(await svc.login(body.email, body.password, client_ip(request.scope)))
 
 
 @router.post("/refresh", response_model=TokensOut)
-async def refresh(body: RefreshIn, svc: Accounts = Depends(accounts)) -> TokensOut:
+async def refresh(body: RefreshIn, svc: AccountsDep) -> TokensOut:
     """Swap a refresh token for a new pair. Each refresh token works once; presenting a used one
     revokes every token of that login (reuse detection)."""
     return _tokens(await svc.refresh(body.refresh_token))
 
 
 @router.post("/logout", status_code=204, response_class=Response)
-async def logout(body: RefreshIn, svc: Accounts = Depends(accounts)) -> Response:
+async def logout(body: RefreshIn, svc: AccountsDep) -> Response:
     await svc.logout(body.refresh_token)
     return Response(status_code=204)
 
 
 @router.post("/password-reset", status_code=202, response_model=AcceptedOut)
-async def request_password_reset(body: EmailIn, svc: Accounts = Depends(accounts)) -> AcceptedOut:
+async def request_password_reset(body: EmailIn, svc: AccountsDep) -> AcceptedOut:
     """Email a reset link if the account exists (the answer is the same either way)."""
     await svc.request_password_reset(body.email)
     return AcceptedOut()
 
 
 @router.post("/password-reset/confirm", status_code=204, response_class=Response)
-async def confirm_password_reset(body: ResetIn, svc: Accounts = Depends(accounts)) -> Response:
+async def confirm_password_reset(body: ResetIn, svc: AccountsDep) -> Response:
     await svc.reset_password(body.token, body.new_password)
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut)
-async def me(principal: Principal = Depends(user_principal), svc: Accounts = Depends(accounts)) -> MeOut:
-    user = await svc._user(principal.sub)
+async def me(principal: UserDep, svc: AccountsDep) -> MeOut:
+    user = await svc.profile(principal.sub)
     return MeOut(**public_user(user), roles=principal.roles, municipalities=principal.municipalities)
 
 
 @router.patch("/me", response_model=UserOut)
-async def update_me(
-    body: ProfileIn, principal: Principal = Depends(user_principal), svc: Accounts = Depends(accounts)
-) -> UserOut:
+async def update_me(body: ProfileIn, principal: UserDep, svc: AccountsDep) -> UserOut:
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    if "display_name" in changes:
-        changes["display_name"] = changes["display_name"].strip()
     return UserOut(**public_user(await svc.update_profile(principal.sub, changes)))
 
 
 @router.post("/me/password", response_model=TokensOut)
-async def change_password(
-    body: ChangePasswordIn, principal: Principal = Depends(user_principal), svc: Accounts = Depends(accounts)
-) -> TokensOut:
+async def change_password(body: ChangePasswordIn, principal: UserDep, svc: AccountsDep) -> TokensOut:
     """Change the password; every other session is logged out, this one gets fresh tokens."""
     return _tokens(await svc.change_password(principal.sub, body.current_password, body.new_password))
 
 
 @router.delete("/me", status_code=204, response_class=Response)
-async def delete_me(
-    body: DeleteIn, principal: Principal = Depends(user_principal), svc: Accounts = Depends(accounts)
-) -> Response:
+async def delete_me(body: DeleteIn, principal: UserDep, svc: AccountsDep) -> Response:
     """Delete the account (GDPR): `user.deleted` tells every service to anonymise what it holds."""
     await svc.delete(principal.sub, body.password)
     return Response(status_code=204)

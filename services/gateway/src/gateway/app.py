@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -9,9 +10,10 @@ from servicekit.signing import jwks
 
 from . import api, api_accounts, api_clients, pages
 from .accounts import Accounts
+from .clients import CityClients
 from .edge import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .handlers import handlers
-from .keys import KeyRing
+from .keys import KeyRing, TokenIssuer
 from .openapi_merge import MergedOpenApi
 from .passwords import Passwords
 from .proxy import UpstreamRoutes, make_client, make_transport
@@ -21,23 +23,28 @@ from .store import COLLECTIONS, INDEXES, AccountStore
 
 
 async def _start(ctx: ServiceContext) -> None:
+    """Wiring: every component is provided by its type (routes take them as typed dependencies,
+    deps.py)."""
     settings: Settings = ctx.settings
-    keys = KeyRing(settings.jwt_keys_dir, settings.jwt_active_key)
-    ctx.extras["keys"] = keys
+    assert ctx.mongo is not None
+    keys = ctx.provide(KeyRing(settings.jwt_keys_dir, settings.jwt_active_key))
     # The gateway verifies tokens on its own endpoints with its own keys, no HTTP round trip.
     ctx.verifier.set_jwks(jwks(keys.published))
-    ctx.extras["transport"] = make_transport(settings)
-    ctx.extras["http"] = make_client(settings, ctx.extras["transport"])
-    ctx.extras["limits"] = RateLimits(settings)
-    assert ctx.mongo is not None
-    ctx.extras["store"] = AccountStore(ctx.mongo.db)
+    transport = ctx.provide(make_transport(settings))
+    http = ctx.provide(make_client(settings, transport), as_type=httpx.AsyncClient)
+    limits = ctx.provide(RateLimits(settings))
+    store = ctx.provide(AccountStore(ctx.mongo.db))
+    issuer = ctx.provide(TokenIssuer(keys, settings))
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
-    ctx.extras["accounts"] = Accounts(ctx, ctx.extras["store"], passwords)
-    ctx.extras["openapi"] = MergedOpenApi(ctx.extras["http"], settings.upstreams(), settings.openapi_cache_s)
+    ctx.provide(Accounts(ctx.mongo, settings, store, passwords, keys, issuer, limits))
+    ctx.provide(CityClients(ctx.mongo, settings, store, issuer))
+    openapi = ctx.provide(MergedOpenApi(http, settings.upstreams(), settings.openapi_cache_s))
+    # Still read by name by the edge (api.py, proxy.py, ratelimit.py) until they take components.
+    ctx.extras.update(keys=keys, transport=transport, http=http, limits=limits, openapi=openapi)
 
 
 async def _stop(ctx: ServiceContext) -> None:
-    await ctx.extras["http"].aclose()
+    await ctx.get(httpx.AsyncClient).aclose()
 
 
 def build(settings: Settings | None = None) -> FastAPI:

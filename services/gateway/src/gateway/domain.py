@@ -1,5 +1,7 @@
 """Account rules, pure: emails, password policy, signed action links, refresh-token rotation,
-municipal roles from official events, city client secrets, per-route timeouts. No I/O."""
+municipal roles from official events, city client secrets, per-route timeouts. No I/O.
+
+A broken rule raises servicekit's `DomainError` with the code and HTTP status it answers with."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+
+from servicekit.errors import DomainError
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})\.[A-Za-z0-9-]{2,63}$")
 PASSWORD_MIN = 10
@@ -32,19 +36,10 @@ VERIFY_EMAIL = "verify"
 RESET_PASSWORD = "reset"
 
 
-class DomainError(ValueError):
-    """A rule was broken; `code` is the machine-readable reason."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
     if len(value) > 254 or not EMAIL_RE.match(value) or ".." in value:
-        raise DomainError("invalid_email", "not a valid email address")
+        raise DomainError("invalid_email", 422, "not a valid email address")
     return value
 
 
@@ -100,14 +95,14 @@ class ActionToken:
 def read_action_token(secret: bytes, token: str, purpose: str, now: float) -> ActionToken:
     parts = token.split(".")
     if len(parts) != 4:
-        raise DomainError("invalid_token", "this link is not valid")
+        raise DomainError("invalid_token", 400, "this link is not valid")
     kind, token_id, expires, signature = parts
     if not hmac.compare_digest(_sign(secret, f"{kind}.{token_id}.{expires}"), signature):
-        raise DomainError("invalid_token", "this link is not valid")
+        raise DomainError("invalid_token", 400, "this link is not valid")
     if kind != purpose:
-        raise DomainError("invalid_token", "this link is for something else")
+        raise DomainError("invalid_token", 400, "this link is for something else")
     if not expires.isdigit() or int(expires) < now:
-        raise DomainError("token_expired", "this link has expired, ask for a new one")
+        raise DomainError("token_expired", 400, "this link has expired, ask for a new one")
     return ActionToken(kind, token_id, int(expires))
 
 

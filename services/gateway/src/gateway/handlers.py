@@ -1,6 +1,5 @@
-"""Municipal roles for tokens, kept from endorsements' `official.*` events (queue
-`gateway.officials`). Events may come twice or out of order: per (user, municipality) the state
-set by the latest event time wins; the next login or refresh puts it in the token."""
+"""Endorsements' `official.*` events (queue `gateway.officials`) -> the municipal-roles use case
+(officials.py). Here only the event's shape is checked; a malformed one is parked."""
 
 from __future__ import annotations
 
@@ -8,8 +7,7 @@ from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from .domain import apply_official_event
-from .store import AccountStore
+from .officials import record_official_event
 
 handlers = Handlers("gateway.officials")
 
@@ -21,11 +19,7 @@ async def _apply(event: Event, tx: Tx, appointed: bool) -> None:
         raise PermanentError("official event without user_id or municipality")
     if appointed and role not in ("reviewer", "manager"):
         raise PermanentError(f"unknown municipal role {role!r}")
-    store = AccountStore(tx.db)
-    current = await store.official_state(tx, user_id, municipality)
-    new = apply_official_event(current, appointed, role, event.time)
-    if new is not None:
-        await store.put_official_state(tx, user_id, municipality, new, existed=current is not None)
+    await record_official_event(tx, user_id, municipality, appointed, role, event.time)
 
 
 @handlers.on("official.appointed")

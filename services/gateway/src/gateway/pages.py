@@ -12,9 +12,10 @@ import httpx
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from servicekit.errors import ApiError
+from servicekit.errors import DomainError
 from servicekit.logging import get_logger
 
+from .deps import SettingsDep, UpstreamClientDep
 from .proxy import new_traceparent
 
 log = get_logger(__name__)
@@ -64,11 +65,11 @@ async def _get(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignPage)
 async def campaign_page(
-    request: Request, campaign_id: str = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    request: Request,
+    settings: SettingsDep,
+    client: UpstreamClientDep,
+    campaign_id: str = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$"),
 ) -> CampaignPage:
-    ctx = request.app.state.ctx
-    settings = ctx.settings
-    client: httpx.AsyncClient = ctx.extras["http"]
     timeout = settings.page_part_timeout_s
     request_id = request.scope.get("state", {}).get("request_id") or ""
     headers = {"x-request-id": request_id, "traceparent": new_traceparent(request_id)}
@@ -118,7 +119,7 @@ async def campaign_page(
         if isinstance(result, Hidden):
             message = "campaign not found" if result.status == 404 else "you may not see this campaign"
             code = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}[result.status]
-            raise ApiError(result.status, code, message)
+            raise DomainError(code, result.status, message)
         if isinstance(result, BaseException):
             if not isinstance(result, PartFailed | ValueError):
                 raise result

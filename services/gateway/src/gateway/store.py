@@ -1,9 +1,11 @@
 """The gateway's own database: accounts, refresh-token families, used action links, municipal
 roles (from official events) and city API clients.
 
-Reads may go straight to the database; every write runs inside `ctx.mongo.transact` and takes
-the `Tx` (see docs/developing.md). nx-27017 notes: flags are strings ("active"), never
-top-level booleans we must query; no `$setOnInsert`.
+The only module that touches the database. Reads outside a transaction use the database
+directly (or the `Tx` when given one); every write takes the use case's `Tx` (one write idiom:
+`await tx.db.<collection>.<op>(..., session=tx.session)`), so it commits with the events the use
+case emits. nx-27017 notes: flags are strings ("active"), never top-level booleans we must
+query; no `$setOnInsert`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ class AccountStore:
     async def user_by_email(self, email: str, tx: Tx | None = None) -> dict[str, Any] | None:
         return await self.db.users.find_one({"email": email}, session=tx.session if tx else None)
 
+    async def insert_user(self, tx: Tx, user: dict[str, Any]) -> None:
+        """Raises DuplicateKeyError when the email is taken (unique index)."""
+        await tx.db.users.insert_one(user, session=tx.session)
+
+    async def delete_user(self, tx: Tx, user_id: str) -> None:
+        """The account and everything keyed by it here: sessions and municipal roles."""
+        await tx.db.users.delete_one({"_id": user_id}, session=tx.session)
+        await tx.db.sessions.delete_many({"user_id": user_id}, session=tx.session)
+        await tx.db.officials.delete_many({"user_id": user_id}, session=tx.session)
+
     async def set_user_fields(self, tx: Tx, user_id: str, fields: dict[str, Any]) -> None:
         await tx.db.users.update_one(
             {"_id": user_id}, {"$set": {**fields, "updated_at": utcnow()}}, session=tx.session
@@ -85,8 +97,8 @@ class AccountStore:
             session=tx.session,
         )
 
-    async def session(self, tx: Tx, token_hash: str) -> dict[str, Any] | None:
-        return await tx.db.sessions.find_one({"_id": token_hash}, session=tx.session)
+    async def session(self, tx: Tx | None, token_hash: str) -> dict[str, Any] | None:
+        return await self.db.sessions.find_one({"_id": token_hash}, session=tx.session if tx else None)
 
     async def revoke_family(self, tx: Tx, family: str) -> None:
         await tx.db.sessions.update_many(
@@ -138,6 +150,17 @@ class AccountStore:
         return {doc["municipality"]: doc["role"] async for doc in cursor}
 
     # -- city API clients --------------------------------------------------------------------
+
+    async def insert_client(self, tx: Tx, doc: dict[str, Any]) -> None:
+        await tx.db.clients.insert_one(doc, session=tx.session)
+
+    async def set_client_fields(
+        self, tx: Tx, client_id: str, fields: dict[str, Any], unset: tuple[str, ...] = ()
+    ) -> None:
+        update: dict[str, Any] = {"$set": fields}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        await tx.db.clients.update_one({"_id": client_id}, update, session=tx.session)
 
     async def client(self, client_id: str) -> dict[str, Any] | None:
         return await self.db.clients.find_one({"_id": client_id})
