@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends
 
-from servicekit.app import ContextDep, ServiceContext, component, create_service_app
+from servicekit.app import ContextDep, MongoDep, ServiceContext, component, create_service_app
 from servicekit.auth import AdminDep, OptionalPrincipalDep, PrincipalDep
 from servicekit.components import Components
 from servicekit.errors import ApiError, DomainError
@@ -45,8 +45,10 @@ async def take_book(title: str, shelf: ShelfDep, settings: SettingsDep, principa
 
 
 @router.get("/whoami")
-async def whoami(principal: OptionalPrincipalDep, ctx: ContextDep, idem: IdempotencyDep) -> dict:
-    assert isinstance(idem, Idempotency) and ctx.get(Mongo) is ctx.mongo
+async def whoami(
+    principal: OptionalPrincipalDep, ctx: ContextDep, idem: IdempotencyDep, mongo: MongoDep
+) -> dict:
+    assert isinstance(idem, Idempotency) and ctx.get(Mongo) is ctx.mongo is mongo
     return {"sub": principal.sub if principal else None, "service": ctx.settings.service_name}
 
 

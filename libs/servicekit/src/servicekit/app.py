@@ -34,6 +34,7 @@ from .settings import ServiceSettings
 __all__ = [
     "BackgroundTask",
     "ContextDep",
+    "MongoDep",
     "ServiceContext",
     "component",
     "create_service_app",
@@ -80,6 +81,8 @@ def get_ctx(request: Request) -> ServiceContext:
 
 
 ContextDep = Annotated[ServiceContext, Depends(get_ctx)]
+MongoDep = Annotated[Mongo, Depends(component(Mongo))]
+"""The service's Mongo (for `mongo.transact` in a use case the route calls)."""
 
 
 def _with_kit_indexes(indexes: Sequence[Index]) -> list[Index]:
