@@ -191,3 +191,18 @@ def test_renders(kind: str, locale: str, role: str) -> None:
     assert f'<html lang="{locale}">' in out.html
     greeting = {"fr": "Bonjour Amina,", "en": "Hello Amina,"}[locale]
     assert out.text.startswith(greeting)
+
+
+def test_items_stored_under_the_old_label_names_still_render() -> None:
+    context = {
+        "d": MINIMAL["label.granted"],
+        "campaign_title": "Park",
+        "municipality_name": "Montreuil",
+        "role": "owner",
+        "name": None,
+        "action_url": None,
+        "unsubscribe_url": None,
+        "preferences_url": "https://civicfund.example/p",
+        "category_label": "",
+    }
+    assert render("endorsement.granted", "en", context) == render("label.granted", "en", context)

@@ -75,12 +75,23 @@ KINDS: dict[str, Kind] = {
     ]
 }
 
+# Items and deliveries stored before labels had their own name keep their old kind: they are
+# read (category, channels, template) as the label kind they are.
+RENAMED_KINDS = {
+    f"endorsement.{verb}": f"label.{verb}" for verb in ("requested", "granted", "declined", "revoked")
+}
+
+
+def kind_of(name: str) -> Kind:
+    return KINDS[RENAMED_KINDS.get(name, name)]
+
+
 # A campaign's owner hears about it under "my_campaigns" even for kinds that are news to others.
 OWNER_CATEGORY = "my_campaigns"
 
 
 def category_for(kind: str, role: str) -> str:
-    category = KINDS[kind].category
+    category = kind_of(kind).category
     if role == "owner" and category == "campaign_news":
         return OWNER_CATEGORY
     return category

@@ -19,7 +19,7 @@ from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
 
 from . import store
-from .domain import KINDS, category_for, delivery_key, wants
+from .domain import category_for, delivery_key, kind_of, wants
 from .mailer import Mailer
 from .settings import Settings
 
@@ -40,7 +40,7 @@ async def _deliver_to(tx: Tx, job: dict[str, Any], recipient: dict[str, Any]) ->
     prefs = await store.get_preferences(tx, user_id)
     category = category_for(kind, recipient["role"])
     context = job["context"]
-    for channel in KINDS[kind].channels:
+    for channel in kind_of(kind).channels:
         if not wants(prefs, category, channel):
             continue
         key = delivery_key(context["event_id"], user_id, channel)

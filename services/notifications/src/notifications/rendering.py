@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .domain import format_money, locale_of
+from .domain import RENAMED_KINDS, format_money, locale_of
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def render(kind: str, locale: str, context: dict[str, Any]) -> Rendered:
     env = environment()
     ctx = {"locale": locale, "money": lambda amount, currency: format_money(amount, currency, locale)}
     ctx.update(context)
-    template = env.get_template(f"{locale}/{kind}.txt")
+    template = env.get_template(f"{locale}/{RENAMED_KINDS.get(kind, kind)}.txt")
     subject = _squash(_block(template, "subject", ctx))
     title = _squash(_block(template, "title", ctx)) or subject
     body = _block(template, "body", ctx)
