@@ -69,6 +69,9 @@ async def test_instant_match_first_come_first_served_and_never_taken_back(svc) -
     (commitment_id,) = r.json()["commitment_ids"]
     retry = await svc.http.post(f"/labels/{lid}/grant", json=grant, headers=headers)
     assert retry.status_code == 200 and retry.json() == r.json()  # the first answer, not a 409
+    other = {**grant, "note": "another request"}
+    reused = await svc.http.post(f"/labels/{lid}/grant", json=other, headers=headers)
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
 
     p1 = _payment(cid, "usr_lucas", 5_000)
     event = new_event("payments", "payment.succeeded", p1["payment_id"], p1)

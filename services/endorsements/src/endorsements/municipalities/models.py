@@ -42,8 +42,6 @@ class TrialIn(BaseModel):
 
 
 class MunicipalityOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"description": "`subscription_active` only where stated"})
-
     id: str
     slug: str
     name: str
@@ -54,7 +52,9 @@ class MunicipalityOut(BaseModel):
     logo_url: str | None
     page_text: str
     trial_until: datetime | None
-    subscription_active: bool | None = None
+    subscription_active: bool | None = Field(
+        default=None, description="whether the city may label, commit and award now (null in listings)"
+    )
 
     @classmethod
     def of(cls, doc: dict[str, Any], active: bool | None = None) -> MunicipalityOut:
