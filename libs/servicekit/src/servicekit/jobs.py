@@ -2,6 +2,7 @@
 
 * `every(interval_s, fn, stop, name=...)`: run `fn` periodically until `stop`; an error is
   logged and counted, never fatal; the wait ends as soon as `stop` (or `wake`) is set.
+  (`loop(step, stop, ...)` is the same loop for a step that decides its own next wait.)
 * `Lease(mongo, name, ttl_s)`: one holder at a time across replicas (the outbox relay, a
   singleton job). A crashed holder's lease simply expires.
 * `WorkQueue(mongo, collection, lease_s=..., backoff_s=...)`: documents that are work items;
@@ -56,6 +57,38 @@ async def wait_or_stop(stop: asyncio.Event, timeout: float, wake: asyncio.Event 
             waiter.cancel()
 
 
+async def loop(
+    step: Callable[[], Awaitable[float]],
+    stop: asyncio.Event,
+    *,
+    name: str,
+    error_wait_s: float,
+    wake: asyncio.Event | None = None,
+) -> None:
+    """Call `step` until `stop` is set; `step` returns how long to wait before the next call
+    (0: at once). An error is logged and counted, never fatal; then the loop waits
+    `error_wait_s`. Every wait ends as soon as `stop` (or `wake`, cleared before each call) is set."""
+    while not stop.is_set():
+        if wake is not None:
+            wake.clear()
+        wait = error_wait_s
+        try:
+            JOB_RUNS.labels(name).inc()
+            wait = await step()
+        except asyncio.CancelledError:
+            raise
+        except PyMongoError as exc:
+            JOB_ERRORS.labels(name).inc()
+            log.warning("job_db_error", job=name, error=str(exc))
+        except Exception:
+            JOB_ERRORS.labels(name).inc()
+            log.exception("job_failed", job=name)
+        if wait <= 0:
+            await asyncio.sleep(0)  # let other tasks (and a stop) in between batches
+            continue
+        await wait_or_stop(stop, wait, wake)
+
+
 async def every(
     interval_s: float,
     fn: Callable[[], Awaitable[Any]],
@@ -72,26 +105,16 @@ async def every(
     `wake`: an event that cuts the wait short (e.g. "new work was committed"); it is cleared
     before each run. `again_when_busy`: when `fn` returns a truthy value (it did a full batch),
     run it again at once instead of waiting."""
-    while not stop.is_set():
-        if wake is not None:
-            wake.clear()
-        busy: Any = None
-        try:
-            JOB_RUNS.labels(name).inc()
-            busy = await fn()
-        except asyncio.CancelledError:
-            raise
-        except PyMongoError as exc:
-            JOB_ERRORS.labels(name).inc()
-            log.warning("job_db_error", job=name, error=str(exc))
-        except Exception:
-            JOB_ERRORS.labels(name).inc()
-            log.exception("job_failed", job=name)
-        if again_when_busy and busy:
-            await asyncio.sleep(0)  # let other tasks (and a stop) in between batches
-            continue
+
+    def interval() -> float:
         spread = interval_s * jitter
-        await wait_or_stop(stop, interval_s + random.uniform(-spread, spread), wake)
+        return max(interval_s + random.uniform(-spread, spread), 0.001)
+
+    async def step() -> float:
+        busy = await fn()
+        return 0 if again_when_busy and busy else interval()
+
+    await loop(step, stop, name=name, error_wait_s=interval_s, wake=wake)
 
 
 class Lease:
@@ -373,25 +396,16 @@ class WorkQueue:
         """Claim -> worker -> complete/retry until `stop`. Goes straight on while there is work;
         when idle, waits `poll_s`, less if a retry falls due sooner, and wakes early on `wake`
         (set it when new work is committed)."""
-        name = f"queue:{self.collection}"
-        while not stop.is_set():
-            if wake is not None:
-                wake.clear()
-            timeout = poll_s
-            try:
-                if await self.run_once(worker, concurrency):
-                    await asyncio.sleep(0)
-                    continue
-                next_due = await self.next_due_ms()
-                if next_due is not None:
-                    timeout = min(poll_s, max(next_due - epoch_ms(), 0) / 1000 + 0.01)
-            except PyMongoError as exc:
-                JOB_ERRORS.labels(name).inc()
-                log.warning("job_db_error", job=name, error=str(exc))
-            except Exception:
-                JOB_ERRORS.labels(name).inc()
-                log.exception("job_failed", job=name)
-            await wait_or_stop(stop, timeout, wake)
+
+        async def step() -> float:
+            if await self.run_once(worker, concurrency):
+                return 0
+            next_due = await self.next_due_ms()
+            if next_due is None:
+                return poll_s
+            return min(poll_s, max(next_due - epoch_ms(), 0) / 1000 + 0.01)
+
+        await loop(step, stop, name=f"queue:{self.collection}", error_wait_s=poll_s, wake=wake)
 
     async def next_due_ms(self) -> int | None:
         """When the earliest pending item falls due (None when nothing is pending)."""
