@@ -21,6 +21,7 @@ import httpx
 
 from payments.app import build
 from payments.settings import Settings
+from payments.store import Store
 from servicekit.events import new_event
 from servicekit.signing import SigningKey, access_claims, jwks
 from servicekit.testing import procs
@@ -78,7 +79,7 @@ async def run(ctx, url: str, key: SigningKey, stripe_base: str, n: int) -> None:
     }
     await ctx.bus.wait_ready()
     await ctx.bus.publish(new_event("campaigns", "campaign.published", campaign_id, data))
-    store = ctx.extras["store"]
+    store = ctx.get(Store)
     await eventually(lambda: store.campaign(campaign_id), timeout=30)
     async with (
         httpx.AsyncClient(base_url=url, timeout=30) as api,

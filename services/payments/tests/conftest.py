@@ -18,7 +18,9 @@ import pytest
 import stripe
 
 from payments.app import build
+from payments.charging import Charger
 from payments.settings import Settings
+from payments.store import Store
 from servicekit.app import ServiceContext
 from servicekit.events import new_event
 from servicekit.testing.plugin import TestEnv
@@ -171,12 +173,12 @@ class Running:
     unsavable_card = UNSAVABLE_CARD
 
     @property
-    def store(self) -> Any:
-        return self.ctx.extras["store"]
+    def store(self) -> Store:
+        return self.ctx.get(Store)
 
     async def charger_tick(self) -> None:
-        """One pass of the background worker, now (instead of waiting for its tick)."""
-        await self.ctx.extras["charger"].run_once()
+        """One pass of the background jobs, now (instead of waiting for their tick)."""
+        await self.ctx.get(Charger).run_once()
 
     async def checkout(self, pledge: dict[str, Any], card: str, backer: dict[str, str]) -> dict[str, Any]:
         """What the web page does: confirmCardSetup, then POST /pledges/{id}/confirm."""

@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+from payments.subscriptions import CitySubscriptions
 from servicekit.testing.helpers import eventually, tap
 
 
@@ -18,7 +19,7 @@ async def test_manager_subscribes_city_and_cancellation_lapses_it(payments_heari
         "municipality.registered", slug, {"municipality_id": f"mun_{slug}", "slug": slug, "name": "Ville"}
     )
     await eventually(lambda: payments.store.municipality(slug))
-    await eventually(lambda: payments.ctx.extras["subscriptions"].plans_ready.is_set(), timeout=15)
+    await eventually(lambda: payments.ctx.get(CitySubscriptions).plans_ready.is_set(), timeout=15)
     plan = await payments.browser.get("/v1/plans/civicfund-city-monthly")
     assert plan["amount"] == 4_900 and plan["interval"] == "month"
 

@@ -6,22 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicekit.auth import Principal, current_principal
-from servicekit.errors import ApiError
+from servicekit.auth import PrincipalDep
+from servicekit.errors import DomainError
+from servicekit.idempotency import IdempotencyKey
 from servicekit.mongo import as_utc as when
 from servicekit.mongo import utcnow
 
 from . import domain
-from .pledges import PledgeBook, setup_open
+from .deps import Pledges
+from .pledges import setup_open
 
 router = APIRouter(tags=["pledges"])
-
-IdempotencyKey = Header(
-    ..., alias="Idempotency-Key", min_length=8, max_length=200, description="unique per intended pledge"
-)
 
 
 class PledgeIn(BaseModel):
@@ -109,68 +107,41 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
     )
 
 
-def _book(request: Request) -> PledgeBook:
-    return request.app.state.ctx.extras["pledges"]
-
-
-async def _own_pledge(request: Request, pledge_id: str, principal: Principal) -> dict[str, Any]:
-    doc = await _book(request).store.pledge(pledge_id)
-    # Someone else's pledge answers like a missing one: ids are not an oracle.
-    if doc is None or (doc["backer_id"] != principal.sub and not principal.is_admin):
-        raise ApiError(404, "not_found", "pledge not found")
-    return doc
-
-
 @router.post("/pledges", status_code=201, response_model=PledgeOut)
 async def create_pledge(
-    body: PledgeIn,
-    request: Request,
-    principal: Principal = Depends(current_principal),
-    idempotency_key: str = IdempotencyKey,
+    body: PledgeIn, principal: PrincipalDep, idempotency_key: IdempotencyKey, pledges: Pledges
 ) -> PledgeOut:
+    """A pledge and its SetupIntent: the browser saves the card (README, checkout)."""
     if principal.kind != "user":
-        raise ApiError(403, "forbidden", "only people can pledge")
-    doc, _created = await _book(request).create(principal, body.model_dump(), idempotency_key)
-    return pledge_out(doc)
+        raise DomainError("forbidden", 403, "only people can pledge")
+    return pledge_out(await pledges.create(principal, body.model_dump(), idempotency_key))
 
 
 @router.get("/pledges/{pledge_id}", response_model=PledgeOut)
-async def get_pledge(
-    pledge_id: str, request: Request, principal: Principal = Depends(current_principal)
-) -> PledgeOut:
-    return pledge_out(await _own_pledge(request, pledge_id, principal))
+async def get_pledge(pledge_id: str, principal: PrincipalDep, pledges: Pledges) -> PledgeOut:
+    return pledge_out(await pledges.own(pledge_id, principal))
 
 
 @router.post("/pledges/{pledge_id}/confirm", response_model=PledgeOut)
-async def confirm_pledge(
-    pledge_id: str, request: Request, principal: Principal = Depends(current_principal)
-) -> PledgeOut:
+async def confirm_pledge(pledge_id: str, principal: PrincipalDep, pledges: Pledges) -> PledgeOut:
     """After Stripe.js saved the card (or completed 3-D Secure): re-fetch the intent, record its
     real status, and charge a card saved for a payment."""
-    doc = await _own_pledge(request, pledge_id, principal)
-    return pledge_out(await _book(request).refresh(doc))
+    return pledge_out(await pledges.confirm(pledge_id, principal))
 
 
 @router.post("/pledges/{pledge_id}/retry", response_model=PledgeOut)
 async def retry_pledge(
-    pledge_id: str,
-    request: Request,
-    principal: Principal = Depends(current_principal),
-    idempotency_key: str = IdempotencyKey,
+    pledge_id: str, principal: PrincipalDep, idempotency_key: IdempotencyKey, pledges: Pledges
 ) -> PledgeOut:
     """Try another card: a new SetupIntent for confirmCardSetup (then POST .../confirm)."""
-    doc = await _own_pledge(request, pledge_id, principal)
-    if doc["backer_id"] != principal.sub:
-        raise ApiError(403, "forbidden", "only the backer can retry their payment")
-    return pledge_out(await _book(request).retry(doc, idempotency_key))
+    return pledge_out(await pledges.retry(pledge_id, principal, idempotency_key))
 
 
 @router.get("/me/pledges", response_model=PledgePage)
 async def my_pledges(
-    request: Request,
-    principal: Principal = Depends(current_principal),
+    principal: PrincipalDep,
+    pledges: Pledges,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=100_000),
 ) -> PledgePage:
-    docs = await _book(request).store.pledges_of_backer(principal.sub, limit, offset)
-    return PledgePage(items=[pledge_out(d) for d in docs])
+    return PledgePage(items=[pledge_out(d) for d in await pledges.of_backer(principal, limit, offset)])

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicekit.auth import Principal, current_principal
-from servicekit.errors import ApiError
+from servicekit.auth import PrincipalDep
+from servicekit.errors import DomainError
+from servicekit.idempotency import IdempotencyKey
 
-from .subscriptions import CitySubscriptions, subscription_out
+from .deps import Subscriptions
 
 router = APIRouter(tags=["city subscriptions"])
 
@@ -41,32 +42,41 @@ class SubscriptionPage(BaseModel):
     items: list[SubscriptionOut]
 
 
-def _subs(request: Request) -> CitySubscriptions:
-    return request.app.state.ctx.extras["subscriptions"]
+def subscription_out(doc: dict[str, Any]) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=doc["_id"],
+        municipality=doc["municipality"],
+        plan=doc["plan"],
+        status=doc["status"],
+        active=bool(doc.get("active")),
+        current_period_end=doc.get("current_period_end"),
+        client_secret=doc.get("client_secret"),
+    )
 
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut)
 async def subscribe_city(
     body: SubscriptionIn,
-    request: Request,
-    principal: Principal = Depends(current_principal),
-    idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=8, max_length=200),
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey,
+    subscriptions: Subscriptions,
 ) -> SubscriptionOut:
     if not principal.is_official_of(body.municipality, "manager"):
-        raise ApiError(403, "forbidden", f"only a manager of {body.municipality} can subscribe it")
-    doc = await _subs(request).subscribe(
+        raise DomainError("forbidden", 403, f"only a manager of {body.municipality} can subscribe it")
+    doc = await subscriptions.subscribe(
         body.municipality, body.plan, body.payment_method, body.billing_email, idempotency_key
     )
-    return SubscriptionOut(**subscription_out(doc))
+    return subscription_out(doc)
 
 
 @router.get("/subscriptions", response_model=SubscriptionPage)
 async def list_subscriptions(
-    request: Request,
-    municipality: str = Query(pattern=SLUG),
-    principal: Principal = Depends(current_principal),
+    principal: PrincipalDep, subscriptions: Subscriptions, municipality: str = Query(pattern=SLUG)
 ) -> SubscriptionPage:
     if not (principal.is_admin or principal.is_official_of(municipality)):
-        raise ApiError(403, "forbidden", f"only officials of {municipality} and admins see its subscription")
-    docs = await _subs(request).store.subscriptions_of(municipality)
-    return SubscriptionPage(items=[SubscriptionOut(**subscription_out(d)) for d in docs])
+        raise DomainError(
+            "forbidden", 403, f"only officials of {municipality} and admins see its subscription"
+        )
+    return SubscriptionPage(
+        items=[subscription_out(d) for d in await subscriptions.of_municipality(municipality)]
+    )

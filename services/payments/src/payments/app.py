@@ -1,86 +1,80 @@
+"""Wiring only: settings, the store, the use cases (as typed components), routers, event
+handlers and the background jobs."""
+
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
 from servicekit.app import ServiceContext, create_service_app
+from servicekit.idempotency import Idempotency
+from servicekit.jobs import every
 from servicekit.logging import get_logger
 
-from . import api_ledger, api_pledges, api_subscriptions, handlers, webhooks
+from . import api_ledger, api_pledges, api_subscriptions, api_webhooks, handlers
 from .charging import Charger
+from .ledger import LedgerBook
 from .pledges import PledgeBook
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, Store
 from .stripe_api import StripeApi
 from .subscriptions import CitySubscriptions
+from .webhooks import StripeWebhooks
 
 log = get_logger(__name__)
 
 
 async def _start(ctx: ServiceContext) -> None:
     assert ctx.mongo is not None
-    settings: Settings = ctx.settings
-    store = Store(ctx.mongo)
-    book = PledgeBook(settings, ctx.mongo, store, StripeApi(settings))
-    subscriptions = CitySubscriptions(book)
-    ctx.extras.update(
-        store=store,
-        pledges=book,
-        subscriptions=subscriptions,
-        charger=Charger(book),
-        webhooks=webhooks.WebhookProcessor(book, subscriptions),
-    )
-
-
-async def _stop(ctx: ServiceContext) -> None:
-    await ctx.extras["webhooks"].close()
+    settings = ctx.get(Settings)
+    store = ctx.provide(Store(ctx.mongo.db))
+    book = ctx.provide(PledgeBook(settings, ctx.mongo, store, StripeApi(settings), ctx.get(Idempotency)))
+    subscriptions = ctx.provide(CitySubscriptions(book))
+    ctx.provide(LedgerBook(book))
+    ctx.provide(Charger(book))
+    ctx.provide(StripeWebhooks(settings, book, subscriptions))
 
 
 async def _stripe_setup(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Plans (idempotent, retried until Stripe answers) and, on localstripe only, webhook
     registration: real Stripe endpoints are configured in the dashboard."""
-    settings: Settings = ctx.settings
-    book: PledgeBook = ctx.extras["pledges"]
-    if book.stripe.local and settings.stripe_local_webhook:
+    settings = ctx.get(Settings)
+    stripe_api = ctx.get(PledgeBook).stripe
+    if stripe_api.local and settings.stripe_local_webhook:
         url = (
             settings.stripe_local_webhook_url
             or f"http://{settings.http_host}:{settings.http_port}/webhooks/stripe"
         )
         try:
-            await book.stripe.register_local_webhook(url)
+            await stripe_api.register_local_webhook(url)
         except Exception as exc:
             log.warning("localstripe_webhook_registration_failed", error=str(exc))
-    await ctx.extras["subscriptions"].ensure_plans_forever(stop)
+    await ctx.get(CitySubscriptions).ensure_plans_forever(stop)
 
 
-async def _worker(ctx: ServiceContext, stop: asyncio.Event) -> None:
-    """Charges, refunds, grace periods, the sweeper and stored webhooks, every tick."""
-    settings: Settings = ctx.settings
-    charger: Charger = ctx.extras["charger"]
-    processor: webhooks.WebhookProcessor = ctx.extras["webhooks"]
-    while not stop.is_set():
-        try:
-            await processor.drain()
-            await charger.run_once()
-        except Exception:
-            log.exception("payments_worker_error")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick_s)
+async def _stripe_events(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Stored webhook deliveries, processed as they arrive (a servicekit WorkQueue)."""
+    await ctx.get(StripeWebhooks).run(stop)
+
+
+async def _charging(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Charges, refunds, grace periods and the sweeper, each every WORKER_TICK_S."""
+    tick = ctx.get(Settings).worker_tick_s
+    jobs = ctx.get(Charger).jobs()
+    await asyncio.gather(*(every(tick, job, stop, name=f"payments-{name}") for name, job in jobs.items()))
 
 
 def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Civicfund payments",
-        routers=[api_pledges.router, api_ledger.router, api_subscriptions.router, webhooks.router],
+        routers=[api_pledges.router, api_ledger.router, api_subscriptions.router, api_webhooks.router],
         consumers=[handlers.campaign_handlers, handlers.municipality_handlers, handlers.match_handlers],
         indexes=INDEXES,
         collections=COLLECTIONS,
+        background=[_stripe_setup, _stripe_events, _charging],
         on_startup=[_start],
-        on_shutdown=[_stop],
-        background=[_stripe_setup, _worker],
     )
 
 

@@ -1,6 +1,7 @@
 """The money that moves without a backer in the room: off-session charges when an
 all-or-nothing campaign succeeds, refunds when a campaign is canceled, the end of grace
-periods, and the sweeper that re-fetches intents whose webhooks never came.
+periods, and the sweeper that re-fetches intents whose webhooks never came. Each is a periodic
+job (`jobs()`, run by servicekit.jobs.every).
 
 Work is claimed by a conditional status change (charge_due -> charging), so two replicas never
 charge one pledge; the Stripe idempotency key derives from the pledge id, so a worker that dies
@@ -10,8 +11,8 @@ mid-charge and is retried gets Stripe's first answer back instead of a second ch
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 import stripe
 
@@ -23,7 +24,7 @@ from . import domain
 from .domain import IntentState
 from .metrics import CHARGES, REFUNDS
 from .pledges import PledgeBook
-from .store import Store, pledge_event_data
+from .store import Doc
 
 log = get_logger(__name__)
 
@@ -36,25 +37,35 @@ class Charger:
         self.store = book.store
         self.stripe = book.stripe
 
-    async def run_once(self) -> None:
-        await self.charge_due()
-        await self.refund_due()
-        await self.expire_grace_periods()
-        await self.sweep()
+    def jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The periodic jobs, by name (app.py runs each every WORKER_TICK_S)."""
+        return {
+            "charge-due": self.charge_due,
+            "refund-due": self.refund_due,
+            "grace-periods": self.expire_grace_periods,
+            "sweep": self.sweep,
+        }
 
-    async def _claim(self, pledge: dict[str, Any], from_status: str, to_status: str) -> dict[str, Any] | None:
-        async def write(tx: Tx) -> dict[str, Any] | None:
-            return await Store.move_pledge(tx, pledge["_id"], [from_status], to_status, claimed_at=utcnow())
+    async def run_once(self) -> None:
+        """Every job once, now (tests and benchmarks)."""
+        for job in self.jobs().values():
+            await job()
+
+    async def _claim(self, pledge: Doc, from_status: str, to_status: str) -> Doc | None:
+        async def write(tx: Tx) -> Doc | None:
+            return await self.store.move_pledge(
+                tx, pledge["_id"], [from_status], to_status, claimed_at=utcnow()
+            )
 
         return await self.mongo.transact(write)
 
     async def _release_claim(self, pledge_id: str, from_status: str, to_status: str) -> None:
         async def write(tx: Tx) -> None:
-            await Store.move_pledge(tx, pledge_id, [from_status], to_status)
+            await self.store.move_pledge(tx, pledge_id, [from_status], to_status)
 
         await self.mongo.transact(write)
 
-    def _stuck(self, pledge: dict[str, Any]) -> bool:
+    def _stuck(self, pledge: Doc) -> bool:
         claimed = when(pledge.get("claimed_at"))
         return claimed is None or utcnow() - claimed > timedelta(seconds=self.settings.stuck_claim_after_s)
 
@@ -67,7 +78,7 @@ class Charger:
             return
         semaphore = asyncio.Semaphore(self.settings.charge_concurrency)
 
-        async def one(pledge: dict[str, Any]) -> None:
+        async def one(pledge: Doc) -> None:
             async with semaphore:
                 try:
                     await self.charge(pledge)
@@ -76,7 +87,7 @@ class Charger:
 
         await asyncio.gather(*(one(p) for p in todo))
 
-    async def charge(self, pledge: dict[str, Any]) -> None:
+    async def charge(self, pledge: Doc) -> None:
         claimed = await self._claim(pledge, pledge["status"], domain.CHARGING)
         if claimed is None:
             return  # another worker has it
@@ -109,7 +120,7 @@ class Charger:
             await self._release_claim(pledge["_id"], domain.CHARGING, domain.CHARGE_DUE)
             return
         if not state.id:
-            # Some declines come back without the PaymentIntent (localstripe never names it).
+            # Some declines come back without the PaymentIntent.
             state = IntentState(domain.unnamed_intent_id(key), state.status, state.error)
         status = await self.book.record_payment_intent(pledge["_id"], state, new_intent=True)
         CHARGES.labels(status or "pending").inc()
@@ -130,7 +141,7 @@ class Charger:
             except Exception:
                 log.exception("refund_crashed", pledge_id=pledge["_id"])
 
-    async def refund(self, pledge: dict[str, Any]) -> None:
+    async def refund(self, pledge: Doc) -> None:
         if await self._claim(pledge, pledge["status"], domain.REFUNDING) is None:
             return
         try:
@@ -163,13 +174,13 @@ class Charger:
                     await self.book.refresh(pledge)
                     continue
 
-            async def write(tx: Tx, pledge: dict[str, Any] = pledge) -> None:
-                moved = await Store.move_pledge(tx, pledge["_id"], [pledge["status"]], domain.RELEASED)
+            async def write(tx: Tx, pledge: Doc = pledge) -> None:
+                moved = await self.store.move_pledge(tx, pledge["_id"], [pledge["status"]], domain.RELEASED)
                 if moved is not None:
                     tx.emit(
                         "pledge.released",
                         pledge["_id"],
-                        pledge_event_data(pledge, reason="charge failed and the grace period ended"),
+                        domain.event_data(pledge, reason="charge failed and the grace period ended"),
                     )
 
             await self.mongo.transact(write)

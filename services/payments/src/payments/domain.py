@@ -8,6 +8,7 @@ and a pledge that took money never goes back to an unpaid state.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -80,6 +81,76 @@ def check_pledge(
         raise PledgeRejected("amount_out_of_range", f"amount must be between {min_amount} and {max_amount}")
 
 
+def pledge_id_for(backer_id: str, idempotency_key: str) -> str:
+    """One pledge per (backer, Idempotency-Key): a request retried after a crash, or after
+    Stripe refused it, finds the same pledge and Stripe objects (their idempotency keys derive
+    from this id)."""
+    return "plg_" + hashlib.sha256(f"{backer_id}|{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def new_pledge(
+    pledge_id: str,
+    backer_id: str,
+    body: dict[str, Any],
+    funding_model: str,
+    customer_id: str,
+    setup_intent_id: str,
+    client_secret: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A pledge as written once its SetupIntent exists: waiting for the browser to save the card."""
+    pledge: dict[str, Any] = {
+        "_id": pledge_id,
+        "campaign_id": body["campaign_id"],
+        "backer_id": backer_id,
+        "amount": body["amount"],
+        "tip": body.get("tip", 0),
+        "currency": body["currency"],
+        "anonymous": bool(body.get("anonymous", False)),
+        "funding_model": funding_model,
+        "status": PENDING,
+        "customer_id": customer_id,
+        "intent_kind": "setup_intent",
+        "intent_id": setup_intent_id,
+        "setup_intent_id": setup_intent_id,
+        "setup_intents": [setup_intent_id],
+        "setup_open": True,
+        "client_secret": client_secret,
+        "intents": [],
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "checked_at": now,
+        "checked_ms": int(now.timestamp() * 1000),
+    }
+    if body.get("public_name"):
+        pledge["public_name"] = body["public_name"]
+    return pledge
+
+
+def event_data(pledge: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The fields every pledge.* / payment.* event carries."""
+    data: dict[str, Any] = {
+        "pledge_id": pledge["_id"],
+        "campaign_id": pledge["campaign_id"],
+        "backer_id": pledge["backer_id"],
+        "amount": pledge["amount"],
+        "currency": pledge["currency"],
+        "tip": pledge.get("tip", 0),
+        "anonymous": bool(pledge.get("anonymous", False)),
+        "funding_model": pledge["funding_model"],
+    }
+    if pledge.get("public_name"):
+        data["public_name"] = pledge["public_name"]
+    data.update({k: v for k, v in extra.items() if v is not None})
+    return data
+
+
+def payment_id_of(pledge_id: str) -> str:
+    """One payment per pledge."""
+    return f"pay_{pledge_id.removeprefix('plg_')}"
+
+
 def is_newer(stored_version: int | None, event_version: int) -> bool:
     """Projections keep the highest version they have seen."""
     return stored_version is None or event_version > stored_version
@@ -100,6 +171,36 @@ def outcome_applies(
     if stored_version is None or stored_status is None or stored_version <= version:
         return True
     return stored_status not in _CONTRADICTS[outcome]
+
+
+def campaign_outcome(campaign_status: str | None) -> str | None:
+    """The outcome a campaign's (projected) status means for its pledges. `completed` only ever
+    follows `succeeded` (the owner closes a funded project), so it charges like a success."""
+    if campaign_status in ("succeeded", "completed"):
+        return "succeeded"
+    if campaign_status in ("failed", "canceled"):
+        return campaign_status
+    return None
+
+
+@dataclass(frozen=True)
+class OutcomeMove:
+    """What a campaign's outcome does to one pledge."""
+
+    status: str
+    refund_reason: str
+    released: bool  # emit pledge.released
+
+
+def outcome_move(outcome: str, funding_model: str, status: str, reason: str | None) -> OutcomeMove | None:
+    """The one rule for a campaign outcome and a pledge, whether the outcome arrives while the
+    pledge waits (the campaign.* handler) or the pledge gets its card or payment after the
+    outcome was handled (a slow backer, an event that overtook Stripe)."""
+    nxt = status_after_campaign_outcome(outcome, funding_model, status)
+    if nxt is None:
+        return None
+    said = f"campaign {outcome}"
+    return OutcomeMove(nxt, f"{said}: {reason}" if reason else said, nxt == RELEASED)
 
 
 def status_after_campaign_outcome(outcome: str, funding_model: str, status: str) -> str | None:

@@ -10,10 +10,12 @@ gave back (refunds) is compared with the journal's entries. Used by
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from pydantic import BaseModel
-
+from servicekit.idempotency import Idempotency
 from servicekit.mongo import Mongo
 
 from . import domain
@@ -23,21 +25,15 @@ from .store import Store
 from .stripe_api import StripeApi
 
 
-class Difference(BaseModel):
-    pledge_id: str
-    field: str
-    journal: int
-    stripe: int
-
-
-class ReconciliationOut(BaseModel):
+@dataclass(frozen=True)
+class Reconciliation:
     campaign_id: str
     ok: bool
     checked_pledges: int
-    differences: list[Difference]
+    differences: list[dict[str, Any]]
 
 
-async def reconcile_campaign(book: PledgeBook, campaign_id: str) -> ReconciliationOut:
+async def reconcile_campaign(book: PledgeBook, campaign_id: str) -> Reconciliation:
     """Compare the journal with what Stripe says each pledge's intents took and gave back."""
     journal = domain.journal_by_pledge(await book.store.ledger(campaign_id))
     theirs: dict[str, domain.MoneyView] = {}
@@ -52,12 +48,7 @@ async def reconcile_campaign(book: PledgeBook, campaign_id: str) -> Reconciliati
         if charged or refunded:
             theirs[pledge["_id"]] = domain.MoneyView(charged, refunded)
     differences = domain.reconcile(journal, theirs)
-    return ReconciliationOut(
-        campaign_id=campaign_id,
-        ok=not differences,
-        checked_pledges=len(pledges),
-        differences=[Difference(**d) for d in differences],
-    )
+    return Reconciliation(campaign_id, not differences, len(pledges), differences)
 
 
 async def run_check(settings: Settings, campaign_ids: list[str]) -> int:
@@ -65,11 +56,11 @@ async def run_check(settings: Settings, campaign_ids: list[str]) -> int:
     mongo = Mongo(settings)
     await mongo.connect()
     try:
-        book = PledgeBook(settings, mongo, Store(mongo), StripeApi(settings))
+        book = PledgeBook(settings, mongo, Store(mongo.db), StripeApi(settings), Idempotency(mongo))
         clean = True
         for campaign_id in campaign_ids:
             report = await reconcile_campaign(book, campaign_id)
-            print(report.model_dump_json())
+            print(json.dumps(asdict(report)))
             clean = clean and report.ok
         return 0 if clean else 1
     finally:

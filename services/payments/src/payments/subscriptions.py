@@ -12,12 +12,13 @@ from typing import Any
 import stripe
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.errors import ApiError
+from servicekit.errors import DomainError
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
 from . import domain
-from .pledges import PledgeBook, fingerprint, stripe_unavailable
+from .pledges import PledgeBook, stripe_unavailable
+from .store import Doc, Store
 from .stripe_api import plain
 
 log = get_logger(__name__)
@@ -31,16 +32,10 @@ def _period_end(sub: Any) -> str | None:
     return datetime.fromtimestamp(int(end), UTC).isoformat() if end else None
 
 
-def subscription_out(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "municipality": doc["municipality"],
-        "plan": doc["plan"],
-        "status": doc["status"],
-        "active": bool(doc.get("active")),
-        "current_period_end": doc.get("current_period_end"),
-        "client_secret": doc.get("client_secret"),
-    }
+async def municipality_registered(tx: Tx, data: dict[str, Any]) -> None:
+    """`municipality.registered`: the cities that may subscribe."""
+    fields = {"name": data["name"], "municipality_id": data["municipality_id"], "updated_at": utcnow()}
+    await Store.of(tx).save_municipality(tx, data["slug"], fields)
 
 
 class CitySubscriptions:
@@ -49,6 +44,7 @@ class CitySubscriptions:
         self.stripe = book.stripe
         self.mongo = book.mongo
         self.store = book.store
+        self.idempotency = book.idempotency
         self.plans_ready = asyncio.Event()
 
     async def ensure_plans_forever(self, stop: asyncio.Event) -> None:
@@ -67,28 +63,34 @@ class CitySubscriptions:
             except TimeoutError:
                 delay = min(delay * 2, 30)
 
+    async def of_municipality(self, municipality: str) -> list[Doc]:
+        return await self.store.subscriptions_of(municipality)
+
     async def subscribe(
         self, municipality: str, plan: str, payment_method: str, email: str | None, key: str
-    ) -> dict[str, Any]:
-        idem_id = f"subscription|{municipality}|{key}"
-        body_print = fingerprint(
-            {"municipality": municipality, "plan": plan, "payment_method": payment_method}
-        )
-        existing = await self.store.idempotent(idem_id)
-        if existing is not None:
-            if existing["fingerprint"] != body_print:
-                raise ApiError(
-                    409, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
-                )
-            doc = await self.store.subscription(existing["subscription_id"])
-            assert doc is not None
-            return doc
+    ) -> Doc:
+        request = {"municipality": municipality, "plan": plan, "payment_method": payment_method}
+        claim = await self.idempotency.begin(f"subscriptions.create|{municipality}", key, request)
+        if claim.stored is not None:
+            return claim.stored.value
+        try:
+            doc = await self._subscribe(municipality, plan, payment_method, email, key, claim)
+        except BaseException:
+            await claim.release()  # nothing was recorded: the manager may retry with the same key
+            raise
+        return doc
+
+    async def _subscribe(
+        self, municipality: str, plan: str, payment_method: str, email: str | None, key: str, claim: Any
+    ) -> Doc:
         if await self.store.municipality(municipality) is None:
-            raise ApiError(404, "municipality_not_found", f"municipality {municipality!r} is not registered")
+            raise DomainError(
+                "municipality_not_found", 404, f"municipality {municipality!r} is not registered"
+            )
         if any(bool(s.get("active")) for s in await self.store.subscriptions_of(municipality)):
-            raise ApiError(409, "already_subscribed", f"{municipality} already has an active subscription")
+            raise DomainError("already_subscribed", 409, f"{municipality} already has an active subscription")
         if not self.plans_ready.is_set():
-            raise ApiError(503, "unavailable", "subscription plans are not ready yet; retry shortly")
+            raise DomainError("unavailable", 503, "subscription plans are not ready yet; retry shortly")
         try:
             customer = await self.book.ensure_customer(
                 f"municipality:{municipality}",
@@ -105,9 +107,9 @@ class CitySubscriptions:
                 )
             )
         except stripe.CardError as exc:
-            raise ApiError(402, "card_declined", exc.user_message or "the card was declined") from exc
+            raise DomainError("card_declined", 402, exc.user_message or "the card was declined") from exc
         except stripe.InvalidRequestError as exc:
-            raise ApiError(422, "payment_method_rejected", exc.user_message or str(exc)) from exc
+            raise DomainError("payment_method_rejected", 422, exc.user_message or str(exc)) from exc
         except stripe.StripeError as exc:
             raise stripe_unavailable(exc) from exc
         now = utcnow()
@@ -125,21 +127,20 @@ class CitySubscriptions:
         }
 
         async def write(tx: Tx) -> None:
-            await tx.db.idempotency.insert_one(
-                {"_id": idem_id, "subscription_id": sub["id"], "fingerprint": body_print, "created_at": now},
-                session=tx.session,
-            )
-            await tx.db.subscriptions.insert_one(doc, session=tx.session)
+            await self.store.insert_subscription(tx, doc)
+            await claim.complete_in(tx, doc)
             if active:
                 tx.emit("subscription.activated", sub["id"], self._event_data(doc))
 
         try:
             await self.mongo.transact(write)
         except DuplicateKeyError:
+            # Stripe's webhook for it was recorded first (refresh): that record is the answer.
             again = await self.store.subscription(sub["id"])
-            if again is not None:
-                return again
-            raise
+            if again is None:
+                raise
+            await claim.complete(again)
+            return again
         return doc
 
     @staticmethod
@@ -165,7 +166,7 @@ class CitySubscriptions:
             status, period_end, metadata, plan_ref = "canceled", None, {}, ""
 
         async def write(tx: Tx) -> bool:
-            doc = await tx.db.subscriptions.find_one({"_id": subscription_id}, session=tx.session)
+            doc = await self.store.subscription(subscription_id, tx)
             if doc is None:
                 municipality = metadata.get("municipality")
                 if not municipality:
@@ -177,9 +178,7 @@ class CitySubscriptions:
                     "plan": plan,
                     "created_at": utcnow(),
                 }
-                await tx.db.subscriptions.insert_one(
-                    {**doc, "status": status, "active": False}, session=tx.session
-                )
+                await self.store.insert_subscription(tx, {**doc, "status": status, "active": False})
                 was_active: bool | None = None
             else:
                 was_active = bool(doc.get("active"))
@@ -190,9 +189,7 @@ class CitySubscriptions:
                 "current_period_end": period_end or doc.get("current_period_end"),
                 "updated_at": utcnow(),
             }
-            await tx.db.subscriptions.update_one(
-                {"_id": subscription_id}, {"$set": fields}, session=tx.session
-            )
+            await self.store.set_subscription(tx, subscription_id, **fields)
             if event:
                 tx.emit(event, subscription_id, self._event_data({**doc, **fields}))
             return True

@@ -1,0 +1,19 @@
+"""The typed dependencies routes declare (servicekit components provided in app.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from servicekit.app import component
+
+from .ledger import LedgerBook
+from .pledges import PledgeBook
+from .subscriptions import CitySubscriptions
+from .webhooks import StripeWebhooks
+
+Pledges = Annotated[PledgeBook, Depends(component(PledgeBook))]
+Ledger = Annotated[LedgerBook, Depends(component(LedgerBook))]
+Subscriptions = Annotated[CitySubscriptions, Depends(component(CitySubscriptions))]
+Webhooks = Annotated[StripeWebhooks, Depends(component(StripeWebhooks))]
