@@ -191,6 +191,32 @@ async def test_labels_follow_label_events_and_a_revocation_is_final(svc) -> None
     await eventually(unlabelled)
 
 
+async def test_the_old_endorsement_events_change_nothing(svc) -> None:
+    """endorsement.* comes beside each label.* for one release: only the label.* one counts."""
+    campaign = await svc.live(svc.user())
+    old = {
+        "endorsement_id": "end_old",
+        "campaign_id": campaign["id"],
+        "municipality": "bagnolet",
+        "status": "granted",
+    }
+    await svc.publish("endorsement.granted", old)
+    new = {
+        "label_id": "lbl_new",
+        "campaign_id": campaign["id"],
+        "municipality": "montreuil",
+        "status": "granted",
+    }
+    await svc.publish("label.granted", new)
+
+    async def labelled() -> bool:
+        return (await svc.get(campaign["id"]))["labelled_by"] == ["montreuil"]
+
+    await eventually(labelled)
+    detail = await svc.get(campaign["id"])
+    assert [(lb["label_id"], lb["endorsement_id"]) for lb in detail["labels"]] == [("lbl_new", "lbl_new")]
+
+
 async def test_bad_events_are_parked_with_a_reason(svc) -> None:
     campaign = await svc.live(svc.user(), currency="EUR")
     await svc.publish(
