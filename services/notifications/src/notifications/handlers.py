@@ -4,16 +4,25 @@ written in the event's inbox transaction. fanout.py expands jobs and mailer.py s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
 from . import notices, recipients
-from .domain import to_backers, to_followers, to_officials, to_residents, to_user
+from .domain import Stage, to_backers, to_followers, to_officials, to_residents, to_user
 from .links import action_path, event_url
 from .notices import Invitee, NameOf, OwnerOf, TitleOf
 
 handlers = Handlers("notifications.events")
+
+
+async def _tell(tx: Tx, event: Event, audience: Sequence[Stage | OwnerOf | Invitee], **context: Any) -> None:
+    """Tell `audience` about this event, linking to the page links.py names for it."""
+    kind = event.routing_key
+    await notices.notify(tx, event.id, kind, event.data, audience, action_path(kind, event.data), **context)
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -39,8 +48,7 @@ async def account_email(event: Event, tx: Tx) -> None:
     contact = {"email": data["email"], "locale": data["locale"]}
     if data.get("display_name"):
         contact["display_name"] = data["display_name"]
-    audience = [to_user(data["user_id"], "user", **contact)]
-    await notices.notify(tx, event.id, event.routing_key, data, audience, action_url=url)
+    await _tell(tx, event, [to_user(data["user_id"], "user", **contact)], action_url=url)
 
 
 # -- municipalities and officials ------------------------------------------------------------
@@ -64,13 +72,10 @@ async def official_changed(event: Event, tx: Tx) -> None:
 @handlers.on("official.invited")
 async def official_invited(event: Event, tx: Tx) -> None:
     data = event.data
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [Invitee(data["email"], data["invitation_id"])],
-        action_path(event.routing_key, data),
         municipality_name=NameOf(data["municipality"], data.get("municipality_name")),
     )
 
@@ -97,13 +102,10 @@ async def campaign_milestone(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
     await recipients.campaign_changed(tx, data)
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_user(data["owner_id"], "owner"), to_backers(cid), to_followers(cid)],
-        action_path(event.routing_key, data),
         campaign_id=cid,
         campaign_title=data["title"],
     )
@@ -120,13 +122,10 @@ async def follow_changed(event: Event, tx: Tx) -> None:
 async def campaign_news_for_followers(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_followers(cid), to_backers(cid)],
-        action_path(event.routing_key, data),
         campaign_id=cid,
         campaign_title=TitleOf(cid, data.get("campaign_title")),
     )
@@ -136,13 +135,10 @@ async def campaign_news_for_followers(event: Event, tx: Tx) -> None:
 async def offer_received(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_user(data["owner_id"], "owner")],
-        action_path(event.routing_key, data),
         campaign_id=cid,
         campaign_title=TitleOf(cid, data.get("campaign_title")),
     )
@@ -159,13 +155,10 @@ async def money_event(event: Event, tx: Tx) -> None:
     cid = data["campaign_id"]
     if event.routing_key in ("pledge.authorized", "payment.succeeded"):
         await recipients.backed(tx, cid, data["backer_id"], event.time)
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_user(data["backer_id"], "backer")],
-        action_path(event.routing_key, data),
         campaign_id=cid,
         campaign_title=TitleOf(cid, data.get("campaign_title")),
     )
@@ -180,13 +173,10 @@ async def money_event(event: Event, tx: Tx) -> None:
 async def label_requested(event: Event, tx: Tx) -> None:
     data = event.data
     slug = data["municipality"]
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_officials(slug, ["reviewer", "manager"])],
-        action_path(event.routing_key, data),
         campaign_id=data["campaign_id"],
         campaign_title=TitleOf(data["campaign_id"], data.get("campaign_title")),
         municipality_name=NameOf(slug),
@@ -197,13 +187,10 @@ async def label_requested(event: Event, tx: Tx) -> None:
 async def label_decided(event: Event, tx: Tx) -> None:
     data = event.data
     cid = data["campaign_id"]
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [OwnerOf(cid, data.get("owner_id"))],
-        action_path(event.routing_key, data),
         campaign_id=cid,
         campaign_title=TitleOf(cid, data.get("campaign_title")),
         municipality_name=NameOf(data["municipality"]),
@@ -213,13 +200,10 @@ async def label_decided(event: Event, tx: Tx) -> None:
 @handlers.on("call.opened")
 async def call_opened(event: Event, tx: Tx) -> None:
     data = event.data
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_residents(data["municipality"])],
-        action_path(event.routing_key, data),
         municipality_name=NameOf(data["municipality"]),
     )
 
@@ -227,13 +211,10 @@ async def call_opened(event: Event, tx: Tx) -> None:
 @handlers.on("call.proposal_selected")
 async def proposal_selected(event: Event, tx: Tx) -> None:
     data = event.data
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_user(data["proposer_id"], "proposer")],
-        action_path(event.routing_key, data),
         municipality_name=NameOf(data["municipality"]),
     )
 
@@ -241,12 +222,9 @@ async def proposal_selected(event: Event, tx: Tx) -> None:
 @handlers.on("subscription.lapsed")
 async def subscription_lapsed(event: Event, tx: Tx) -> None:
     data = event.data
-    await notices.notify(
+    await _tell(
         tx,
-        event.id,
-        event.routing_key,
-        data,
+        event,
         [to_officials(data["municipality"], ["manager"])],
-        action_path(event.routing_key, data),
         municipality_name=NameOf(data["municipality"]),
     )

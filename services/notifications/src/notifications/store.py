@@ -305,16 +305,35 @@ async def schedule_unscheduled_jobs(mongo: Mongo) -> None:
 EMAIL_WORKING = "sending"
 
 
+def scheduled_queue(
+    mongo: Mongo,
+    collection: str,
+    *,
+    lease_s: float,
+    schedule_s: list[float],
+    working_status: str,
+    query: Mapping[str, Any] | None = None,
+    owner: str | None = None,
+) -> WorkQueue:
+    """Work items retried on a schedule of waits: after the n-th failed attempt, wait
+    `schedule_s[n-1]`; the attempt after the last wait is the last one."""
+    return WorkQueue(
+        mongo,
+        collection,
+        lease_s=lease_s,
+        backoff_s=schedule_s,
+        max_attempts=len(schedule_s) + 1,
+        working_status=working_status,
+        query=query,
+        owner=owner,
+    )
+
+
 def email_queue(mongo: Mongo, lease_s: float, retry_delays_s: list[float]) -> WorkQueue:
     """Email deliveries as work items: claimed before sending (two replicas never send the
     same one), retried on `retry_delays_s`, failed once it is exhausted."""
-    return WorkQueue(
-        mongo,
-        "email_deliveries",
-        lease_s=lease_s,
-        backoff_s=retry_delays_s,
-        max_attempts=len(retry_delays_s) + 1,
-        working_status=EMAIL_WORKING,
+    return scheduled_queue(
+        mongo, "email_deliveries", lease_s=lease_s, schedule_s=retry_delays_s, working_status=EMAIL_WORKING
     )
 
 

@@ -16,7 +16,7 @@ from servicekit.jobs import WorkQueue
 from servicekit.mongo import Index, Mongo, Tx, utcnow
 from servicekit.mongo import epoch_ms as ms
 
-from ..store import Doc, Source, insert_if_absent, reader, set_fields
+from ..store import Doc, Source, insert_if_absent, reader, scheduled_queue, set_fields
 
 INDEXES = [
     Index("webhook_endpoints", [("municipality", 1), ("created_at", 1)]),
@@ -142,12 +142,11 @@ def delivery_queue(
 ) -> WorkQueue:
     """Deliveries to `endpoint_ids` (the active endpoints: a disabled one's are held) as work
     items, retried on `schedule_s`; the attempt after the last wait is the last."""
-    return WorkQueue(
+    return scheduled_queue(
         mongo,
         "webhook_deliveries",
         lease_s=lease_s,
-        backoff_s=schedule_s,
-        max_attempts=len(schedule_s) + 1,
+        schedule_s=schedule_s,
         working_status=DELIVERY_WORKING,
         query={"endpoint_id": {"$in": endpoint_ids}},
         owner=owner,
