@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .domain_funding import empty_totals
 
-STATUSES = ("draft", "submitted", "live", "succeeded", "failed", "canceled", "completed", "rejected")
-# Anyone may read these; drafts and moderation states are for the owner and admins only.
-PUBLIC_STATUSES = ("live", "succeeded", "failed", "canceled", "completed")
-FUNDING_MODELS = ("keep_it_all", "all_or_nothing")
-CURRENCIES = ("EUR", "GBP", "USD", "CHF")
-CATEGORIES = (
+# The closed vocabularies, as types the request and response models use and as tuples for rules.
+Status = Literal["draft", "submitted", "live", "succeeded", "failed", "canceled", "completed", "rejected"]
+FundingModel = Literal["keep_it_all", "all_or_nothing"]
+Currency = Literal["EUR", "GBP", "USD", "CHF"]
+Category = Literal[
     "public_space",
     "sport",
     "culture",
@@ -27,7 +26,13 @@ CATEGORIES = (
     "mobility",
     "health",
     "other",
-)
+]
+STATUSES: tuple[str, ...] = get_args(Status)
+# Anyone may read these; drafts and moderation states are for the owner and admins only.
+PUBLIC_STATUSES = ("live", "succeeded", "failed", "canceled", "completed")
+FUNDING_MODELS: tuple[str, ...] = get_args(FundingModel)
+CURRENCIES: tuple[str, ...] = get_args(Currency)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 MIN_DURATION_DAYS = 7
 MAX_DURATION_DAYS = 90
 DEFAULT_DURATION_DAYS = 30

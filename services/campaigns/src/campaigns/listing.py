@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.errors import DomainError
 
 from . import domain, geo
-from .store import CampaignQuery, CampaignStore, Doc, decode_cursor, encode_cursor, sort_value
+from .store import CampaignQuery, CampaignStore, Doc, encode_cursor, read_cursor, sort_value
 
 SORTS: dict[str, tuple[str, int]] = {
     "newest": ("listed_ms", -1),
@@ -64,12 +63,7 @@ async def search(
     if near is not None:
         query = replace(query, box=geo.bounding_box(near.lat, near.lon, near.within_km))
     key, direction = SORTS[sort]
-    after: tuple[Any, str] | None = None
-    if cursor:
-        try:
-            after = decode_cursor(cursor)
-        except ValueError as exc:
-            raise DomainError("invalid_cursor", 422, "cursor is not valid for this listing") from exc
+    after = read_cursor(cursor)
     # Near a point the box holds campaigns outside the circle: read bigger batches.
     batch_size = limit + 1 if near is None else max(50, limit * 3)
     found: list[tuple[Doc, float | None]] = []

@@ -9,20 +9,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, 
 
 from . import domain
 
-Category = Literal[
-    "public_space",
-    "sport",
-    "culture",
-    "solidarity",
-    "environment",
-    "education",
-    "mobility",
-    "health",
-    "other",
-]
-Status = Literal["draft", "submitted", "live", "succeeded", "failed", "canceled", "completed", "rejected"]
-Currency = Literal["EUR", "GBP", "USD", "CHF"]
-FundingModel = Literal["keep_it_all", "all_or_nothing"]
+Category = domain.Category
+Status = domain.Status
+Currency = domain.Currency
+FundingModel = domain.FundingModel
 SLUG = r"^[a-z0-9][a-z0-9-]{1,59}$"
 
 

@@ -24,6 +24,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from servicekit.errors import DomainError
 from servicekit.mongo import Index, Mongo, Tx
 from servicekit.mongo import epoch_ms as ms
 
@@ -148,6 +149,16 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
     if not isinstance(doc_id, str) or isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("malformed cursor")
     return value, doc_id
+
+
+def read_cursor(cursor: str | None) -> tuple[Any, str] | None:
+    """The position a client's `cursor` points after (None: from the start)."""
+    if not cursor:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except ValueError as exc:
+        raise DomainError("invalid_cursor", 422, "cursor is not valid for this listing") from exc
 
 
 def _after(key: str, direction: int, value: Any, doc_id: str) -> Doc:

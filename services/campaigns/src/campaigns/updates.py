@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.errors import DomainError
@@ -14,7 +13,7 @@ from servicekit.mongo import Tx, utcnow
 from . import domain, markup
 from .access import require_owner, visible
 from .models import UpdateIn
-from .store import CampaignStore, Doc, decode_cursor, encode_cursor, insert, ms
+from .store import CampaignStore, Doc, encode_cursor, insert, ms, read_cursor
 
 
 async def post(store: CampaignStore, principal: Principal, campaign_id: str, body: UpdateIn) -> Doc:
@@ -65,12 +64,7 @@ async def page(
 ) -> Page:
     """Newest first, cursor-paginated."""
     await visible(store, campaign_id, principal)
-    after: tuple[Any, str] | None = None
-    if cursor:
-        try:
-            after = decode_cursor(cursor)
-        except ValueError as exc:
-            raise DomainError("invalid_cursor", 422, "cursor is not valid for this listing") from exc
+    after = read_cursor(cursor)
     docs = await store.updates_page(campaign_id, after, limit + 1)
     items = docs[:limit]
     next_cursor = encode_cursor(items[-1]["created_ms"], items[-1]["_id"]) if len(docs) > limit else None
