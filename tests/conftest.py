@@ -3,6 +3,7 @@ definition), on free ports, in-memory nx-27017 databases and this session's Rabb
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ def stack(env: TestEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
         mongo_data="memory",
         environment="test",
         extra_env={"LOG_JSON": "true", "OUTBOX_POLL_INTERVAL_S": "0.2", "DEADLINE_TICK_S": "1"},
+        # Development only (never in CI): CIVICFUND_BACKEND=<another checkout> runs the API services
+        # from there, to try the site against a known-good platform while the services change.
+        backend_root=Path(os.environ["CIVICFUND_BACKEND"]) if os.environ.get("CIVICFUND_BACKEND") else None,
     )
     with running(definition) as run:
         yield run

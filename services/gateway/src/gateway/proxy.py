@@ -77,6 +77,9 @@ def new_traceparent(request_id: str | None) -> str:
 
 def forward_headers(request: Request) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    # The transport would otherwise ask for gzip itself and pass a compressed body to a client
+    # that never asked for one.
+    headers.setdefault("accept-encoding", "identity")
     request_id = request.scope.get("state", {}).get("request_id")
     if request_id:
         headers["x-request-id"] = request_id
@@ -150,11 +153,12 @@ async def proxy(
                 request, 503, "unavailable", "the service is unavailable, try again shortly"
             )
     # The gateway's own middleware sets X-Request-ID (the same id the upstream echoes).
-    response_headers = {
-        k: v
-        for k, v in upstream_response.headers.items()
+    # A list, not a dict: several Set-Cookie headers (the site's) must stay separate headers.
+    response_headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in upstream_response.headers.multi_items()
         if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
-    }
+    ]
     length = upstream_response.headers.get("content-length", "")
     if length.isdigit() and int(length) <= BUFFER_MAX_BYTES:
         # Small answers with a known length (nearly all API answers) are read whole: a streaming
@@ -170,13 +174,19 @@ async def proxy(
             )
         finally:
             await upstream_response.aclose()
-        return Response(body, status_code=upstream_response.status_code, headers=response_headers)
-    return StreamingResponse(
+        response = Response(body, status_code=upstream_response.status_code)
+        response.raw_headers = [
+            *(h for h in response.raw_headers if h[0] == b"content-length"),
+            *(h for h in response_headers if h[0] != b"content-length"),
+        ]
+        return response
+    streaming = StreamingResponse(
         upstream_response.aiter_raw(),
         status_code=upstream_response.status_code,
-        headers=response_headers,
         background=BackgroundTask(upstream_response.aclose),
     )
+    streaming.raw_headers = response_headers
+    return streaming
 
 
 # The gateway's own paths; every other path is a page of the web site.

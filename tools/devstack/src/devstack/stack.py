@@ -57,6 +57,9 @@ class Stack:
     mongo_data: str | None = None  # None: files under var/mongo/<service>; "memory" for tests
     environment: str = "development"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Development only: run the API services from another checkout (its root; its .venv's python),
+    # so work on the site can be tried against a known-good platform while the services change.
+    backend_root: Path | None = None
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports.http(service)}"
@@ -73,7 +76,7 @@ class Stack:
             "AMQP_URL": self.amqp_url,
             "BUS_NAMESPACE": self.bus_namespace,
             "JWKS_URL": f"{self.url('gateway')}/.well-known/jwks.json",
-            "CONTRACTS_DIR": str(self.root / "contracts"),
+            "CONTRACTS_DIR": str(self._root_of(service) / "contracts"),
             "STRIPE_API_BASE": f"http://127.0.0.1:{self.ports.localstripe}",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports.smtp),
@@ -102,6 +105,14 @@ class Stack:
             env["STRIPE_PUBLISHABLE_KEY"] = "pk_test_civicfund"
         env.update(self.extra_env)
         return env
+
+    def _root_of(self, service: str) -> Path:
+        return self.backend_root if self.backend_root is not None and service != "web" else self.root
+
+    def _python_of(self, service: str) -> str:
+        if self.backend_root is not None and service != "web":
+            return str(self.backend_root / ".venv" / "bin" / "python")
+        return sys.executable
 
     def processes(self) -> list[Process]:
         bin_dir = Path(sys.executable).parent
@@ -146,7 +157,7 @@ class Stack:
             procs.append(
                 Process(
                     service,
-                    [sys.executable, "-m", service],
+                    [self._python_of(service), "-m", service],
                     env=self.service_env(service),
                     port=self.ports.http(service),
                     ready_url=f"{self.url(service)}/readyz",
