@@ -133,6 +133,16 @@ def test_campaign_outcomes(outcome: str, model: str, status: str, expected: str 
     assert domain.status_after_campaign_outcome(outcome, model, status) == expected
 
 
+def test_one_outcome_rule_for_pledges_waiting_and_pledges_arriving_late() -> None:
+    assert domain.campaign_outcome("completed") == "succeeded"  # only ever after succeeded
+    assert domain.campaign_outcome("live") is None and domain.campaign_outcome(None) is None
+    move = domain.outcome_move("canceled", "keep_it_all", "succeeded", "venue lost")
+    assert move == domain.OutcomeMove("refund_due", "campaign canceled: venue lost", released=False)
+    released = domain.outcome_move("failed", "all_or_nothing", "authorized", None)
+    assert released == domain.OutcomeMove("released", "campaign failed", released=True)
+    assert domain.outcome_move("succeeded", "keep_it_all", "succeeded", None) is None
+
+
 def test_projection_keeps_the_highest_version_and_stale_outcomes_are_ignored() -> None:
     assert domain.is_newer(None, 0) and domain.is_newer(3, 4)
     assert not domain.is_newer(4, 4) and not domain.is_newer(5, 4)

@@ -113,3 +113,50 @@ async def test_card_saved_after_the_campaign_succeeded_is_still_charged(payments
 
     await eventually(charged, timeout=15)
     assert len(await payments.browser.intents_of(pledge["id"])) == 1
+
+
+async def test_card_saved_after_the_campaign_completed_is_charged_and_a_late_payment_refunded(
+    payments: Any,
+) -> None:
+    """The outcome rule is the same for late pledges as for the campaign.* handler: `completed`
+    (after `succeeded`) charges a card saved late; a 3-D Secure payment completed after
+    `canceled` is refunded, with the campaign's reason."""
+    _q, seen = await tap(payments.ctx.bus, "payment.refunded")
+    aon = await live(payments, "all_or_nothing")
+    kia = await live(payments, "keep_it_all")
+    backer = payments.auth("usr_late")
+    slow_card = await new_pledge(payments, aon, backer, 600)
+    asked = await payments.checkout(
+        await new_pledge(payments, kia, backer, 700), payments.three_ds_card, backer
+    )
+    assert asked["status"] == "requires_action"
+    for verb, version in (("succeeded", 4), ("completed", 5)):
+        await payments.publish(
+            f"campaign.{verb}",
+            aon,
+            payments.campaign_data(aon, "usr_owner_wh", verb, "all_or_nothing", version),
+        )
+    canceled = payments.campaign_data(kia, "usr_owner_wh", "canceled", "keep_it_all", 4)
+    await payments.publish("campaign.canceled", kia, {**canceled, "reason": "venue lost"})
+
+    async def ended() -> bool:
+        a, k = await payments.store.campaign(aon), await payments.store.campaign(kia)
+        return a["status"] == "completed" and k["status"] == "canceled"
+
+    await eventually(ended)
+    # The open 3-D Secure payment is left alone by the cancel: it can still take money.
+    assert await status_of(payments, asked["id"]) == "requires_action"
+    await payments.checkout(slow_card, payments.good_card, backer)
+    assert await payments.browser.authenticate(asked["client_secret"]) == 200
+    async with payments.client() as client:
+        await client.post(f"/pledges/{asked['id']}/confirm", headers=backer)
+
+    async def settled() -> bool:
+        return (await status_of(payments, slow_card["id"]), await status_of(payments, asked["id"])) == (
+            "succeeded",
+            "refunded",
+        )
+
+    await eventually(settled, timeout=15)
+    await eventually(lambda: seen, timeout=10)
+    assert json.loads(seen[0].body)["data"]["reason"] == "campaign canceled: venue lost"

@@ -13,6 +13,7 @@ import stripe
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.errors import DomainError
+from servicekit.jobs import wait_or_stop
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
@@ -58,10 +59,8 @@ class CitySubscriptions:
                 return
             except stripe.StripeError as exc:
                 log.warning("stripe_plans_not_ready", error=str(exc), retry_in_s=delay)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                delay = min(delay * 2, 30)
+            await wait_or_stop(stop, delay)
+            delay = min(delay * 2, 30)
 
     async def of_municipality(self, municipality: str) -> list[Doc]:
         return await self.store.subscriptions_of(municipality)
