@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from servicekit.errors import error_body
 from servicekit.logging import get_logger
 
+from .keys import KeyRing
 from .settings import Settings
 
 log = get_logger(__name__)
@@ -130,7 +131,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         ctx = scope["app"].state.ctx
-        limits: RateLimits = ctx.extras["limits"]
+        limits = ctx.get(RateLimits)
         if not limits.enabled:
             await self.app(scope, receive, send)
             return
@@ -141,7 +142,7 @@ class RateLimitMiddleware:
         claims = None
         if token is not None:
             settings = ctx.settings
-            claims = ctx.extras["keys"].peek(token, settings.jwt_issuer, settings.jwt_audience)
+            claims = ctx.get(KeyRing).peek(token, settings.jwt_issuer, settings.jwt_audience)
         who = f"{claims.get('kind', 'user')}:{claims['sub']}" if claims else None
         if who is not None:
             checks.append((limits.user, "user", who))
