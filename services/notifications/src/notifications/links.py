@@ -10,7 +10,7 @@ actually produced (the web site's tests follow them).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from string import Formatter
 from typing import Any
 
@@ -266,12 +266,17 @@ def sample_item(kind: str, data: Mapping[str, Any], role: str = "user") -> dict[
     return {"_id": f"evt_sample|usr_sample|{kind}", "kind": kind, "role": role, "context": context}
 
 
-def sample_links(base_url: str = SAMPLE_BASE_URL, signing_key: str = _SAMPLE_KEY) -> dict[str, set[str]]:
+def sample_links(
+    base_url: str = SAMPLE_BASE_URL,
+    signing_key: str = _SAMPLE_KEY,
+    events: Sequence[tuple[str, Mapping[str, Any]]] = SAMPLE_EVENTS,
+) -> dict[str, set[str]]:
     """Kind -> every link under `base_url` found in its rendered emails (text and HTML, every
-    locale, with the footer the mailer adds) and its inbox item, for every sample event."""
+    locale, with the footer the mailer adds) and its inbox item, for each of `events` (kind,
+    event data): the samples above, or a test's own with ids that exist on its stack."""
     base = base_url.rstrip("/")
     found: dict[str, set[str]] = {}
-    for kind, data in SAMPLE_EVENTS:
+    for kind, data in events:
         item = sample_item(kind, data)
         links = found.setdefault(kind, set())
         for locale in LOCALES:
