@@ -308,3 +308,36 @@ async def test_an_expired_claim_is_taken_over(env: TestEnv, test_contracts: Path
         await no_key.complete({"ignored": True})  # nothing to record without a key
     finally:
         await mongo.close()
+
+
+async def test_a_claim_completed_in_a_failed_transaction_can_be_released(
+    env: TestEnv, test_contracts: Path
+) -> None:
+    settings = env.settings(ServiceSettings, "kitidem", contracts_dir=str(test_contracts))
+    mongo = Mongo(settings)
+    await mongo.connect([], ["idempotency", "gifts"])
+    try:
+        idem = Idempotency(mongo)
+        claim = await idem.begin("s", "key-abcdefgh", {"a": 1})
+
+        async def record(tx: Tx) -> None:
+            await tx.db.gifts.insert_one({"_id": "g1"}, session=tx.session)
+            await claim.complete_in(tx, {"gift": "g1"})
+            raise DomainError("conflict_after_stripe", 409)
+
+        with pytest.raises(DomainError):
+            await mongo.transact(record)
+        await claim.release()  # the answer never committed: the key is free again
+        again = await idem.begin("s", "key-abcdefgh", {"a": 1})
+        assert not again.replayed
+
+        async def record_ok(tx: Tx) -> None:
+            await tx.db.gifts.insert_one({"_id": "g2"}, session=tx.session)
+            await again.complete_in(tx, {"gift": "g2"})
+
+        await mongo.transact(record_ok)
+        await again.release()  # after a commit: nothing to release
+        replay = await idem.begin("s", "key-abcdefgh", {"a": 1})
+        assert replay.stored == StoredAnswer({"gift": "g2"})
+    finally:
+        await mongo.close()

@@ -143,7 +143,8 @@ class Claim:
     async def complete_in(
         self, tx: Tx, answer: Any, *, status: int | None = None, encode: Callable[[Any], Any] = default_encode
     ) -> None:
-        """Store the answer inside the caller's transaction (the one that records the outcome)."""
+        """Store the answer inside the caller's transaction (the one that records the outcome).
+        If that transaction fails, call `release()` as after any other failure."""
         if not self._active():
             return
         assert self.idempotency is not None
@@ -155,7 +156,8 @@ class Claim:
             {"$set": changes},
             session=tx.session,
         )
-        self._done = True
+        # Not marked done here: `tx` may abort (then `release()` must still free the key; it
+        # only deletes a record still pending, so after a commit it does nothing) or be retried.
 
     async def complete(
         self, answer: Any, *, status: int | None = None, encode: Callable[[Any], Any] = default_encode
@@ -168,6 +170,7 @@ class Claim:
             await self.complete_in(tx, answer, status=status, encode=encode)
 
         await self.idempotency.mongo.transact(store)
+        self._done = True
 
     async def release(self) -> None:
         """The work failed: forget the key, so that the client's retry runs it again."""
