@@ -131,11 +131,15 @@ class PledgeBook:
                 utcnow(),
             )
 
-            async def write(tx: Tx) -> None:
-                await self.store.insert_pledge(tx, pledge)
-                await claim.complete_in(tx, pledge)
+            async def write(tx: Tx) -> Doc:
+                existing = await self.store.pledge(pledge_id, tx)
+                if existing is None:  # else a holder whose lease ran out wrote it meanwhile
+                    await self.store.insert_pledge(tx, pledge)
+                answer = existing or pledge
+                await claim.complete_in(tx, answer)
+                return answer
 
-            await self.mongo.transact(write)
+            pledge = await self.mongo.transact(write)
         except BaseException:
             await claim.release()  # nothing was written: the client may retry with the same key
             raise
@@ -166,7 +170,7 @@ class PledgeBook:
 
             updated = await self.mongo.transact(write)
             if updated is None:
-                raise DomainError("request_in_progress", 409, "the pledge changed meanwhile; retry")
+                raise DomainError("conflict", 409, "the pledge changed meanwhile; try again")
         except BaseException:
             await claim.release()
             raise

@@ -13,6 +13,7 @@ import stripe
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.errors import DomainError
+from servicekit.idempotency import Claim
 from servicekit.jobs import wait_or_stop
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
@@ -80,7 +81,7 @@ class CitySubscriptions:
         return doc
 
     async def _subscribe(
-        self, municipality: str, plan: str, payment_method: str, email: str | None, key: str, claim: Any
+        self, municipality: str, plan: str, payment_method: str, email: str | None, key: str, claim: Claim
     ) -> Doc:
         if await self.store.municipality(municipality) is None:
             raise DomainError(
