@@ -178,3 +178,79 @@ def assert_accessible() -> Callable[[Page], Awaitable[None]]:
         assert not bad, f"axe violations on {page.url}:\n{summary}"
 
     return check
+
+
+async def api_login(site_url: str, who: Person) -> str:
+    """An access token the way any client gets one: the gateway's login."""
+    async with httpx.AsyncClient(base_url=site_url, timeout=30) as client:
+        answer = await client.post("/api/v1/auth/login", json={"email": who.email, "password": who.password})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+async def admin(site_url: str) -> Person:
+    """The platform admin (the stack makes admin@civicfund.localhost an admin by its bootstrap list)."""
+    who = Person("admin@civicfund.localhost", "admin password for browser tests", "Platform Admin")
+    async with httpx.AsyncClient(base_url=site_url, timeout=30) as client:
+        created = await client.post(
+            "/api/v1/auth/register",
+            json={"email": who.email, "password": who.password, "display_name": who.name, "locale": "en"},
+        )
+        assert created.status_code in (201, 409), created.text
+    return who
+
+
+@pytest.fixture(scope="session")
+def make_campaign(site_url: str, admin: Person) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """`await make_campaign(owner, title=..., funding_model=..., goal=...)`: a live campaign made
+    the way people make one: the owner drafts and submits it through the API, the admin approves
+    it (`live=False` leaves it as a draft). The owner's account is created when missing."""
+
+    async def make(owner: Person, live: bool = True, **fields: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=site_url, timeout=30) as client:
+            await client.post(
+                "/api/v1/auth/register",
+                json={
+                    "email": owner.email,
+                    "password": owner.password,
+                    "display_name": owner.name,
+                    "locale": "en",
+                },
+            )
+        token = await api_login(site_url, owner)
+        body = {
+            "title": "Community garden on rue des Roses",
+            "summary": "Raised beds and a tool shed for the neighbours.",
+            "description": "We build **ten raised beds** and a shed.",
+            "category": "environment",
+            "municipality": "montreuil",
+            "neighbourhood": "Bel-Air",
+            "goal": 300000,
+            "currency": "EUR",
+            "funding_model": "keep_it_all",
+            "duration_days": 30,
+            **fields,
+        }
+        owner_headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=site_url, timeout=30, headers=owner_headers) as client:
+            created = await client.post(
+                "/api/v1/campaigns/campaigns", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+            )
+            assert created.status_code == 201, created.text
+            campaign = created.json()
+            if not live:
+                return campaign
+            submitted = await client.post(f"/api/v1/campaigns/campaigns/{campaign['id']}/submit")
+            assert submitted.status_code == 200, submitted.text
+        admin_token = await api_login(site_url, admin)
+        async with httpx.AsyncClient(
+            base_url=site_url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+        ) as client:
+            approved = await client.post(
+                f"/api/v1/campaigns/campaigns/{campaign['id']}/moderation", json={"decision": "approve"}
+            )
+            assert approved.status_code == 200, approved.text
+            return approved.json()
+
+    return make

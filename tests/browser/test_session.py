@@ -76,3 +76,8 @@ async def test_docs_work_without_internet(page: Page) -> None:
     await page.goto("/docs")
     await expect(page.locator(".swagger-ui").first).to_be_visible()
     assert not [u for u in failed if not u.startswith(page.url.split("/docs")[0])]
+
+
+async def test_a_campaign_made_through_the_api_is_live(make_campaign: Any, person: Any) -> None:
+    campaign = await make_campaign(person, title="Fixture check")
+    assert campaign["status"] == "live"
