@@ -25,6 +25,7 @@ from servicekit.idempotency import (
 )
 from servicekit.mongo import Mongo, Tx
 from servicekit.settings import ServiceSettings
+from servicekit.testing.helpers import eventually
 from servicekit.testing.plugin import TestEnv
 from servicekit.testing.server import serve
 
@@ -257,7 +258,8 @@ async def test_begin_holds_the_key_while_in_progress_then_replays(env: TestEnv, 
         key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
         calls.gate.clear()
         first = asyncio.create_task(client.post("/slow-gifts", json={"amount": 5}, headers={**auth, **key}))
-        await asyncio.sleep(0.3)  # the first request holds the key, waiting on the "provider"
+        # The first request holds the key, waiting on the "provider".
+        await eventually(lambda: app.state.ctx.mongo.db.idempotency.find_one({"state": "pending"}))
         busy = await client.post("/slow-gifts", json={"amount": 5}, headers={**auth, **key})
         assert busy.status_code == 409 and busy.json()["error"]["code"] == "request_in_progress"
         other = await client.post("/slow-gifts", json={"amount": 6}, headers={**auth, **key})
@@ -291,13 +293,13 @@ async def test_an_expired_claim_is_taken_over(env: TestEnv, test_contracts: Path
     mongo = Mongo(settings)
     await mongo.connect([], ["idempotency"])
     try:
-        idem = Idempotency(mongo, lease_s=0.2)
+        idem = Idempotency(mongo, lease_s=1.5)
         first = await idem.begin("s", "key-12345", {"a": 1})
         assert not first.replayed
         with pytest.raises(DomainError) as busy:
             await idem.begin("s", "key-12345", {"a": 1})
         assert busy.value.code == "request_in_progress" and busy.value.status == 409
-        await asyncio.sleep(0.3)  # the first holder "died": its lease runs out
+        await asyncio.sleep(1.6)  # the first holder "died": its lease runs out
         second = await idem.begin("s", "key-12345", {"a": 1})
         await first.complete({"late": True})  # no longer the holder: stores nothing
         await second.complete({"n": 2}, status=201)
