@@ -64,7 +64,7 @@ async def test_error_pages_in_the_site_look(
 
 
 async def test_a_form_without_its_csrf_token_is_refused(site_url: str) -> None:
-    async with httpx.AsyncClient(base_url=site_url) as client:
+    async with httpx.AsyncClient(base_url=site_url, headers={"Accept-Language": "en"}) as client:
         answer = await client.post("/login", data={"email": "a@b.c", "password": "x"})
     assert answer.status_code == 403
     assert "expired" in answer.text
