@@ -29,7 +29,7 @@ async def campaign_changed(tx: Tx, verb: str, data: dict[str, Any]) -> None:
         doc = {"_id": cid, **{k: data[k] for k in CAMPAIGN_FIELDS if k in data}}
         if isinstance(doc.get("postcode"), str):
             doc["postcode"] = doc["postcode"].strip().upper()
-        await store.put(tx, "campaigns", doc)
+        await store.campaigns.put(tx, doc)
     if verb in ("created", "submitted", "published"):
         await calls.proposal_from_campaign(tx, data)
     # Settlement follows the event type, not the projection: it is idempotent per commitment.
@@ -57,7 +57,7 @@ async def subscription_changed(tx: Tx, activated: bool, data: dict[str, Any], at
         "current_period_end": data.get("current_period_end"),
         "event_time": at,
     }
-    await store.put(tx, "subscriptions", doc)
+    await store.subscriptions.put(tx, doc)
 
 
 async def person_changed(tx: Tx, data: dict[str, Any], at: datetime) -> None:
@@ -74,13 +74,15 @@ async def person_changed(tx: Tx, data: dict[str, Any], at: datetime) -> None:
         "email": email.strip().lower() if isinstance(email, str) else None,
         "event_time": at,
     }
-    await store.put(tx, "users", doc)
+    await store.users.put(tx, doc)
 
 
 async def person_deleted(tx: Tx, user_id: str, at: datetime) -> None:
     """GDPR: the person stops being an official; their proposals and ballots keep counting under
     a pseudonym but no longer name them."""
-    # A tombstone with the deletion time keeps a late user.updated from resurrecting them.
-    await store.put(tx, "users", {"_id": user_id, "postcode": None, "deleted": True, "event_time": at})
     await officials.remove_every_role(tx, user_id)
     await calls.forget_person(tx, user_id)
+    # A tombstone with the deletion time keeps a late user.updated from resurrecting them.
+    # Written last: on nx-27017 another connection may read a transaction's writes before it
+    # commits, so whoever waits for the tombstone then also finds the rest done.
+    await store.users.put(tx, {"_id": user_id, "postcode": None, "deleted": True, "event_time": at})

@@ -9,6 +9,7 @@ nothing else in the service touches the database. Writes take the use case's `Tx
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -113,11 +114,50 @@ async def delete(tx: Tx, collection: str, doc_id: str) -> None:
     await tx.db[collection].delete_one({"_id": doc_id}, session=tx.session)
 
 
+@dataclass(frozen=True)
+class Collection:
+    """One collection with the write idiom above, for the feature stores."""
+
+    name: str
+
+    async def get(self, src: Source, doc_id: str) -> Doc | None:
+        return await find_one(src, self.name, {"_id": doc_id})
+
+    async def find_one(self, src: Source, query: Doc) -> Doc | None:
+        return await find_one(src, self.name, query)
+
+    async def find(
+        self, src: Source, query: Doc, sort: list[tuple[str, int]] | None = None, limit: int = 0
+    ) -> list[Doc]:
+        return await find(src, self.name, query, sort, limit)
+
+    async def insert(self, tx: Tx, doc: Doc) -> Doc:
+        return await insert(tx, self.name, doc)
+
+    async def put(self, tx: Tx, doc: Doc) -> Doc:
+        return await put(tx, self.name, doc)
+
+    async def patch(self, tx: Tx, doc_id: str, changes: Doc) -> Doc:
+        return await patch(tx, self.name, doc_id, changes)
+
+    async def delete(self, tx: Tx, doc_id: str) -> None:
+        await delete(tx, self.name, doc_id)
+
+
+# The collections every feature shares.
+municipalities = Collection("municipalities")
+subscriptions = Collection("subscriptions")
+officials = Collection("officials")
+invitations = Collection("invitations")
+campaigns = Collection("campaigns")
+users = Collection("users")
+contributions = Collection("contributions")
+
 # Cities, officials and subscriptions: every feature authorises with them.
 
 
 async def find_municipality(src: Source, slug: str) -> Doc | None:
-    return await find_one(src, "municipalities", {"slug": slug})
+    return await municipalities.find_one(src, {"slug": slug})
 
 
 async def municipality(src: Source, slug: str) -> Doc:
@@ -127,8 +167,8 @@ async def municipality(src: Source, slug: str) -> Doc:
     return doc
 
 
-async def municipalities(src: Source, limit: int) -> list[Doc]:
-    return await find(src, "municipalities", {}, sort=[("slug", 1)], limit=limit)
+async def all_municipalities(src: Source, limit: int) -> list[Doc]:
+    return await municipalities.find(src, {}, sort=[("slug", 1)], limit=limit)
 
 
 def territory_of(muni: Doc) -> Territory:
@@ -136,7 +176,7 @@ def territory_of(muni: Doc) -> Territory:
 
 
 async def official(src: Source, slug: str, user_id: str) -> Doc | None:
-    return await find_one(src, "officials", {"_id": f"{slug}|{user_id}"})
+    return await officials.get(src, f"{slug}|{user_id}")
 
 
 async def official_role(src: Source, slug: str, user_id: str) -> str | None:
@@ -145,19 +185,19 @@ async def official_role(src: Source, slug: str, user_id: str) -> str | None:
 
 
 async def officials_of(src: Source, slug: str) -> list[Doc]:
-    return await find(src, "officials", {"municipality": slug}, sort=[("_id", 1)])
+    return await officials.find(src, {"municipality": slug}, sort=[("_id", 1)])
 
 
 async def roles_of_user(src: Source, user_id: str) -> list[Doc]:
-    return await find(src, "officials", {"user_id": user_id})
+    return await officials.find(src, {"user_id": user_id})
 
 
 async def invitation_by_digest(src: Source, digest: str) -> Doc | None:
-    return await find_one(src, "invitations", {"digest": digest})
+    return await invitations.find_one(src, {"digest": digest})
 
 
 async def city_active(src: Source, muni: Doc, now: datetime) -> bool:
-    subs = await find(src, "subscriptions", {"municipality": muni["slug"]})
+    subs = await subscriptions.find(src, {"municipality": muni["slug"]})
     return subscription_active(muni.get("trial_until"), subs, now)
 
 
@@ -165,7 +205,7 @@ async def city_active(src: Source, muni: Doc, now: datetime) -> bool:
 
 
 async def campaign(src: Source, campaign_id: str) -> Doc | None:
-    return await find_one(src, "campaigns", {"_id": campaign_id})
+    return await campaigns.get(src, campaign_id)
 
 
 async def campaigns_in_territory(src: Source, muni: Doc, query: Doc | None = None) -> list[Doc]:
@@ -177,7 +217,7 @@ async def campaigns_in_territory(src: Source, muni: Doc, query: Doc | None = Non
         ors.append({"postcode": {"$in": sorted(territory.postcodes)}})
     if (bbox := territory.bbox) is not None:
         ors.append({"lon": {"$gte": bbox[0], "$lte": bbox[2]}, "lat": {"$gte": bbox[1], "$lte": bbox[3]}})
-    found = await find(src, "campaigns", {"$and": [{"$or": ors}, query or {}]}, sort=[("_id", 1)])
+    found = await campaigns.find(src, {"$and": [{"$or": ors}, query or {}]}, sort=[("_id", 1)])
     return [
         c
         for c in found
@@ -187,18 +227,17 @@ async def campaigns_in_territory(src: Source, muni: Doc, query: Doc | None = Non
 
 
 async def user(src: Source, user_id: str) -> Doc | None:
-    return await find_one(src, "users", {"_id": user_id})
+    return await users.get(src, user_id)
 
 
 async def contribution(src: Source, payment_id: str) -> Doc | None:
-    return await find_one(src, "contributions", {"_id": payment_id})
+    return await contributions.get(src, payment_id)
 
 
 async def charged_contributions(src: Source, campaign_ids: list[str]) -> list[Doc]:
     """Charged and not refunded, oldest first (first come, first served)."""
-    found = await find(
+    found = await contributions.find(
         src,
-        "contributions",
         {"campaign_id": {"$in": campaign_ids}, "succeeded": True},
         sort=[("succeeded_at", 1), ("_id", 1)],
     )

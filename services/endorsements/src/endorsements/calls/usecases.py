@@ -79,7 +79,7 @@ async def open_call(mongo: Mongo, manager: CityOfficial, body: CallIn) -> CallOu
 
     async def work(tx: Tx) -> None:
         await require_active(tx, manager.municipality)  # type: ignore[arg-type]
-        await calls.insert_call(tx, doc)
+        await calls.calls.insert(tx, doc)
         emit_with_public(tx, manager.slug, "call.opened", doc["_id"], call_data(doc))
 
     await mongo.transact(work)
@@ -109,7 +109,7 @@ async def close_call(mongo: Mongo, principal: Principal, call_id: str) -> CallOu
         c = await calls.call(tx, call_id)
         if c["status"] != "open":
             raise DomainError("call_not_open", 409, f"the call is {c['status']}")
-        c = await calls.patch_call(tx, call_id, {"status": "closed"})
+        c = await calls.calls.patch(tx, call_id, {"status": "closed"})
         emit_with_public(tx, c["municipality"], "call.closed", call_id, call_data(c))
         return CallOut.of(c)
 
@@ -128,7 +128,7 @@ async def reschedule_call(mongo: Mongo, principal: Principal, call_id: str, body
         if c["status"] != "open":
             raise DomainError("call_not_open", 409, f"the call is {c['status']}")
         _check_windows({**c, **changes})
-        return CallOut.of(await calls.patch_call(tx, call_id, changes))
+        return CallOut.of(await calls.calls.patch(tx, call_id, changes))
 
     return await mongo.transact(work)
 
@@ -163,7 +163,7 @@ async def submit_proposal(mongo: Mongo, principal: Principal, call_id: str, body
     }
 
     async def work(tx: Tx) -> None:
-        await calls.insert_proposal(tx, doc)
+        await calls.proposals.insert(tx, doc)
         emit_with_public(tx, call["municipality"], "call.proposal_submitted", doc["_id"], proposal_data(doc))
 
     await mongo.transact(work)
@@ -176,7 +176,7 @@ async def proposal_from_campaign(tx: Tx, campaign: dict[str, Any]) -> None:
     call_id = campaign.get("call_id")
     if not call_id or await calls.proposal_for_campaign(tx, campaign["campaign_id"]) is not None:
         return
-    call = await calls.find_call(tx, call_id)
+    call = await calls.calls.get(tx, call_id)
     if call is None:
         # Not parked: the same event also feeds the campaign projection, which must not be lost.
         log.warning("campaign_names_unknown_call", call_id=call_id, campaign_id=campaign["campaign_id"])
@@ -209,7 +209,7 @@ async def proposal_from_campaign(tx: Tx, campaign: dict[str, Any]) -> None:
         "note": "",
         "submitted_at": utcnow(),
     }
-    await calls.insert_proposal(tx, doc)
+    await calls.proposals.insert(tx, doc)
     emit_with_public(tx, call["municipality"], "call.proposal_submitted", doc["_id"], proposal_data(doc))
 
 
@@ -219,13 +219,13 @@ async def list_proposals(mongo: Mongo, call_id: str) -> ProposalsOut:
 
 
 async def shortlist(mongo: Mongo, principal: Principal, proposal_id: str, note: str) -> ProposalOut:
-    proposal = await calls.proposal(mongo.db, proposal_id)
+    proposal = await calls.proposals.get(mongo.db, proposal_id)
     if proposal is None:
         raise DomainError("proposal_not_found", 404, "no such proposal")
     await require_official(mongo.db, principal, proposal["municipality"], "shortlist")
 
     async def work(tx: Tx) -> ProposalOut:
-        p = await calls.proposal(tx, proposal_id)
+        p = await calls.proposals.get(tx, proposal_id)
         assert p is not None
         call = await calls.call(tx, p["call_id"])
         if call["status"] != "open":
@@ -233,7 +233,7 @@ async def shortlist(mongo: Mongo, principal: Principal, proposal_id: str, note: 
         if p["status"] != "submitted":
             raise DomainError("bad_transition", 409, f"the proposal is {p['status']}")
         changes = {"status": "shortlisted", "note": note, "shortlisted_by": principal.sub}
-        p = await calls.patch_proposal(tx, proposal_id, changes)
+        p = await calls.proposals.patch(tx, proposal_id, changes)
         emit_with_public(tx, p["municipality"], "call.proposal_shortlisted", proposal_id, proposal_data(p))
         return ProposalOut.of(p)
 
@@ -247,7 +247,7 @@ async def cast_vote(mongo: Mongo, principal: Principal, proposal_id: str) -> Vot
     """One vote per proposal, `votes_per_resident` per call; residents only (declared postcode)."""
     if principal.kind != "user":
         raise DomainError("forbidden", 403, "only residents vote")
-    proposal = await calls.proposal(mongo.db, proposal_id)
+    proposal = await calls.proposals.get(mongo.db, proposal_id)
     if proposal is None:
         raise DomainError("proposal_not_found", 404, "no such proposal")
     call = await calls.call(mongo.db, proposal["call_id"])
@@ -258,11 +258,11 @@ async def cast_vote(mongo: Mongo, principal: Principal, proposal_id: str) -> Vot
     async def work(tx: Tx) -> VoteOut:
         already = len(await calls.votes_by(tx, principal.sub, call["_id"]))
         vote_id = f"{call['_id']}|{principal.sub}|{proposal_id}"
-        if await calls.vote(tx, vote_id) is not None:
+        if await calls.votes.get(tx, vote_id) is not None:
             raise DomainError("already_voted", 409, "you already voted for this proposal")
         if refusal := vote_refusal(call, proposal, already, is_resident, utcnow()):
             raise DomainError("vote_refused", 409 if "votes in this call" in refusal else 403, refusal)
-        await calls.insert_vote(
+        await calls.votes.insert(
             tx,
             {"_id": vote_id, "call_id": call["_id"], "proposal_id": proposal_id, "voter_id": principal.sub,
              "at": utcnow()},
@@ -349,7 +349,7 @@ async def select_winners(
             changes: dict[str, Any] = {"status": "selected" if selected else "not_selected"}
             if selected:
                 changes["award"] = chosen[pid]
-            p = await calls.patch_proposal(tx, pid, changes)
+            p = await calls.proposals.patch(tx, pid, changes)
             if selected:
                 extra = {"award": chosen[pid], "currency": c["currency"], "summary": p["summary"][:1000]}
                 if p.get("goal"):
@@ -360,7 +360,7 @@ async def select_winners(
                     extra["note"] = body.note
                 data = proposal_data(p, **extra)
                 emit_with_public(tx, c["municipality"], "call.proposal_selected", pid, data)
-        await calls.patch_call(tx, call_id, {"status": "decided", "decided_at": utcnow()})
+        await calls.calls.patch(tx, call_id, {"status": "decided", "decided_at": utcnow()})
         emit_with_public(tx, c["municipality"], "call.closed", call_id, call_data(c))
         return SelectionOut(
             call_id=call_id,
@@ -385,8 +385,8 @@ async def forget_person(tx: Tx, user_id: str) -> None:
     reproducible) but no longer name them."""
     alias = "deleted-" + hashlib.sha256(user_id.encode()).hexdigest()[:16]
     for proposal in await calls.proposals_by(tx, user_id):
-        await calls.patch_proposal(tx, proposal["_id"], {"proposer_id": alias})
+        await calls.proposals.patch(tx, proposal["_id"], {"proposer_id": alias})
     for vote in await calls.votes_by(tx, user_id):
-        await calls.delete_vote(tx, vote["_id"])
+        await calls.votes.delete(tx, vote["_id"])
         renamed = {**vote, "_id": f"{vote['call_id']}|{alias}|{vote['proposal_id']}", "voter_id": alias}
-        await calls.insert_vote(tx, renamed)
+        await calls.votes.insert(tx, renamed)

@@ -66,7 +66,7 @@ async def create_pool(
     async def create(tx: Tx) -> PoolOut:
         doc = {"_id": f"pool_{uuid.uuid4().hex}", "municipality": slug, **body.model_dump(), "rev": 0}
         doc["created_at"] = utcnow()
-        await matching.insert_pool(tx, doc)
+        await matching.pools.insert(tx, doc)
         return await _pool_out(tx, doc)
 
     async def work(tx: Tx) -> PoolOut:
@@ -98,7 +98,7 @@ async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
     """Reserve city money from a pool for a granted label; emits match.committed."""
     if label["status"] != "granted":
         raise DomainError("label_not_granted", 409, "match funds go with a granted label")
-    pool = await matching.pool(tx, body.pool_id)
+    pool = await matching.pools.get(tx, body.pool_id)
     if pool is None or pool["municipality"] != label["municipality"]:
         raise DomainError("pool_not_found", 404, f"{label['municipality']} has no pool {body.pool_id!r}")
     if pool["currency"] != campaign.get("currency"):
@@ -134,7 +134,7 @@ async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
         "status": "active",
         "created_at": utcnow(),
     }
-    await matching.insert_commitment(tx, doc)
+    await matching.commitments.insert(tx, doc)
     data = match_data(doc, counts_toward_goal=counts_toward_goal(rule["condition"]))
     emit_with_public(tx, doc["municipality"], "match.committed", doc["_id"], data)
     return doc
@@ -177,7 +177,7 @@ async def add_commitment(
 
 
 async def get_commitment(mongo: Mongo, commitment_id: str) -> CommitmentOut:
-    doc = await matching.commitment(mongo.db, commitment_id)
+    doc = await matching.commitments.get(mongo.db, commitment_id)
     if doc is None:
         raise DomainError("commitment_not_found", 404, "no such commitment")
     return CommitmentOut.of(doc)
@@ -189,10 +189,10 @@ async def commitments_of_campaign(src: store.Source, campaign_id: str) -> list[C
 
 async def cancel_commitment(tx: Tx, commitment_id: str, reason: str) -> None:
     """Cancel what is still pending; an instant commitment keeps what it already gave."""
-    c = await matching.commitment(tx, commitment_id)
+    c = await matching.commitments.get(tx, commitment_id)
     if c is None or c["status"] != "active":
         return
-    await matching.patch_commitment(
+    await matching.commitments.patch(
         tx, commitment_id, {"status": "canceled", "closed_at": utcnow(), "reason": reason}
     )
     given = int(c.get("given", 0))
@@ -224,17 +224,17 @@ async def record_payment(tx: Tx, payment_id: str, data: dict[str, Any], refunded
     fields["refunded" if refunded else "succeeded"] = True
     fields["refunded_at" if refunded else "succeeded_at"] = at
     if existing is None:
-        await store.insert(
-            tx, "contributions", {"_id": payment_id, "refunded": False, "succeeded": False, **fields}
+        await store.contributions.insert(
+            tx, {"_id": payment_id, "refunded": False, "succeeded": False, **fields}
         )
     else:
-        await store.patch(tx, "contributions", payment_id, fields)
+        await store.contributions.patch(tx, payment_id, fields)
     if not refunded:
         await _on_contribution(tx, payment_id)
 
 
 async def _release(tx: Tx, c: Doc, amount: int) -> None:
-    await matching.patch_commitment(
+    await matching.commitments.patch(
         tx, c["_id"], {"status": "released", "given": amount, "closed_at": utcnow()}
     )
     data = match_data(c, amount=amount, counts_toward_goal=counts_toward_goal(c["rule"]["condition"]))
@@ -271,7 +271,7 @@ async def _on_contribution(tx: Tx, payment_id: str) -> None:
 
 async def _apply_instant(tx: Tx, c: Doc, contribution: Doc, backers: int) -> None:
     app_id = f"{c['_id']}|{contribution['_id']}"
-    if await matching.application(tx, app_id) is not None:
+    if await matching.applications.get(tx, app_id) is not None:
         return
     # `given` always equals the sum of the commitment's application records: both change in
     # the same transaction, so it is exact without re-reading every application.
@@ -284,7 +284,7 @@ async def _apply_instant(tx: Tx, c: Doc, contribution: Doc, backers: int) -> Non
     )
     if amount <= 0:
         return
-    await matching.insert_application(
+    await matching.applications.insert(
         tx,
         {
             "_id": app_id,
@@ -300,7 +300,7 @@ async def _apply_instant(tx: Tx, c: Doc, contribution: Doc, backers: int) -> Non
     changes: dict[str, Any] = {"given": given}
     if given >= int(c["max_amount"]):
         changes.update({"status": "exhausted", "closed_at": utcnow()})
-    await matching.patch_commitment(tx, c["_id"], changes)
+    await matching.commitments.patch(tx, c["_id"], changes)
     data = match_data(
         c,
         amount=amount,

@@ -71,7 +71,7 @@ async def register(mongo: Mongo, body: MunicipalityIn) -> MunicipalityOut:
     }
 
     async def work(tx: Tx) -> None:
-        await store.insert(tx, "municipalities", doc)
+        await store.municipalities.insert(tx, doc)
         data = {
             "municipality_id": doc["_id"],
             **{k: doc[k] for k in ("slug", "name", "country", "official_code", "postcodes")},
@@ -87,7 +87,7 @@ async def register(mongo: Mongo, body: MunicipalityIn) -> MunicipalityOut:
 
 async def list_all(mongo: Mongo) -> MunicipalitiesOut:
     return MunicipalitiesOut(
-        items=[MunicipalityOut.of(d) for d in await store.municipalities(mongo.db, limit=500)]
+        items=[MunicipalityOut.of(d) for d in await store.all_municipalities(mongo.db, limit=500)]
     )
 
 
@@ -110,7 +110,7 @@ async def edit(mongo: Mongo, slug: str, body: MunicipalityPatch) -> Municipality
 
     async def work(tx: Tx) -> dict[str, Any]:
         current = await store.municipality(tx, slug)
-        doc = await store.patch(tx, "municipalities", current["_id"], changes)
+        doc = await store.municipalities.patch(tx, current["_id"], changes)
         if not doc.get("postcodes") and not doc.get("polygon_json"):
             raise DomainError("territory_required", 422, "a municipality keeps postcodes or a polygon")
         return doc
@@ -123,7 +123,7 @@ async def grant_trial(mongo: Mongo, slug: str, days: int) -> MunicipalityOut:
 
     async def work(tx: Tx) -> dict[str, Any]:
         current = await store.municipality(tx, slug)
-        return await store.patch(tx, "municipalities", current["_id"], {"trial_until": until})
+        return await store.municipalities.patch(tx, current["_id"], {"trial_until": until})
 
     return MunicipalityOut.of(await mongo.transact(work), active=True)
 

@@ -38,7 +38,7 @@ async def _appoint(tx: Tx, slug: str, user_id: str, role: str, email: str | None
     }
     if existing is not None and existing["role"] == role and existing.get("email") == doc["email"]:
         return existing
-    await store.put(tx, "officials", doc)
+    await store.officials.put(tx, doc)
     tx.emit("official.appointed", user_id, _event_data(doc))
     return doc
 
@@ -55,7 +55,7 @@ async def appoint(mongo: Mongo, manager: CityOfficial, user_id: str, body: Appoi
 
 
 async def _remove(tx: Tx, doc: Doc) -> None:
-    await store.delete(tx, "officials", doc["_id"])
+    await store.officials.delete(tx, doc["_id"])
     tx.emit("official.removed", doc["user_id"], _event_data(doc))
 
 
@@ -72,7 +72,7 @@ async def remove(mongo: Mongo, manager: CityOfficial, user_id: str) -> None:
 async def remove_every_role(tx: Tx, user_id: str) -> None:
     """The person's account is gone: they stop being an official anywhere."""
     for doc in await store.roles_of_user(tx, user_id):
-        await store.delete(tx, "officials", doc["_id"])
+        await store.officials.delete(tx, doc["_id"])
         # Without the email: the account and its address are deleted.
         data = {"user_id": user_id, "municipality": doc["municipality"], "role": doc["role"]}
         tx.emit("official.removed", user_id, data)
@@ -97,7 +97,7 @@ async def invite(mongo: Mongo, manager: CityOfficial, body: InviteIn) -> Invitat
     }
 
     async def work(tx: Tx) -> None:
-        await store.insert(tx, "invitations", doc)
+        await store.invitations.insert(tx, doc)
         tx.emit(
             "official.invited",
             doc["_id"],
@@ -132,9 +132,7 @@ async def accept(mongo: Mongo, principal: Principal, token: str) -> OfficialOut:
         user = await store.user(tx, principal.sub) or {}
         if user.get("email") and user["email"] != inv["email"].strip().lower():
             raise DomainError("wrong_invitee", 403, "this invitation was sent to another email address")
-        await store.patch(
-            tx, "invitations", inv["_id"], {"accepted_by": principal.sub, "accepted_at": utcnow()}
-        )
+        await store.invitations.patch(tx, inv["_id"], {"accepted_by": principal.sub, "accepted_at": utcnow()})
         return await _appoint(
             tx, inv["municipality"], principal.sub, inv["role"], inv["email"], inv["invited_by"]
         )
