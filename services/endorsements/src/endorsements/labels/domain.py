@@ -1,4 +1,4 @@
-"""The label (endorsement) lifecycle and who may move it.
+"""The label lifecycle and who may move it.
 
 requested -> under_review -> granted | declined;  granted -> revoked (with a public reason).
 A city may also open a review itself from its queue (straight to under_review).
