@@ -171,6 +171,13 @@ class StripeApi:
                     options=self.opts(f"plan-{plan_id(plan)}"),
                 )
 
+    async def make_default_payment_method(self, customer: str, payment_method: str) -> None:
+        """Attach a card created by Stripe.js to the customer and bill its invoices to it."""
+        await self.v1.payment_methods.attach_async(payment_method, params={"customer": customer})
+        await self.v1.customers.update_async(
+            customer, params={"invoice_settings": {"default_payment_method": payment_method}}
+        )
+
     async def create_subscription(
         self, customer: str, plan: str, metadata: dict[str, str], key: str
     ) -> stripe.Subscription:

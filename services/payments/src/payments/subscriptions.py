@@ -97,10 +97,7 @@ class CitySubscriptions:
                 {"municipality": municipality},
                 **({"email": email} if email else {}),
             )
-            await self.stripe.v1.payment_methods.attach_async(payment_method, params={"customer": customer})
-            await self.stripe.v1.customers.update_async(
-                customer, params={"invoice_settings": {"default_payment_method": payment_method}}
-            )
+            await self.stripe.make_default_payment_method(customer, payment_method)
             sub = plain(
                 await self.stripe.create_subscription(
                     customer, plan, {"municipality": municipality}, f"subscription-{municipality}-{key}"
