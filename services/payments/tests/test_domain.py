@@ -32,6 +32,9 @@ def test_money_taken_is_never_undone_by_a_late_failure() -> None:
     assert domain.status_after_payment_intent("pending", "keep_it_all", succeeded, None) == "succeeded"
     assert domain.status_after_payment_intent("succeeded", "keep_it_all", failed, None) is None
     assert domain.status_after_payment_intent("refunded", "keep_it_all", succeeded, None) is None
+    # Paid while the campaign was being canceled: recorded (and then refunded), not lost.
+    assert domain.status_after_payment_intent("abandoned", "keep_it_all", succeeded, None) == "succeeded"
+    assert domain.status_after_payment_intent("abandoned", "keep_it_all", failed, None) is None
     # A decline, then the backer tries another card on the same intent and it goes through.
     assert domain.status_after_payment_intent("pending", "keep_it_all", failed, None) == "failed"
     assert domain.status_after_payment_intent("failed", "keep_it_all", failed, "pi_1") is None

@@ -267,7 +267,9 @@ def status_after_payment_intent(
     and a payment after a failure (the backer retried) is recorded.
     """
     if status not in PAYABLE:
-        return None
+        # Money that arrives for a pledge given up meanwhile (the campaign was canceled while
+        # Stripe was charging) is recorded, then follows the outcome: refunded, never untracked.
+        return SUCCEEDED if status == ABANDONED and intent.status == "succeeded" else None
     if intent.status == "succeeded":
         return SUCCEEDED
     if intent.status == "requires_action":
