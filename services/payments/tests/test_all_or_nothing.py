@@ -151,3 +151,35 @@ async def test_failed_campaign_releases_every_pledge_and_charges_nothing(payment
     assert set((await statuses(payments, campaign_id)).values()) == {"released"}
     for pledge in pledges:
         assert await payments.browser.intents_of(pledge["id"]) == []
+
+
+async def test_off_session_authentication_is_a_failure_then_the_backer_pays_with_3d_secure(
+    payments: Any,
+) -> None:
+    """A bank that wants 3-D Secure when nobody is there: the charge fails with a grace period
+    (and its intent is closed); "retry your payment" saves a card and pays on-session."""
+    campaign_id = f"cmp_{uuid.uuid4().hex}"
+    await publish_campaign(payments, campaign_id, "published", "live", 2)
+    await eventually(lambda: payments.store.campaign(campaign_id))
+    (pledge,) = await authorised_pledges(payments, campaign_id, [payments.three_ds_card])
+    await publish_campaign(payments, campaign_id, "succeeded", "succeeded", 5)
+
+    async def failed() -> bool:
+        return (await statuses(payments, campaign_id))[pledge["id"]] == "charge_failed"
+
+    await eventually(failed, timeout=20)
+    (off_session,) = await payments.browser.intents_of(pledge["id"])
+    assert off_session["status"] == "canceled"
+    me = payments.auth(pledge["backer"])
+    async with payments.client() as client:
+        mine = (await client.get(f"/pledges/{pledge['id']}", headers=me)).json()
+        assert mine["failure_reason"] == "authentication_required" and mine["next_action"] == "retry"
+        retry = await client.post(
+            f"/pledges/{pledge['id']}/retry", headers={**me, "Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
+        )
+        asked = await payments.checkout(retry.json(), payments.three_ds_card, me)
+        assert asked["status"] == "requires_action" and asked["next_action"] == "confirm_card_payment"
+        assert asked["retry_until"] == mine["retry_until"]
+        assert await payments.browser.authenticate(asked["client_secret"]) == 200
+        paid = (await client.post(f"/pledges/{pledge['id']}/confirm", headers=me)).json()
+    assert paid["status"] == "succeeded" and paid["receipt"]["total"] == pledge["amount"]
