@@ -38,7 +38,7 @@ def test_consumer_scaling_names_real_queues() -> None:
     """KEDA must watch the queues the services really declare (Handlers(\"<queue>\"))."""
     declared = set()
     for service in SERVICES:
-        for path in (ROOT / "services" / service / "src" / service).glob("*.py"):
+        for path in (ROOT / "services" / service / "src" / service).rglob("*.py"):
             for line in path.read_text().splitlines():
                 if 'Handlers("' in line:
                     declared.add(line.split('Handlers("', 1)[1].split('"', 1)[0])

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 BASE = Path(__file__).parent / "base"
-SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications"]
+SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications", "web"]
 # Queues each service consumes (KEDA scales consumers on their backlog).
 QUEUES = {
     "gateway": ["gateway.officials"],
@@ -21,7 +21,10 @@ QUEUES = {
     "payments": ["payments.campaigns", "payments.municipalities", "payments.matches"],
     "endorsements": ["endorsements.events"],
     "notifications": ["notifications.events", "notifications.webhooks"],
+    "web": [],  # the web site consumes no events
 }
+# Scaled on CPU alone (HTTP only): the gateway and the web site.
+HTTP_ONLY = {"gateway", "web"}
 
 
 def manifests(service: str) -> list[dict]:
@@ -34,6 +37,16 @@ def manifests(service: str) -> list[dict]:
     ]
     if service == "gateway":
         env.append({"name": "JWT_KEYS_DIR", "value": "/keys"})
+    if service in ("gateway", "web"):
+        # The site passes visitors' addresses to the gateway's per-IP limits with this shared secret.
+        env.append(
+            {
+                "name": "SITE_PROXY_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": "site-proxy", "key": "secret"}},
+            }
+        )
+    if service == "web":
+        env.append({"name": "GATEWAY_URL", "value": "http://gateway:8000"})
     container = {
         "name": service,
         "image": f"civicfund/{service}:latest",
@@ -103,7 +116,7 @@ def manifests(service: str) -> list[dict]:
         },
     ]
     scaling_target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": service}
-    if service == "gateway":
+    if service in HTTP_ONLY:
         docs.append(
             {
                 "apiVersion": "autoscaling/v2",
@@ -171,6 +184,7 @@ def common() -> list[dict]:
                 "UPSTREAM_PAYMENTS": "http://payments:8000",
                 "UPSTREAM_ENDORSEMENTS": "http://endorsements:8000",
                 "UPSTREAM_NOTIFICATIONS": "http://notifications:8000",
+                "UPSTREAM_WEB": "http://web:8000",
                 "LOG_JSON": "true",
             },
         },
