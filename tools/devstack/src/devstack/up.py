@@ -37,7 +37,8 @@ def _after_ready(stack: Stack, honcho: subprocess.Popen, load_demo: bool) -> Non
             print(demo.summary(), flush=True)
         print(
             "\n==> Civicfund is running\n"
-            f"    API (gateway):   {stack.url('gateway')}   docs: {stack.url('gateway')}/docs\n"
+            f"    web site:        {stack.url('gateway')}/   <- open this in a browser\n"
+            f"    API (gateway):   {stack.url('gateway')}/api/v1/...   docs: {stack.url('gateway')}/docs\n"
             + "".join(f"    {s + ':':<17}{stack.url(s)}/metrics\n" for s in SERVICES[1:])
             + f"    localstripe:     http://127.0.0.1:{stack.ports.localstripe}\n"
             f"    mail sink:       {stack.var / 'mail'} (SMTP 127.0.0.1:{stack.ports.smtp})\n"
