@@ -103,3 +103,59 @@ def test_refs_stay_inside_the_contracts_directory(tmp_path: Path) -> None:
             contracts.validate(new_event("kit", key, None, {"n": "one"}))
     with pytest.raises(referencing.exceptions.Unresolvable):
         contracts.validate(new_event("kit", "kit.escape", None, {"n": "x"}))
+
+
+def test_inlining_keeps_the_meaning_of_ref_with_siblings(tmp_path: Path) -> None:
+    """Contracts validate against the inlined form; it must accept exactly what the `$ref`
+    form accepts, also where a plain merge would not (closed objects, clashing keywords)."""
+    root = tmp_path / "contracts"
+    (root / "events").mkdir(parents=True)
+    (root / "defs").mkdir()
+    defs = {
+        "$defs": {
+            "closed": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "additionalProperties": False,
+            },
+            "small": {"type": "integer", "maximum": 10},
+            "open": {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}},
+        }
+    }
+    (root / "defs" / "d.json").write_text(json.dumps(defs))
+    schemas = {
+        "kit.closed": {"$ref": "../defs/d.json#/$defs/closed", "properties": {"b": {"type": "string"}}},
+        "kit.clash": {
+            "type": "object",
+            "properties": {"n": {"$ref": "../defs/d.json#/$defs/small", "maximum": 5}},
+        },
+        "kit.open": {
+            "type": "object",
+            "$ref": "../defs/d.json#/$defs/open",
+            "required": ["b"],
+            "properties": {"a": {"minimum": 0}, "b": {"type": "string"}},
+        },
+    }
+    for key, schema in schemas.items():
+        (root / "events" / f"{key}.json").write_text(json.dumps(schema))
+    contracts = Contracts(root)
+    cases = [
+        {},
+        {"a": 1},
+        {"a": -1},
+        {"a": 1, "b": "x"},
+        {"b": "x"},
+        {"a": "1", "b": "x"},
+        {"n": 3},
+        {"n": 7},
+        {"n": 11},
+    ]
+    for key in schemas:
+        by_ref = jsonschema.Draft202012Validator(
+            {"$id": contracts.uri_of(contracts._path_for(key)), **contracts.schema_for(key)},
+            registry=contracts.registry,
+        )
+        inlined = contracts.validator_for(key)
+        assert "$ref" not in json.dumps(inlined.schema)
+        for case in cases:
+            assert inlined.is_valid(case) == by_ref.is_valid(case), (key, case)

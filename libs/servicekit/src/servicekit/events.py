@@ -9,6 +9,7 @@ relative to the file, or by the `$id` prefix `https://civicfund.org/contracts/`.
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import UTC, datetime
@@ -88,21 +89,46 @@ def default_contracts_dir() -> Path:
     return Path("/app/contracts")
 
 
+# Keywords that only annotate: when a `$ref` and its siblings both set one, the siblings' wins.
+_ANNOTATIONS = {"title", "description", "$comment", "$schema", "$id", "examples", "default", "deprecated"}
+# Keywords whose meaning depends on the properties declared beside them: never merged.
+_CONTEXTUAL = {"additionalProperties", "unevaluatedProperties", "patternProperties", "unevaluatedItems"}
+
+
+class _Recursive(Exception):
+    """A contract refers to itself: it cannot be inlined (validated through the registry)."""
+
+
 def _merge(target: dict[str, Any], siblings: dict[str, Any]) -> dict[str, Any]:
-    """A `$ref` and its siblings both apply (draft 2020-12); for open object schemas that is the
-    union of `required` and of `properties`. Other keywords: the siblings' (title) win."""
-    out = {**target, **siblings}
-    if "required" in target and "required" in siblings:
-        out["required"] = [
-            *target["required"],
-            *(r for r in siblings["required"] if r not in target["required"]),
-        ]
-    if "properties" in target and "properties" in siblings:
-        props = dict(target["properties"])
-        for name, schema in siblings["properties"].items():
-            props[name] = schema if props.get(name, schema) == schema else {"allOf": [props[name], schema]}
-        out["properties"] = props
+    """One schema equivalent to `{"$ref": target, **siblings}` (draft 2020-12: both apply).
+
+    For open object schemas that is the union of `required` and of `properties` (a property in
+    both gets both schemas); an annotation of the siblings wins. Anything else set on both sides,
+    or a keyword that depends on the declared properties, stays an `allOf` of the two."""
+    if any(k in target or k in siblings for k in _CONTEXTUAL):
+        return _all_of(target, siblings)
+    out = dict(target)
+    for key, value in siblings.items():
+        if key not in target or key in _ANNOTATIONS or target[key] == value:
+            out[key] = value
+        elif key == "required":
+            out[key] = [*target[key], *(r for r in value if r not in target[key])]
+        elif key == "properties":
+            props = dict(target[key])
+            for name, schema in value.items():
+                props[name] = (
+                    schema if props.get(name, schema) == schema else {"allOf": [props[name], schema]}
+                )
+            out[key] = props
+        else:
+            return _all_of(target, siblings)
     return out
+
+
+def _all_of(target: dict[str, Any], siblings: dict[str, Any]) -> dict[str, Any]:
+    notes = {k: v for k, v in siblings.items() if k in _ANNOTATIONS}
+    rest = {k: v for k, v in siblings.items() if k not in _ANNOTATIONS}
+    return {**notes, "allOf": [target, rest]} if rest else {**target, **notes}
 
 
 class Contracts:
@@ -153,24 +179,30 @@ class Contracts:
         return schema
 
     def resolved_schema_for(self, routing_key: str) -> dict[str, Any]:
-        """The contract with every `$ref` inlined (for readers that want the whole shape, e.g.
-        to derive a public form or to document it). The `$ref`'s siblings win over the target."""
+        """The contract with every `$ref` inlined: the same validation, as one document (for
+        readers that want the whole shape, to derive a public form, to document it, and for
+        fast validation). Raises `referencing.exceptions.Unresolvable` for a dangling `$ref`."""
+        return copy.deepcopy(self._resolved(routing_key))  # callers may edit their copy
+
+    @lru_cache(maxsize=512)  # noqa: B019 - see schema_for
+    def _resolved(self, routing_key: str) -> dict[str, Any]:
         path = self._path_for(routing_key)
         schema = self.schema_for(routing_key)
-        return self._inline(schema, self.registry.resolver(base_uri=self.uri_of(path)))
+        return self._inline(schema, self.registry.resolver(base_uri=self.uri_of(path)), ())
 
-    def _inline(self, node: Any, resolver: Any) -> Any:
+    def _inline(self, node: Any, resolver: Any, seen: tuple[int, ...]) -> Any:
         if isinstance(node, list):
-            return [self._inline(item, resolver) for item in node]
+            return [self._inline(item, resolver, seen) for item in node]
         if not isinstance(node, dict):
             return node
-        out = {k: self._inline(v, resolver) for k, v in node.items() if k != "$ref"}
+        out = {k: self._inline(v, resolver, seen) for k, v in node.items() if k != "$ref"}
         ref = node.get("$ref")
         if isinstance(ref, str):
             resolved = resolver.lookup(ref)
-            target = self._inline(resolved.contents, resolved.resolver)
-            if isinstance(target, dict):
-                out = _merge(target, out)
+            if id(resolved.contents) in seen:
+                raise _Recursive(ref)
+            target = self._inline(resolved.contents, resolved.resolver, (*seen, id(resolved.contents)))
+            out = _merge(target, out) if isinstance(target, dict) else {"allOf": [target, out]}
         return out
 
     def known_types(self) -> list[str]:
@@ -178,9 +210,14 @@ class Contracts:
 
     @lru_cache(maxsize=512)  # noqa: B019 - see schema_for
     def validator_for(self, routing_key: str) -> jsonschema.Draft202012Validator:
-        schema = self.schema_for(routing_key)
-        if "$id" not in schema:  # relative `$ref`s resolve against the file's own location
-            schema = {"$id": self.uri_of(self._path_for(routing_key)), **schema}
+        # Validated against the inlined form: following `$ref`s through the registry on every
+        # event costs several times the validation itself, and every emit validates.
+        try:
+            schema = self._resolved(routing_key)
+        except _Recursive:
+            schema = self.schema_for(routing_key)
+            if "$id" not in schema:  # relative `$ref`s resolve against the file's own location
+                schema = {"$id": self.uri_of(self._path_for(routing_key)), **schema}
         return jsonschema.Draft202012Validator(
             schema, registry=self.registry, format_checker=jsonschema.FormatChecker()
         )
