@@ -52,8 +52,11 @@ EVENT_URLS: dict[str, str] = {
     "user.password_reset_requested": "reset_url",
 }
 # The footer of every email: preferences always, unsubscribe when the category can be refused.
+# The unsubscribe link (and the List-Unsubscribe header) opens the site's page, which calls this
+# service; the API's own page (`/api/v1/notifications/unsubscribe`) keeps working for emails
+# already sent with the old link.
 PREFERENCES_PATH = "/me/notifications"
-UNSUBSCRIBE_PATH = "/api/v1/notifications/unsubscribe?token={token}"
+UNSUBSCRIBE_PATH = "/unsubscribe?token={token}"
 
 
 def _fields(pattern: str) -> list[str]:
