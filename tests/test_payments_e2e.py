@@ -1,6 +1,7 @@
-"""Payments in the running platform: a pledge through the gateway, paid on the stack's
-localstripe, reported by localstripe's own signed webhook (payments registered itself at
-start-up), and a Stripe delivery through the gateway's /webhooks/stripe with its body untouched."""
+"""Payments in the running platform: a pledge through the gateway, its card saved on the stack's
+localstripe as Stripe.js does it and charged by payments (localstripe's own signed webhook for
+that payment reaches payments too: it registered itself at start-up), and a Stripe delivery
+through the gateway's /webhooks/stripe with its body untouched."""
 
 from __future__ import annotations
 
@@ -72,30 +73,29 @@ async def test_pledge_paid_on_localstripe_reaches_the_bus_through_its_webhook(
             await eventually(pledge, timeout=20, interval=0.3)  # until payments projected the campaign
             created = await pledge()
             assert created is not None and created["status"] == "pending"
-            intent_id = created["client_secret"].split("_secret_")[0]
+            assert created["next_action"] == "confirm_card_setup"
+            secret = created["client_secret"]
 
-            # The browser's part (Stripe.js), on the stack's localstripe.
-            async with httpx.AsyncClient(
-                base_url=stripe_base, auth=("sk_test_e2e", ""), timeout=10
-            ) as stripe:
-                pm = await stripe.post(
-                    "/v1/payment_methods",
+            # The browser's part (Stripe.js confirmCardSetup), on the stack's localstripe.
+            async with httpx.AsyncClient(base_url=stripe_base, timeout=10) as stripe:
+                saved = await stripe.post(
+                    f"/v1/setup_intents/{secret.split('_secret_')[0]}/confirm",
                     data={
-                        "type": "card",
-                        "card[number]": "4242424242424242",
-                        "card[exp_month]": "12",
-                        "card[exp_year]": "2031",
-                        "card[cvc]": "123",
+                        "key": "pk_test_e2e",
+                        "client_secret": secret,
+                        "payment_method_data[type]": "card",
+                        "payment_method_data[card][number]": "4242424242424242",
+                        "payment_method_data[card][exp_month]": "12",
+                        "payment_method_data[card][exp_year]": "2031",
+                        "payment_method_data[card][cvc]": "123",
                     },
                 )
-                (
-                    await stripe.post(
-                        f"/v1/payment_intents/{intent_id}", data={"payment_method": pm.json()["id"]}
-                    )
-                )
-                assert (await stripe.post(f"/v1/payment_intents/{intent_id}/confirm")).status_code == 200
+                assert saved.status_code == 200 and saved.json()["status"] == "succeeded"
 
-            # No confirm call: localstripe's own payment_intent.succeeded delivery drives it.
+            # Payments charges the saved card server-side; localstripe's own signed
+            # payment_intent.succeeded delivery reaches it too (a duplicate it absorbs).
+            confirmed = await client.post(f"/api/v1/payments/pledges/{created['id']}/confirm", headers=backer)
+            assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded", confirmed.text
             await eventually(lambda: seen, timeout=30)
             event = json.loads(seen[0].body)
             assert event["data"]["pledge_id"] == created["id"] and event["data"]["amount"] == 4_200
