@@ -182,3 +182,18 @@ async def test_lease_has_one_holder_and_expires_when_its_holder_dies(mongo: Mong
     assert await first.acquire() == 0
     await second.release()
     assert await first.acquire() > 0
+
+
+async def test_release_gives_an_item_back_without_using_an_attempt(mongo: Mongo) -> None:
+    queue = WorkQueue(mongo, "work", lease_s=60, max_attempts=1)
+    await _add(mongo, queue, "w3")
+    assert await queue.claim() is not None
+    assert await queue.renew("w3")
+    await queue.release("w3")  # e.g. back-pressure: not this replica's turn after all
+    doc = await _doc(mongo, "w3")
+    assert doc["status"] == "pending" and doc["attempts"] == 0 and doc["lease_owner"] == ""
+    again = await queue.claim()
+    assert again is not None and again["attempts"] == 1
+    assert not await queue.retry("w3", "the only attempt failed")
+    assert (await _doc(mongo, "w3"))["status"] == "failed"
+    assert not await queue.renew("w3")
