@@ -6,12 +6,15 @@ python -m devstack.rabbit          # exit 0 when the broker answers, 1 with advi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
+
+import httpx
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -52,6 +55,38 @@ def ensure(url: str | None = None, wait_s: float = 60.0) -> None:
         )
 
 
+# Names test runs, benches and development stacks give their broker objects (BUS_NAMESPACE).
+THROWAWAY = re.compile(r"^(t[0-9a-f]{8}|dev\d+|bench[0-9a-f]{6}|shots[0-9a-f]{6})\.")
+
+
+def sweep_idle_namespaces(url: str | None = None) -> int:
+    """Delete the queues and exchanges of throwaway namespaces in which no queue has a consumer:
+    what an interrupted test run left. Idle quorum queues hold file handles, and RabbitMQ stops
+    accepting connections once they run out. Run it only when no test run is starting."""
+    from servicekit.testing.rabbit import MANAGEMENT_URL, delete_namespace
+
+    url = url or os.environ.get("AMQP_URL", DEFAULT_URL)
+    parsed = urlparse(url)
+    auth = (unquote(parsed.username or "guest"), unquote(parsed.password or "guest"))
+    try:
+        listing = httpx.get(
+            f"{MANAGEMENT_URL}/api/queues", params={"columns": "name,consumers"}, auth=auth, timeout=30
+        )
+    except httpx.HTTPError:
+        return 0
+    if listing.status_code != 200:
+        return 0
+    busy: dict[str, bool] = {}
+    for queue in listing.json():
+        match = THROWAWAY.match(queue["name"])
+        if match:
+            namespace = match.group(1) + "."
+            busy[namespace] = busy.get(namespace, False) or bool(queue.get("consumers"))
+    return sum(delete_namespace(url, namespace) for namespace, used in busy.items() if not used)
+
+
 if __name__ == "__main__":
     ensure()
     print("RabbitMQ is up", file=sys.stderr)
+    if "--sweep" in sys.argv[1:]:
+        print(f"deleted {sweep_idle_namespaces()} idle broker objects of earlier runs", file=sys.stderr)
