@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -107,33 +105,12 @@ async def prepare(gateway: str) -> tuple[str, dict[str, str]]:
 @contextlib.contextmanager
 def own_stack() -> Iterator[tuple[str, str]]:
     sys.path.insert(0, str(ROOT / "tools" / "devstack" / "src"))
-    from devstack.running import running
-    from devstack.stack import SERVICES, Ports, Stack
-    from servicekit.testing.procs import free_port
+    from devstack.running import throwaway
 
-    ports = Ports(
-        **{s: free_port() for s in SERVICES},
-        mongo_ports={s: free_port() for s in SERVICES},
-        localstripe=free_port(),
-        smtp=free_port(),
-    )
-    with tempfile.TemporaryDirectory(prefix="civicfund-bench-") as var:
-        stack = Stack(
-            root=ROOT,
-            var=Path(var),
-            ports=ports,
-            amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-            bus_namespace=f"bench{uuid.uuid4().hex[:6]}.",
-            mongo_data="memory",
-            extra_env={
-                "LOG_LEVEL": "WARNING",
-                "RATE_LIMIT_IP": "100000000/minute",
-                "RATE_LIMIT_USER": "100000000/minute",
-            },
-        )
-        print("starting a stack on free ports ...", flush=True)
-        with running(stack):
-            yield stack.url("gateway"), stack.url("campaigns")
+    print("starting a stack on free ports ...", flush=True)
+    env = {"LOG_LEVEL": "WARNING", "RATE_LIMIT_IP": "100000000/minute", "RATE_LIMIT_USER": "100000000/minute"}
+    with throwaway("bench", env) as run:
+        yield run.stack.url("gateway"), run.stack.url("campaigns")
 
 
 def report(results: list[Result]) -> None:

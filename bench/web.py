@@ -15,10 +15,8 @@ import argparse
 import asyncio
 import contextlib
 import gzip
-import os
 import re
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,30 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @contextlib.contextmanager
 def own_stack() -> Iterator[str]:
     sys.path.insert(0, str(ROOT / "tools" / "devstack" / "src"))
-    from devstack.running import running
-    from devstack.stack import SERVICES, Ports, Stack
-    from servicekit.testing.procs import free_port
+    from devstack.running import throwaway
 
-    ports = Ports(
-        **{s: free_port() for s in SERVICES},
-        mongo_ports={s: free_port() for s in SERVICES},
-        localstripe=free_port(),
-        smtp=free_port(),
-    )
-    with tempfile.TemporaryDirectory(prefix="civicfund-bench-") as var:
-        stack = Stack(
-            root=ROOT,
-            var=Path(var),
-            ports=ports,
-            amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-            bus_namespace=f"bench{uuid.uuid4().hex[:6]}.",
-            mongo_data="memory",
-            extra_env={"LOG_LEVEL": "WARNING", "ADMIN_EMAILS": "bench-admin@example.localhost",
-                       "RATE_LIMIT_IP": "100000000/minute", "RATE_LIMIT_USER": "100000000/minute"},
-        )  # fmt: skip
-        print("starting a stack on free ports ...", flush=True)
-        with running(stack):
-            yield stack.url("gateway")
+    print("starting a stack on free ports ...", flush=True)
+    env = {"LOG_LEVEL": "WARNING", "ADMIN_EMAILS": "bench-admin@example.localhost",
+           "RATE_LIMIT_IP": "100000000/minute", "RATE_LIMIT_USER": "100000000/minute"}  # fmt: skip
+    with throwaway("bench", env) as run:
+        yield run.stack.url("gateway")
 
 
 async def token(client: httpx.AsyncClient, email: str) -> str:

@@ -7,9 +7,12 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -110,8 +113,43 @@ def running(stack: Stack, timeout: float = 90) -> Iterator[RunningStack]:
             except TimeoutError as exc:
                 # Say which process did not come up and why, not just a port number.
                 tail = "\n".join(run.log(proc.name).splitlines()[-30:])
-                raise TimeoutError(f"{proc.name} did not start: {exc}\n--- its last output ---\n{tail}") from exc
+                raise TimeoutError(
+                    f"{proc.name} did not start: {exc}\n--- its last output ---\n{tail}"
+                ) from exc
         yield run
     finally:
         for name in reversed(list(run.procs)):
             run.stop(name)
+
+
+@contextlib.contextmanager
+def throwaway(
+    label: str, extra_env: dict[str, str] | None = None, environment: str = "development"
+) -> Iterator[RunningStack]:
+    """A whole stack on free ports, in-memory databases and its own broker namespace, deleted
+    afterwards: what benchmarks and the screenshot script run against."""
+    from servicekit.testing.procs import free_port
+    from servicekit.testing.rabbit import delete_namespace
+
+    from .stack import SERVICES, Ports
+
+    ports = Ports(
+        **{s: free_port() for s in SERVICES},
+        mongo_ports={s: free_port() for s in SERVICES},
+        localstripe=free_port(),
+        smtp=free_port(),
+    )
+    root = Path(__file__).resolve().parents[4]
+    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    namespace = f"{label}{uuid.uuid4().hex[:6]}."
+    with tempfile.TemporaryDirectory(prefix=f"civicfund-{label}-") as tmp:
+        var = Path(tmp)
+        for sub in ("log", "run", "mail", "keys"):
+            (var / sub).mkdir()
+        stack = Stack(root=root, var=var, ports=ports, amqp_url=amqp_url, bus_namespace=namespace,
+                      mongo_data="memory", environment=environment, extra_env=extra_env or {})  # fmt: skip
+        try:
+            with running(stack) as run:
+                yield run
+        finally:
+            delete_namespace(amqp_url, namespace)

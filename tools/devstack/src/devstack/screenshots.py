@@ -11,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import tempfile
-import uuid
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
 from . import seed
-from .running import running
-from .stack import SERVICES, Ports, Stack
+from .running import throwaway
 
 ROOT = Path(__file__).resolve().parents[4]
 OUT = ROOT / "docs" / "screenshots"
@@ -83,28 +80,11 @@ async def shoot(site: str, demo: seed.Demo) -> list[Path]:
 
 
 def main() -> None:
-    from servicekit.testing.procs import free_port
-
-    ports = Ports(
-        **{s: free_port() for s in SERVICES},
-        mongo_ports={s: free_port() for s in SERVICES},
-        localstripe=free_port(),
-        smtp=free_port(),
-    )
-    with tempfile.TemporaryDirectory(prefix="civicfund-shots-") as tmp:
-        var = Path(tmp)
-        for sub in ("log", "run", "mail", "keys"):
-            (var / sub).mkdir()
-        stack = Stack(
-            root=ROOT, var=var, ports=ports, mongo_data="memory",
-            amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-            bus_namespace=f"shots{uuid.uuid4().hex[:6]}.", extra_env={"LOG_LEVEL": "WARNING"},
-        )  # fmt: skip
-        with running(stack):
-            site = stack.url("gateway")
-            demo = asyncio.run(seed.seed(site, var))
-            for path in asyncio.run(shoot(site, demo)):
-                print(f"  wrote {path.relative_to(ROOT)}")
+    with throwaway("shots", {"LOG_LEVEL": "WARNING"}) as run:
+        site = run.stack.url("gateway")
+        demo = asyncio.run(seed.seed(site, run.stack.var))
+        for path in asyncio.run(shoot(site, demo)):
+            print(f"  wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
