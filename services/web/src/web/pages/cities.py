@@ -1,0 +1,543 @@
+"""The city side of the site: a city's public page, its calls for projects (citizens' side:
+the call, its proposals, submitting one, voting, the results), and the pages its officials open
+from their emails and inbox: a label request (review, grant with the support offered, decline,
+revoke), the city's subscription, its webhooks; `/city` lists the cities of a signed-in official.
+
+Every rule stays in endorsements, payments and notifications: the official pages first ask
+endorsements for the city's officials (officials and admins only, so anyone else gets the 403
+page), then read what they show."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from ..gateway import ApiFailure
+from ..i18n import major_to_minor, parse_instant
+from ..site import Form, SignedIn, Site, SiteDep
+
+router = APIRouter()
+
+E = "/api/v1/endorsements"
+CAMPAIGNS = "/api/v1/campaigns/campaigns"
+SUPPORT_KINDS = ("land", "venue", "equipment", "permits", "communication", "technical_help")
+CATEGORIES = (
+    "public_space", "sport", "culture", "solidarity", "environment",
+    "education", "mobility", "health", "other",
+)  # fmt: skip
+MAX_WINNER_CALLS = 6
+MAX_DELIVERIES = 10
+
+
+# -- names shown for API values ------------------------------------------------------------
+
+
+def role_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {"reviewer": _("reviewer"), "manager": _("manager"), "admin": _("administrator")}
+
+
+def support_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "land": _("Land"),
+        "venue": _("Venue"),
+        "equipment": _("Equipment"),
+        "permits": _("Permits"),
+        "communication": _("Communication"),
+        "technical_help": _("Technical help"),
+    }
+
+
+def category_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "public_space": _("Public space"),
+        "sport": _("Sport"),
+        "culture": _("Culture"),
+        "solidarity": _("Solidarity"),
+        "environment": _("Environment"),
+        "education": _("Education"),
+        "mobility": _("Mobility"),
+        "health": _("Health"),
+        "other": _("Other"),
+    }
+
+
+def label_status_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "requested": _("Requested"),
+        "under_review": _("Under review"),
+        "granted": _("Granted"),
+        "declined": _("Declined"),
+        "revoked": _("Revoked"),
+    }
+
+
+def proposal_status_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "submitted": _("Submitted"),
+        "shortlisted": _("Shortlisted"),
+        "selected": _("Selected"),
+        "not_selected": _("Not selected"),
+    }
+
+
+def campaign_status_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "draft": _("Draft"),
+        "submitted": _("Waiting for review"),
+        "live": _("Raising money"),
+        "succeeded": _("Funded"),
+        "failed": _("Not funded"),
+        "canceled": _("Canceled"),
+        "completed": _("Completed"),
+        "rejected": _("Rejected"),
+    }
+
+
+def selection_mode_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "jury": _("Chosen by a jury"),
+        "vote": _("Chosen by the residents' vote"),
+        "jury_then_vote": _("Shortlisted by a jury, then put to the residents' vote"),
+    }
+
+
+def names(site: Site) -> dict[str, Any]:
+    return {
+        "roles": role_names(site),
+        "support_kinds": support_names(site),
+        "categories": category_names(site),
+        "label_statuses": label_status_names(site),
+        "proposal_statuses": proposal_status_names(site),
+        "campaign_statuses": campaign_status_names(site),
+        "selection_modes": selection_mode_names(site),
+    }
+
+
+# -- shared reads ---------------------------------------------------------------------------
+
+
+def _form_errors(failure: ApiFailure) -> dict[str, str]:
+    errors = dict(failure.field_errors())
+    if not errors:
+        errors["__all__"] = failure.message
+    return errors
+
+
+async def _optional(site: Site, path: str, **kwargs: Any) -> Any:
+    """A read the page can do without (None when the API refuses or is down)."""
+    try:
+        return await site.api("GET", path, **kwargs)
+    except ApiFailure:
+        return None
+
+
+async def _official_city(site: Site, slug: str) -> tuple[dict[str, Any], str]:
+    """The city and the caller's role there; the officials list answers 403 to anyone but the
+    city's officials and admins (the error page), 404 for an unknown city."""
+    officials = await site.api("GET", f"{E}/municipalities/{slug}/officials")
+    city = await site.api("GET", f"{E}/municipalities/{slug}")
+    me = site.user.get("id") if site.user else None
+    role = next((o["role"] for o in officials.get("items", []) if o.get("user_id") == me), None)
+    return city, role or ("admin" if site.is_admin else "")
+
+
+def call_phase(call: dict[str, Any], now: datetime | None = None) -> str:
+    """Where a call stands for citizens: upcoming, submissions, between, vote, counting, closed."""
+    now = now or datetime.now(UTC)
+    if call.get("status") != "open":
+        return "closed"
+    opens = parse_instant(call.get("submission_opens_at"))
+    closes = parse_instant(call.get("submission_closes_at"))
+    vote_opens = parse_instant(call.get("vote_opens_at"))
+    vote_closes = parse_instant(call.get("vote_closes_at"))
+    if opens and now < opens:
+        return "upcoming"
+    if closes and now < closes:
+        return "submissions"
+    if vote_opens and vote_closes:
+        if now < vote_opens:
+            return "between"
+        if now < vote_closes:
+            return "vote"
+    return "counting"
+
+
+# -- the public city page -------------------------------------------------------------------
+
+
+async def _winners(site: Site, slug: str) -> list[dict[str, Any]]:
+    """The decided calls of the city with their selected proposals (newest calls first)."""
+    calls = await _optional(site, f"{E}/municipalities/{slug}/calls", auth=False)
+    decided = [c for c in (calls or {}).get("items", []) if c.get("status") == "decided"]
+    decided.sort(key=lambda c: str(c.get("submission_closes_at") or ""), reverse=True)
+    decided = decided[:MAX_WINNER_CALLS]
+    proposals = await asyncio.gather(
+        *(_optional(site, f"{E}/calls/{c['id']}/proposals", auth=False) for c in decided)
+    )
+    found = []
+    for call, listing in zip(decided, proposals, strict=True):
+        selected = [p for p in (listing or {}).get("items", []) if p.get("status") == "selected"]
+        if selected:
+            found.append({"call": call, "winners": selected})
+    return found
+
+
+@router.get("/cities/{slug}", include_in_schema=False)
+async def city_page(site: SiteDep, slug: str) -> Response:
+    page, winners = await asyncio.gather(
+        site.api("GET", f"{E}/municipalities/{slug}/page", auth=False), _winners(site, slug)
+    )
+    my_role = ((site.user or {}).get("municipalities") or {}).get(slug)
+    return site.render("cities/page.html", page=page, city=page["municipality"], winners=winners,
+                       my_role=my_role, **names(site))  # fmt: skip
+
+
+@router.get("/city", include_in_schema=False)
+async def my_cities(site: SignedIn) -> Response:
+    roles: dict[str, str] = dict((site.user or {}).get("municipalities") or {})
+    if not roles:
+        # A role given moments ago reaches the session with a new token (see invitations.py).
+        try:
+            await site._refresh(force=True)
+            await site.refresh_profile()
+        except ApiFailure:
+            pass
+        roles = dict((site.user or {}).get("municipalities") or {})
+    listing = await _optional(site, f"{E}/municipalities", auth=False)
+    by_slug = {m["slug"]: m for m in (listing or {}).get("items", []) if m.get("slug")}
+    cities = [
+        {"slug": slug, "name": (by_slug.get(slug) or {}).get("name") or slug, "role": role}
+        for slug, role in sorted(roles.items())
+    ]
+    return site.render("cities/console.html", cities=cities, **names(site))
+
+
+# -- calls for projects (citizens' side) ---------------------------------------------------
+
+
+async def _call(site: Site, slug: str, call_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    call = await site.api("GET", f"{E}/calls/{call_id}", auth=False)
+    if call.get("municipality") != slug:
+        raise ApiFailure(404, "not_found", "no such call in this city")
+    city = await site.api("GET", f"{E}/municipalities/{slug}", auth=False)
+    return call, city
+
+
+async def _render_call(
+    site: Site, slug: str, call_id: str, *, status: int = 200, values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    call, city = await _call(site, slug, call_id)
+    proposals, results = await asyncio.gather(
+        _optional(site, f"{E}/calls/{call_id}/proposals", auth=False),
+        _optional(site, f"{E}/calls/{call_id}/results"),
+    )
+    items = (proposals or {}).get("items", [])
+    by_id = {p["id"]: p for p in items}
+    ranking = [{**r, "proposal": by_id.get(r["proposal_id"])} for r in (results or {}).get("ranking", [])]
+    phase = call_phase(call)
+    postcode = (site.user or {}).get("postcode") or ""
+    form = {"title": "", "summary": "", "category": "", "requested_amount": "", "goal": "",
+            "postcode": postcode, **(values or {})}  # fmt: skip
+    return site.render(
+        "cities/call.html", status=status, call=call, city=city, proposals=items, results=results,
+        ranking=ranking, phase=phase, form=form, errors=errors or {}, **names(site),
+    )  # fmt: skip
+
+
+@router.get("/cities/{slug}/calls/{call_id}", include_in_schema=False)
+async def call_page(site: SiteDep, slug: str, call_id: str) -> Response:
+    return await _render_call(site, slug, call_id)
+
+
+@router.post("/cities/{slug}/calls/{call_id}/proposals", include_in_schema=False)
+async def submit_proposal(site: SignedIn, form: Form, slug: str, call_id: str) -> Response:
+    _ = site.gettext
+    call, _city = await _call(site, slug, call_id)
+    keys = ("title", "summary", "category", "requested_amount", "goal", "postcode")
+    values = {k: str(form.get(k, "")).strip() for k in keys}
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {
+        "title": values["title"],
+        "summary": values["summary"],
+        "postcode": values["postcode"],
+    }
+    if not values["title"]:
+        errors["title"] = _("Give your proposal a title.")
+    if not values["summary"]:
+        errors["summary"] = _("Say in a few lines what you propose.")
+    if not values["postcode"]:
+        errors["postcode"] = _("Enter the postcode where the project takes place.")
+    if values["category"]:
+        if values["category"] not in CATEGORIES:
+            errors["category"] = _("Choose a category from the list.")
+        body["category"] = values["category"]
+    for name, required in (("requested_amount", True), ("goal", False)):
+        if not values[name]:
+            if required:
+                errors[name] = _("Enter the amount you ask the city for.")
+            continue
+        try:
+            body[name] = major_to_minor(values[name], call["currency"])
+        except (ValueError, ArithmeticError):
+            errors[name] = _("Enter an amount, for example 2500 or 2500.50.")
+    if not errors:
+        try:
+            await site.api("POST", f"{E}/calls/{call_id}/proposals", json=body)
+        except ApiFailure as failure:
+            if failure.status not in (400, 403, 409, 422):
+                raise
+            errors = _form_errors(failure)
+        else:
+            site.flash(_("Your proposal is submitted. The city will review it."))
+            return site.redirect(f"/cities/{slug}/calls/{call_id}#proposals")
+    return await _render_call(site, slug, call_id, status=422, values=values, errors=errors)
+
+
+@router.post("/cities/{slug}/calls/{call_id}/proposals/{proposal_id}/vote", include_in_schema=False)
+async def vote(site: SignedIn, form: Form, slug: str, call_id: str, proposal_id: str) -> Response:
+    _ = site.gettext
+    await _call(site, slug, call_id)
+    try:
+        answer = await site.api("POST", f"{E}/proposals/{proposal_id}/votes")
+    except ApiFailure as failure:
+        if failure.status not in (400, 403, 409, 422):
+            raise
+        site.flash(_("Your vote was not counted: %(reason)s") % {"reason": failure.message}, "error")
+    else:
+        site.flash(_("Your vote is counted. Votes left: %(n)s") % {"n": answer.get("votes_left", 0)})
+    return site.redirect(f"/cities/{slug}/calls/{call_id}#proposals")
+
+
+# -- a label request (officials) -----------------------------------------------------------
+
+
+def _grant_defaults() -> dict[str, str]:
+    return {
+        "note": "",
+        "kind": "",
+        "description": "",
+        "address": "",
+        "starts_on": "",
+        "ends_on": "",
+        "value": "",
+    }
+
+
+async def _render_label(
+    site: Site, slug: str, label_id: str, *, status: int = 200, form_name: str = "",
+    values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    city, role = await _official_city(site, slug)
+    label = await site.api("GET", f"{E}/labels/{label_id}")
+    if label.get("municipality") != slug:
+        raise ApiFailure(404, "not_found", "no such label in this city")
+    campaign = await _optional(site, f"{CAMPAIGNS}/{label['campaign_id']}")
+    grant = _grant_defaults()
+    reason = ""
+    if form_name == "grant":
+        grant.update(values or {})
+    elif values:
+        reason = values.get("reason", "")
+    return site.render(
+        "cities/label.html", status=status, city=city, role=role, label=label, campaign=campaign,
+        form_name=form_name, grant=grant, reason=reason, errors=errors or {}, **names(site),
+    )  # fmt: skip
+
+
+@router.get("/cities/{slug}/labels/{label_id}", include_in_schema=False)
+async def label_page(site: SignedIn, slug: str, label_id: str) -> Response:
+    return await _render_label(site, slug, label_id)
+
+
+async def _label_action(
+    site: Site, slug: str, label_id: str, form_name: str, path: str, body: dict[str, Any] | None,
+    values: dict[str, str], done: str, headers: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    await _official_city(site, slug)
+    try:
+        await site.api("POST", f"{E}/labels/{label_id}/{path}", json=body, headers=headers)
+    except ApiFailure as failure:
+        if failure.status not in (400, 402, 403, 409, 422):
+            raise
+        errors = _form_errors(failure)
+        if "support" in errors:
+            errors.setdefault("__all__", errors.pop("support"))
+        return await _render_label(site, slug, label_id, status=422 if failure.status == 422 else failure.status,
+                                   form_name=form_name, values=values, errors=errors)  # fmt: skip
+    site.flash(done)
+    return site.redirect(f"/cities/{slug}/labels/{label_id}")
+
+
+@router.post("/cities/{slug}/labels/{label_id}/review", include_in_schema=False)
+async def start_review(site: SignedIn, form: Form, slug: str, label_id: str) -> Response:
+    return await _label_action(site, slug, label_id, "review", "review", None, {},
+                               site.gettext("The review has started."))  # fmt: skip
+
+
+def _reason(site: Site, form: FormData) -> tuple[str, dict[str, str]]:
+    reason = str(form.get("reason", "")).strip()
+    errors = {}
+    if len(reason) < 3:
+        errors["reason"] = site.gettext(
+            "Give the reason (at least 3 characters): the project holder reads it."
+        )
+    return reason, errors
+
+
+@router.post("/cities/{slug}/labels/{label_id}/decline", include_in_schema=False)
+async def decline(site: SignedIn, form: Form, slug: str, label_id: str) -> Response:
+    reason, errors = _reason(site, form)
+    if errors:
+        return await _render_label(site, slug, label_id, status=422, form_name="decline",
+                                   values={"reason": reason}, errors=errors)  # fmt: skip
+    return await _label_action(site, slug, label_id, "decline", "decline", {"reason": reason},
+                               {"reason": reason}, site.gettext("The label is declined; the project holder is told why."))  # fmt: skip
+
+
+@router.post("/cities/{slug}/labels/{label_id}/revoke", include_in_schema=False)
+async def revoke(site: SignedIn, form: Form, slug: str, label_id: str) -> Response:
+    reason, errors = _reason(site, form)
+    if errors:
+        return await _render_label(site, slug, label_id, status=422, form_name="revoke",
+                                   values={"reason": reason}, errors=errors)  # fmt: skip
+    return await _label_action(site, slug, label_id, "revoke", "revoke", {"reason": reason},
+                               {"reason": reason}, site.gettext("The label is revoked; the reason is public."))  # fmt: skip
+
+
+@router.post("/cities/{slug}/labels/{label_id}/grant", include_in_schema=False)
+async def grant(site: SignedIn, form: Form, slug: str, label_id: str) -> Response:
+    _ = site.gettext
+    values = {k: str(form.get(k, "")).strip() for k in _grant_defaults()}
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {"note": values["note"], "support": []}
+    if values["kind"]:
+        offer: dict[str, Any] = {"kind": values["kind"], "description": values["description"]}
+        if values["kind"] not in SUPPORT_KINDS:
+            errors["kind"] = _("Choose a kind of support from the list.")
+        if len(values["description"]) < 3:
+            errors["description"] = _("Describe the support the city gives (at least 3 characters).")
+        if values["kind"] in ("land", "venue") and not values["address"]:
+            errors["address"] = _("Land and venues need an address.")
+        if values["address"]:
+            offer["address"] = values["address"]
+        for name in ("starts_on", "ends_on"):
+            if values[name]:
+                offer[name] = values[name]
+        if values["starts_on"] and values["ends_on"] and values["ends_on"] < values["starts_on"]:
+            errors["ends_on"] = _("The end date is before the start date.")
+        if values["value"]:
+            currency = str(form.get("currency") or "EUR")
+            try:
+                offer["value"] = major_to_minor(values["value"], currency)
+                offer["currency"] = currency
+            except (ValueError, ArithmeticError):
+                errors["value"] = _("Enter an amount, for example 2500 or 2500.50.")
+        body["support"].append(offer)
+    elif values["description"] or values["address"] or values["value"]:
+        errors["kind"] = _("Choose the kind of support you describe.")
+    if errors:
+        return await _render_label(site, slug, label_id, status=422, form_name="grant", values=values,
+                                   errors=errors)  # fmt: skip
+    return await _label_action(site, slug, label_id, "grant", "grant", body, values,
+                               _("The label is granted; the project holder is told."))  # fmt: skip
+
+
+# -- subscription and webhooks (officials) ---------------------------------------------------
+
+
+@router.get("/cities/{slug}/subscription", include_in_schema=False)
+async def subscription_page(site: SignedIn, slug: str) -> Response:
+    city, role = await _official_city(site, slug)
+    refused = False
+    try:
+        listing = await site.api("GET", "/api/v1/payments/subscriptions", params={"municipality": slug})
+    except ApiFailure as failure:
+        if failure.status != 403:
+            raise
+        listing, refused = None, True  # the session's token does not carry the role yet
+    subscriptions = (listing or {}).get("items", [])
+    active_sub = next((s for s in subscriptions if s.get("active")), None)
+    trial_until = parse_instant(city.get("trial_until"))
+    on_trial = bool(trial_until and trial_until > datetime.now(UTC))
+    if active_sub:
+        state = "active"
+    elif on_trial:
+        state = "trial"
+    elif city.get("subscription_active"):
+        state = "active"
+    else:
+        state = "lapsed" if subscriptions else "none"
+    return site.render("cities/subscription.html", city=city, role=role, state=state, on_trial=on_trial,
+                       subscriptions=subscriptions, refused=refused, **names(site))  # fmt: skip
+
+
+WEBHOOKS = "/api/v1/notifications/webhooks"
+
+
+async def _render_webhooks(
+    site: Site, slug: str, *, status: int = 200, values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None, created: dict[str, Any] | None = None,
+) -> Response:  # fmt: skip
+    city, role = await _official_city(site, slug)
+    endpoints, types = await asyncio.gather(
+        site.api("GET", f"{WEBHOOKS}/endpoints", params={"municipality": slug}),
+        _optional(site, f"{WEBHOOKS}/event-types"),
+    )
+    items = endpoints.get("items", [])
+    logs = await asyncio.gather(
+        *(_optional(site, f"{WEBHOOKS}/endpoints/{e['id']}/deliveries", params={"limit": MAX_DELIVERIES})
+          for e in items)
+    )  # fmt: skip
+    hooks = [
+        {"endpoint": e, "deliveries": (log or {}).get("items", [])}
+        for e, log in zip(items, logs, strict=True)
+    ]
+    form = {"url": "", "description": "", "event_types": [], **(values or {})}
+    return site.render("cities/webhooks.html", status=status, city=city, role=role, hooks=hooks,
+                       event_types=(types or {}).get("event_types", []), form=form, errors=errors or {},
+                       created=created, **names(site))  # fmt: skip
+
+
+@router.get("/cities/{slug}/webhooks", include_in_schema=False)
+async def webhooks_page(site: SignedIn, slug: str) -> Response:
+    return await _render_webhooks(site, slug)
+
+
+@router.post("/cities/{slug}/webhooks", include_in_schema=False)
+async def register_webhook(site: SignedIn, form: Form, slug: str) -> Response:
+    _ = site.gettext
+    values: dict[str, Any] = {
+        "url": str(form.get("url", "")).strip(),
+        "description": str(form.get("description", "")).strip(),
+        "event_types": [str(v) for v in form.getlist("event_types")],
+    }
+    errors: dict[str, str] = {}
+    if not values["url"]:
+        errors["url"] = _("Enter the address that receives the events (https://...).")
+    if not values["event_types"]:
+        errors["event_types"] = _("Choose at least one kind of event.")
+    created = None
+    if not errors:
+        try:
+            created = await site.api("POST", f"{WEBHOOKS}/endpoints", json={"municipality": slug, **values})
+        except ApiFailure as failure:
+            if failure.status not in (400, 409, 422):
+                raise
+            errors = _form_errors(failure)
+    if errors:
+        return await _render_webhooks(site, slug, status=422, values=values, errors=errors)
+    # The secret is shown once, on this answer (a redirect would have to carry it).
+    return await _render_webhooks(site, slug, created=created)
