@@ -93,12 +93,10 @@ def build(settings: Settings | None = None) -> FastAPI:
         assert ctx.mongo is not None
         templates = Templates(settings.locales, assets, {"settings": settings})
         gateway = Gateway(settings.gateway_url, settings.gateway_timeout_s, settings.site_proxy_secret)
-        web = Web(settings, templates, assets, gateway, SessionStore(ctx.mongo))
-        ctx.extras["web"] = web
-        app.state.web = web
+        ctx.provide(Web(settings, templates, assets, gateway, SessionStore(ctx.mongo)))
 
     async def stop(ctx: ServiceContext) -> None:
-        await ctx.extras["web"].gateway.close()
+        await ctx.get(Web).gateway.close()
 
     app = create_service_app(
         settings,

@@ -349,7 +349,8 @@ class Site:
 
 
 def get_web(request: Request) -> Web:
-    return request.app.state.web
+    # Also called outside routing (error pages), so not through servicekit's component().
+    return request.app.state.ctx.get(Web)
 
 
 async def get_site(request: Request, web: Annotated[Web, Depends(get_web)]) -> Site:
