@@ -254,3 +254,55 @@ async def test_propose_and_submit_without_javascript_and_on_a_phone(
         await phone.goto(path)
         assert await phone.evaluate("document.documentElement.scrollWidth") <= 375, path
         await assert_accessible(phone)
+
+
+async def test_a_meetup_a_label_request_and_canceling_with_a_confirmation(
+    page: Page, person: Person, log_in: Any, make_campaign: Any, admin: Person, site_url: str,
+    assert_accessible: Any,
+) -> None:  # fmt: skip
+    admin_token = await token_of(site_url, admin)
+    async with httpx.AsyncClient(
+        base_url=site_url, headers={"Authorization": f"Bearer {admin_token}"}
+    ) as client:
+        city = await client.post("/api/v1/endorsements/municipalities", json={
+            "name": "Montreuil", "slug": "montreuil", "official_code": "93048", "country": "FR", "postcodes": ["93100"],
+        })  # fmt: skip
+        assert city.status_code in (201, 409), city.text
+    campaign = await make_campaign(person, title="Street party in Bel-Air")
+    await enter(page, person, log_in)
+
+    await page.goto(f"/projects/{campaign['id']}/meetups")
+    await page.get_by_label("Meetup title").fill("Planning evening")
+    await page.get_by_label("Date and time").fill("2027-06-20T18:30")
+    await page.get_by_label("Place", exact=True).fill("Maison de quartier, 12 rue des Roses")
+    await page.get_by_label("Places").fill("40")
+    await page.get_by_role("button", name="Schedule the meetup").click()
+    await expect(page.get_by_role("status").first).to_contain_text("meetup is scheduled")
+    await expect(page.get_by_role("heading", name="Planning evening")).to_be_visible()
+    await assert_accessible(page)
+
+    # The city learns of the campaign from events: until then the page says to try again.
+    await page.get_by_role("link", name="City label").click()
+    await page.get_by_label("Message to the city").fill("The party needs the street closed for an evening.")
+    deadline = time.monotonic() + 15
+    while True:
+        await page.get_by_role("button", name="Send the request").click()
+        sent = page.get_by_role("status").filter(has_text="sent to the city")
+        error = page.locator("#form-error")
+        await expect(sent.or_(error)).to_be_visible()
+        if await sent.count() or time.monotonic() > deadline:
+            break
+        await expect(error).to_contain_text("does not know this project yet")
+        await asyncio.sleep(0.5)
+    await expect(sent).to_be_visible()
+    await assert_accessible(page)
+
+    await page.get_by_role("link", name="Overview").click()
+    await page.get_by_role("link", name="Cancel the campaign…").click()
+    await page.get_by_role("button", name="Yes, cancel the campaign").click()
+    await expect(page.locator("#f-reason-error")).to_be_visible()
+    await assert_accessible(page)
+    await page.get_by_label("Why you stop").fill("The street party moves to next year.")
+    await page.get_by_role("button", name="Yes, cancel the campaign").click()
+    await expect(page.locator(".status-box")).to_contain_text("Canceled")
+    await expect(page.locator(".moderator-reason")).to_contain_text("moves to next year")
