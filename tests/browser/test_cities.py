@@ -166,9 +166,21 @@ async def test_city_page_and_a_call_for_projects(
     owner = new_person("owner")
     campaign = await make_campaign(owner, municipality=slug, title="Shaded schoolyard")
     label = await request_label(site_url, owner, campaign["id"], "We would love a plot.")
-    token = await api_login(site_url, manager)
-    await call_api(site_url, "POST", f"{E}/labels/{label['id']}/grant", token, json={
-        "note": "Welcome", "support": [{"kind": "land", "description": "A plot by the school", "address": "1 rue X"}]})  # fmt: skip
+    # The manager grants the label with a plot of land; land needs an address, said beside it.
+    official = await new_page()
+    await signed_in(log_in, official, manager)
+    await official.goto(f"/cities/{slug}/labels/{label['id']}")
+    await expect(official.get_by_role("heading", level=1)).to_contain_text("Shaded schoolyard")
+    await official.get_by_label("Kind of support").select_option("land")
+    await official.get_by_label("Description").fill("A plot by the school")
+    await official.get_by_role("button", name="Grant the label").click()
+    await expect(official.locator("#f-address-error")).to_be_visible()
+    await expect(official.get_by_label("Description")).to_have_value("A plot by the school")
+    await assert_accessible(official)
+    await official.get_by_label("Address").fill("1 rue de l'École")
+    await official.get_by_role("button", name="Grant the label").click()
+    await expect(official.get_by_role("status")).to_contain_text("The label is granted")
+    await expect(official.locator(".badges").get_by_text("Granted")).to_be_visible()
 
     # Anyone reads the city's page: the labelled project links to its page, the call to its own.
     visitor = await new_page()
@@ -283,3 +295,32 @@ async def test_an_invitation_is_accepted_through_its_page(
     await page.goto(path_of(link))
     await page.get_by_role("button", name="Accept the invitation").click()
     await expect(page.get_by_role("alert")).to_contain_text("expired or was already used")
+
+
+async def test_a_manager_reads_the_subscription_and_registers_a_webhook(
+    page: Page, admin: Person, log_in: Any, site_url: str,
+    assert_accessible: Callable[[Page], Awaitable[None]],
+) -> None:  # fmt: skip
+    city = await make_city(site_url, admin)
+    slug = city["slug"]
+    manager = new_person("manager")
+    await appoint(site_url, admin, slug, manager, "manager")
+    await signed_in(log_in, page, manager)
+    await page.get_by_role("link", name="City console").click()
+    await page.get_by_role("link", name="Subscription").first.click()
+    await expect(page.get_by_role("heading", level=2, name="Trial until")).to_be_visible()
+    await expect(page.get_by_text("No subscription yet")).to_be_visible()
+    await assert_accessible(page)
+
+    await page.get_by_role("link", name="Webhooks").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Webhooks of {city['name']}")
+    await page.get_by_label("Address (URL)").fill("http://127.0.0.1:9/civicfund")
+    await page.get_by_role("button", name="Register the webhook").click()
+    await expect(page.locator("#f-event_types-error")).to_be_visible()
+    await expect(page.get_by_label("Address (URL)")).to_have_value("http://127.0.0.1:9/civicfund")
+    await page.get_by_label("label.requested", exact=True).check()
+    await page.get_by_role("button", name="Register the webhook").click()
+    await expect(page.get_by_role("heading", name="Webhook registered")).to_be_visible()
+    assert (await page.locator("code.secret").text_content() or "").startswith("whsec_")
+    await expect(page.get_by_role("heading", name="http://127.0.0.1:9/civicfund")).to_be_visible()
+    await assert_accessible(page)
