@@ -200,3 +200,19 @@ async def test_follow_is_idempotent_and_counted(svc) -> None:
     assert (
         await svc.client.put(f"/campaigns/{hidden['id']}/follow", headers=svc.auth(fan))
     ).status_code == 404
+
+
+async def test_me_following_lists_what_i_follow_newest_first(svc) -> None:
+    first, second = await svc.live(svc.user()), await svc.live(svc.user())
+    fan = svc.user()
+    assert (await svc.client.get("/me/following")).status_code == 401
+    for campaign in (first, second):
+        assert (
+            await svc.client.put(f"/campaigns/{campaign['id']}/follow", headers=svc.auth(fan))
+        ).status_code == 200
+    listed = (await svc.client.get("/me/following", headers=svc.auth(fan))).json()
+    assert [c["id"] for c in listed["items"]] == [second["id"], first["id"]]
+    await svc.client.delete(f"/campaigns/{first['id']}/follow", headers=svc.auth(fan))
+    listed = (await svc.client.get("/me/following", headers=svc.auth(fan))).json()
+    assert [c["id"] for c in listed["items"]] == [second["id"]]
+    assert (await svc.client.get("/me/following", headers=svc.auth(svc.user()))).json()["items"] == []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from servicekit.auth import Principal
-from servicekit.mongo import Tx, utcnow
+from servicekit.mongo import Tx, epoch_ms, utcnow
 
+from . import domain
 from .access import visible
 from .models import Following
 from .store import CampaignStore, delete, insert, save
@@ -23,7 +24,13 @@ async def set_following(
             await insert(
                 tx,
                 "follows",
-                {"_id": follow_id, "campaign_id": campaign_id, "user_id": principal.sub, "at": utcnow()},
+                {
+                    "_id": follow_id,
+                    "campaign_id": campaign_id,
+                    "user_id": principal.sub,
+                    "at": utcnow(),
+                    "at_ms": epoch_ms(),
+                },  # fmt: skip
             )
             tx.emit("campaign.followed", campaign_id, {"campaign_id": campaign_id, "user_id": principal.sub})
         elif not follow and existing is not None:
@@ -38,3 +45,9 @@ async def set_following(
         return Following(campaign_id=campaign_id, following=follow, followers_count=count)
 
     return await store.run(work)
+
+
+async def followed(store: CampaignStore, principal: Principal, limit: int) -> list[dict]:
+    """What the person follows and may still see (a campaign hidden since drops out)."""
+    docs = await store.followed_by(principal.sub, limit)
+    return [d for d in docs if domain.can_see(d, principal.sub, principal.is_admin)]
