@@ -30,7 +30,7 @@ async def set_following(
                     "user_id": principal.sub,
                     "at": utcnow(),
                     "at_ms": epoch_ms(),
-                },  # fmt: skip
+                },
             )
             tx.emit("campaign.followed", campaign_id, {"campaign_id": campaign_id, "user_id": principal.sub})
         elif not follow and existing is not None:
