@@ -148,7 +148,16 @@ async def test_the_unsubscribe_link_of_a_real_email_works_without_login(
         prefs = await client.get(
             "/api/v1/notifications/me/preferences", headers={"Authorization": f"Bearer {token}"}
         )
-    assert prefs.json()["categories"]["campaign_news"]["email"] is False
+        assert prefs.json()["categories"]["campaign_news"]["email"] is False
+        # A mail client's one-click (RFC 8058: a POST without any form token) is answered too,
+        # and the API's own page of the emails sent before the link moved still works.
+        one_click = await client.post(
+            link, data={"List-Unsubscribe": "One-Click"}, headers={"Accept-Language": "en"}
+        )
+        assert one_click.status_code == 200 and "You are unsubscribed" in one_click.text
+        token_part = link.split("?", 1)[1]
+        old = await client.get(f"/api/v1/notifications/unsubscribe?{token_part}")
+        assert old.status_code == 200 and "<form" in old.text
     # A link altered by hand is refused, and says so.
     response = await page.goto(link[:-4] + "AAAA")
     assert response is not None and response.status == 400
