@@ -7,7 +7,15 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from web.pages.projects import CAMPAIGN_FIELDS, LIVE_EDITABLE, _local_time, _parse_campaign, status_text
+from web.gateway import ApiFailure
+from web.pages.projects import (
+    CAMPAIGN_FIELDS,
+    LIVE_EDITABLE,
+    _form_errors,
+    _local_time,
+    _parse_campaign,
+    status_text,
+)
 
 SITE: Any = SimpleNamespace(gettext=lambda text: text)
 GOOD = {
@@ -46,3 +54,14 @@ def test_a_meetup_time_without_a_zone_is_paris_time() -> None:
 def test_a_returned_draft_says_so() -> None:
     assert status_text(SITE, {"status": "draft", "reason": "Add a photo"})[0] == "Returned for changes"
     assert status_text(SITE, {"status": "draft"})[0] == "Draft"
+
+
+def test_api_field_errors_go_beside_the_form_fields_or_on_top() -> None:
+    failure = ApiFailure(422, "validation_error", "invalid", details=[
+        {"loc": ["body", "description"], "msg": "too long"}, {"loc": ["body", "lat"], "msg": "lat and lon go together"},
+    ])  # fmt: skip
+    errors = _form_errors(failure, {"story": "", "title": ""}, {"description": "story"})
+    assert errors == {"story": "too long", "__all__": "lat: lat and lon go together"}
+    assert _form_errors(ApiFailure(409, "frozen_once_live", "the goal no longer changes"), {}) == {
+        "__all__": "the goal no longer changes"
+    }

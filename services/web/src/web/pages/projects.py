@@ -105,12 +105,19 @@ def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
-def _form_errors(failure: ApiFailure, names: dict[str, str] | None = None) -> dict[str, str]:
+def _form_errors(failure: ApiFailure, shown: tuple[str, ...] | dict[str, Any], names: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    """The API's refusal as form errors: beside the field it names (`names` maps API field names
+    to the form's), else at the top of the form (a field the form does not show, or no field)."""
     errors: dict[str, str] = {}
+    general: list[str] = []
     for name, message in failure.field_errors().items():
-        errors.setdefault((names or {}).get(name, name), message)
-    if not errors:
-        errors["__all__"] = failure.message
+        field = (names or {}).get(name, name)
+        if field in shown:
+            errors.setdefault(field, message)
+        else:
+            general.append(message if field == "__all__" else f"{field}: {message}")
+    if general or not errors:
+        errors["__all__"] = " ".join(general) or failure.message
     return errors
 
 
@@ -275,7 +282,7 @@ async def propose(site: SignedIn, form: Form) -> Response:
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
-            errors = _form_errors(failure, FORM_NAMES)
+            errors = _form_errors(failure, values, FORM_NAMES)
         else:
             site.flash(site.gettext("Your draft is saved. Submit it for review when it is ready."))
             return site.redirect(f"/projects/{created['id']}")
@@ -321,7 +328,7 @@ async def edit(site: SignedIn, form: Form, campaign_id: str) -> Response:
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
-            errors = _form_errors(failure, FORM_NAMES)
+            errors = _form_errors(failure, values, FORM_NAMES)
         else:
             site.flash(site.gettext("Your changes are saved."))
             return site.redirect(f"/projects/{campaign_id}")
@@ -398,7 +405,7 @@ async def post_update(site: SignedIn, form: Form, campaign_id: str) -> Response:
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
-            errors = _form_errors(failure)
+            errors = _form_errors(failure, values)
         else:
             site.flash(_("Your update is posted; followers and backers are told."))
             return site.redirect(f"/projects/{campaign_id}/updates")
@@ -451,7 +458,7 @@ async def add_need(site: SignedIn, form: Form, campaign_id: str) -> Response:
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
-            errors = _form_errors(failure)
+            errors = _form_errors(failure, values)
         else:
             site.flash(_("The need is added to your project."))
             return site.redirect(f"/projects/{campaign_id}/needs")
@@ -531,7 +538,7 @@ async def add_meetup(site: SignedIn, form: Form, campaign_id: str) -> Response:
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
-            errors = _form_errors(failure)
+            errors = _form_errors(failure, values)
         else:
             site.flash(_("The meetup is scheduled; followers are told."))
             return site.redirect(f"/projects/{campaign_id}/meetups")
@@ -593,7 +600,7 @@ async def request_label(site: SignedIn, form: Form, campaign_id: str) -> Respons
         except ApiFailure as failure:
             if failure.status not in (400, 402, 403, 404, 409, 422):
                 raise
-            errors = _form_errors(failure)
+            errors = _form_errors(failure, values)
             if "__all__" in errors and failure.code in ("campaign_not_found", "not_found"):
                 errors["__all__"] = site.gettext(
                     "The city does not know this project yet. Try again in a moment."
@@ -629,7 +636,7 @@ async def cancel(site: SignedIn, form: Form, campaign_id: str) -> Response:
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
-            errors = _form_errors(failure)
+            errors = _form_errors(failure, values)
         else:
             site.flash(site.gettext("The campaign is canceled. Backers who paid are refunded."), "info")
             return site.redirect(f"/projects/{campaign_id}")
