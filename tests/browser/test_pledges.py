@@ -10,6 +10,8 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 GOOD_CARD = "4242424242424242"
+# Logins hash a password and confirms call Stripe: slow on a loaded machine.
+SLOW = 20_000
 
 
 @dataclass
@@ -37,7 +39,7 @@ async def back_with_card(page: Page, campaign_id: str, amount: str, tip: str, bu
     await page.get_by_label("Security code (CVC)").fill("123")
     await page.get_by_label("Postcode").fill("93100")
     await page.get_by_role("button", name=button).click()
-    await expect(page.locator("#result-title")).to_be_visible()
+    await expect(page.locator("#result-title")).to_be_visible(timeout=SLOW)
 
 
 async def test_my_pledges_list_both_models_with_status_and_receipt(
@@ -48,7 +50,7 @@ async def test_my_pledges_list_both_models_with_status_and_receipt(
     saved = await make_campaign(owner(), title="Rooftop beehives", funding_model="all_or_nothing")
     await sign_up(person)
     await log_in(page, person)
-    await expect(page.get_by_role("link", name=person.name)).to_be_visible()
+    await expect(page.get_by_role("link", name=person.name)).to_be_visible(timeout=SLOW)
     await back_with_card(page, paid["id"], "20", "1,50", "Pay €21.50")
     await back_with_card(page, saved["id"], "30", "", "Save my card (nothing charged now)")
 
@@ -64,7 +66,7 @@ async def test_my_pledges_list_both_models_with_status_and_receipt(
     await assert_accessible(page)
 
     await paid_item.get_by_role("link", name="Receipt").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Receipt")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Receipt", timeout=SLOW)
     receipt = page.locator(".receipt")
     await expect(receipt).to_contain_text("Repair café")
     await expect(receipt.get_by_role("row", name="Pledge to the project")).to_contain_text("€20.00")
@@ -83,7 +85,7 @@ async def test_my_pledges_in_french_when_there_are_none(
     await page.get_by_label("Adresse e-mail").fill(person.email)
     await page.get_by_label("Mot de passe", exact=True).fill(person.password)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page.get_by_role("link", name=person.name)).to_be_visible()
+    await expect(page.get_by_role("link", name=person.name)).to_be_visible(timeout=SLOW)
     await page.goto("/me/pledges")
     await expect(page.get_by_text("encore soutenu aucun projet")).to_be_visible()
     await assert_accessible(page)
