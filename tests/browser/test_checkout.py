@@ -4,6 +4,7 @@ input, no JavaScript, a phone-sized screen."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -150,6 +151,30 @@ async def test_a_card_with_3d_secure_is_confirmed_with_the_bank(
     await page.get_by_role("button", name="Confirm with my bank").click()
     await page.get_by_role("button", name="Complete authentication").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Thank you: €8.00 charged", timeout=SLOW)
+
+
+async def test_a_double_submit_pledges_once(
+    page: Page, person: Any, sign_up: Any, log_in: Any, make_campaign: Any
+) -> None:
+    campaign = await make_campaign(owner(), title="Book swap", funding_model="keep_it_all")
+    await sign_up(person)
+    await signed_in(page, person, log_in)
+    await page.goto(f"/campaigns/{campaign['id']}/back")
+    form = page.locator(f"form[action='/campaigns/{campaign['id']}/back']")
+    fields = {
+        "csrf": await form.locator("input[name=csrf]").input_value(),
+        "key": await form.locator("input[name=key]").input_value(),
+        "amount": "5",
+    }
+    # The same form sent twice at once (a double click, a flaky network): one pledge.
+    url = f"/campaigns/{campaign['id']}/back"
+    answers = await asyncio.gather(
+        page.request.post(url, form=fields, max_redirects=0),
+        page.request.post(url, form=fields, max_redirects=0),
+    )
+    assert [a.status for a in answers] == [303, 303], [a.status for a in answers]
+    locations = {a.headers["location"] for a in answers}
+    assert len(locations) == 1 and re.fullmatch(r"/pledges/plg_\w+/pay", locations.pop())
 
 
 async def test_bad_amounts_are_shown_beside_the_field_and_the_rest_is_kept(
