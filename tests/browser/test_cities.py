@@ -324,3 +324,36 @@ async def test_a_manager_reads_the_subscription_and_registers_a_webhook(
     assert (await page.locator("code.secret").text_content() or "").startswith("whsec_")
     await expect(page.get_by_role("heading", name="http://127.0.0.1:9/civicfund")).to_be_visible()
     await assert_accessible(page)
+
+
+async def test_a_resident_votes_for_a_proposal_on_the_call_page(
+    page: Page, admin: Person, log_in: Any, site_url: str,
+    assert_accessible: Callable[[Page], Awaitable[None]],
+) -> None:  # fmt: skip
+    city = await make_city(site_url, admin)
+    slug = city["slug"]
+    manager = new_person("manager")
+    await appoint(site_url, admin, slug, manager, "manager")
+    call = await open_call(site_url, manager, slug, selection_mode="vote", title="Benches for the squares")
+    resident = new_person("resident")
+    await register(site_url, resident, postcode=city["postcode"])
+    token = await api_login(site_url, resident)
+    await call_api(site_url, "POST", f"{E}/calls/{call['id']}/proposals", token, expect_status=(201,), json={
+        "title": "Benches on the market square", "summary": "Six benches in the shade of the plane trees.",
+        "requested_amount": 300_000, "postcode": city["postcode"]})  # fmt: skip
+    # The manager closes submissions and opens the vote now.
+    now = datetime.now(UTC).replace(microsecond=0)
+    await call_api(site_url, "POST", f"{E}/calls/{call['id']}/schedule", await api_login(site_url, manager), json={
+        "submission_closes_at": now.isoformat(), "vote_opens_at": now.isoformat(),
+        "vote_closes_at": (now + timedelta(days=7)).isoformat()})  # fmt: skip
+
+    await signed_in(log_in, page, resident)
+    await page.goto(f"/cities/{slug}/calls/{call['id']}")
+    await expect(page.get_by_text("Vote open", exact=True)).to_be_visible()
+    await assert_accessible(page)
+    vote = page.get_by_role("button", name="Vote for “Benches on the market square”")
+    await vote.click()
+    await expect(page.get_by_role("status")).to_contain_text("Your vote is counted. Votes left: 2")
+    # One vote per proposal: a second one is refused, and the page says why.
+    await vote.click()
+    await expect(page.get_by_role("alert")).to_contain_text("Your vote was not counted")
