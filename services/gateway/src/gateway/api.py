@@ -9,27 +9,45 @@ import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from httpx_aiohttp import AiohttpTransport
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
-from servicekit.errors import ApiError
+from servicekit.errors import DomainError
 from servicekit.signing import jwks
 
 from .domain import route_timeout
+from .keys import KeyRing
+from .openapi_merge import MergedOpenApi
 from .proxy import proxy
 
 router = APIRouter()
 
 
-@router.get("/.well-known/jwks.json", tags=["auth"])
+class Jwk(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str | None = None
+    use: str | None = None
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
+
+
+@router.get("/.well-known/jwks.json", tags=["auth"], response_model=Jwks)
 async def jwks_document(request: Request) -> dict:
     """The public keys of every token this gateway signs (during a rotation: old and new)."""
-    return jwks(request.app.state.ctx.extras["keys"].published)
+    return jwks(request.app.state.ctx.get(KeyRing).published)
 
 
 @router.get("/openapi.json", include_in_schema=False)
 async def merged_openapi(request: Request) -> JSONResponse:
     app = request.app
-    return JSONResponse(await app.state.ctx.extras["openapi"].document(app.openapi()))
+    return JSONResponse(await app.state.ctx.get(MergedOpenApi).document(app.openapi()))
 
 
 # Swagger UI and ReDoc from the gateway itself (fastapi-offline ships their files): the
@@ -63,7 +81,7 @@ async def redoc() -> HTMLResponse:
 @router.get("/docs/assets/{name}", include_in_schema=False)
 async def docs_asset(name: str) -> Response:
     if name not in DOCS_FILES:
-        raise ApiError(404, "not_found", "no such file")
+        raise DomainError("not_found", 404, "no such file")
     return FileResponse(DOCS_ASSETS / name, headers={"cache-control": "public, max-age=86400"})
 
 
@@ -78,11 +96,11 @@ async def route_to_service(service: str, path: str, request: Request) -> Respons
     ctx = request.app.state.ctx
     upstream = ctx.settings.upstreams().get(service)
     if upstream is None:
-        raise ApiError(404, "not_found", f"no service named {service!r}")
+        raise DomainError("not_found", 404, f"no service named {service!r}")
     timeout = route_timeout(ctx.settings.route_timeouts, service, path, ctx.settings.upstream_timeout_s)
     return await proxy(
         request,
-        ctx.extras["transport"],
+        ctx.get(AiohttpTransport),
         upstream,
         _raw_rest(request, service, path),
         timeout,
@@ -109,7 +127,7 @@ async def stripe_webhook(request: Request) -> Response:
     )
     return await proxy(
         request,
-        ctx.extras["transport"],
+        ctx.get(AiohttpTransport),
         ctx.settings.upstream_payments,
         "/webhooks/stripe",
         timeout,

@@ -38,9 +38,7 @@ async def _start(ctx: ServiceContext) -> None:
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
     ctx.provide(Accounts(ctx.mongo, settings, store, passwords, keys, issuer, limits))
     ctx.provide(CityClients(ctx.mongo, settings, store, issuer))
-    openapi = ctx.provide(MergedOpenApi(http, settings.upstreams(), settings.openapi_cache_s))
-    # Still read by name by the edge (api.py, proxy.py, ratelimit.py) until they take components.
-    ctx.extras.update(keys=keys, transport=transport, http=http, limits=limits, openapi=openapi)
+    ctx.provide(MergedOpenApi(http, settings.upstreams(), settings.openapi_cache_s))
 
 
 async def _stop(ctx: ServiceContext) -> None:

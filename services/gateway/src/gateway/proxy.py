@@ -244,7 +244,7 @@ class UpstreamRoutes:
         try:
             response = await proxy(
                 request,
-                ctx.extras["transport"],
+                ctx.get(AiohttpTransport),
                 upstream,
                 rest,
                 timeout,
