@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from servicekit.events import Event
 from servicekit.testing.helpers import eventually, tap
@@ -104,6 +105,63 @@ async def test_needs_and_offers(svc) -> None:
 
     await eventually(lambda: len(received()) == 2)
     assert received()[0].data["owner_id"] == owner and received()[0].data["from_user_id"] == helper
+
+
+async def test_each_decision_on_an_offer_tells_the_helper_once(svc) -> None:
+    assert svc.ctx.bus is not None and svc.ctx.contracts is not None
+    _, decided_events = await tap(svc.ctx.bus, "campaign.offer_decided")
+    owner, first, second, last = svc.user(), svc.user(), svc.user(), svc.user()
+    campaign = await svc.live(owner)
+    cid = campaign["id"]
+    need = await svc.client.post(
+        f"/campaigns/{cid}/needs", json={"title": "Shovels", "quantity": 4}, headers=svc.auth(owner)
+    )
+    nid = need.json()["id"]
+    offers = {}
+    for helper, quantity in ((first, 3), (second, 2), (last, 1)):
+        made = await svc.client.post(
+            f"/campaigns/{cid}/needs/{nid}/offers", json={"quantity": quantity}, headers=svc.auth(helper)
+        )
+        assert made.status_code == 201, made.text
+        offers[helper] = made.json()["id"]
+
+    def decide(helper: str, decision: str, who: str) -> Any:
+        return svc.client.post(
+            f"/campaigns/{cid}/needs/{nid}/offers/{offers[helper]}/decision",
+            json={"decision": decision},
+            headers=svc.auth(who),
+        )
+
+    assert (await decide(first, "accept", owner)).status_code == 200
+    assert (await decide(second, "accept", owner)).status_code == 409  # 3 + 2 > 4: no decision
+    assert (await decide(second, "decline", first)).status_code == 403
+    assert (await decide(second, "decline", owner)).status_code == 200
+    assert (await decide(first, "decline", owner)).status_code == 409  # already decided
+
+    def decided() -> list[Event]:
+        return [e for e in (Event.from_json(m.body) for m in decided_events) if e.subject == cid]
+
+    # The outbox relays in commit order: once the last decision's event is here, any event a
+    # refused decision had wrongly emitted would be here too.
+    assert (await decide(last, "decline", owner)).status_code == 200
+    await eventually(lambda: any(e.data["from_user_id"] == last for e in decided()))
+    events = decided()
+    assert len(events) == 3
+    for event in events:
+        svc.ctx.contracts.validate(event)
+    by_helper = {e.data["from_user_id"]: e.data for e in events}
+    assert by_helper[first] == {
+        "campaign_id": cid,
+        "need_id": nid,
+        "offer_id": offers[first],
+        "owner_id": owner,
+        "from_user_id": first,
+        "quantity": 3,
+        "need_title": "Shovels",
+        "campaign_title": campaign["title"],
+        "decision": "accepted",
+    }
+    assert by_helper[second]["decision"] == "declined" and by_helper[second]["quantity"] == 2
 
 
 async def test_updates_are_posted_by_the_owner_and_sanitised(svc) -> None:

@@ -279,3 +279,52 @@ async def test_official_invitation_is_emailed_with_its_token_in_the_invitees_lan
     assert en["Subject"] == "Montreuil invites you to join as a reviewer"
     text = en.get_body(("plain",)).get_content()
     assert "tok-new" in text and "/invitations/accept?token=tok-new" in text
+
+
+async def test_each_offer_decision_reaches_its_helper_once_in_their_language(svc) -> None:
+    owner = await svc.user("owner", "en")
+    amina = await svc.user("amina", "fr")
+    john = await svc.user("john", "en")
+    cid = svc.campaign_data(owner)["campaign_id"]
+    offer = {
+        "campaign_id": cid,
+        "need_id": "ned_1",
+        "owner_id": owner,
+        "quantity": 2,
+        "need_title": "Shovels",
+        "campaign_title": "Bel-Air park",
+    }
+    accepted = await svc.publish(
+        "campaign.offer_decided",
+        {**offer, "offer_id": "off_a", "from_user_id": amina, "decision": "accepted"},
+    )
+    await svc.publish(  # redelivered: the same event id
+        "campaign.offer_decided",
+        {**offer, "offer_id": "off_a", "from_user_id": amina, "decision": "accepted"},
+        event_id=accepted.id,
+    )
+    declined = await svc.publish(
+        "campaign.offer_decided",
+        {**offer, "offer_id": "off_j", "from_user_id": john, "decision": "declined"},
+    )
+
+    await eventually(lambda: svc.mail_to(amina) and svc.mail_to(john), timeout=20)
+    fr = svc.mail_to(amina)[0]
+    assert fr["Subject"] == "Votre proposition d'aide a été acceptée : « Bel-Air park »"
+    assert "pour le besoin « Shovels »" in fr.get_body(("plain",)).get_content()
+    en = svc.mail_to(john)[0]
+    assert en["Subject"] == "Thank you for your offer: “Bel-Air park”"
+    assert f"http://civicfund.test/campaigns/{cid}" in en.get_body(("plain",)).get_content()
+
+    for event, helper in ((accepted, amina), (declined, john)):
+        key = f"{event.id}|campaign.offer_decided"
+        await eventually(lambda key=key: svc.db_has("fanout_jobs", {"_id": key, "status": "done"}))
+        inbox = (await svc.client.get("/me", headers=svc.auth(helper))).json()
+        assert len(inbox["items"]) == 1 and inbox["unread"] == 1
+        assert inbox["items"][0]["kind"] == "campaign.offer_decided"
+        assert inbox["items"][0]["link"] == f"http://civicfund.test/campaigns/{cid}"
+        assert len(svc.mail_to(helper)) == 1
+    assert (await svc.client.get("/me", headers=svc.auth(amina))).json()["items"][0]["title"] == fr["Subject"]
+    # The owner made the decision: they are not told about it.
+    assert svc.mail_to(owner) == []
+    assert (await svc.client.get("/me", headers=svc.auth(owner))).json()["items"] == []

@@ -41,6 +41,9 @@ def test_every_rendered_link_matches_a_declared_pattern() -> None:
     # Both variants of a proposal's link, and the footer on an optional email.
     assert f"{SAMPLE_BASE_URL}/campaigns/cmp_1" in found["call.proposal_selected"]
     assert f"{SAMPLE_BASE_URL}/cities/montreuil/calls/call_1" in found["call.proposal_selected"]
+    assert f"{SAMPLE_BASE_URL}/campaigns/cmp_1" in found["campaign.offer_decided"]  # both decisions
     assert f"{SAMPLE_BASE_URL}/me/notifications" in found["campaign.published"]
-    assert any(link.startswith(f"{SAMPLE_BASE_URL}/unsubscribe?token=") for link in found["campaign.published"])
+    assert any(
+        link.startswith(f"{SAMPLE_BASE_URL}/unsubscribe?token=") for link in found["campaign.published"]
+    )
     assert not any("unsubscribe" in link for link in found["payment.succeeded"])  # receipts: locked

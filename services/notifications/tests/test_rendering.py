@@ -69,6 +69,15 @@ MINIMAL = {
         "from_user_id": "u",
         "quantity": 2,
     },
+    "campaign.offer_decided": {
+        "campaign_id": "c",
+        "need_id": "n",
+        "offer_id": "f",
+        "owner_id": "o",
+        "from_user_id": "u",
+        "quantity": 2,
+        "decision": "declined",
+    },
     "label.requested": {
         "label_id": "e",
         "campaign_id": "c",
@@ -206,3 +215,39 @@ def test_items_stored_under_the_old_label_names_still_render() -> None:
         "category_label": "",
     }
     assert render("endorsement.granted", "en", context) == render("label.granted", "en", context)
+
+
+OFFER_DECIDED = {
+    ("accepted", "en"): ("Your offer was accepted: “Park”", "accepted your offer of help for “Shovels”"),
+    ("declined", "en"): ("Thank you for your offer: “Park”", "did not take up your offer"),
+    ("accepted", "fr"): (
+        "Votre proposition d'aide a été acceptée : « Park »",
+        "a accepté votre proposition d'aide pour le besoin « Shovels »",
+    ),
+    ("declined", "fr"): (
+        "Merci de votre proposition d'aide pour « Park »",
+        "n'a pas retenu votre proposition",
+    ),
+}
+
+
+@pytest.mark.parametrize(("decision", "locale"), sorted(OFFER_DECIDED))
+def test_an_offer_decision_tells_the_helper_which_it_was(decision: str, locale: str) -> None:
+    context = {
+        "d": {**MINIMAL["campaign.offer_decided"], "decision": decision, "need_title": "Shovels"},
+        "campaign_title": "Park",
+        "municipality_name": "",
+        "role": "helper",
+        "name": "Amina",
+        "action_url": "https://civicfund.example/campaigns/c",
+        "unsubscribe_url": "https://civicfund.example/u?token=t",
+        "preferences_url": "https://civicfund.example/p",
+        "category_label": "Label",
+    }
+    out = render("campaign.offer_decided", locale, context)
+    subject, sentence = OFFER_DECIDED[(decision, locale)]
+    assert out.subject == subject and out.title == subject
+    for text in (out.text, out.html.replace("&#39;", "'")):
+        assert sentence in text and "https://civicfund.example/campaigns/c" in text
+    other = {"accepted": "declined", "declined": "accepted"}[decision]
+    assert OFFER_DECIDED[(other, locale)][1] not in out.text

@@ -30,6 +30,20 @@ async def _recount(store: CampaignStore, tx: Tx, need: Doc) -> Doc:
     return await save(tx, "needs", {**need, "counts": domain_community.need_counts(need, offers)})
 
 
+def _offer_data(campaign: Doc, need: Doc, offer: Doc) -> dict[str, Any]:
+    """The campaign.offer_* events' shared part (contracts/defs/campaign.json#/$defs/offer)."""
+    return {
+        "campaign_id": campaign["_id"],
+        "need_id": need["_id"],
+        "offer_id": offer["_id"],
+        "owner_id": campaign["owner_id"],
+        "from_user_id": offer["from_user_id"],
+        "quantity": int(offer["quantity"]),
+        "need_title": need["title"],
+        "campaign_title": campaign["title"],
+    }
+
+
 async def add(store: CampaignStore, principal: Principal, campaign_id: str, body: NeedIn) -> Doc:
     """Owner: list something besides money the project needs (volunteers, a room, tools...)."""
     campaign = await visible(store, campaign_id, principal)
@@ -110,20 +124,7 @@ async def offer(
             },
         )
         await _recount(store, tx, need)
-        tx.emit(
-            "campaign.offer_received",
-            campaign_id,
-            {
-                "campaign_id": campaign_id,
-                "need_id": need_id,
-                "offer_id": offer["_id"],
-                "owner_id": campaign["owner_id"],
-                "from_user_id": principal.sub,
-                "quantity": body.quantity,
-                "need_title": need["title"],
-                "campaign_title": campaign["title"],
-            },
-        )
+        tx.emit("campaign.offer_received", campaign_id, _offer_data(campaign, need, offer))
         return offer
 
     return await store.run(work)
@@ -139,7 +140,8 @@ async def offers(store: CampaignStore, principal: Principal, campaign_id: str, n
 async def decide(
     store: CampaignStore, principal: Principal, campaign_id: str, need_id: str, offer_id: str, decision: str
 ) -> Doc:
-    """Owner: accept or decline an offer (accepting never exceeds the quantity needed)."""
+    """Owner: accept or decline an offer (accepting never exceeds the quantity needed); the
+    helper is told (campaign.offer_decided)."""
     campaign = await visible(store, campaign_id, principal)
     require_owner(campaign, principal, "decide on offers")
 
@@ -155,6 +157,11 @@ async def decide(
             raise DomainError("offer_not_decidable", 409, str(exc)) from exc
         saved = await save(tx, "offers", {**offer, "state": state, "decided_at": utcnow()})
         await _recount(store, tx, need)
+        # The helper hears the answer (notifications); the same transaction as the decision, so
+        # an offer is never decided without telling them, nor told without being decided.
+        tx.emit(
+            "campaign.offer_decided", campaign_id, {**_offer_data(campaign, need, saved), "decision": state}
+        )
         return saved
 
     return await store.run(work)

@@ -26,7 +26,7 @@ CATEGORIES: dict[str, Category] = {
         Category("receipts", locked=True),  # money the user paid or got back
         Category("account", locked=True),  # address verification, password reset
         Category("pledges"),  # pledge saved, charge failed, pledge released
-        Category("my_campaigns"),  # what happens to a campaign or proposal the user owns
+        Category("my_campaigns"),  # what happens to a campaign, proposal or offer of help the user made
         Category("campaign_news"),  # campaigns the user follows or backed
         Category("city"),  # for municipality officials
         Category("calls", default_on=False),  # new calls for projects in the user's city
@@ -59,6 +59,8 @@ KINDS: dict[str, Kind] = {
         Kind("campaign.update_posted", "campaign_news"),
         Kind("campaign.meetup_scheduled", "campaign_news"),
         Kind("campaign.offer_received", "my_campaigns"),
+        # The answer to the helper's own offer: theirs, not news of someone else's campaign.
+        Kind("campaign.offer_decided", "my_campaigns"),
         Kind("label.requested", "city"),
         Kind("label.granted", "my_campaigns"),
         Kind("label.declined", "my_campaigns"),

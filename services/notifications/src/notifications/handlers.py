@@ -144,6 +144,19 @@ async def offer_received(event: Event, tx: Tx) -> None:
     )
 
 
+@handlers.on("campaign.offer_decided")
+async def offer_decided(event: Event, tx: Tx) -> None:
+    data = event.data
+    cid = data["campaign_id"]
+    await _tell(
+        tx,
+        event,
+        [to_user(data["from_user_id"], "helper")],
+        campaign_id=cid,
+        campaign_title=TitleOf(cid, data.get("campaign_title")),
+    )
+
+
 # -- pledges and payments --------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ ACTION_PATHS: dict[str, tuple[str, ...]] = {
     "campaign.update_posted": ("/campaigns/{campaign_id}/updates/{update_id}", CAMPAIGN),
     "campaign.meetup_scheduled": ("/campaigns/{campaign_id}/updates/{update_id}", CAMPAIGN),
     "campaign.offer_received": ("/campaigns/{campaign_id}/offers/{offer_id}",),
+    "campaign.offer_decided": (CAMPAIGN,),
     "label.requested": ("/cities/{municipality}/labels/{label_id}",),
     "label.granted": (CAMPAIGN,),
     "label.declined": (CAMPAIGN,),
@@ -188,6 +189,21 @@ SAMPLE_EVENTS: list[tuple[str, dict[str, Any]]] = [
             "quantity": 2,
         },
     ),
+    *[
+        (
+            "campaign.offer_decided",
+            {
+                "campaign_id": "cmp_1",
+                "need_id": "ned_1",
+                "offer_id": "off_1",
+                "owner_id": "usr_o",
+                "from_user_id": "usr_h",
+                "quantity": 2,
+                "decision": decision,
+            },
+        )
+        for decision in ("accepted", "declined")
+    ],
     ("label.requested", {**_LABEL, "status": "requested"}),
     ("label.granted", {**_LABEL, "status": "granted"}),
     ("label.declined", {**_LABEL, "status": "declined"}),
