@@ -122,10 +122,10 @@ def test_the_campaign_page_shows_labels_support_matches_and_the_typed_offer(temp
     html = templates.render("en", "campaign/page.html", page_context("en"))
     assert "All or nothing: you are charged only if the goal is reached by 1 June 2030." in html
     assert "Labelled by Montreuil" in html and "Parc des Guilands" in html
-    assert "Montreuil adds €1.00 for every €1.00 given, up to €3,000.00." in html
-    assert "Montreuil adds €0.50 for every €1.00 given once the goal is reached" in html
-    assert "Montreuil gives €1,000.00 once 50% of the goal is raised." in html
-    assert "Promised by the city: up to €9,000.00" in html
+    assert "Montreuil adds €1 for every €1 given, up to €3,000." in html
+    assert "Montreuil adds €0.50 for every €1 given once the goal is reached" in html
+    assert "Montreuil gives €1,000 once 50% of the goal is raised." in html
+    assert "Promised by the city: up to €9,000" in html
     assert "nothing is charged unless the goal is reached" in html
     assert "Join the waiting list" in html  # the only seat is taken
     assert 'aria-invalid="true"' in html and ">typed</textarea>" in html

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import importlib
+import mimetypes
 import pkgutil
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,16 +83,19 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     @static.get("/static/{version}/{name:path}", include_in_schema=False)
     async def static_file(version: str, name: str) -> Response:
-        path = assets.path(version, name)
-        if path is None:
+        body = assets.content(version, name)
+        if body is None:
             return Response(status_code=404)
-        return FileResponse(
-            path, headers={"cache-control": f"public, max-age={settings.static_max_age_s}, immutable"}
+        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return Response(
+            body,
+            media_type=media_type,
+            headers={"cache-control": f"public, max-age={settings.static_max_age_s}, immutable"},
         )
 
     async def start(ctx: ServiceContext) -> None:
         assert ctx.mongo is not None
-        templates = Templates(settings.locales, assets, {"settings": settings})
+        templates = Templates(settings.locales, assets, {"settings": settings}, settings.display_timezone)
         gateway = Gateway(settings.gateway_url, settings.gateway_timeout_s, settings.site_proxy_secret)
         ctx.provide(Web(settings, templates, assets, gateway, SessionStore(ctx.mongo)))
 

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
@@ -86,7 +87,8 @@ def major_to_minor(text: str, currency: str) -> int:
 class Formats:
     """Formatting filters bound to one locale (installed in that locale's template environment)."""
 
-    def __init__(self, locale: str) -> None:
+    def __init__(self, locale: str, timezone: str = "Europe/Paris") -> None:
+        self.timezone = ZoneInfo(timezone)
         try:
             self.locale = Locale.parse(FORMAT_LOCALES.get(locale, locale))
         except (UnknownLocaleError, ValueError):
@@ -98,8 +100,9 @@ class Formats:
         currency = (currency or "EUR").upper()
         value = minor_to_major(amount, currency)
         if whole and value == value.to_integral_value():
-            return format_currency(value, currency, locale=self.locale, format_type="standard",
-                                   currency_digits=False, decimal_quantization=False)  # fmt: skip
+            # The locale's own pattern without its decimals ("6 000 €" / "€6,000").
+            pattern = self.locale.currency_formats["standard"].pattern.replace(".00", "")
+            return format_currency(value, currency, format=pattern, locale=self.locale, currency_digits=False)
         return format_currency(value, currency, locale=self.locale)
 
     def amount_input(self, amount: int | None, currency: str = "EUR") -> str:
@@ -118,12 +121,20 @@ class Formats:
 
     def date(self, value: Any, style: str = "medium") -> str:
         moment = parse_instant(value)
-        return "" if moment is None else format_date(moment.date(), format=style, locale=self.locale)
+        return "" if moment is None else format_date(moment.astimezone(self.timezone).date(), format=style,
+                                                     locale=self.locale)  # fmt: skip
 
     def datetime(self, value: Any, style: str = "medium") -> str:
         moment = parse_instant(value)
-        return "" if moment is None else format_datetime(moment, format=style, locale=self.locale,
-                                                         tzinfo=None)  # fmt: skip
+        if moment is None:
+            return ""
+        if style == "medium":  # the medium date with hours and minutes: seconds help nobody here
+            local = moment.astimezone(self.timezone)
+            glue = str(self.locale.datetime_formats["medium"])
+            day = format_date(local.date(), format="medium", locale=self.locale)
+            hour = format_time(local, format="short", locale=self.locale)
+            return glue.replace("{1}", day).replace("{0}", hour)
+        return format_datetime(moment, format=style, locale=self.locale, tzinfo=self.timezone)
 
 
 def parse_instant(value: Any) -> datetime | None:

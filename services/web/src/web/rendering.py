@@ -41,15 +41,24 @@ def markdown(text: str | None) -> Markup:
 
 
 class StaticAssets:
-    """`asset("css/site.css")` -> `/static/<hash>/css/site.css`."""
+    """`asset("css/site.css")` -> `/static/<hash>/css/site.css`. Files are read once and served
+    from memory (a few dozen KB). Every stylesheet is served as ONE bundle (`css/site.css` first,
+    then each feature's, by name): htmx's boosted navigation swaps the body and keeps the head, so a
+    stylesheet linked from one page's head would be missing when that page is reached by a link."""
+
+    BUNDLE = "css/bundle.css"
 
     def __init__(self, root: Path = STATIC_DIR) -> None:
-        self.root = root
-        self.versions: dict[str, str] = {}
-        for path in root.rglob("*"):
+        self.files: dict[str, bytes] = {}
+        for path in sorted(root.rglob("*")):
             if path.is_file():
-                rel = path.relative_to(root).as_posix()
-                self.versions[rel] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+                self.files[path.relative_to(root).as_posix()] = path.read_bytes()
+        sheets = [
+            "css/site.css",
+            *sorted(n for n in self.files if n.endswith(".css") and n != "css/site.css"),
+        ]
+        self.files[self.BUNDLE] = b"\n".join(self.files[n] for n in sheets if n in self.files)
+        self.versions = {name: hashlib.sha256(body).hexdigest()[:10] for name, body in self.files.items()}
 
     def url(self, name: str) -> str:
         version = self.versions.get(name)
@@ -57,14 +66,20 @@ class StaticAssets:
             raise KeyError(f"no static asset {name!r}")
         return f"/static/{version}/{name}"
 
-    def path(self, version: str, name: str) -> Path | None:
+    def content(self, version: str, name: str) -> bytes | None:
         if self.versions.get(name) != version:
             return None
-        return self.root / name
+        return self.files[name]
 
 
 class Templates:
-    def __init__(self, locales: list[str], assets: StaticAssets, globals_: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        locales: list[str],
+        assets: StaticAssets,
+        globals_: dict[str, Any],
+        timezone: str = "Europe/Paris",
+    ) -> None:
         self.envs: dict[str, Environment] = {}
         self.translations: dict[str, Any] = {}
         for locale in locales:
@@ -81,7 +96,7 @@ class Templates:
             translations = load_translations(locale)
             self.translations[locale] = translations
             env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-            formats = Formats(locale)
+            formats = Formats(locale, timezone)
             env.filters.update(
                 money=formats.money,
                 amount_input=formats.amount_input,

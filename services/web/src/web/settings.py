@@ -29,6 +29,8 @@ class Settings(ServiceSettings):
 
     locales: list[str] = ["fr", "en"]
     default_locale: str = "fr"
+    # Dates and times are shown in this zone (the platform's cities are French today).
+    display_timezone: str = "Europe/Paris"
     # Static assets carry a version in their URL, so they can be cached for a year.
     static_max_age_s: int = 365 * 24 * 3600
 
