@@ -53,8 +53,7 @@ class ServiceContext:
     """Everything a running service holds; `request.app.state.ctx` in endpoints.
 
     A service's own objects are registered by type (`ctx.provide(store)`) and reach routes as
-    typed dependencies (`component(Store)`, see components.py). `extras` is the older
-    string-keyed form, kept while services move off it."""
+    typed dependencies (`component(Store)`, see components.py)."""
 
     settings: Any
     mongo: Mongo | None
@@ -64,7 +63,6 @@ class ServiceContext:
     contracts: Contracts | None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     readiness_checks: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
     components: Components = field(default_factory=Components)
 
     def provide(self, instance: C, as_type: type | None = None) -> C:

@@ -39,10 +39,6 @@ INDEXES = [
     Index("campaigns", [("status", 1), ("deadline_ms", 1)]),
     Index("campaigns", [("status", 1), ("totals.funded", -1)]),
     Index("campaigns", [("lat", 1), ("lon", 1)]),
-    # servicekit.idempotency's records, with the 7-day expiry campaigns' databases already have:
-    # on MongoDB the kit's 30-day declaration on the same keys would fail start-up against it
-    # (IndexOptionsConflict; nx-27017 replaces it silently). Drop it after a collMod to 30 days.
-    Index("idempotency", [("created_at", 1)], expire_after_seconds=7 * 24 * 3600),
     Index("needs", [("campaign_id", 1), ("created_ms", 1)]),
     Index("offers", [("need_id", 1), ("created_ms", 1)]),
     Index("updates", [("campaign_id", 1), ("created_ms", -1)]),
