@@ -274,3 +274,24 @@ async def test_me_following_lists_what_i_follow_newest_first(svc) -> None:
     listed = (await svc.client.get("/me/following", headers=svc.auth(fan))).json()
     assert [c["id"] for c in listed["items"]] == [second["id"]]
     assert (await svc.client.get("/me/following", headers=svc.auth(svc.user()))).json()["items"] == []
+
+
+async def test_the_campaign_tells_the_caller_whether_they_follow_it_and_come(svc) -> None:
+    owner, fan = svc.user(), svc.user()
+    campaign = await svc.live(owner)
+    cid = campaign["id"]
+    assert (await svc.get(cid)).get("viewer") is None  # anonymous
+    seen = (await svc.client.get(f"/campaigns/{cid}", headers=svc.auth(fan))).json()
+    assert seen["viewer"] == {"following": False, "rsvps": {}}
+    await svc.client.put(f"/campaigns/{cid}/follow", headers=svc.auth(fan))
+    starts = "2099-06-01T10:00:00Z"
+    meetup = await svc.client.post(
+        f"/campaigns/{cid}/meetups",
+        json={"title": "Planting day", "starts_at": starts, "place": "The park", "capacity": 5},
+        headers=svc.auth(owner),
+    )
+    assert meetup.status_code == 201, meetup.text
+    mid = meetup.json()["id"]
+    await svc.client.put(f"/campaigns/{cid}/meetups/{mid}/rsvp", headers=svc.auth(fan))
+    seen = (await svc.client.get(f"/campaigns/{cid}", headers=svc.auth(fan))).json()
+    assert seen["viewer"] == {"following": True, "rsvps": {mid: "going"}}

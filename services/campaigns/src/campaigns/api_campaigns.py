@@ -9,7 +9,7 @@ from servicekit.idempotency import IdempotencyDep, OptionalIdempotencyKey
 
 from . import campaign
 from .deps import Store
-from .models import CampaignDetail, CampaignEdit, CampaignIn, CampaignOut
+from .models import CampaignDetail, CampaignEdit, CampaignIn, CampaignOut, Viewer
 from .views import campaign_out, label_out, meetup_out, need_out
 
 router = APIRouter(tags=["campaigns"])
@@ -36,6 +36,9 @@ async def get_campaign(campaign_id: str, store: Store, principal: OptionalPrinci
         labels=[label_out(label) for label in found.labels],
         needs=[need_out(n) for n in found.needs],
         next_meetups=[meetup_out(m) for m in found.next_meetups],
+        viewer=Viewer(following=found.following, rsvps=found.rsvps or {})
+        if found.following is not None
+        else None,
     )
 
 

@@ -56,16 +56,30 @@ class Detail:
     labels: list[Doc]
     needs: list[Doc]
     next_meetups: list[Doc]
+    # The caller's own relation to the campaign (None when anonymous): follows it? coming?
+    following: bool | None = None
+    rsvps: dict[str, str] | None = None
 
 
 async def detail(store: CampaignStore, campaign_id: str, principal: Principal | None) -> Detail:
     """One campaign with its granted labels, its needs and the next three meetups."""
     campaign = await visible(store, campaign_id, principal)
+    meetups = await store.meetups(campaign_id, ms(utcnow()), past=False, limit=3)
+    following = rsvps = None
+    if principal is not None:
+        following = await store.by_id("follows", f"{campaign_id}|{principal.sub}") is not None
+        rsvps = {}
+        for meetup in meetups:
+            mine = await store.by_id("rsvps", f"{meetup['_id']}|{principal.sub}")
+            if mine is not None:
+                rsvps[meetup["_id"]] = mine["state"]
     return Detail(
         campaign=campaign,
         labels=await store.granted_labels(campaign_id),
         needs=await store.needs(campaign_id),
-        next_meetups=await store.meetups(campaign_id, ms(utcnow()), past=False, limit=3),
+        next_meetups=meetups,
+        following=following,
+        rsvps=rsvps,
     )
 
 

@@ -258,10 +258,18 @@ class CampaignOut(BaseModel):
     allowed_actions: list[str] = []
 
 
+class Viewer(BaseModel):
+    """The caller's own relation to the campaign."""
+
+    following: bool
+    rsvps: dict[str, Literal["going", "waitlisted"]] = Field(description="meetup id -> the caller's answer")
+
+
 class CampaignDetail(CampaignOut):
     labels: list[Label]
     needs: list[NeedOut]
     next_meetups: list[MeetupOut]
+    viewer: Viewer | None = Field(default=None, description="null when the request is anonymous")
 
 
 class CampaignPage(BaseModel):

@@ -9,9 +9,8 @@ focused; `/campaigns/{id}/offers/{offer_id}` sends the campaign's owner to their
 (`/projects/{id}/needs`, where offers are accepted or declined) and shows anyone else the page with
 their own offer highlighted.
 
-The API does not say (yet) whether the visitor follows the campaign or comes to a meetup; the
-site remembers the visitor's own last choice in their session (`hints`) to show the right
-button, and both actions are idempotent in the API, so a stale hint never does harm."""
+Whether the visitor follows the campaign and comes to its meetups is the campaign's `viewer`
+part (present when signed in)."""
 
 from __future__ import annotations
 
@@ -47,26 +46,6 @@ def meetup_time(site: Site, value: Any) -> str:
 
 def _api_path(campaign_id: str, rest: str = "") -> str:
     return f"/api/v1/campaigns/campaigns/{quote(campaign_id, safe='')}{rest}"
-
-
-def _hints(site: Site) -> dict[str, dict[str, Any]]:
-    if site.session is None:
-        return {"follow": {}, "rsvp": {}}
-    hints = site.session.setdefault("hints", {})
-    hints.setdefault("follow", {})
-    hints.setdefault("rsvp", {})
-    return hints
-
-
-async def _remember(site: Site, kind: str, key: str, value: Any) -> None:
-    if site.session is None:
-        return
-    bucket = _hints(site)[kind]
-    bucket.pop(key, None)
-    bucket[key] = value
-    while len(bucket) > 200:  # the oldest choices go first
-        bucket.pop(next(iter(bucket)))
-    await site.web.sessions.put(site.session)
 
 
 def support_kinds(site: Site) -> dict[str, str]:
@@ -161,7 +140,7 @@ async def render_campaign(
         sum(int(c.get("max_amount") or 0) for c in commitments),
     )
     offer = await _my_offer(site, campaign, focus_offer) if focus_offer and site.user else None
-    hints = _hints(site)
+    viewer = campaign.get("viewer") or {}
     public_url = site.settings.public_base_url.rstrip("/") + f"/campaigns/{campaign['id']}"
     mail_subject = site.gettext("A neighbourhood project: %(title)s") % {"title": campaign["title"]}
     mail_body = site.gettext("Have a look at this project on Civicfund: %(url)s") % {"url": public_url}
@@ -180,8 +159,8 @@ async def render_campaign(
         meetups=[m for m in campaign.get("next_meetups") or [] if not m.get("canceled")],
         needs=[n for n in campaign.get("needs") or [] if n.get("open", True)],
         is_owner=_is_owner(site, campaign),
-        following=bool(hints["follow"].get(campaign["id"])),
-        rsvps=hints["rsvp"],
+        following=bool(viewer.get("following")),
+        rsvps=viewer.get("rsvps") or {},
         focus_update=focus_update,
         focus_offer=offer,
         offer_state=offer_form or {},
@@ -220,7 +199,6 @@ async def campaign_offer(site: SignedIn, campaign_id: str, offer_id: str) -> Res
 @router.post("/campaigns/{campaign_id}/follow", include_in_schema=False)
 async def follow(site: SignedIn, form: Form, campaign_id: str) -> Response:
     await site.api("PUT", _api_path(campaign_id, "/follow"))
-    await _remember(site, "follow", campaign_id, True)
     site.flash(site.gettext("You follow this project: its news will reach your inbox."))
     return site.redirect(f"/campaigns/{quote(campaign_id, safe='')}#follow")
 
@@ -228,7 +206,6 @@ async def follow(site: SignedIn, form: Form, campaign_id: str) -> Response:
 @router.post("/campaigns/{campaign_id}/unfollow", include_in_schema=False)
 async def unfollow(site: SignedIn, form: Form, campaign_id: str) -> Response:
     await site.api("DELETE", _api_path(campaign_id, "/follow"))
-    await _remember(site, "follow", campaign_id, False)
     site.flash(site.gettext("You no longer follow this project."), "info")
     return site.redirect(f"/campaigns/{quote(campaign_id, safe='')}#follow")
 
@@ -297,7 +274,6 @@ async def offer_help(site: SignedIn, form: Form, campaign_id: str, need_id: str)
 async def rsvp(site: SignedIn, form: Form, campaign_id: str, meetup_id: str) -> Response:
     answer = await site.api("PUT", _api_path(campaign_id, f"/meetups/{quote(meetup_id, safe='')}/rsvp"))
     state = str((answer or {}).get("state", "going"))
-    await _remember(site, "rsvp", meetup_id, state)
     if state == "waitlisted":
         site.flash(
             site.gettext("The meetup is full: you are on the waiting list. A seat given back goes to you."),
@@ -311,6 +287,5 @@ async def rsvp(site: SignedIn, form: Form, campaign_id: str, meetup_id: str) -> 
 @router.post("/campaigns/{campaign_id}/meetups/{meetup_id}/rsvp/cancel", include_in_schema=False)
 async def cancel_rsvp(site: SignedIn, form: Form, campaign_id: str, meetup_id: str) -> Response:
     await site.api("DELETE", _api_path(campaign_id, f"/meetups/{quote(meetup_id, safe='')}/rsvp"))
-    await _remember(site, "rsvp", meetup_id, "none")
     site.flash(site.gettext("Your place is given back. Thank you for telling the team."), "info")
     return site.redirect(f"/campaigns/{quote(campaign_id, safe='')}#meetup-{quote(meetup_id, safe='')}")
