@@ -215,3 +215,67 @@ async def test_invitation_by_email_token(svc) -> None:
         "role": "reviewer",
         "email": "y@ex.org",
     } in appointed()
+
+
+async def test_the_owner_follows_every_label_request_of_their_campaign(svc) -> None:
+    # Three cities whose territories all hold the campaign's postcode: one label per city and
+    # status at a time, so the five statuses need three cities.
+    home, second, third = [await svc.city(postcodes=("93100",)) for _ in range(3)]
+    for slug in (home, second, third):
+        await svc.appoint(slug, f"usr_rev_{slug}", "reviewer")
+        await svc.trial(slug)
+    cid = await svc.campaign("usr_amina", home, postcode="93100")
+    await svc.known("campaigns", {"_id": cid})
+    owner = svc.who("usr_amina")
+
+    async def ask(slug: str) -> str:
+        r = await svc.http.post("/labels", json={"campaign_id": cid, "municipality": slug}, headers=owner)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    async def act(label_id: str, slug: str, action: str, **body: str) -> None:
+        r = await svc.http.post(f"/labels/{label_id}/{action}", json=body, headers=svc.who(f"usr_rev_{slug}"))
+        assert r.status_code == 200, r.text
+
+    declined = await ask(home)
+    await act(declined, home, "decline", reason="Outside this year's priorities")
+    revoked = await ask(home)
+    await act(revoked, home, "grant")
+    await act(revoked, home, "revoke", reason="Works never started")
+    under_review = await ask(home)
+    await act(under_review, home, "review")
+    granted = await ask(second)
+    await act(granted, second, "grant")
+    requested = await ask(third)
+
+    path = f"/campaigns/{cid}/label-requests"
+    r = await svc.http.get(path, headers=owner)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["id"] for i in items] == [requested, granted, under_review, revoked, declined]  # newest first
+    by_id = {i["id"]: i for i in items}
+    assert {i["id"]: i["status"] for i in items} == {
+        requested: "requested",
+        granted: "granted",
+        under_review: "under_review",
+        revoked: "revoked",
+        declined: "declined",
+    }
+    assert by_id[declined]["reason"] == "Outside this year's priorities"
+    assert by_id[revoked]["reason"] == "Works never started"
+    assert by_id[granted]["municipality"] == second and by_id[requested]["requested_by"] == "usr_amina"
+    # The public campaign page still shows granted labels only.
+    public = (await svc.http.get(f"/campaigns/{cid}/labels")).json()["labels"]
+    assert [label["id"] for label in public] == [granted]
+
+    # An admin may look; anyone else, an official of the city included, finds no such campaign,
+    # exactly as for an id that does not exist.
+    assert (await svc.http.get(path, headers=svc.admin)).status_code == 200
+    unknown = await svc.http.get("/campaigns/cmp_nope/label-requests", headers=svc.who("usr_lucas"))
+    same = {k: v for k, v in unknown.json()["error"].items() if k != "request_id"}
+    for who in ("usr_lucas", f"usr_rev_{home}"):
+        r = await svc.http.get(path, headers=svc.who(who))
+        assert r.status_code == 404
+        assert {k: v for k, v in r.json()["error"].items() if k != "request_id"} == same
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "campaign_not_found"
+    assert (await svc.http.get(path)).status_code == 401

@@ -14,6 +14,7 @@ from .models import (
     GrantIn,
     LabelOut,
     LabelRequestIn,
+    LabelRequestsOut,
     ReasonIn,
     ReviewQueueOut,
 )
@@ -81,3 +82,12 @@ async def get_label(label_id: Id, principal: OptionalPrincipalDep, mongo: MongoD
 async def campaign_labels(campaign_id: Id, mongo: MongoDep) -> CampaignLabelsOut:
     """What a campaign page shows: granted labels, their support offers and match commitments."""
     return await usecases.campaign_labels(mongo, campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/label-requests", response_model=LabelRequestsOut)
+async def campaign_label_requests(
+    campaign_id: Id, principal: PrincipalDep, mongo: MongoDep
+) -> LabelRequestsOut:
+    """The owner's (or an admin's) view of every label request for the campaign, in every status
+    with its reason; 404 for anyone else, as for an unknown campaign."""
+    return await usecases.campaign_label_requests(mongo, principal, campaign_id)

@@ -130,3 +130,9 @@ class ReviewQueueOut(BaseModel):
 class CampaignLabelsOut(BaseModel):
     labels: list[LabelOut]
     commitments: list[CommitmentOut]
+
+
+class LabelRequestsOut(BaseModel):
+    items: list[LabelOut] = Field(
+        description="every label asked for or opened for the campaign, in any city and status, newest first"
+    )

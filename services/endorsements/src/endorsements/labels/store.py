@@ -21,3 +21,8 @@ async def granted_in_city(src: Source, slug: str) -> list[Doc]:
 
 async def granted_for_campaign(src: Source, campaign_id: str) -> list[Doc]:
     return await labels.find(src, {"campaign_id": campaign_id, "status": "granted"})
+
+
+async def of_campaign(src: Source, campaign_id: str) -> list[Doc]:
+    """Every label asked for or opened for a campaign, in any status, in any city."""
+    return await labels.find(src, {"campaign_id": campaign_id})

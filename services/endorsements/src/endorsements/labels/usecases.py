@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -12,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from servicekit.auth import Principal
 from servicekit.errors import DomainError
 from servicekit.idempotency import Idempotency, required_key
-from servicekit.mongo import Mongo, Tx, utcnow
+from servicekit.mongo import Mongo, Tx, as_utc, utcnow
 
 from .. import store
 from ..access import CityOfficial, require_active, require_official
@@ -28,6 +29,7 @@ from .models import (
     GrantIn,
     LabelOut,
     LabelRequestIn,
+    LabelRequestsOut,
     QueueItem,
     ReasonIn,
     ReviewQueueOut,
@@ -36,6 +38,7 @@ from .models import (
 # What an action changes on the label besides its status: (tx, label, role, city) -> changes.
 Apply = Callable[[Tx, Doc, str, Doc], Awaitable[dict[str, Any]]]
 CLOSED_CAMPAIGN = ("failed", "canceled", "rejected", "completed")
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # a label stored without created_at sorts last
 
 
 async def _campaign(src: store.Source, campaign_id: str) -> Doc:
@@ -265,3 +268,18 @@ async def campaign_labels(mongo: Mongo, campaign_id: str) -> CampaignLabelsOut:
         labels=[LabelOut.of(d) for d in await labels.granted_for_campaign(mongo.db, campaign_id)],
         commitments=await matching.commitments_of_campaign(mongo.db, campaign_id),
     )
+
+
+async def campaign_label_requests(mongo: Mongo, principal: Principal, campaign_id: str) -> LabelRequestsOut:
+    """The campaign's owner (or an admin) follows every label request of their campaign, in
+    every city and status, with a decline's or a revocation's reason. Officials see their own
+    city's labels through the city routes. To anyone else the campaign does not exist: the same
+    404 as an unknown id, so ids are not an oracle."""
+    campaign = await store.campaign(mongo.db, campaign_id)
+    if campaign is None or (campaign.get("owner_id") != principal.sub and not principal.is_admin):
+        raise DomainError("campaign_not_found", 404, "no such campaign (or it is not known here yet)")
+    docs = await labels.of_campaign(mongo.db, campaign_id)
+    # Sorted here, not by the database: a campaign has a handful of labels, and a stored instant
+    # may read back as a string on nx-27017 (as_utc reads both).
+    docs.sort(key=lambda d: (as_utc(d.get("created_at")) or _LONG_AGO, d["_id"]), reverse=True)
+    return LabelRequestsOut(items=[LabelOut.of(d) for d in docs])
