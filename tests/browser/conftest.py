@@ -23,6 +23,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from devstack.running import RunningStack
+from devstack.seed.accounts import PEOPLE as DEMO_PEOPLE
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -191,8 +192,10 @@ async def api_login(site_url: str, who: Person) -> str:
 
 @pytest.fixture(scope="session")
 async def admin(site_url: str) -> Person:
-    """The platform admin (the stack makes admin@civicfund.localhost an admin by its bootstrap list)."""
-    who = Person("admin@civicfund.localhost", "admin password for browser tests", "Platform Admin")
+    """The platform admin (the stack makes admin@civicfund.localhost an admin by its bootstrap list),
+    with the demo seed's password: the seed tests use the same stack and log in as this admin."""
+    demo = next(p for p in DEMO_PEOPLE if p.key == "admin")
+    who = Person(demo.email, demo.password, demo.display_name)
     async with httpx.AsyncClient(base_url=site_url, timeout=30) as client:
         created = await client.post(
             "/api/v1/auth/register",

@@ -573,11 +573,12 @@ async def backers_page(site: SignedIn, campaign_id: str) -> Response:
 
 
 async def _labels(site: Site, campaign_id: str) -> list[dict[str, Any]]:
+    """Every label request made for the campaign, in every state (the owner's view), newest first."""
     try:
-        answer = await site.api("GET", f"/api/v1/endorsements/campaigns/{campaign_id}/labels")
+        answer = await site.api("GET", f"/api/v1/endorsements/campaigns/{campaign_id}/label-requests")
     except ApiFailure:
         return []
-    return list((answer or {}).get("labels") or [])
+    return list((answer or {}).get("items") or [])
 
 
 @router.get("/projects/{campaign_id}/label", include_in_schema=False)
