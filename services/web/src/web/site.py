@@ -265,6 +265,14 @@ class Site:
         self.session["user"].update(me or {})
         await self.web.sessions.put(self.session)
 
+    async def renew_tokens(self) -> None:
+        """New tokens now (a role was just given: the access token carries roles), then the
+        profile from `/auth/me`."""
+        if self.session is None:
+            return
+        await self._refresh(force=True)
+        await self.refresh_profile()
+
     async def replace_tokens(self, tokens: dict[str, Any]) -> None:
         """A password change answers new tokens for this session (the others are logged out)."""
         if self.session is None:

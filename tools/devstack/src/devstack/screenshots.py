@@ -82,6 +82,7 @@ async def shoot(site: str, demo: seed.Demo) -> list[Path]:
 def main() -> None:
     with throwaway("shots", {"LOG_LEVEL": "WARNING"}) as run:
         site = run.stack.url("gateway")
+        seed.pledges.STRIPE = f"http://127.0.0.1:{run.stack.ports.localstripe}"
         demo = asyncio.run(seed.seed(site, run.stack.var))
         for path in asyncio.run(shoot(site, demo)):
             print(f"  wrote {path.relative_to(ROOT)}")

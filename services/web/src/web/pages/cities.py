@@ -10,6 +10,7 @@ page), then read what they show."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -209,11 +210,8 @@ async def my_cities(site: SignedIn) -> Response:
     roles: dict[str, str] = dict((site.user or {}).get("municipalities") or {})
     if not roles:
         # A role given moments ago reaches the session with a new token (see invitations.py).
-        try:
-            await site._refresh(force=True)
-            await site.refresh_profile()
-        except ApiFailure:
-            pass
+        with contextlib.suppress(ApiFailure):
+            await site.renew_tokens()
         roles = dict((site.user or {}).get("municipalities") or {})
     listing = await _optional(site, f"{E}/municipalities", auth=False)
     by_slug = {m["slug"]: m for m in (listing or {}).get("items", []) if m.get("slug")}

@@ -37,8 +37,7 @@ async def _wait_for_role(site: Site, slug: str, role: str) -> bool:
     deadline = time.monotonic() + ROLE_WAIT_S
     while True:
         try:
-            await site._refresh(force=True)  # a new access token carries the current roles
-            await site.refresh_profile()
+            await site.renew_tokens()  # a new access token carries the current roles
         except (ApiFailure, LoginRequired):
             return False
         held = ((site.user or {}).get("municipalities") or {}).get(slug)
