@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from web.pages.discover import city_name, days_left, status_names
+from web.pages.discover import city_name, days_left
 from web.rendering import StaticAssets, Templates
 from web.settings import Settings
+from web.vocabulary import campaign_status_names as status_names
 
 
 def campaign(**extra: Any) -> dict[str, Any]:

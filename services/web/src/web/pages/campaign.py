@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from ..gateway import ApiFailure
 from ..i18n import FORMAT_LOCALES, parse_instant
 from ..site import Form, SignedIn, Site, SiteDep
+from ..vocabulary import need_kind_names, support_kind_names
 from .discover import card_context, municipalities
 
 router = APIRouter()
@@ -46,30 +47,6 @@ def meetup_time(site: Site, value: Any) -> str:
 
 def _api_path(campaign_id: str, rest: str = "") -> str:
     return f"/api/v1/campaigns/campaigns/{quote(campaign_id, safe='')}{rest}"
-
-
-def support_kinds(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "land": _("A plot of land"),
-        "venue": _("A venue"),
-        "equipment": _("Equipment"),
-        "permits": _("Permits"),
-        "communication": _("Communication"),
-        "technical_help": _("Technical help"),
-    }
-
-
-def need_kinds(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "volunteers": _("Volunteers"),
-        "hosting": _("Hosting"),
-        "goods": _("Goods"),
-        "space": _("Space"),
-        "skills": _("Skills"),
-        "other": _("Other help"),
-    }
 
 
 async def _updates(site: Site, campaign_id: str, wanted: str | None) -> tuple[list[dict[str, Any]], bool]:
@@ -166,8 +143,8 @@ async def render_campaign(
         offer_state=offer_form or {},
         public_url=public_url,
         mailto=f"mailto:?subject={quote(mail_subject)}&body={quote(mail_body)}",
-        support_kinds=support_kinds(site),
-        need_kinds=need_kinds(site),
+        support_kinds=support_kind_names(site),
+        need_kinds=need_kind_names(site),
         when=lambda value: meetup_time(site, value),
         **card_context(site, cities),
     )

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from ..gateway import ApiFailure
 from ..i18n import major_to_minor, parse_instant
 from ..site import Form, SignedIn, Site, SiteDep
+from ..vocabulary import campaign_status_names, category_names, support_kind_names
 
 router = APIRouter()
 
@@ -41,33 +42,6 @@ MAX_DELIVERIES = 10
 def role_names(site: Site) -> dict[str, str]:
     _ = site.gettext
     return {"reviewer": _("reviewer"), "manager": _("manager"), "admin": _("administrator")}
-
-
-def support_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "land": _("Land"),
-        "venue": _("Venue"),
-        "equipment": _("Equipment"),
-        "permits": _("Permits"),
-        "communication": _("Communication"),
-        "technical_help": _("Technical help"),
-    }
-
-
-def category_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "public_space": _("Public space"),
-        "sport": _("Sport"),
-        "culture": _("Culture"),
-        "solidarity": _("Solidarity"),
-        "environment": _("Environment"),
-        "education": _("Education"),
-        "mobility": _("Mobility"),
-        "health": _("Health"),
-        "other": _("Other"),
-    }
 
 
 def label_status_names(site: Site) -> dict[str, str]:
@@ -91,20 +65,6 @@ def proposal_status_names(site: Site) -> dict[str, str]:
     }
 
 
-def campaign_status_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "draft": _("Draft"),
-        "submitted": _("Waiting for review"),
-        "live": _("Raising money"),
-        "succeeded": _("Funded"),
-        "failed": _("Not funded"),
-        "canceled": _("Canceled"),
-        "completed": _("Completed"),
-        "rejected": _("Rejected"),
-    }
-
-
 def selection_mode_names(site: Site) -> dict[str, str]:
     _ = site.gettext
     return {
@@ -117,7 +77,7 @@ def selection_mode_names(site: Site) -> dict[str, str]:
 def names(site: Site) -> dict[str, Any]:
     return {
         "roles": role_names(site),
-        "support_kinds": support_names(site),
+        "support_kinds": support_kind_names(site),
         "categories": category_names(site),
         "label_statuses": label_status_names(site),
         "proposal_statuses": proposal_status_names(site),

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from ..gateway import ApiFailure
 from ..i18n import parse_instant
 from ..site import Site, SiteDep
+from ..vocabulary import campaign_status_names, category_names, funding_model_names
 
 router = APIRouter()
 
@@ -41,26 +42,6 @@ FUNDING_MODELS = ("keep_it_all", "all_or_nothing")
 SORTS = ("newest", "ending_soon", "most_funded", "closest_to_goal")
 
 
-def category_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "public_space": _("Public space"),
-        "sport": _("Sport"),
-        "culture": _("Culture"),
-        "solidarity": _("Solidarity"),
-        "environment": _("Environment"),
-        "education": _("Education"),
-        "mobility": _("Mobility"),
-        "health": _("Health"),
-        "other": _("Other"),
-    }
-
-
-def funding_model_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {"keep_it_all": _("Keep it all"), "all_or_nothing": _("All or nothing")}
-
-
 def sort_names(site: Site) -> dict[str, str]:
     _ = site.gettext
     return {
@@ -68,20 +49,6 @@ def sort_names(site: Site) -> dict[str, str]:
         "ending_soon": _("Ending soon"),
         "most_funded": _("Most funded"),
         "closest_to_goal": _("Closest to the goal"),
-    }
-
-
-def status_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "draft": _("Draft"),
-        "submitted": _("Waiting for review"),
-        "live": _("Raising money"),
-        "succeeded": _("Funded"),
-        "failed": _("Not funded"),
-        "canceled": _("Canceled"),
-        "completed": _("Completed"),
-        "rejected": _("Rejected"),
     }
 
 
@@ -100,7 +67,7 @@ def card_context(site: Site, cities: dict[str, str]) -> dict[str, Any]:
         "city_name": lambda slug: city_name(cities, slug),
         "categories": category_names(site),
         "funding_models": funding_model_names(site),
-        "statuses": status_names(site),
+        "statuses": campaign_status_names(site),
         "days_left": days_left,
     }
 

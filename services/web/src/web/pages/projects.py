@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from ..gateway import ApiFailure
 from ..i18n import Formats, major_to_minor
 from ..site import Form, SignedIn, Site
+from ..vocabulary import category_names, need_kind_names
 
 router = APIRouter()
 
@@ -45,33 +46,6 @@ CAMPAIGN_FIELDS = (
 )  # fmt: skip
 # API field -> form field, where they differ.
 FORM_NAMES = {"description": "story", "municipality": "city"}
-
-
-def category_labels(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "public_space": _("Public space"),
-        "sport": _("Sport"),
-        "culture": _("Culture"),
-        "solidarity": _("Solidarity"),
-        "environment": _("Environment"),
-        "education": _("Education"),
-        "mobility": _("Mobility"),
-        "health": _("Health"),
-        "other": _("Other"),
-    }
-
-
-def kind_labels(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "volunteers": _("Volunteers"),
-        "hosting": _("Hosting"),
-        "goods": _("Goods"),
-        "space": _("Space"),
-        "skills": _("Skills"),
-        "other": _("Other"),
-    }
 
 
 def status_text(site: Site, campaign: dict[str, Any]) -> tuple[str, str]:
@@ -163,8 +137,8 @@ def _dashboard(site: Site, template: str, campaign: dict[str, Any], tab: str, st
     label, sentence = status_text(site, campaign)
     return site.render(
         template, status=status, campaign=campaign, tab=tab, tabs=_tabs(site, campaign),
-        status_label=label, status_sentence=sentence, categories=category_labels(site),
-        kinds=kind_labels(site), **context,
+        status_label=label, status_sentence=sentence, categories=category_names(site),
+        kinds=need_kind_names(site), **context,
     )  # fmt: skip
 
 
@@ -260,7 +234,7 @@ def _propose_page(site: Site, *, values: dict[str, str], errors: dict[str, str],
         cities = [*cities, (values["city"], values["city"])]
     return site.render(
         "projects/propose.html", status=status, values=values, errors=errors, cities=cities, key=key,
-        campaign=campaign, editable=editable, categories=category_labels(site), currencies=CURRENCIES,
+        campaign=campaign, editable=editable, categories=category_names(site), currencies=CURRENCIES,
     )  # fmt: skip
 
 
@@ -346,7 +320,7 @@ async def my_projects(site: SignedIn, cursor: str = Query("", max_length=500)) -
     )
     items = [(c, *status_text(site, c)) for c in page.get("items", [])]
     return site.render("projects/list.html", items=items, next_cursor=page.get("next_cursor"),
-                       categories=category_labels(site))  # fmt: skip
+                       categories=category_names(site))  # fmt: skip
 
 
 # -- the dashboard ---------------------------------------------------------------------------
