@@ -79,7 +79,10 @@ async def test_city_labels_a_real_campaign_through_the_gateway(
                                   "value": 1_200_000, "currency": "EUR"}],
                      "match": {"pool_id": pool["id"], "condition": "instant", "ratio": 1, "cap_per_project": 300_000}}  # fmt: skip
             granted = await ok(
-                "POST", f"{E}/labels/{label['id']}/grant", {**manager, "Idempotency-Key": "grant-e2e-1"}, json=grant
+                "POST",
+                f"{E}/labels/{label['id']}/grant",
+                {**manager, "Idempotency-Key": "grant-e2e-1"},
+                json=grant,
             )
             assert granted["status"] == "granted" and len(granted["commitment_ids"]) == 1
 
