@@ -97,6 +97,7 @@ class Stack:
                 env["RATE_LIMIT_SENSITIVE"] = "10000/minute"
                 env["RATE_LIMIT_IP"] = "100000/minute"
                 env["RATE_LIMIT_USER"] = "100000/minute"
+                env["RATE_LIMIT_PLEDGE"] = "100000/minute"
         if service == "web":
             env["GATEWAY_URL"] = self.url("gateway")
             env["SITE_PROXY_SECRET"] = SITE_PROXY_SECRET
