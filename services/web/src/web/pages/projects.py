@@ -79,6 +79,25 @@ def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
+async def _send(
+    site: Site,
+    method: str,
+    path: str,
+    *,
+    json: Any,
+    shown: dict[str, Any],
+    names: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Send a dashboard form's change to the API: no errors, or the refusal as form errors."""
+    try:
+        await site.api(method, path, json=json)
+    except ApiFailure as failure:
+        if failure.status not in (400, 409, 422):
+            raise
+        return _form_errors(failure, shown, names)
+    return {}
+
+
 def _form_errors(failure: ApiFailure, shown: tuple[str, ...] | dict[str, Any], names: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
     """The API's refusal as form errors: beside the field it names (`names` maps API field names
     to the form's), else at the top of the form (a field the form does not show, or no field)."""
@@ -297,13 +316,10 @@ async def edit(site: SignedIn, form: Form, campaign_id: str) -> Response:
         site.flash(site.gettext("Nothing changed."), "info")
         return site.redirect(f"/projects/{campaign_id}")
     if not errors:
-        try:
-            await site.api("PATCH", f"{CAMPAIGNS}/{campaign_id}", json=changes)
-        except ApiFailure as failure:
-            if failure.status not in (400, 409, 422):
-                raise
-            errors = _form_errors(failure, values, FORM_NAMES)
-        else:
+        errors = await _send(
+            site, "PATCH", f"{CAMPAIGNS}/{campaign_id}", json=changes, shown=values, names=FORM_NAMES
+        )
+        if not errors:
             site.flash(site.gettext("Your changes are saved."))
             return site.redirect(f"/projects/{campaign_id}")
     return _propose_page(site, values=values, errors=errors, cities=await _municipalities(site), key="",
@@ -374,13 +390,8 @@ async def post_update(site: SignedIn, form: Form, campaign_id: str) -> Response:
     if not values["body"]:
         errors["body"] = _("Write what is new.")
     if not errors:
-        try:
-            await site.api("POST", f"{CAMPAIGNS}/{campaign_id}/updates", json=values)
-        except ApiFailure as failure:
-            if failure.status not in (400, 409, 422):
-                raise
-            errors = _form_errors(failure, values)
-        else:
+        errors = await _send(site, "POST", f"{CAMPAIGNS}/{campaign_id}/updates", json=values, shown=values)
+        if not errors:
             site.flash(_("Your update is posted; followers and backers are told."))
             return site.redirect(f"/projects/{campaign_id}/updates")
     return _dashboard(site, "projects/updates.html", campaign, "updates", status=422,
@@ -427,13 +438,14 @@ async def add_need(site: SignedIn, form: Form, campaign_id: str) -> Response:
         errors["quantity"] = _("Enter a whole number from 1 to 10000.")
         quantity = 0
     if not errors:
-        try:
-            await site.api("POST", f"{CAMPAIGNS}/{campaign_id}/needs", json={**values, "quantity": quantity})
-        except ApiFailure as failure:
-            if failure.status not in (400, 409, 422):
-                raise
-            errors = _form_errors(failure, values)
-        else:
+        errors = await _send(
+            site,
+            "POST",
+            f"{CAMPAIGNS}/{campaign_id}/needs",
+            json={**values, "quantity": quantity},
+            shown=values,
+        )
+        if not errors:
             site.flash(_("The need is added to your project."))
             return site.redirect(f"/projects/{campaign_id}/needs")
     return _dashboard(site, "projects/needs.html", campaign, "needs", status=422,
@@ -507,13 +519,8 @@ async def add_meetup(site: SignedIn, form: Form, campaign_id: str) -> Response:
     except ValueError:
         errors["capacity"] = _("Enter a whole number from 1 to 10000.")
     if not errors:
-        try:
-            await site.api("POST", f"{CAMPAIGNS}/{campaign_id}/meetups", json=body)
-        except ApiFailure as failure:
-            if failure.status not in (400, 409, 422):
-                raise
-            errors = _form_errors(failure, values)
-        else:
+        errors = await _send(site, "POST", f"{CAMPAIGNS}/{campaign_id}/meetups", json=body, shown=values)
+        if not errors:
             site.flash(_("The meetup is scheduled; followers are told."))
             return site.redirect(f"/projects/{campaign_id}/meetups")
     return _dashboard(site, "projects/meetups.html", campaign, "meetups", status=422,
@@ -606,13 +613,8 @@ async def cancel(site: SignedIn, form: Form, campaign_id: str) -> Response:
     if len(values["reason"]) < 3:
         errors["reason"] = site.gettext("Tell backers and followers why, in a few words.")
     if not errors:
-        try:
-            await site.api("POST", f"{CAMPAIGNS}/{campaign_id}/cancel", json=values)
-        except ApiFailure as failure:
-            if failure.status not in (400, 409, 422):
-                raise
-            errors = _form_errors(failure, values)
-        else:
+        errors = await _send(site, "POST", f"{CAMPAIGNS}/{campaign_id}/cancel", json=values, shown=values)
+        if not errors:
             site.flash(site.gettext("The campaign is canceled. Backers who paid are refunded."), "info")
             return site.redirect(f"/projects/{campaign_id}")
     return _dashboard(
