@@ -51,7 +51,9 @@ KINDS: dict[str, Kind] = {
         Kind("pledge.authorized", "pledges"),
         Kind("payment.failed", "pledges"),
         Kind("pledge.released", "pledges"),
-        Kind("campaign.published", "my_campaigns"),
+        # News to its followers (the fan-out reads them when it runs, so someone who follows right
+        # after publication hears of it too); its owner reads it under "my_campaigns" (category_for).
+        Kind("campaign.published", "campaign_news"),
         Kind("campaign.goal_reached", "campaign_news"),
         Kind("campaign.succeeded", "campaign_news"),
         Kind("campaign.failed", "campaign_news"),
