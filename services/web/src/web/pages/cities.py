@@ -1,7 +1,9 @@
 """The city side of the site: a city's public page, its calls for projects (citizens' side:
 the call, its proposals, submitting one, voting, the results), and the pages its officials open
 from their emails and inbox: a label request (review, grant with the support offered, decline,
-revoke), the city's subscription, its webhooks; `/city` lists the cities of a signed-in official.
+revoke); `/city` lists the cities of a signed-in official. The console's calls, officials,
+subscription and city systems pages are in city_calls.py, city_team.py, city_billing.py and
+city_systems.py.
 
 Every rule stays in endorsements, payments and notifications: the official pages first ask
 endorsements for the city's officials (officials and admins only, so anyone else gets the 403
@@ -33,7 +35,6 @@ CATEGORIES = (
     "education", "mobility", "health", "other",
 )  # fmt: skip
 MAX_WINNER_CALLS = 6
-MAX_DELIVERIES = 10
 
 
 # -- names shown for API values ------------------------------------------------------------
@@ -411,91 +412,3 @@ async def grant(site: SignedIn, form: Form, slug: str, label_id: str) -> Respons
                                    errors=errors)  # fmt: skip
     return await _label_action(site, slug, label_id, "grant", "grant", body, values,
                                _("The label is granted; the project holder is told."))  # fmt: skip
-
-
-# -- subscription and webhooks (officials) ---------------------------------------------------
-
-
-@router.get("/cities/{slug}/subscription", include_in_schema=False)
-async def subscription_page(site: SignedIn, slug: str) -> Response:
-    city, role = await _official_city(site, slug)
-    refused = False
-    try:
-        listing = await site.api("GET", "/api/v1/payments/subscriptions", params={"municipality": slug})
-    except ApiFailure as failure:
-        if failure.status != 403:
-            raise
-        listing, refused = None, True  # the session's token does not carry the role yet
-    subscriptions = (listing or {}).get("items", [])
-    active_sub = next((s for s in subscriptions if s.get("active")), None)
-    trial_until = parse_instant(city.get("trial_until"))
-    on_trial = bool(trial_until and trial_until > datetime.now(UTC))
-    if active_sub:
-        state = "active"
-    elif on_trial:
-        state = "trial"
-    elif city.get("subscription_active"):
-        state = "active"
-    else:
-        state = "lapsed" if subscriptions else "none"
-    return site.render("cities/subscription.html", city=city, role=role, state=state, on_trial=on_trial,
-                       subscriptions=subscriptions, refused=refused, **names(site))  # fmt: skip
-
-
-WEBHOOKS = "/api/v1/notifications/webhooks"
-
-
-async def _render_webhooks(
-    site: Site, slug: str, *, status: int = 200, values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None, created: dict[str, Any] | None = None,
-) -> Response:  # fmt: skip
-    city, role = await _official_city(site, slug)
-    endpoints, types = await asyncio.gather(
-        site.api("GET", f"{WEBHOOKS}/endpoints", params={"municipality": slug}),
-        _optional(site, f"{WEBHOOKS}/event-types"),
-    )
-    items = endpoints.get("items", [])
-    logs = await asyncio.gather(
-        *(_optional(site, f"{WEBHOOKS}/endpoints/{e['id']}/deliveries", params={"limit": MAX_DELIVERIES})
-          for e in items)
-    )  # fmt: skip
-    hooks = [
-        {"endpoint": e, "deliveries": (log or {}).get("items", [])}
-        for e, log in zip(items, logs, strict=True)
-    ]
-    form = {"url": "", "description": "", "event_types": [], **(values or {})}
-    return site.render("cities/webhooks.html", status=status, city=city, role=role, hooks=hooks,
-                       event_types=(types or {}).get("event_types", []), form=form, errors=errors or {},
-                       created=created, **names(site))  # fmt: skip
-
-
-@router.get("/cities/{slug}/webhooks", include_in_schema=False)
-async def webhooks_page(site: SignedIn, slug: str) -> Response:
-    return await _render_webhooks(site, slug)
-
-
-@router.post("/cities/{slug}/webhooks", include_in_schema=False)
-async def register_webhook(site: SignedIn, form: Form, slug: str) -> Response:
-    _ = site.gettext
-    values: dict[str, Any] = {
-        "url": str(form.get("url", "")).strip(),
-        "description": str(form.get("description", "")).strip(),
-        "event_types": [str(v) for v in form.getlist("event_types")],
-    }
-    errors: dict[str, str] = {}
-    if not values["url"]:
-        errors["url"] = _("Enter the address that receives the events (https://...).")
-    if not values["event_types"]:
-        errors["event_types"] = _("Choose at least one kind of event.")
-    created = None
-    if not errors:
-        try:
-            created = await site.api("POST", f"{WEBHOOKS}/endpoints", json={"municipality": slug, **values})
-        except ApiFailure as failure:
-            if failure.status not in (400, 409, 422):
-                raise
-            errors = _form_errors(failure)
-    if errors:
-        return await _render_webhooks(site, slug, status=422, values=values, errors=errors)
-    # The secret is shown once, on this answer (a redirect would have to carry it).
-    return await _render_webhooks(site, slug, created=created)
