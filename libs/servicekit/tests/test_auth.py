@@ -5,13 +5,26 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import APIRouter
 
-from servicekit.auth import JwksVerifier
+from servicekit.app import create_service_app
+from servicekit.auth import (
+    AdminDep,
+    CallerDep,
+    JwksVerifier,
+    OptionalCallerDep,
+    OptionalPrincipalDep,
+    PrincipalDep,
+)
 from servicekit.errors import ApiError
+from servicekit.settings import ServiceSettings
 from servicekit.signing import SigningKey, access_claims
 from servicekit.testing.plugin import TestEnv, TokenIssuer
+from servicekit.testing.server import serve
 
 
 @pytest.fixture
@@ -92,3 +105,88 @@ async def test_rotated_key_is_fetched_on_unknown_kid(
         assert (await verifier.verify(token)).sub == "u-2"
     finally:
         token_issuer.extra_keys.remove(new_key)
+
+
+# -- client tokens: refused by default, admitted only where a route opts in ------------------
+
+_kit = APIRouter()
+
+
+@_kit.get("/person")
+async def _person(principal: PrincipalDep) -> dict[str, str]:
+    return {"sub": principal.sub}
+
+
+@_kit.get("/maybe-person")
+async def _maybe_person(principal: OptionalPrincipalDep) -> dict[str, str | None]:
+    return {"sub": principal.sub if principal else None}
+
+
+@_kit.get("/admin")
+async def _admin(principal: AdminDep) -> dict[str, str]:
+    return {"sub": principal.sub}
+
+
+@_kit.get("/cities/{slug}/feed")
+async def _city_feed(slug: str, caller: CallerDep) -> dict[str, str]:
+    if not (caller.is_client_of(slug) or caller.is_official_of(slug, "manager")):
+        raise ApiError(403, "forbidden", "not this city's")
+    return {"sub": caller.sub, "kind": caller.kind}
+
+
+@_kit.get("/cities/{slug}/public")
+async def _city_public(slug: str, caller: OptionalCallerDep) -> dict[str, bool]:
+    return {"own_system": caller is not None and caller.is_client_of(slug)}
+
+
+async def test_client_tokens_open_only_the_routes_that_opt_in(
+    env: TestEnv, test_contracts: Path, token_issuer: TokenIssuer
+) -> None:
+    settings = env.settings(ServiceSettings, "kitauth", contracts_dir=str(test_contracts))
+    app = create_service_app(settings, title="kit", routers=[_kit])
+    client_token = {
+        "Authorization": "Bearer "
+        + env.issuer.token("cli_1", roles=[], municipalities={"montreuil": "system"}, kind="client")
+    }
+    # A client token that also claims the admin role is still a machine, not an admin.
+    forged_admin = {
+        "Authorization": "Bearer "
+        + env.issuer.token("cli_2", roles=["admin"], municipalities={"montreuil": "system"}, kind="client")
+    }
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        for path in ("/person", "/maybe-person", "/admin"):
+            for headers in (client_token, forged_admin):
+                refused = await http.get(path, headers=headers)
+                assert refused.status_code == 403, path
+                assert refused.json()["error"]["code"] == "forbidden"
+                assert refused.json()["error"]["request_id"] == refused.headers["x-request-id"]
+        assert (await http.get("/maybe-person")).json() == {"sub": None}
+        assert (await http.get("/person", headers=env.issuer.headers("u-1"))).json() == {"sub": "u-1"}
+
+        own = await http.get("/cities/montreuil/feed", headers=client_token)
+        assert own.status_code == 200 and own.json() == {"sub": "cli_1", "kind": "client"}
+        assert (await http.get("/cities/bagnolet/feed", headers=client_token)).status_code == 403
+        assert (await http.get("/cities/montreuil/feed")).status_code == 401
+        # The client's `system` entry is not an official's role, whatever a route asks.
+        manager = env.issuer.headers("u-2", municipalities={"montreuil": "manager"})
+        assert (await http.get("/cities/montreuil/feed", headers=manager)).json()["kind"] == "user"
+        assert (await http.get("/cities/montreuil/public", headers=client_token)).json() == {
+            "own_system": True
+        }
+        assert (await http.get("/cities/bagnolet/public", headers=client_token)).json() == {
+            "own_system": False
+        }
+
+
+async def test_a_client_is_never_an_official_or_an_admin(
+    verifier: JwksVerifier, token_issuer: TokenIssuer
+) -> None:
+    principal = await verifier.verify(
+        token_issuer.token("cli_1", roles=["admin"], municipalities={"montreuil": "system"}, kind="client")
+    )
+    assert principal.is_client and principal.is_client_of("montreuil")
+    assert not principal.is_client_of("bagnolet")
+    assert not principal.is_admin
+    assert not principal.is_official_of("montreuil")
+    person = await verifier.verify(token_issuer.token("u-1", municipalities={"montreuil": "system"}))
+    assert not person.is_client_of("montreuil")

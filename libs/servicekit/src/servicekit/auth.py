@@ -5,6 +5,12 @@ service checks signature, issuer, audience and expiry itself.
 
 Claims: `sub` (user id, or client id for a city system), `kind` (`user` | `client`),
 `roles` (`citizen`, `admin`), `municipalities` ({slug: `reviewer` | `manager` | `system`}).
+
+A city system's client token (`kind: client`, `municipalities: {slug: system}`) opens nothing by
+default: `PrincipalDep`, `OptionalPrincipalDep` and `AdminDep` refuse it with 403, so a route
+written for people can never be reached by a machine by accident. The few city-system routes
+opt in with `CallerDep` / `OptionalCallerDep` and check `Principal.is_client_of(slug)` against
+the city they serve.
 """
 
 from __future__ import annotations
@@ -34,15 +40,28 @@ class Principal(BaseModel):
     token_id: str | None = None
 
     @property
+    def is_user(self) -> bool:
+        return self.kind == "user"
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == "client"
+
+    @property
     def is_admin(self) -> bool:
-        return "admin" in self.roles
+        return self.is_user and "admin" in self.roles
 
     def municipal_role(self, slug: str) -> str | None:
         return self.municipalities.get(slug)
 
     def is_official_of(self, slug: str, *roles: str) -> bool:
+        """A person's municipal role; a client's `system` entry is never an official's role."""
         role = self.municipalities.get(slug)
-        return role is not None and (not roles or role in roles)
+        return self.is_user and role is not None and (not roles or role in roles)
+
+    def is_client_of(self, slug: str) -> bool:
+        """A city system's client token for `slug`."""
+        return self.is_client and self.municipalities.get(slug) == "system"
 
 
 class JwksVerifier:
@@ -141,7 +160,14 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def optional_principal(request: Request) -> Principal | None:
+def client_refused() -> ApiError:
+    return ApiError(
+        403, "forbidden", "a city system's client token opens only the city-system routes of its city"
+    )
+
+
+async def optional_caller(request: Request) -> Principal | None:
+    """Whoever sent a valid token, person or city system (a bad token is still refused)."""
     token = _bearer(request)
     if token is None:
         return None
@@ -149,11 +175,23 @@ async def optional_principal(request: Request) -> Principal | None:
     return await verifier.verify(token)
 
 
-async def current_principal(principal: Principal | None = Depends(optional_principal)) -> Principal:
+async def current_caller(principal: Principal | None = Depends(optional_caller)) -> Principal:
     if principal is None:
         raise ApiError(
             401, "unauthenticated", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    return principal
+
+
+async def optional_principal(principal: Principal | None = Depends(optional_caller)) -> Principal | None:
+    if principal is not None and not principal.is_user:
+        raise client_refused()
+    return principal
+
+
+async def current_principal(principal: Principal = Depends(current_caller)) -> Principal:
+    if not principal.is_user:
+        raise client_refused()
     return principal
 
 
@@ -164,8 +202,14 @@ def require_admin(principal: Principal = Depends(current_principal)) -> Principa
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
-"""The caller, authenticated (401 without a valid bearer token)."""
+"""The caller, a person, authenticated (401 without a valid bearer token, 403 for a client token)."""
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
-"""The caller if a token was sent (a bad token is still refused), else None."""
+"""The caller if a token was sent (a bad token is still refused, a client token gets 403), else None."""
+CallerDep = Annotated[Principal, Depends(current_caller)]
+"""A person or a city system (401 without a token): for city-system routes only, which must
+check `is_client_of(slug)` for a client."""
+OptionalCallerDep = Annotated[Principal | None, Depends(optional_caller)]
+"""A person, a city system or nobody: for public city-system reads that show a city's own
+systems more (the route checks `is_client_of(slug)`)."""
 AdminDep = Annotated[Principal, Depends(require_admin)]
 """The caller, who must be an admin (403 otherwise)."""
