@@ -127,6 +127,11 @@ async def test_call_from_opening_to_selection_with_votes(svc) -> None:
     assert selected[ids["Street workout"]]["award"] == 50_000
     assert selected[ids["Street workout"]]["proposer_id"] == "usr_amina"
     assert selected[ids["Street workout"]]["goal"] == 100_000
+    # The campaign each winner becomes is named at once, in the event and on the proposal.
+    listed = {p["id"]: p for p in (await svc.http.get(f"/calls/{call_id}/proposals")).json()["items"]}
+    for pid, data in selected.items():
+        assert data["campaign_id"].startswith("cmp_") and listed[pid]["campaign_id"] == data["campaign_id"]
+    assert listed[ids["Repair cafe"]]["campaign_id"] is None
     assert len(of("call.vote_cast")) == 6 and len(of("call.proposal_submitted")) == 4
     await eventually(lambda: sum(m.routing_key == f"{slug}.call.proposal_selected" for m in public) == 2)
     assert all("proposer_id" not in json.loads(m.body)["data"] for m in public)

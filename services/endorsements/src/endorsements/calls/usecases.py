@@ -308,6 +308,10 @@ async def results(mongo: Mongo, principal: Principal | None, call_id: str) -> Re
     return await _results(mongo.db, call)
 
 
+def launched_campaign_id(proposal_id: str) -> str:
+    return f"cmp_{uuid.uuid5(uuid.NAMESPACE_URL, proposal_id).hex}"
+
+
 async def select_winners(
     mongo: Mongo, idem: Idempotency, principal: Principal, call_id: str, body: SelectionIn, key: str
 ) -> SelectionOut:
@@ -349,6 +353,9 @@ async def select_winners(
             changes: dict[str, Any] = {"status": "selected" if selected else "not_selected"}
             if selected:
                 changes["award"] = chosen[pid]
+                # The campaign it becomes, named now so the call's pages link to it at once
+                # (the id campaigns itself derives for a proposal without a draft).
+                changes["campaign_id"] = p.get("campaign_id") or launched_campaign_id(pid)
             p = await calls.proposals.patch(tx, pid, changes)
             if selected:
                 extra = {"award": chosen[pid], "currency": c["currency"], "summary": p["summary"][:1000]}
