@@ -79,6 +79,7 @@ class LabelOut(BaseModel):
     currency: str | None
     commitment_ids: list[str]
     requested_by: str | None = Field(description="the owner, when they asked for the label")
+    message: str = Field(default="", description="the owner's message with the request")
     history: list[HistoryEntry] | None
     version: int
 
@@ -96,6 +97,7 @@ class LabelOut(BaseModel):
             currency=doc.get("currency"),
             commitment_ids=doc.get("commitment_ids", []),
             requested_by=doc.get("owner_id") if doc.get("origin") == "owner" else None,
+            message=doc.get("message", ""),
             history=doc.get("history", []),
             version=doc["version"],
         )

@@ -252,20 +252,23 @@ async def get_label(mongo: Mongo, principal: Principal | None, label_id: str) ->
     doc = await labels.get(mongo.db, label_id)
     if doc is None:
         raise DomainError("label_not_found", 404, "no such label")
-    if doc["status"] not in ("granted", "revoked"):
-        allowed = principal is not None and (
-            principal.sub == doc["owner_id"]
-            or await store.official_role(mongo.db, doc["municipality"], principal.sub) is not None
-        )
-        if not allowed:
-            raise DomainError("label_not_found", 404, "no such label")
-    return LabelOut.of(doc)
+    allowed = principal is not None and (
+        principal.sub == doc["owner_id"]
+        or await store.official_role(mongo.db, doc["municipality"], principal.sub) is not None
+    )
+    if doc["status"] not in ("granted", "revoked") and not allowed:
+        raise DomainError("label_not_found", 404, "no such label")
+    # The request's message was written to the city: its officials and the owner read it.
+    return LabelOut.of(doc) if allowed else LabelOut.of(doc).model_copy(update={"message": ""})
 
 
 async def campaign_labels(mongo: Mongo, campaign_id: str) -> CampaignLabelsOut:
     """What a campaign page shows: granted labels, their support offers and match commitments."""
     return CampaignLabelsOut(
-        labels=[LabelOut.of(d) for d in await labels.granted_for_campaign(mongo.db, campaign_id)],
+        labels=[
+            LabelOut.of(d).model_copy(update={"message": ""})
+            for d in await labels.granted_for_campaign(mongo.db, campaign_id)
+        ],
         commitments=await matching.commitments_of_campaign(mongo.db, campaign_id),
     )
 

@@ -8,7 +8,7 @@ from ..access import Manager, Reviewer
 from ..deps import IdempotencyDep, IdempotencyKey, MongoDep, PrincipalDep
 from ..fields import Id
 from . import usecases
-from .models import CommitmentOut, MatchIn, PoolIn, PoolOut, PoolsOut
+from .models import CommitmentOut, MatchIn, MatchPreviewOut, PoolIn, PoolOut, PoolsOut
 
 router = APIRouter(tags=["match funding"])
 
@@ -36,6 +36,16 @@ async def add_commitment(
 ) -> CommitmentOut:
     """Commit match funds to an already granted label (manager of the label's city)."""
     return await usecases.add_commitment(mongo, idem, principal, label_id, body, idempotency_key)
+
+
+@router.post("/labels/{label_id}/match-preview")
+async def preview_match(
+    label_id: Id, body: MatchIn, principal: PrincipalDep, mongo: MongoDep
+) -> MatchPreviewOut:
+    """What a match rule would cost for the label's campaign at its current totals, before
+    committing it (manager of the label's city; reserves nothing). Refused like a commitment
+    would be for an unknown pool, another currency or an inconsistent rule."""
+    return await usecases.preview_match(mongo, principal, label_id, body)
 
 
 @router.get("/commitments/{commitment_id}")

@@ -129,3 +129,46 @@ def pool_usage(commitments: Iterable[dict[str, Any]]) -> int:
         given = int(c.get("given", 0))
         total += max(int(c["max_amount"]), given) if c["status"] == "active" else given
     return total
+
+
+@dataclass(frozen=True)
+class CostPreview:
+    """What a rule would cost the city, before it is committed.
+
+    `reserved` is what the pool holds back while the commitment is open; `now` is what the rule
+    would give if the contributions made so far had come under it (a lump sum counts only when
+    it would be due); `at_goal` is the most it would give once the goal is raised."""
+
+    reserved: int
+    now: int
+    at_goal: int
+    lump_sum_due_now: bool
+
+
+def preview_cost(
+    rule: dict[str, Any], contributions: Iterable[Contribution], goal: int, reported_total: int = 0
+) -> CostPreview:
+    """The cost of `rule` at the campaign's current totals, by the same rules settlement
+    applies: contributions in order (first come, first served), per-backer limits and the
+    minimum number of backers as they would have counted at each contribution. Raises
+    RuleError for an inconsistent rule."""
+    reserved = validate_rule(rule)
+    items = list(contributions)
+    raised = max(sum(c.amount for c in items), reported_total)
+    condition = rule["condition"]
+    backers = len({c.backer_id for c in items})
+    if condition == "lump_sum_at_threshold":
+        due = bool(goal) and lump_sum_due(rule, goal, raised, backers)
+        return CostPreview(reserved, reserved if due else 0, reserved, due)
+    if condition == "on_goal_reached":
+        now = conditional_release(rule, items, reported_total, reserved)
+    else:
+        now, seen, per_backer = 0, set[str](), dict[str, int]()
+        for c in items:
+            seen.add(c.backer_id)
+            amount = instant_match(rule, c.amount, per_backer.get(c.backer_id, 0), len(seen), now, reserved)
+            if amount > 0:
+                per_backer[c.backer_id] = per_backer.get(c.backer_id, 0) + 1
+                now += amount
+    at_goal = min(reserved, goal * ratio_hundredths(float(rule["ratio"])) // 100) if goal else reserved
+    return CostPreview(reserved, now, max(at_goal, now), False)

@@ -82,3 +82,24 @@ class PoolOut(BaseModel):
 
 class PoolsOut(BaseModel):
     items: list[PoolOut]
+
+
+class MatchPreviewOut(BaseModel):
+    """What a match rule would cost for a label's campaign, before committing it (nothing is
+    reserved by asking)."""
+
+    label_id: str
+    campaign_id: str
+    pool_id: str
+    pool_name: str
+    currency: str
+    goal: int | None = Field(description="the campaign's goal, minor units")
+    raised: int = Field(description="charged contributions known now (or the pledged total, if more)")
+    backers: int = Field(description="distinct backers of those contributions")
+    reserved: int = Field(description="what the commitment holds back in the pool while it is open")
+    cost_now: int = Field(description="what the rule would give at the current totals")
+    cost_at_goal: int = Field(description="the most it would give once the goal is raised")
+    lump_sum_due_now: bool = Field(description="lump_sum_at_threshold: whether it would be due now")
+    pool_available: int = Field(description="what the pool has left before this commitment")
+    pool_available_after: int = Field(description="what it would have left after reserving")
+    fits_pool: bool = Field(description="false: committing would be refused (pool_budget_exceeded)")

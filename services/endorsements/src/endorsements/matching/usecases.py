@@ -34,10 +34,11 @@ from .domain import (
     instant_match,
     lump_sum_due,
     pool_usage,
+    preview_cost,
     ratio_hundredths,
     validate_rule,
 )
-from .models import CommitmentOut, MatchIn, PoolIn, PoolOut, PoolsOut
+from .models import CommitmentOut, MatchIn, MatchPreviewOut, PoolIn, PoolOut, PoolsOut
 
 # Pools and commitments (HTTP).
 
@@ -94,11 +95,9 @@ async def list_pools(mongo: Mongo, official: CityOfficial) -> PoolsOut:
     return await mongo.transact(read)
 
 
-async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
-    """Reserve city money from a pool for a granted label; emits match.committed."""
-    if label["status"] != "granted":
-        raise DomainError("label_not_granted", 409, "match funds go with a granted label")
-    pool = await matching.pools.get(tx, body.pool_id)
+async def _pool_for(src: store.Source, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
+    """The pool a match rule draws from: the label's city's, in the campaign's currency."""
+    pool = await matching.pools.get(src, body.pool_id)
     if pool is None or pool["municipality"] != label["municipality"]:
         raise DomainError("pool_not_found", 404, f"{label['municipality']} has no pool {body.pool_id!r}")
     if pool["currency"] != campaign.get("currency"):
@@ -107,12 +106,25 @@ async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
             422,
             f"the pool is in {pool['currency']}, the campaign in {campaign.get('currency')}",
         )
+    return pool
+
+
+def _checked_rule(body: MatchIn) -> tuple[dict[str, Any], int]:
     rule = body.rule()
     try:
         max_amount = validate_rule(rule)
         ratio_hundredths(body.ratio)
     except RuleError as exc:
         raise DomainError("bad_match_rule", 422, str(exc)) from exc
+    return rule, max_amount
+
+
+async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
+    """Reserve city money from a pool for a granted label; emits match.committed."""
+    if label["status"] != "granted":
+        raise DomainError("label_not_granted", 409, "match funds go with a granted label")
+    pool = await _pool_for(tx, body, label, campaign)
+    rule, max_amount = _checked_rule(body)
     state = await _pool_out(tx, pool)
     if max_amount > state.available:
         raise DomainError(
@@ -174,6 +186,52 @@ async def add_commitment(
         )
 
     return await mongo.transact(work)
+
+
+async def preview_match(mongo: Mongo, principal: Principal, label_id: str, body: MatchIn) -> MatchPreviewOut:
+    """What `body` would cost for the label's campaign at its current totals (manager of the
+    label's city; reserves nothing, emits nothing). The same checks as committing, so a preview
+    that answers fits_pool=true commits unless the totals or the pool moved meanwhile."""
+    label = await labels.get(mongo.db, label_id)
+    if label is None:
+        raise DomainError("label_not_found", 404, "no such label")
+    await require_official(mongo.db, principal, label["municipality"], "commit_funds")
+    if label["status"] in ("declined", "revoked"):
+        raise DomainError("label_closed", 409, f"the label is {label['status']}")
+
+    async def read(tx: Tx) -> MatchPreviewOut:
+        campaign = await store.campaign(tx, label["campaign_id"])
+        if campaign is None:
+            raise DomainError("campaign_not_found", 404, "the label's campaign is not known here")
+        pool = await _pool_for(tx, body, label, campaign)
+        rule, _max = _checked_rule(body)
+        charged = await store.charged_contributions(tx, [campaign["_id"]])
+        known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in charged]
+        reported = (
+            int(campaign.get("pledged") or 0) if campaign.get("funding_model") == "all_or_nothing" else 0
+        )
+        goal = int(campaign.get("goal") or 0)
+        cost = preview_cost(rule, known, goal, reported)
+        available = (await _pool_out(tx, pool)).available
+        return MatchPreviewOut(
+            label_id=label["_id"],
+            campaign_id=campaign["_id"],
+            pool_id=pool["_id"],
+            pool_name=pool["name"],
+            currency=pool["currency"],
+            goal=goal or None,
+            raised=max(sum(c.amount for c in known), reported),
+            backers=len({c.backer_id for c in known}),
+            reserved=cost.reserved,
+            cost_now=cost.now,
+            cost_at_goal=cost.at_goal,
+            lump_sum_due_now=cost.lump_sum_due_now,
+            pool_available=available,
+            pool_available_after=available - cost.reserved,
+            fits_pool=cost.reserved <= available,
+        )
+
+    return await mongo.transact(read)
 
 
 async def get_commitment(mongo: Mongo, commitment_id: str) -> CommitmentOut:

@@ -167,7 +167,7 @@ async def city_page(mongo: Mongo, slug: str) -> CityPageOut:
         campaign = by_id.get(label["campaign_id"]) or await store.campaign(db, label["campaign_id"]) or {}
         labelled.append(
             LabelledCampaign(
-                label=LabelOut.of(label).model_copy(update={"history": None}),
+                label=LabelOut.of(label).model_copy(update={"history": None, "message": ""}),
                 campaign=PageCampaign(
                     id=label["campaign_id"],
                     title=campaign.get("title"),
