@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from endorsements.matching.domain import Contribution, CostPreview, RuleError, preview_cost
+from endorsements.municipalities.domain import Territory, located_by
 
 
 def _c(n: int, backer: str, amount: int) -> Contribution:
@@ -51,6 +52,18 @@ def test_an_inconsistent_rule_is_refused() -> None:
         preview_cost({"condition": "instant", "ratio": 1}, [], goal=1_000)  # no cap_per_project
     with pytest.raises(RuleError):
         preview_cost({"condition": "lump_sum_at_threshold", "ratio": 1, "lump_sum": 10}, [], goal=1_000)
+
+
+def test_a_reviewer_sees_how_a_campaign_is_on_the_territory() -> None:
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[2.4, 48.85], [2.5, 48.85], [2.5, 48.9], [2.4, 48.9], [2.4, 48.85]]],
+    }
+    territory = Territory.build(["93100"], square)
+    assert located_by({"lat": 48.86, "lon": 2.44, "postcode": "93100"}, "montreuil", territory) == "area"
+    assert located_by({"lat": 40.0, "lon": 2.44, "postcode": "93100 "}, "montreuil", territory) == "postcode"
+    assert located_by({"municipality": "montreuil", "postcode": "75001"}, "montreuil", territory) == "named"
+    assert located_by({"municipality": "bagnolet", "postcode": "93170"}, "montreuil", territory) is None
 
 
 async def _setup(svc) -> tuple[str, str, str, str]:
@@ -127,3 +140,19 @@ async def test_a_manager_previews_the_cost_at_the_current_totals_and_nothing_is_
     assert (await svc.http.get(f"/campaigns/{cid}/labels")).json()["labels"][0]["message"] == ""
     city = (await svc.http.get(f"/municipalities/{slug}/page")).json()
     assert city["labelled_campaigns"][0]["label"]["message"] == ""
+    assert city["labelled_campaigns"][0]["campaign"]["matched"] == 0
+
+
+async def test_the_review_queue_says_where_each_campaign_is_and_carries_the_message(svc) -> None:
+    slug, cid, _lid, _pool = await _setup(svc)
+    near = await svc.campaign("usr_lucas", "elsewhere", postcode="93100", title="Benches")
+    await svc.known("campaigns", {"_id": near})
+    r = await svc.http.get(f"/municipalities/{slug}/review-queue", headers=svc.who("usr_yusuf"))
+    assert r.status_code == 200, r.text
+    items = {i["campaign"]["id"]: i for i in r.json()["items"]}
+    assert items[cid]["located_by"] == "named" and items[cid]["label"]["message"] == "A plot, please"
+    assert items[near]["located_by"] == "postcode" and items[near]["label"] is None
+    assert items[cid]["campaign"]["goal"] == 200_000
+    assert r.json()["items"][0]["campaign"]["id"] == cid  # requests first
+    r = await svc.http.get(f"/municipalities/{slug}/review-queue", headers=svc.who("usr_amina"))
+    assert r.status_code == 403

@@ -109,20 +109,29 @@ class CampaignSummary(BaseModel):
     owner_id: str | None
     status: str | None
     municipality: str | None
+    neighbourhood: str | None
     postcode: str | None
+    lat: float | None
+    lon: float | None
     category: str | None
     goal: int | None
     currency: str | None
+    raised: int | None = Field(description="as campaigns last reported it, minor units")
+    matched: int | None = Field(description="match funding received, as campaigns last reported it")
 
     @classmethod
     def of(cls, c: dict[str, Any]) -> CampaignSummary:
-        keys = ("title", "owner_id", "status", "municipality", "postcode", "category", "goal", "currency")
+        keys = ("title", "owner_id", "status", "municipality", "neighbourhood", "postcode", "lat", "lon",
+                "category", "goal", "currency", "raised", "matched")  # fmt: skip
         return cls(id=c["_id"], **{k: c.get(k) for k in keys})
 
 
 class QueueItem(BaseModel):
     campaign: CampaignSummary
     label: LabelOut | None
+    located_by: Literal["area", "postcode", "named"] | None = Field(
+        description="how the campaign is on the territory: inside the polygon, by postcode, or naming the city"
+    )
 
 
 class ReviewQueueOut(BaseModel):

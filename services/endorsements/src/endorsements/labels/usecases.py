@@ -19,7 +19,7 @@ from .. import store
 from ..access import CityOfficial, require_active, require_official
 from ..events_out import emit_label_event
 from ..matching import usecases as matching
-from ..municipalities.domain import belongs_to
+from ..municipalities.domain import belongs_to, located_by
 from ..store import Doc
 from . import store as labels
 from .domain import TransitionError, needs_subscription, next_status, open_key, support_totals
@@ -102,10 +102,12 @@ async def review_queue(mongo: Mongo, official: CityOfficial) -> ReviewQueueOut:
         mongo.db, official.municipality, {"status": {"$in": ["draft", "submitted", "live", "succeeded"]}}
     )
     by_campaign = {d["campaign_id"]: d for d in await labels.open_in_city(mongo.db, official.slug)}
+    territory = store.territory_of(official.municipality)
     items = [
         QueueItem(
             campaign=CampaignSummary.of(c),
             label=LabelOut.of(by_campaign[c["_id"]]) if c["_id"] in by_campaign else None,
+            located_by=located_by(c, official.slug, territory),
         )
         for c in campaigns
     ]

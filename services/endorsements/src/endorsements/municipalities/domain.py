@@ -114,3 +114,14 @@ def belongs_to(campaign: dict[str, Any], slug: str, territory: Territory) -> boo
     if campaign.get("municipality") == slug:
         return True
     return territory.contains(campaign.get("postcode"), campaign.get("lat"), campaign.get("lon"))
+
+
+def located_by(campaign: dict[str, Any], slug: str, territory: Territory) -> str | None:
+    """How a campaign is found on the city's territory, for a reviewer to check: its point in
+    the polygon (`area`), its postcode (`postcode`), or only naming the city (`named`)."""
+    lat, lon = campaign.get("lat"), campaign.get("lon")
+    if lat is not None and lon is not None and territory.contains(None, lat, lon):
+        return "area"
+    if territory.contains(campaign.get("postcode")):
+        return "postcode"
+    return "named" if campaign.get("municipality") == slug else None

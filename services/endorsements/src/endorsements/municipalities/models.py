@@ -92,6 +92,7 @@ class PageCampaign(BaseModel):
     goal: int | None
     currency: str | None
     raised: int
+    matched: int = Field(default=0, description="match funding this city's commitments gave the campaign")
 
 
 class LabelledCampaign(BaseModel):

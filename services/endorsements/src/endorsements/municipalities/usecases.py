@@ -160,6 +160,12 @@ async def city_page(mongo: Mongo, slug: str) -> CityPageOut:
     for x in await store.charged_contributions(db, sorted(by_id)) if by_id else []:
         raised_by_campaign[x["campaign_id"]] = raised_by_campaign.get(x["campaign_id"], 0) + int(x["amount"])
         _add(raised, x["currency"], int(x["amount"]))
+    commitments = await matching.commitments_of_city(db, slug)
+    matched_by_campaign: dict[str, int] = {}
+    for c in commitments:
+        matched_by_campaign[c["campaign_id"]] = matched_by_campaign.get(c["campaign_id"], 0) + int(
+            c.get("given", 0)
+        )
     labelled = []
     in_kind: dict[str, int] = {}
     kinds: dict[str, int] = {}
@@ -175,6 +181,7 @@ async def city_page(mongo: Mongo, slug: str) -> CityPageOut:
                     goal=campaign.get("goal"),
                     currency=campaign.get("currency"),
                     raised=raised_by_campaign.get(label["campaign_id"], int(campaign.get("raised") or 0)),
+                    matched=matched_by_campaign.get(label["campaign_id"], 0),
                 ),
             )
         )
@@ -184,7 +191,7 @@ async def city_page(mongo: Mongo, slug: str) -> CityPageOut:
             _add(in_kind, label["currency"], int(label["in_kind_value"]))
     matched: dict[str, int] = {}
     committed: dict[str, int] = {}
-    for c in await matching.commitments_of_city(db, slug):
+    for c in commitments:
         _add(matched, c["currency"], int(c.get("given", 0)))
         if c["status"] == "active":
             _add(committed, c["currency"], int(c["max_amount"]) - int(c.get("given", 0)))
