@@ -67,8 +67,9 @@ def new_campaign(campaign_id: str, owner_id: str, now: datetime, fields: dict[st
 
 
 def can_see(campaign: dict[str, Any], user_id: str | None, is_admin: bool) -> bool:
-    """Public statuses for anyone; drafts and moderation states for their owner and admins."""
-    if campaign["status"] in PUBLIC_STATUSES:
+    """Public statuses for anyone; drafts, moderation states and campaigns hidden after an abuse
+    report (domain_reports) for their owner and admins."""
+    if campaign["status"] in PUBLIC_STATUSES and campaign.get("hidden") is not True:
         return True
     return is_admin or (user_id is not None and user_id == campaign["owner_id"])
 

@@ -14,6 +14,8 @@ def need_counts(need: dict[str, Any], offers: Iterable[dict[str, Any]]) -> dict[
     """Public counts of a need: how much was offered (still pending) and accepted."""
     offered = accepted = count = 0
     for offer in offers:
+        if offer.get("hidden") is True:  # hidden by moderation (domain_reports): not help on offer
+            continue
         if offer["state"] == "pending":
             offered += int(offer["quantity"])
             count += 1

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import domain
+from . import domain, domain_reports
 
 Category = domain.Category
 Status = domain.Status
@@ -256,6 +256,10 @@ class CampaignOut(BaseModel):
     updated_at: datetime
     distance_km: float | None = None
     allowed_actions: list[str] = []
+    hidden: bool = Field(
+        default=False, description="hidden by moderation after a report (owner and admins only)"
+    )
+    hidden_reason: str | None = None
 
 
 class Viewer(BaseModel):
@@ -338,3 +342,54 @@ class MeetupIn(Strict):
         if self.ends_at is not None and self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
+
+
+# -- abuse reports (domain_reports.py) ---------------------------------------------------------
+
+
+class ReportIn(Strict):
+    target: domain_reports.Target = Field(
+        description="what is reported: the campaign, one update or one offer"
+    )
+    target_id: str | None = Field(
+        default=None,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the update's or offer's id (not needed for the campaign itself)",
+    )
+    reason: domain_reports.Reason
+    details: str = Field(default="", max_length=2000, description="what is wrong, in the reporter's words")
+
+    @model_validator(mode="after")
+    def _target_id(self) -> ReportIn:
+        if self.target != "campaign" and not self.target_id:
+            raise ValueError(f"reporting an {self.target} needs its target_id")
+        return self
+
+
+class ReportDecisionIn(Strict):
+    decision: domain_reports.Decision
+    note: str = Field(default="", max_length=2000, description="why; required to hide (the author reads it)")
+
+
+class ReportOut(BaseModel):
+    id: str
+    target: str
+    target_id: str
+    campaign_id: str
+    campaign_title: str
+    author_id: str
+    excerpt: str
+    reporter_id: str
+    reason: str
+    details: str
+    state: Literal["open", "hidden", "dismissed"]
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: str | None

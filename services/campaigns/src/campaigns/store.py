@@ -52,6 +52,10 @@ INDEXES = [
     Index("commitments", [("campaign_id", 1)]),
     Index("backers", [("campaign_id", 1)]),
     Index("labels", [("campaign_id", 1)]),
+    # Abuse reports (reports.py): the queue by state in order, and the open ones on one item.
+    Index("reports", [("state", 1), ("created_ms", 1)]),
+    Index("reports", [("state", 1), ("decided_ms", -1)]),
+    Index("reports", [("target_id", 1), ("state", 1)]),
     # What servicekit.jobs.WorkQueue claims closings by (scheduler.py).
     Index("closings", [("status", 1), ("due_ms", 1)]),
     Index("closings", [("status", 1), ("lease_ms", 1)]),
@@ -60,7 +64,7 @@ CLOSINGS = "closings"
 # Created by `ensure_text_index`, not with INDEXES: nx-27017 fails ("constraint failed") to
 # re-create an existing text index once the collection holds documents, which would stop a restart.
 TEXT_INDEX = [("title", "text"), ("summary", "text"), ("description", "text")]
-COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases"})
+COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases", "report_claims"})
 
 NO_DEADLINE_MS = 253_402_300_799_000  # 9999-12-31: drafts sort after every real deadline
 
@@ -188,6 +192,8 @@ class CampaignQuery:
         out: list[Doc] = []
         if self.owner_id is not None:
             out.append({"owner_id": self.owner_id})
+        else:  # hidden by moderation (reports.py): only its owner still lists it, with mine=true
+            out.append({"hidden": {"$ne": True}})
         if self.statuses:
             out.append({"status": {"$in": self.statuses}})
         for name in ("municipality", "category", "funding_model", "labelled_by"):
@@ -293,7 +299,7 @@ class CampaignStore:
         self, campaign_id: str, need_id: str, from_user_id: str | None = None, tx: Tx | None = None
     ) -> list[Doc]:
         """A need's offers in the order they came (only one person's when `from_user_id`)."""
-        query: Doc = {"need_id": need_id, "campaign_id": campaign_id}
+        query: Doc = {"need_id": need_id, "campaign_id": campaign_id, "hidden": {"$ne": True}}
         if from_user_id is not None:
             query["from_user_id"] = from_user_id
         cursor = self.db.offers.find(query, session=_session(tx))
@@ -306,7 +312,7 @@ class CampaignStore:
 
     async def updates_page(self, campaign_id: str, after: tuple[Any, str] | None, limit: int) -> list[Doc]:
         """Newest first, strictly after the cursor position `after` (created_ms, id)."""
-        conditions: list[Doc] = [{"campaign_id": campaign_id}]
+        conditions: list[Doc] = [{"campaign_id": campaign_id}, {"hidden": {"$ne": True}}]
         if after is not None:
             conditions.append(_after("created_ms", -1, *after))
         cursor = self.db.updates.find({"$and": conditions}).sort([("created_ms", -1), ("_id", -1)])
@@ -357,3 +363,19 @@ class CampaignStore:
 
     async def refunds_of_payment(self, tx: Tx, payment_id: str) -> list[Doc]:
         return await self.db.refunds.find({"payment_id": payment_id}, session=tx.session).to_list()
+
+    # -- abuse reports -----------------------------------------------------------------------
+
+    async def reports_page(self, states: list[str], after: tuple[Any, str] | None, limit: int) -> list[Doc]:
+        """Open reports oldest first (a queue); decided ones most recently decided first."""
+        key, direction = ("created_ms", 1) if states == ["open"] else ("decided_ms", -1)
+        conditions: list[Doc] = [{"state": {"$in": states}}]
+        if after is not None:
+            conditions.append(_after(key, direction, *after))
+        cursor = self.db.reports.find({"$and": conditions}).sort([(key, direction), ("_id", direction)])
+        return await cursor.limit(limit).to_list()
+
+    async def open_reports_on(self, tx: Tx, target_id: str) -> list[Doc]:
+        return await self.db.reports.find(
+            {"target_id": target_id, "state": "open"}, session=tx.session
+        ).to_list()

@@ -9,7 +9,7 @@ from servicekit.auth import Principal
 
 from . import domain, markup
 from .domain_funding import empty_totals
-from .models import CampaignOut, Label, MeetupOut, NeedOut, OfferOut, UpdateOut
+from .models import CampaignOut, Label, MeetupOut, NeedOut, OfferOut, ReportOut, UpdateOut
 
 Doc = dict[str, Any]
 
@@ -52,6 +52,8 @@ def campaign_out(doc: Doc, principal: Principal | None = None, distance: float |
         updated_at=doc["updated_at"],
         distance_km=round(distance, 3) if distance is not None else None,
         allowed_actions=domain.allowed_actions(doc, actors),
+        hidden=doc.get("hidden") is True,
+        hidden_reason=doc.get("hidden_reason"),
     )
 
 
@@ -125,4 +127,24 @@ def meetup_out(meetup: Doc) -> MeetupOut:
         going=int(meetup.get("going", 0)),
         waitlisted=int(meetup.get("waitlisted", 0)),
         canceled=bool(meetup.get("canceled", False)),
+    )
+
+
+def report_out(report: Doc) -> ReportOut:
+    return ReportOut(
+        id=report["_id"],
+        target=report["target"],
+        target_id=report["target_id"],
+        campaign_id=report["campaign_id"],
+        campaign_title=report.get("campaign_title", ""),
+        author_id=report["author_id"],
+        excerpt=report.get("excerpt", ""),
+        reporter_id=report["reporter_id"],
+        reason=report["reason"],
+        details=report.get("details", ""),
+        state=report["state"],
+        created_at=report["created_at"],
+        decided_by=report.get("decided_by"),
+        decided_at=report.get("decided_at"),
+        note=report.get("note"),
     )
