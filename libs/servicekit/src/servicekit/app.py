@@ -28,6 +28,7 @@ from .idempotency import IDEMPOTENCY_INDEXES, Idempotency
 from .logging import RequestIdMiddleware, configure_logging, get_logger
 from .metrics import MetricsMiddleware, metrics_endpoint
 from .mongo import Index, Mongo
+from .openapi import install_error_document
 from .outbox import OUTBOX_INDEXES, Outbox
 from .settings import ServiceSettings
 
@@ -95,11 +96,15 @@ def _with_kit_indexes(indexes: Sequence[Index]) -> list[Index]:
     return [*kit, *indexes]
 
 
-def _operation_ids(app: FastAPI) -> None:
-    # Stable, readable operation ids (the gateway merges every service's OpenAPI).
-    for route in app.routes:
+def _operation_ids(routes: Sequence[Any]) -> None:
+    # Stable, readable operation ids (the gateway merges every service's OpenAPI; clients are
+    # generated from it). Set on the routers' own routes before they are included: FastAPI copies
+    # an included route's settings when it first resolves it.
+    for route in routes:
         if isinstance(route, APIRoute):
-            route.operation_id = route.name
+            route.operation_id = route.operation_id or route.name
+        elif hasattr(route, "original_router"):  # a router included in this router
+            _operation_ids(route.original_router.routes)
 
 
 def create_service_app(
@@ -203,11 +208,13 @@ def create_service_app(
     docs = {"openapi_url": None, "docs_url": None, "redoc_url": None} if own_openapi else {}
     app = FastAPI(title=title, version=version, lifespan=lifespan, **docs)
     install_error_handlers(app)
+    _operation_ids(health_router.routes)
     app.include_router(health_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
+        _operation_ids(router.routes)
         app.include_router(router)
-    _operation_ids(app)
+    install_error_document(app)
     for layer in reversed(middleware):
         app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     # Outermost last: request id is bound before metrics and handlers run.
