@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from servicekit.app import ServiceContext, create_service_app
 
 from . import (
+    api_accounts,
     api_campaigns,
     api_follow,
     api_lifecycle,
@@ -27,6 +28,7 @@ async def _start(ctx: ServiceContext) -> None:
     assert ctx.mongo is not None
     store = ctx.provide(CampaignStore(ctx.mongo.db, ctx.mongo))
     await store.ensure_text_index()
+    await store.ensure_listing_keys()
     ctx.mongo.after_commit.append(metrics.count_committed)
 
 
@@ -42,6 +44,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_updates.router,
             api_meetups.router,
             api_follow.router,
+            api_accounts.router,
             api_reports.router,
         ],
         consumers=[handlers.handlers],

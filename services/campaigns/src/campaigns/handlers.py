@@ -1,14 +1,14 @@
-"""Events from payments (money) and endorsements (labels, match funding, calls for projects),
-each mapped to its use case (funding.py, labels.py, calls.py), which runs in the consumer's
-transaction."""
+"""Events from payments (money), endorsements (labels, match funding, calls for projects) and the
+gateway (a deleted account), each mapped to its use case (funding.py, labels.py, calls.py,
+accounts.py), which runs in the consumer's transaction."""
 
 from __future__ import annotations
 
-from servicekit.bus import Handlers
+from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from . import calls, funding, labels
+from . import accounts, calls, funding, labels
 
 handlers = Handlers("campaigns.funding")
 
@@ -72,3 +72,11 @@ async def match_canceled(event: Event, tx: Tx) -> None:
 @handlers.on("call.proposal_selected")
 async def proposal_selected(event: Event, tx: Tx) -> None:
     await calls.proposal_selected(tx, event.data)
+
+
+@handlers.on("user.deleted")
+async def user_deleted(event: Event, tx: Tx) -> None:
+    user_id = event.data.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise PermanentError("user.deleted without a user_id")
+    await accounts.user_deleted(tx, user_id, event.time)

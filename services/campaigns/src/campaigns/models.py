@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    field_validator,
+    model_validator,
+)
 
 from . import domain, domain_reports
 
@@ -33,8 +42,8 @@ class CampaignIn(Strict):
     neighbourhood: str = Field(default="", max_length=100)
     address: str = Field(default="", max_length=200)
     postcode: str = Field(default="", max_length=12, pattern=r"^[A-Za-z0-9 -]*$")
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    lon: StrictFloat | None = Field(default=None, ge=-180, le=180)
     cover_image_url: AnyHttpUrl | None = None
     goal: int = Field(gt=0, le=domain.MAX_GOAL, description="minor units")
     currency: Currency = "EUR"
@@ -70,8 +79,8 @@ class CampaignEdit(Strict):
     neighbourhood: str | None = Field(default=None, max_length=100)
     address: str | None = Field(default=None, max_length=200)
     postcode: str | None = Field(default=None, max_length=12, pattern=r"^[A-Za-z0-9 -]*$")
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    lon: StrictFloat | None = Field(default=None, ge=-180, le=180)
     cover_image_url: AnyHttpUrl | None = None
     goal: int | None = Field(default=None, gt=0, le=domain.MAX_GOAL)
     currency: Currency | None = None
@@ -256,6 +265,10 @@ class CampaignOut(BaseModel):
     updated_at: datetime
     distance_km: float | None = None
     allowed_actions: list[str] = []
+    owner_deleted: bool = Field(default=False, description="the owner deleted their account")
+    pending_decision: Literal["owner_deleted"] | None = Field(
+        default=None, description="waiting for an admin: POST /campaigns/{id}/owner-decision"
+    )
     hidden: bool = Field(
         default=False, description="hidden by moderation after a report (owner and admins only)"
     )
@@ -293,7 +306,8 @@ class NeedEdit(Strict):
     title: str | None = Field(default=None, min_length=3, max_length=140)
     description: str | None = Field(default=None, max_length=2000)
     quantity: int | None = Field(default=None, ge=1, le=10_000)
-    open: bool | None = None
+    # Strict: pydantic would read 0 or "no" as false, which the document does not allow.
+    open: StrictBool | None = None
 
 
 class Contact(Strict):

@@ -15,9 +15,12 @@ nx-27017 compares datetimes at whole-second precision.
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
 import json
+import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -33,12 +36,26 @@ from . import domain, domain_funding
 T = TypeVar("T")
 Doc = dict[str, Any]
 
+# A sort's stored key (listing.SORTS's field) -> the name of its unique ordering key under `order`.
+ORDER_KEYS = {
+    "listed_ms": "newest",
+    "deadline_ms": "ending_soon",
+    "totals.funded": "most_funded",
+    "closeness": "closest_to_goal",
+}
+
+
 INDEXES = [
-    Index("campaigns", [("owner_id", 1), ("listed_ms", -1)]),
-    Index("campaigns", [("status", 1), ("listed_ms", -1)]),
-    Index("campaigns", [("status", 1), ("deadline_ms", 1)]),
-    Index("campaigns", [("status", 1), ("totals.funded", -1)]),
-    Index("campaigns", [("lat", 1), ("lon", 1)]),
+    # The listing (campaigns_page): an equality on status (and on the city or the category for
+    # the discover page's filters) then the sort's `order.*` key, so a page reads `limit` index
+    # entries in order whatever the collection's size. See "Datastore notes" in the README.
+    *(Index("campaigns", [("status", 1), (f"order.{o}", -1)]) for o in ORDER_KEYS.values()),
+    Index("campaigns", [("status", 1), ("municipality", 1), ("order.newest", -1)]),
+    Index("campaigns", [("status", 1), ("category", 1), ("order.newest", -1)]),
+    Index("campaigns", [("owner_id", 1), ("order.newest", -1)]),
+    # Near a point: one page per grid cell the circle's box touches (geo_cells), merged.
+    Index("campaigns", [("status", 1), ("geo_cell", 1), ("order.newest", -1)]),
+    Index("campaigns", [("status", 1), ("deadline_ms", 1)]),  # due_campaign_ids
     Index("needs", [("campaign_id", 1), ("created_ms", 1)]),
     Index("offers", [("need_id", 1), ("created_ms", 1)]),
     Index("updates", [("campaign_id", 1), ("created_ms", -1)]),
@@ -46,6 +63,14 @@ INDEXES = [
     Index("rsvps", [("meetup_id", 1), ("seq", 1)]),
     Index("follows", [("campaign_id", 1)]),
     Index("follows", [("user_id", 1)]),
+    # A deleted account's traces (accounts.py), and the campaigns waiting for an admin's decision.
+    Index("updates", [("author_id", 1)]),
+    Index("offers", [("from_user_id", 1)]),
+    Index("rsvps", [("user_id", 1)]),
+    Index("pledges", [("backer_id", 1)]),
+    Index("payments", [("backer_id", 1)]),
+    Index("backers", [("backer_id", 1)]),
+    Index("campaigns", [("pending_decision", 1), ("owner_deleted_ms", 1)]),
     Index("pledges", [("campaign_id", 1)]),
     Index("payments", [("campaign_id", 1)]),
     Index("refunds", [("campaign_id", 1)]),
@@ -67,6 +92,12 @@ TEXT_INDEX = [("title", "text"), ("summary", "text"), ("description", "text")]
 COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases", "report_claims"})
 
 NO_DEADLINE_MS = 253_402_300_799_000  # 9999-12-31: drafts sort after every real deadline
+# Near a point, campaigns are looked up by grid cell (nx-27017 has no geospatial index, and a
+# range on lat and one on lon cannot both use an index): 0.1 degree is about 11 km of latitude,
+# so the default 5 km circle touches at most 2 x 3 cells. A bigger box than MAX_GEO_CELLS cells
+# is filtered while the sort's index is walked (a wide circle holds many campaigns anyway).
+GEO_CELL_DEG = 0.1
+MAX_GEO_CELLS = 16
 
 
 class Conflict(Exception):
@@ -81,11 +112,40 @@ def listing_keys(doc: Doc) -> Doc:
     """Derived fields the list endpoint sorts and filters on, kept in the document."""
     totals = doc.get("totals") or {}
     progress = domain.progress_bp(totals, doc["goal"])
-    return {
+    keys: Doc = {
         "listed_ms": ms(doc.get("published_at") or doc["created_at"]),
         "deadline_ms": ms(doc["deadline"]) if doc.get("deadline") else NO_DEADLINE_MS,
         "closeness": progress if progress < 10_000 else -1,
     }
+    lat, lon = doc.get("lat"), doc.get("lon")
+    keys["geo_cell"] = geo_cell(float(lat), float(lon)) if lat is not None and lon is not None else None
+    values = {**doc, **keys}
+    keys["order"] = {name: order_key(sort_value(values, f), doc["_id"]) for f, name in ORDER_KEYS.items()}
+    return keys
+
+
+def geo_cell(lat: float, lon: float) -> str:
+    return f"{math.floor(lat / GEO_CELL_DEG)}:{math.floor(lon / GEO_CELL_DEG)}"
+
+
+def geo_cells(box: tuple[float, float, float, float]) -> list[str] | None:
+    """The cells a (min_lat, max_lat, min_lon, max_lon) box touches; None when too many."""
+    min_lat, max_lat, min_lon, max_lon = box
+    rows = range(math.floor(min_lat / GEO_CELL_DEG), math.floor(max_lat / GEO_CELL_DEG) + 1)
+    cols = range(math.floor(min_lon / GEO_CELL_DEG), math.floor(max_lon / GEO_CELL_DEG) + 1)
+    if len(rows) * len(cols) > MAX_GEO_CELLS:
+        return None
+    return [f"{r}:{c}" for r in rows for c in cols]
+
+
+def order_key(value: Any, doc_id: str) -> str:
+    """(value, id) as one string that sorts like the pair: the listing's sort and its cursor are
+    then one comparison on one indexed field. A cursor's `(key < v) or (key = v and _id < id)` is an
+    `$or`, which nx-27017 evaluates in Python over the whole collection, and on MongoDB an OR of
+    two index scans; `order.x < "v id"` is one index range on both."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 10**18:
+        raise ValueError(f"not a sortable listing value: {value!r}")
+    return f"{value + 1:019d}{doc_id}"
 
 
 # -- the write idiom ---------------------------------------------------------------------------
@@ -187,19 +247,29 @@ class CampaignQuery:
     text: str | None = None
     # (min_lat, max_lat, min_lon, max_lon)
     box: tuple[float, float, float, float] | None = None
+    geo_cell: str | None = None  # one cell of the box (set by campaigns_page)
 
     def clauses(self) -> list[Doc]:
+        """Scalar equalities are `$eq`: nx-27017 runs a bare one on a field no index is named
+        after as an array-containment test no index serves, `$eq` as a comparison it looks up
+        in the compound indexes (the same match on MongoDB). `labelled_by` is an array."""
         out: list[Doc] = []
         if self.owner_id is not None:
-            out.append({"owner_id": self.owner_id})
+            out.append({"owner_id": {"$eq": self.owner_id}})
         else:  # hidden by moderation (reports.py): only its owner still lists it, with mine=true
             out.append({"hidden": {"$ne": True}})
-        if self.statuses:
+        if len(self.statuses) == 1:
+            out.append({"status": {"$eq": self.statuses[0]}})
+        elif self.statuses:
             out.append({"status": {"$in": self.statuses}})
-        for name in ("municipality", "category", "funding_model", "labelled_by"):
+        for name in ("municipality", "category", "funding_model"):
             value = getattr(self, name)
             if value is not None:
-                out.append({name: value})
+                out.append({name: {"$eq": value}})
+        if self.labelled_by is not None:
+            out.append({"labelled_by": self.labelled_by})
+        if self.geo_cell is not None:
+            out.append({"geo_cell": {"$eq": self.geo_cell}})
         if self.box is not None:
             min_lat, max_lat, min_lon, max_lon = self.box
             out.append({"lat": {"$gte": min_lat, "$lte": max_lat}, "lon": {"$gte": min_lon, "$lte": max_lon}})
@@ -235,6 +305,20 @@ class CampaignStore:
             # text search runs; otherwise this raises and the service does not start.
             await self.db.campaigns.find_one({"$text": {"$search": "probe"}})
 
+    async def ensure_listing_keys(self) -> int:
+        """Give campaigns stored before a listing key existed their keys (derived fields: a save
+        recomputes them); returns how many it changed."""
+        stale = await self.db.campaigns.find({"geo_cell": {"$exists": False}}, {"_id": 1}).to_list()
+        for doc in stale:
+
+            async def refresh(tx: Tx, doc_id: str = doc["_id"]) -> None:
+                current = await self.campaign(doc_id, tx)
+                if current is not None:
+                    await save(tx, "campaigns", current)
+
+            await self.run(refresh)
+        return len(stale)
+
     async def by_id(self, collection: str, doc_id: str, tx: Tx | None = None) -> Doc | None:
         return await self.db[collection].find_one({"_id": doc_id}, session=_session(tx))
 
@@ -250,15 +334,41 @@ class CampaignStore:
         after: tuple[Any, str] | None,
         limit: int,
     ) -> list[Doc]:
-        """Up to `limit` campaigns in `sort` order (ties by id), strictly after `after`."""
+        """Up to `limit` campaigns in `sort` order (ties by id), strictly after `after`.
+
+        Several statuses (an admin's or a mine=true listing) are one indexed page per status,
+        and a box near a point one page per grid cell, merged: `$in` is a scan on nx-27017."""
         key, direction = sort
+        order_field = f"order.{ORDER_KEYS[key]}"
+        parts: list[CampaignQuery] = []
+        if len(query.statuses) > 1:
+            parts = [replace(query, statuses=[status]) for status in query.statuses]
+        elif query.box is not None and query.geo_cell is None:
+            parts = [replace(query, geo_cell=cell) for cell in geo_cells(query.box) or []]
+        if parts:
+            pages = [await self.campaigns_page(part, sort, after, limit) for part in parts]
+            merged = heapq.merge(*pages, key=lambda d: d["order"][ORDER_KEYS[key]], reverse=direction < 0)
+            return list(itertools.islice(merged, limit))
         conditions = query.clauses()
         if after is not None:
-            conditions.append(_after(key, direction, *after))
+            try:
+                position = order_key(*after)
+            except ValueError as exc:
+                raise DomainError("invalid_cursor", 422, "cursor is not valid for this listing") from exc
+            conditions.append({order_field: {"$lt" if direction < 0 else "$gt": position}})
         mongo_query: Doc = {"$text": {"$search": query.text}} if query.text else {}
-        if conditions:
-            mongo_query["$and"] = conditions
-        cursor = self.db.campaigns.find(mongo_query).sort([(key, direction), ("_id", direction)])
+        # One flat filter: nx-27017 runs a filter in SQL (and through an index) only without
+        # `$and`/`$or`; a condition whose field repeats stays under `$and`.
+        rest: list[Doc] = []
+        for condition in conditions:
+            for name, value in condition.items():
+                if name.startswith("$") or name in mongo_query:
+                    rest.append({name: value})
+                else:
+                    mongo_query[name] = value
+        if rest:
+            mongo_query["$and"] = rest
+        cursor = self.db.campaigns.find(mongo_query).sort([(order_field, direction)])
         return await cursor.limit(limit).to_list()
 
     async def due_campaign_ids(self, now_ms: int, limit: int) -> list[str]:
@@ -358,6 +468,30 @@ class CampaignStore:
             return []
         found = {d["_id"]: d for d in await self.db.campaigns.find({"_id": {"$in": ids}}).to_list()}
         return [found[i] for i in ids if i in found]
+
+    # -- a deleted account's traces (accounts.py) --------------------------------------------
+
+    async def traces_of(self, tx: Tx, user_id: str) -> dict[str, list[Doc]]:
+        """Every document that names `user_id`, by collection (each found through an index)."""
+        fields = {
+            "campaigns": "owner_id",
+            "updates": "author_id",
+            "offers": "from_user_id",
+            "rsvps": "user_id",
+            "follows": "user_id",
+            "pledges": "backer_id",
+            "payments": "backer_id",
+            "backers": "backer_id",
+        }
+        return {
+            collection: await self.db[collection].find({field: user_id}, session=tx.session).to_list()
+            for collection, field in fields.items()
+        }
+
+    async def awaiting_owner_decision(self, limit: int) -> list[Doc]:
+        """Campaigns whose owner deleted their account, the longest waiting first."""
+        cursor = self.db.campaigns.find({"pending_decision": "owner_deleted"})
+        return await cursor.sort([("owner_deleted_ms", 1), ("_id", 1)]).limit(limit).to_list()
 
     # -- funding records ---------------------------------------------------------------------
 

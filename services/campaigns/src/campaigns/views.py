@@ -52,6 +52,8 @@ def campaign_out(doc: Doc, principal: Principal | None = None, distance: float |
         updated_at=doc["updated_at"],
         distance_km=round(distance, 3) if distance is not None else None,
         allowed_actions=domain.allowed_actions(doc, actors),
+        owner_deleted=doc.get("owner_deleted_at") is not None,
+        pending_decision=doc.get("pending_decision"),
         hidden=doc.get("hidden") is True,
         hidden_reason=doc.get("hidden_reason"),
     )
