@@ -130,3 +130,34 @@ def test_merge_prefixes_paths_and_namespaces_schemas() -> None:
     )
     assert "campaigns.HTTPValidationError" not in doc["components"]["schemas"]
     assert doc["x-unavailable-services"] == ["payments"]
+
+
+def test_merge_adds_what_only_the_gateway_answers() -> None:
+    """Rate limits (429 with Retry-After) everywhere, a body over the limit where there is a body,
+    a service down or slow (503, 504) on the services' operations; a service's own Error stays
+    the one platform Error."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    service = {
+        "paths": {
+            "/things/{id}": {
+                "get": {"responses": {"404": {"content": {"application/json": {"schema": error_ref}}}}},
+                "post": {"requestBody": {}, "responses": {}},
+            }
+        },
+        "components": {"schemas": {"Error": {"title": "Error"}, "Thing": {}}},
+    }
+    gateway = {"paths": {"/api/v1/auth/login": {"post": {"requestBody": {}, "responses": {}}}}}
+    doc = merge(gateway, {"campaigns": service}, [])
+    get = doc["paths"]["/api/v1/campaigns/things/{id}"]["get"]["responses"]
+    post = doc["paths"]["/api/v1/campaigns/things/{id}"]["post"]["responses"]
+    login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert sorted(get) == ["404", "429", "503", "504"]
+    assert sorted(post) == ["413", "429", "503", "504"]
+    assert sorted(login) == ["413", "429"]
+    assert get["404"]["content"]["application/json"]["schema"] == error_ref
+    assert get["429"]["headers"]["Retry-After"]["required"] is True
+    assert post["503"]["content"]["application/json"]["schema"] == error_ref
+    assert (
+        "campaigns.Error" not in doc["components"]["schemas"]
+        and "campaigns.Thing" in doc["components"]["schemas"]
+    )

@@ -212,3 +212,27 @@ async def test_upstream_cookies_reach_the_client_but_are_never_kept(gateway, ups
         e for e in reversed(upstream.received) if e["headers"].get("x-request-id") == "req-cookie-check"
     )
     assert "cookie" not in seen["headers"]
+
+
+async def test_unknown_methods_get_405_with_allow_and_odd_requests_pass_intact(gateway, upstream) -> None:
+    async with gateway.client() as client:
+        # The gateway's own path: 405 naming its methods, not the catch-all's "no service auth".
+        own = await client.put("/api/v1/auth/login", json={})
+        assert own.status_code == 405 and own.headers["allow"] == "POST"
+        assert own.json()["error"]["code"] == "method_not_allowed"
+        assert (await client.options("/api/v1/auth/login")).headers["allow"] == "POST"
+        # A service's path: every method goes on, the service answers which ones it takes.
+        for method in ("OPTIONS", "TRACE", "DELETE"):
+            proxied = await client.request(method, "/api/v1/campaigns/echo", content=b'{"a": 1}')
+            assert proxied.status_code == 405 and proxied.headers["allow"] == "POST", method
+        # The TRACE's body was not forwarded with its length, so the pooled connection it used
+        # still reads the next request right.
+        after = await client.post("/api/v1/campaigns/echo", content=b'{"b": 2}')
+        assert after.status_code == 200
+        # A header value that is not ASCII is forwarded as sent, not a 500.
+        odd = await client.post(
+            "/api/v1/campaigns/echo", content=b"{}", headers={"Idempotency-Key": "cl\xe9-1".encode("latin-1")}
+        )
+        assert odd.status_code == 200
+    seen = next(e for e in reversed(upstream.received) if e["path"] == "/echo")
+    assert seen["headers"]["idempotency-key"].encode("latin-1") == b"cl\xe9-1"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from servicekit.errors import DomainError
+from servicekit.openapi import allowed_methods
 from servicekit.signing import jwks
 
 from .domain import route_timeout
@@ -96,6 +97,12 @@ async def route_to_service(service: str, path: str, request: Request) -> Respons
     ctx = request.app.state.ctx
     upstream = ctx.settings.upstreams().get(service)
     if upstream is None:
+        # `/api/v1/auth/login` with PUT lands here: the path is the gateway's own, the method is not.
+        allowed = allowed_methods(request.app, request.scope)
+        if allowed:
+            raise DomainError(
+                "method_not_allowed", 405, "method not allowed", headers={"Allow": ", ".join(allowed)}
+            )
         raise DomainError("not_found", 404, f"no service named {service!r}")
     timeout = route_timeout(ctx.settings.route_timeouts, service, path, ctx.settings.upstream_timeout_s)
     return await proxy(

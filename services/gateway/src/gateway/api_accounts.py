@@ -116,7 +116,9 @@ async def register(body: RegisterIn, svc: AccountsDep) -> UserOut:
     return UserOut(**public_user(user))
 
 
-@router.post("/verify-email", response_model=UserOut)
+@router.post(
+    "/verify-email", response_model=UserOut, responses={400: {"description": "The link's token is not valid"}}
+)
 async def verify_email(body: TokenIn, svc: AccountsDep) -> UserOut:
     return UserOut(**public_user(await svc.verify_email(body.token)))
 
@@ -127,12 +129,16 @@ async def resend_verification(principal: UserDep, svc: AccountsDep) -> AcceptedO
     return AcceptedOut()
 
 
-@router.post("/login", response_model=TokensOut)
+@router.post("/login", response_model=TokensOut, responses={401: {"description": "Wrong email or password"}})
 async def login(body: LoginIn, request: Request, svc: AccountsDep) -> TokensOut:
     return _tokens(await svc.login(body.email, body.password, client_ip(request.scope)))
 
 
-@router.post("/refresh", response_model=TokensOut)
+@router.post(
+    "/refresh",
+    response_model=TokensOut,
+    responses={401: {"description": "The refresh token is not valid (used, revoked or expired)"}},
+)
 async def refresh(body: RefreshIn, svc: AccountsDep) -> TokensOut:
     """Swap a refresh token for a new pair. Each refresh token works once; presenting a used one
     revokes every token of that login (reuse detection)."""
@@ -152,7 +158,12 @@ async def request_password_reset(body: EmailIn, svc: AccountsDep) -> AcceptedOut
     return AcceptedOut()
 
 
-@router.post("/password-reset/confirm", status_code=204, response_class=Response)
+@router.post(
+    "/password-reset/confirm",
+    status_code=204,
+    response_class=Response,
+    responses={400: {"description": "The link's token is not valid"}},
+)
 async def confirm_password_reset(body: ResetIn, svc: AccountsDep) -> Response:
     await svc.reset_password(body.token, body.new_password)
     return Response(status_code=204)

@@ -124,7 +124,16 @@ _TOKEN_FORM = {
 }
 
 
-@router.post("/oauth/token", response_model=OAuthToken, openapi_extra=_TOKEN_FORM)
+@router.post(
+    "/oauth/token",
+    response_model=OAuthToken,
+    openapi_extra=_TOKEN_FORM,
+    responses={
+        400: {"description": "A malformed form, or a grant type other than client_credentials"},
+        401: {"description": "Unknown client or wrong secret"},
+        415: {"description": "The body is not application/x-www-form-urlencoded"},
+    },
+)
 async def oauth_token(request: Request, clients: CityClientsDep) -> OAuthToken:
     """OAuth2 client-credentials grant (RFC 6749 §4.4): credentials in HTTP Basic or the form."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):

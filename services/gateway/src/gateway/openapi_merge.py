@@ -2,9 +2,12 @@
 
 Service paths get the public prefix (`/campaigns/{id}` -> `/api/v1/campaigns/campaigns/{id}`),
 schemas are namespaced (`CampaignOut` -> `campaigns.CampaignOut`, every `$ref` rewritten),
-operation ids and tags are prefixed with the service, and every operation documents the
-platform error body. A service that does not answer is left out and named in
-`x-unavailable-services`; the document is cached for OPENAPI_CACHE_S.
+operation ids and tags are prefixed with the service. Each service's document already lists its
+operations' error answers with the platform `Error` (servicekit.openapi); the merge keeps that one
+`Error` and adds what only the gateway answers: 429 (rate limits, with Retry-After), 413 (a body
+over its limit) and, for a service's operations, 503/504 (the service down or slow). A service
+that does not answer is left out and named in `x-unavailable-services`; the document is cached
+for OPENAPI_CACHE_S.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import httpx
 
 from servicekit.logging import get_logger
+from servicekit.openapi import ERROR_REF, ERROR_SCHEMA, error_response_doc
 
 log = get_logger(__name__)
 
@@ -23,32 +27,20 @@ INTERNAL_PATHS = {"/livez", "/readyz", "/metrics"}
 REF_PREFIX = "#/components/schemas/"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "description": "The error body of every Civicfund endpoint (4xx and 5xx), gateway and services alike.",
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "stable, machine-readable"},
-                "message": {"type": "string", "description": "for humans"},
-                "request_id": {"type": ["string", "null"]},
-                "details": {"type": "array", "items": {}},
-            },
-        }
-    },
+RETRY_AFTER: dict[str, Any] = {
+    "description": "seconds to wait before trying again",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
 }
-ERROR_REF = {"$ref": f"{REF_PREFIX}Error"}
 
 
 def _rewrite_refs(node: Any, namespace: str) -> Any:
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(REF_PREFIX):
+            if key == "$ref" and value == ERROR_REF["$ref"]:
+                out[key] = value  # one platform Error for every service, not a copy each
+            elif key == "$ref" and isinstance(value, str) and value.startswith(REF_PREFIX):
                 out[key] = f"{REF_PREFIX}{namespace}.{value[len(REF_PREFIX) :]}"
             else:
                 out[key] = _rewrite_refs(value, namespace)
@@ -58,18 +50,30 @@ def _rewrite_refs(node: Any, namespace: str) -> Any:
     return node
 
 
-def _platform_errors(operation: dict[str, Any]) -> None:
-    # FastAPI documents 422 as {"detail": [...]}; the platform answers {"error": {...}}.
+def _edge_errors(operation: dict[str, Any], proxied: bool) -> None:
+    """What the gateway itself can answer for any operation behind it: its rate limits (429 with
+    Retry-After), a body over its limit (413), and for a service's operation the service being
+    down or slow (503, 504). The services' own error answers are in their documents already
+    (servicekit.openapi)."""
     responses = operation.setdefault("responses", {})
-    if "422" in responses:
-        responses["422"] = {
-            "description": "Validation error",
-            "content": {"application/json": {"schema": ERROR_REF}},
-        }
+    statuses = [429]
+    if "requestBody" in operation:
+        statuses.append(413)
+    if proxied:
+        statuses += [503, 504]
+    for status in statuses:
+        responses.setdefault(str(status), error_response_doc(status))
+    too_many = responses["429"]
+    too_many.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
 
 
 def add_document(
-    merged: dict[str, Any], doc: dict[str, Any], namespace: str, path_prefix: str, tag_prefix: bool
+    merged: dict[str, Any],
+    doc: dict[str, Any],
+    namespace: str,
+    path_prefix: str,
+    tag_prefix: bool,
+    proxied: bool = True,
 ) -> None:
     doc = _rewrite_refs(doc, namespace)
     for path, item in (doc.get("paths") or {}).items():
@@ -86,13 +90,13 @@ def add_document(
                 operation["operationId"] = f"{namespace}_{operation['operationId']}"
             if tag_prefix:
                 operation["tags"] = [f"{namespace}: {t}" for t in operation.get("tags") or []] or [namespace]
-            _platform_errors(operation)
+            _edge_errors(operation, proxied)
             new_item[method] = operation
         merged["paths"][public] = new_item
     components = doc.get("components") or {}
     for name, schema in (components.get("schemas") or {}).items():
-        if name in ("HTTPValidationError", "ValidationError"):
-            continue  # replaced by the platform Error
+        if name in ("HTTPValidationError", "ValidationError", "Error"):
+            continue  # the platform Error, once
         merged["components"]["schemas"][f"{namespace}.{name}"] = schema
     for name, scheme in (components.get("securitySchemes") or {}).items():
         merged["components"].setdefault("securitySchemes", {})[name] = scheme
@@ -140,7 +144,7 @@ def merge(
         "x-services": ["gateway", *sorted(services)],
         "x-unavailable-services": sorted(unavailable),
     }
-    add_document(merged, gateway_doc, "gateway", "", tag_prefix=False)
+    add_document(merged, gateway_doc, "gateway", "", tag_prefix=False, proxied=False)
     for name in sorted(services):
         add_document(merged, services[name], name, f"/api/v1/{name}", tag_prefix=True)
     return _drop_dangling_validation_refs(merged)

@@ -41,8 +41,8 @@ HOP_BY_HOP = {
     "host",
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+BODILESS_METHODS = {*SAFE_METHODS, "TRACE"}
 BUFFER_MAX_BYTES = 256 * 1024
-PROXIED_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
@@ -111,13 +111,21 @@ async def proxy(
     headers = forward_headers(request)
     # GETs are retried once on connection errors (safe); bodies are streamed, never retried.
     attempts = 2 if method in SAFE_METHODS else 1
-    content = None if method in SAFE_METHODS else request.stream()
+    content = None if method in BODILESS_METHODS else request.stream()
+    if content is None:
+        # A body the client sent anyway is not forwarded, so neither is its length: an upstream
+        # that answers before reading it would take those bytes as the next request on the
+        # pooled connection.
+        headers.pop("content-length", None)
+    # As bytes, the way they came (Starlette decoded them as latin-1; httpx would encode str
+    # values as ASCII and fail on any other byte a client may send).
+    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     for attempt in range(1, attempts + 1):
         try:
             upstream_request = httpx.Request(
                 method,
                 url,
-                headers=headers,
+                headers=raw_headers,
                 content=content,
                 extensions={
                     "timeout": {
@@ -227,9 +235,10 @@ class UpstreamRoutes:
         elif path.startswith("/api/v1/"):
             service, _, rest = path[len("/api/v1/") :].partition("/")
             upstream = ctx.settings.upstreams().get(service)
-            if upstream is None or scope["method"] not in PROXIED_METHODS:
+            if upstream is None:
                 await self.app(scope, receive, send)
                 return
+            # Every method goes on: the service knows which ones its path takes (405 + Allow).
             raw = scope.get("raw_path")
             prefix = f"/api/v1/{service}/".encode()
             if isinstance(raw, bytes) and raw.startswith(prefix):
