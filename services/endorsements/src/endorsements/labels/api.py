@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..access import Reviewer
-from ..deps import IdempotencyDep, MongoDep, OptionalIdempotencyKey, OptionalPrincipalDep, PrincipalDep
+from servicekit.auth import OptionalCallerDep
+
+from ..access import Manager, Reviewer, ReviewerOrSystem
+from ..deps import IdempotencyDep, MongoDep, OptionalIdempotencyKey, PrincipalDep
 from ..fields import Id
 from . import usecases
 from .models import (
@@ -15,6 +17,7 @@ from .models import (
     LabelOut,
     LabelRequestIn,
     LabelRequestsOut,
+    OwnProjectIn,
     ReasonIn,
     ReviewQueueOut,
 )
@@ -29,8 +32,9 @@ async def request_label(body: LabelRequestIn, principal: PrincipalDep, mongo: Mo
 
 
 @router.get("/municipalities/{slug}/review-queue")
-async def review_queue(official: Reviewer, mongo: MongoDep) -> ReviewQueueOut:
-    """Campaigns in the city's territory, with their label if any; unlabelled and requested first."""
+async def review_queue(official: ReviewerOrSystem, mongo: MongoDep) -> ReviewQueueOut:
+    """Campaigns in the city's territory, with their label if any; unlabelled and requested first
+    (officials, and the city's own systems with their client token)."""
     return await usecases.review_queue(mongo, official)
 
 
@@ -38,6 +42,13 @@ async def review_queue(official: Reviewer, mongo: MongoDep) -> ReviewQueueOut:
 async def open_review(body: CityReviewIn, official: Reviewer, mongo: MongoDep) -> LabelOut:
     """A city takes up a campaign from its queue without waiting for a request."""
     return await usecases.open_review(mongo, official, body.campaign_id)
+
+
+@router.post("/municipalities/{slug}/own-projects", status_code=201)
+async def own_project(body: OwnProjectIn, manager: Manager, mongo: MongoDep) -> LabelOut:
+    """The city's own project: a campaign the calling manager created for the city is labelled
+    by it at once and shown as the city's (`city_project`)."""
+    return await usecases.own_project(mongo, manager, body)
 
 
 @router.post("/labels/{label_id}/review")
@@ -72,9 +83,9 @@ async def revoke_label(label_id: Id, body: ReasonIn, principal: PrincipalDep, mo
 
 
 @router.get("/labels/{label_id}")
-async def get_label(label_id: Id, principal: OptionalPrincipalDep, mongo: MongoDep) -> LabelOut:
-    """Granted and revoked labels are public; a pending one is visible to the campaign's owner
-    and the city's officials."""
+async def get_label(label_id: Id, principal: OptionalCallerDep, mongo: MongoDep) -> LabelOut:
+    """Granted and revoked labels are public; a pending one is visible to the campaign's owner,
+    the city's officials and the city's own systems (another city's client token: 403)."""
     return await usecases.get_label(mongo, principal, label_id)
 
 

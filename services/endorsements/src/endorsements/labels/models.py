@@ -25,6 +25,13 @@ class CityReviewIn(BaseModel):
     campaign_id: Id
 
 
+class OwnProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: Id = Field(description="a campaign the calling manager created for the city")
+    note: str = Field(default="", max_length=2000)
+
+
 class SupportOffer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,6 +87,7 @@ class LabelOut(BaseModel):
     commitment_ids: list[str]
     requested_by: str | None = Field(description="the owner, when they asked for the label")
     message: str = Field(default="", description="the owner's message with the request")
+    city_project: bool = Field(default=False, description="the city's own project, labelled by it")
     history: list[HistoryEntry] | None
     version: int
 
@@ -98,6 +106,7 @@ class LabelOut(BaseModel):
             commitment_ids=doc.get("commitment_ids", []),
             requested_by=doc.get("owner_id") if doc.get("origin") == "owner" else None,
             message=doc.get("message", ""),
+            city_project=doc.get("origin") == "city_project",
             history=doc.get("history", []),
             version=doc["version"],
         )

@@ -16,7 +16,7 @@ from servicekit.idempotency import Idempotency, required_key
 from servicekit.mongo import Mongo, Tx, as_utc, utcnow
 
 from .. import store
-from ..access import CityOfficial, require_active, require_official
+from ..access import CityOfficial, may_read_city, require_active, require_official
 from ..events_out import emit_label_event
 from ..matching import usecases as matching
 from ..municipalities.domain import belongs_to, located_by
@@ -30,6 +30,7 @@ from .models import (
     LabelOut,
     LabelRequestIn,
     LabelRequestsOut,
+    OwnProjectIn,
     QueueItem,
     ReasonIn,
     ReviewQueueOut,
@@ -72,7 +73,7 @@ async def _create(
         await labels.insert(tx, doc)
     except DuplicateKeyError as exc:
         raise DomainError("label_exists", 409, f"{slug} already has an open label for this campaign") from exc
-    emit_label_event(tx, doc)
+    await emit_label_event(tx, doc)
     return doc
 
 
@@ -133,6 +134,33 @@ async def open_review(mongo: Mongo, official: CityOfficial, campaign_id: str) ->
     return LabelOut.of(await mongo.transact(work))
 
 
+async def own_project(mongo: Mongo, manager: CityOfficial, body: OwnProjectIn) -> LabelOut:
+    """The city's own project: a campaign a manager created for the city, in its territory,
+    labelled by the city at once (`label.granted`), and shown as the city's (`city_project`)."""
+    muni = manager.municipality
+    assert muni is not None
+    campaign = await _campaign(mongo.db, body.campaign_id)
+    if campaign.get("owner_id") != manager.principal.sub:
+        raise DomainError("forbidden", 403, "the city's own project is a campaign its manager created")
+    if not belongs_to(campaign, manager.slug, store.territory_of(muni)):
+        raise DomainError("outside_territory", 422, f"the campaign is not located in {muni['name']}")
+    if campaign.get("status") in CLOSED_CAMPAIGN:
+        raise DomainError("campaign_closed", 409, f"the campaign is {campaign['status']}")
+
+    async def work(tx: Tx) -> Doc:
+        await require_active(tx, muni)
+        actor = manager.principal.sub
+        doc = await _create(tx, campaign, manager.slug, "under_review", actor, "city_project")
+        history = [*doc["history"], {"status": "granted", "by": actor, "at": utcnow().isoformat()}]
+        changes = {"status": next_status("grant", doc["status"]), "note": body.note, "granted_at": utcnow(),
+                   "history": history, "version": doc["version"] + 1}  # fmt: skip
+        doc = await labels.patch(tx, doc["_id"], changes)
+        await emit_label_event(tx, doc)
+        return doc
+
+    return LabelOut.of(await mongo.transact(work))
+
+
 async def _act(
     mongo: Mongo,
     principal: Principal,
@@ -175,7 +203,7 @@ async def _act(
         ]
         changes.update({"history": history, "version": doc["version"] + 1})
         doc = await labels.patch(tx, label_id, changes)
-        emit_label_event(tx, doc)
+        await emit_label_event(tx, doc)
         return LabelOut.of(doc)
 
     async def work(tx: Tx) -> LabelOut:
@@ -254,8 +282,10 @@ async def get_label(mongo: Mongo, principal: Principal | None, label_id: str) ->
     doc = await labels.get(mongo.db, label_id)
     if doc is None:
         raise DomainError("label_not_found", 404, "no such label")
+    may_read_city(principal, doc["municipality"])
     allowed = principal is not None and (
-        principal.sub == doc["owner_id"]
+        principal.is_client_of(doc["municipality"])
+        or principal.sub == doc["owner_id"]
         or await store.official_role(mongo.db, doc["municipality"], principal.sub) is not None
     )
     if doc["status"] not in ("granted", "revoked") and not allowed:
