@@ -78,6 +78,16 @@ MINIMAL = {
         "quantity": 2,
         "decision": "declined",
     },
+    "campaign.content_hidden": {
+        "campaign_id": "c",
+        "owner_id": "o",
+        "report_id": "r",
+        "target": "update",
+        "target_id": "u",
+        "author_id": "o",
+        "report_reason": "spam",
+        "reason": "Advertising",
+    },
     "label.requested": {
         "label_id": "e",
         "campaign_id": "c",
@@ -167,6 +177,9 @@ for _kind in (
     "campaign.canceled",
 ):
     MINIMAL[_kind] = CAMPAIGN
+# Moderation's answers: the snapshot (its reason is optional in the contract).
+MINIMAL["campaign.returned"] = {**CAMPAIGN, "status": "draft"}
+MINIMAL["campaign.rejected"] = {**CAMPAIGN, "status": "rejected"}
 
 
 def test_every_kind_has_minimal_data() -> None:

@@ -61,6 +61,11 @@ KINDS: dict[str, Kind] = {
         Kind("campaign.update_posted", "campaign_news"),
         Kind("campaign.meetup_scheduled", "campaign_news"),
         Kind("campaign.offer_received", "my_campaigns"),
+        # Moderation's answer to the owner (with its reason), and content hidden after an abuse
+        # report, told to whoever wrote it.
+        Kind("campaign.returned", "my_campaigns"),
+        Kind("campaign.rejected", "my_campaigns"),
+        Kind("campaign.content_hidden", "my_campaigns"),
         # The answer to the helper's own offer: theirs, not news of someone else's campaign.
         Kind("campaign.offer_decided", "my_campaigns"),
         Kind("label.requested", "city"),

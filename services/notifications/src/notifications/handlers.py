@@ -94,7 +94,32 @@ CAMPAIGN_NEWS = ("campaign.goal_reached", "campaign.succeeded", "campaign.failed
     "campaign.completed",
 )
 async def campaign_changed(event: Event, tx: Tx) -> None:
-    await recipients.campaign_changed(tx, event.data)
+    data = event.data
+    await recipients.campaign_changed(tx, data)
+    if event.routing_key in ("campaign.returned", "campaign.rejected"):
+        # Moderation's answer: the owner reads the reason (nobody else knows of the campaign yet).
+        await _tell(
+            tx,
+            event,
+            [to_user(data["owner_id"], "owner")],
+            campaign_id=data["campaign_id"],
+            campaign_title=data["title"],
+        )
+
+
+@handlers.on("campaign.content_hidden")
+async def content_hidden(event: Event, tx: Tx) -> None:
+    """An admin hid something after an abuse report: whoever wrote it is told why."""
+    data = event.data
+    cid = data["campaign_id"]
+    role = "helper" if data["target"] == "offer" else "owner"
+    await _tell(
+        tx,
+        event,
+        [to_user(data["author_id"], role)],
+        campaign_id=cid,
+        campaign_title=TitleOf(cid, data.get("campaign_title")),
+    )
 
 
 @handlers.on("campaign.published", *CAMPAIGN_NEWS)

@@ -19,6 +19,7 @@ from .rendering import render
 from .tokens import sign_unsubscribe
 
 CAMPAIGN = "/campaigns/{campaign_id}"
+PROJECT = "/projects/{campaign_id}"  # the owner's dashboard
 
 # The page an item is about, by kind: the first pattern whose fields the event data has wins.
 ACTION_PATHS: dict[str, tuple[str, ...]] = {
@@ -36,6 +37,11 @@ ACTION_PATHS: dict[str, tuple[str, ...]] = {
     "campaign.meetup_scheduled": ("/campaigns/{campaign_id}/updates/{update_id}", CAMPAIGN),
     "campaign.offer_received": ("/campaigns/{campaign_id}/offers/{offer_id}",),
     "campaign.offer_decided": (CAMPAIGN,),
+    # The owner's dashboard shows the moderator's reason (a returned or rejected campaign is not public).
+    "campaign.returned": (PROJECT,),
+    "campaign.rejected": (PROJECT,),
+    # A hidden offer's author is a helper: the campaign's page; anything else is the owner's own.
+    "campaign.content_hidden": (CAMPAIGN + "/offers/{offer_id}", PROJECT),
     "label.requested": ("/cities/{municipality}/labels/{label_id}",),
     "label.granted": (CAMPAIGN,),
     "label.declined": (CAMPAIGN,),
@@ -203,6 +209,28 @@ SAMPLE_EVENTS: list[tuple[str, dict[str, Any]]] = [
             },
         )
         for decision in ("accepted", "declined")
+    ],
+    ("campaign.returned", {**_CAMPAIGN, "status": "draft", "reason": "Please add a photo of the site"}),
+    ("campaign.rejected", {**_CAMPAIGN, "status": "rejected", "reason": "Not a non-profit project"}),
+    *[
+        (
+            "campaign.content_hidden",
+            {
+                "campaign_id": "cmp_1",
+                "owner_id": "usr_o",
+                "report_id": "rep_1",
+                "target": target,
+                "target_id": target_id,
+                "author_id": author,
+                "report_reason": "spam",
+                "reason": "Advertising is not allowed",
+                **extra,
+            },
+        )
+        for target, target_id, author, extra in (
+            ("update", "upd_1", "usr_o", {"update_id": "upd_1"}),
+            ("offer", "off_1", "usr_h", {"offer_id": "off_1"}),
+        )
     ],
     ("label.requested", {**_LABEL, "status": "requested"}),
     ("label.granted", {**_LABEL, "status": "granted"}),
