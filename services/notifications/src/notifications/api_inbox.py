@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from servicekit.fields import IsoDatetime
+
 from . import inbox
 from .deps import MongoDep, PrincipalDep, SettingsDep
 
@@ -42,7 +44,9 @@ async def my_inbox(
     settings: SettingsDep,
     unread_only: bool = False,
     limit: int = Query(50, ge=1, le=200),
-    before: datetime | None = Query(None, description="page: items created before this time"),
+    before: IsoDatetime | None = Query(
+        None, description="page: items created before this time (ISO 8601, e.g. 2026-05-01T12:00:00Z)"
+    ),
 ) -> Inbox:
     got = await inbox.page(mongo, settings.public_base_url, principal.sub, limit, unread_only, before)
     return Inbox(items=[InboxItem.model_validate(e) for e in got.items], unread=got.unread)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
@@ -67,11 +67,14 @@ _PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title
 Token = Annotated[str, Query(max_length=2000)]
 
 
+_BAD_LINK: dict[int | str, dict[str, Any]] = {400: {"description": "The link's token is not valid"}}
+
+
 def _page(lang: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(lang=lang, body=body), status_code=status)
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse)
+@router.get("/unsubscribe", response_class=HTMLResponse, responses=_BAD_LINK)
 async def unsubscribe_page(token: Token, mongo: MongoDep, settings: SettingsDep) -> HTMLResponse:
     """Shows a confirmation button: mail scanners follow GET links, so GET changes nothing."""
     link = await preferences.read_unsubscribe_link(mongo, settings.unsubscribe_secret, token)
@@ -94,7 +97,7 @@ async def unsubscribe_page(token: Token, mongo: MongoDep, settings: SettingsDep)
     )
 
 
-@router.post("/unsubscribe", response_class=HTMLResponse)
+@router.post("/unsubscribe", response_class=HTMLResponse, responses=_BAD_LINK)
 async def unsubscribe(token: Token, mongo: MongoDep, settings: SettingsDep) -> HTMLResponse:
     """The form's target and RFC 8058 one-click (`List-Unsubscribe-Post`)."""
     link = await preferences.unsubscribe(mongo, settings.unsubscribe_secret, token)

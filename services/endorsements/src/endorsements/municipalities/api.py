@@ -47,7 +47,11 @@ async def grant_trial(slug: Slug, body: TrialIn, _admin: AdminDep, mongo: MongoD
     return await usecases.grant_trial(mongo, slug, body.days)
 
 
-@router.post("/municipalities/{slug}/amqp-user", status_code=201)
+@router.post(
+    "/municipalities/{slug}/amqp-user",
+    status_code=201,
+    responses={503: {"description": "RabbitMQ's management API does not answer (broker_admin_unavailable)"}},
+)
 async def create_amqp_user(
     slug: Slug, _admin: AdminDep, mongo: MongoDep, settings: SettingsDep
 ) -> AmqpUserOut:
