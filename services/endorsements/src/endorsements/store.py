@@ -32,6 +32,7 @@ INDEXES = [
     Index("officials", [("municipality", 1)]),
     Index("officials", [("user_id", 1)]),
     Index("invitations", [("digest", 1)], unique=True),
+    Index("users", [("email", 1)]),
     Index("campaigns", [("municipality", 1)]),
     Index("campaigns", [("postcode", 1)]),
     Index("campaigns", [("lat", 1), ("lon", 1)]),
@@ -228,6 +229,10 @@ async def campaigns_in_territory(src: Source, muni: Doc, query: Doc | None = Non
 
 async def user(src: Source, user_id: str) -> Doc | None:
     return await users.get(src, user_id)
+
+
+async def user_by_email(src: Source, email: str) -> Doc | None:
+    return await users.find_one(src, {"email": email.strip().lower()})
 
 
 async def contribution(src: Source, payment_id: str) -> Doc | None:

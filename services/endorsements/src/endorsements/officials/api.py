@@ -8,7 +8,7 @@ from ..access import OfficialsManager, OfficialsReader
 from ..deps import MongoDep, PrincipalDep
 from ..fields import UserId
 from . import usecases
-from .models import AcceptIn, AppointIn, InvitationOut, InviteIn, OfficialOut, OfficialsOut
+from .models import AcceptIn, AppointByEmailIn, AppointIn, InvitationOut, InviteIn, OfficialOut, OfficialsOut
 
 router = APIRouter(tags=["officials"])
 
@@ -24,6 +24,15 @@ async def appoint_official(
 ) -> OfficialOut:
     """Direct appointment (or a role change); the gateway puts the role in the user's next token."""
     return await usecases.appoint(mongo, manager, user_id, body)
+
+
+@router.post("/municipalities/{slug}/officials", status_code=201)
+async def appoint_official_by_email(
+    body: AppointByEmailIn, manager: OfficialsManager, mongo: MongoDep
+) -> OfficialOut:
+    """Appoint (or change the role of) the person whose account has this email; 404
+    `account_not_found` when nobody has one (invite them instead)."""
+    return await usecases.appoint_by_email(mongo, manager, body)
 
 
 @router.delete("/municipalities/{slug}/officials/{user_id}", status_code=204)

@@ -19,6 +19,13 @@ class AppointIn(BaseModel):
     email: Email | None = None
 
 
+class AppointByEmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    role: Role
+
+
 class InviteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

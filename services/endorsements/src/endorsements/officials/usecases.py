@@ -14,7 +14,7 @@ from .. import store
 from ..access import CityOfficial
 from ..store import Doc
 from .domain import INVITATION_TTL, invitation_usable, new_invitation_token, token_digest
-from .models import AppointIn, InvitationOut, InviteIn, OfficialOut, OfficialsOut
+from .models import AppointByEmailIn, AppointIn, InvitationOut, InviteIn, OfficialOut, OfficialsOut
 
 
 def _event_data(doc: Doc) -> dict[str, Any]:
@@ -50,6 +50,21 @@ async def list_officials(mongo: Mongo, official: CityOfficial) -> OfficialsOut:
 async def appoint(mongo: Mongo, manager: CityOfficial, user_id: str, body: AppointIn) -> OfficialOut:
     async def work(tx: Tx) -> Doc:
         return await _appoint(tx, manager.slug, user_id, body.role, body.email, manager.principal.sub)
+
+    return OfficialOut.of(await mongo.transact(work))
+
+
+async def appoint_by_email(mongo: Mongo, manager: CityOfficial, body: AppointByEmailIn) -> OfficialOut:
+    """Appoint someone who already has an account, named by its email (the users projection
+    from the gateway's events); without an account, the manager invites them instead."""
+
+    async def work(tx: Tx) -> Doc:
+        user = await store.user_by_email(tx, body.email)
+        if user is None or user.get("deleted"):
+            raise DomainError(
+                "account_not_found", 404, "no account has this email: send an invitation instead"
+            )
+        return await _appoint(tx, manager.slug, user["_id"], body.role, body.email, manager.principal.sub)
 
     return OfficialOut.of(await mongo.transact(work))
 
