@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from servicekit.mongo import Tx
 from servicekit.testing.helpers import eventually, tap
@@ -167,3 +168,33 @@ async def test_a_crashed_relays_lease_expires_and_a_new_process_takes_over(
         assert sorted(json.loads(m.body)["id"] for m in received) == sorted(ids)
         lease = await k.mongo.db.leases.find_one({"_id": "outbox-relay"})
         assert lease["owner"] != "dead-process"
+
+
+async def test_gauges_count_the_backlog_without_the_datastore_falling_back(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
+    """The relay refreshes its gauges every poll in every service: nx-27017 must run those
+    queries in SQL (a fallback logs a warning each time and reads every row in Python)."""
+    log = env.workdir / "nx.out"
+
+    def gauge(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"service": "kit"})
+
+    async with kit(env, test_contracts, relay=False) as k:
+        await _write(k, 3, "gauged")
+        seen = log.stat().st_size
+        await k.outbox._update_gauges()
+        assert gauge("outbox_backlog") == 3
+        assert gauge("outbox_oldest_pending_age_seconds") >= 0
+        with open(log, "rb") as out:
+            out.seek(seen)
+            assert b"fallback" not in out.read()
+        k.start_relay()
+
+        async def drained() -> bool:
+            return await k.outbox.backlog() == 0
+
+        await eventually(drained)
+        await k.outbox._update_gauges()
+        assert gauge("outbox_backlog") == 0
+        assert gauge("outbox_oldest_pending_age_seconds") == 0

@@ -13,7 +13,14 @@ import pytest
 from campaigns import domain, geo, markup
 from campaigns import domain_community as community
 from campaigns import domain_funding as funding
-from campaigns.store import decode_cursor, encode_cursor
+from campaigns.store import (
+    NO_DEADLINE_MS,
+    decode_cursor,
+    encode_cursor,
+    geo_cell,
+    geo_cells,
+    order_key,
+)
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -322,6 +329,30 @@ def test_cursor_round_trip_and_garbage() -> None:
     for garbage in ("", "%%%", encode_cursor(True, "x"), "WzEsMl0"):
         with pytest.raises(ValueError):
             decode_cursor(garbage)
+
+
+def test_listing_order_key_sorts_like_the_value_then_the_id() -> None:
+    pairs = [
+        (-1, "b"),
+        (0, "a"),
+        (0, "b"),
+        (9, "a"),
+        (10, "a"),
+        (1_700_000_000_000, "a"),
+        (NO_DEADLINE_MS, "a"),
+    ]
+    assert sorted(pairs, key=lambda p: order_key(*p)) == sorted(pairs)
+    for bad in (True, 1.5, "7", None, -2):
+        with pytest.raises(ValueError):
+            order_key(bad, "x")
+
+
+def test_geo_cells_cover_the_box_of_a_circle() -> None:
+    montreuil, paris = (48.8616, 2.4430), (48.8566, 2.3522)
+    cells = geo_cells(geo.bounding_box(*montreuil, 7))
+    assert cells is not None and geo_cell(*paris) in cells and geo_cell(*montreuil) in cells
+    assert len(geo_cells(geo.bounding_box(*montreuil, 5)) or []) <= 6
+    assert geo_cells(geo.bounding_box(*montreuil, 200)) is None  # too many: the box alone filters
 
 
 def _contribution_of(

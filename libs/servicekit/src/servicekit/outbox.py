@@ -32,6 +32,10 @@ OUTBOX_INDEXES = [
     *LEASE_INDEXES,
 ]
 LEASE_TTL_S = 15
+# `$eq`, not a bare equality: nx-27017 (neosqlite) turns a bare one on a field no index is named
+# after into an array-containment test that no index serves (a scan of every row kept a week);
+# `$eq` is a plain comparison it runs through the (status, created_at) index. Same on MongoDB.
+PENDING: dict[str, Any] = {"status": {"$eq": "pending"}}
 
 
 class Outbox:
@@ -106,7 +110,7 @@ class Outbox:
     async def relay_once(self, bus: Bus) -> int:
         """Publish one batch of pending rows; returns how many were confirmed."""
         rows = (
-            await self.mongo.db.outbox.find({"status": "pending"})
+            await self.mongo.db.outbox.find(PENDING)
             .sort([("created_at", 1)])
             .limit(self.mongo.settings.outbox_batch_size)
             .to_list()
@@ -135,19 +139,21 @@ class Outbox:
         return len(confirmed)
 
     async def _update_gauges(self) -> None:
-        pending = await self.mongo.db.outbox.count_documents({"status": "pending"})
+        pending = await self.backlog()
         OUTBOX_BACKLOG.labels(self.service).set(pending)
         oldest = 0.0
         if pending:
-            row = (
-                await self.mongo.db.outbox.find({"status": "pending"})
-                .sort([("created_at", 1)])
-                .limit(1)
-                .to_list()
-            )
+            row = await self.mongo.db.outbox.find(PENDING).sort([("created_at", 1)]).limit(1).to_list()
             if row:
                 oldest = (utcnow() - row[0]["created_at"]).total_seconds()
         OUTBOX_OLDEST_AGE.labels(self.service).set(oldest)
 
     async def backlog(self) -> int:
-        return await self.mongo.db.outbox.count_documents({"status": "pending"})
+        """Rows not yet confirmed by the broker.
+
+        A `$count` stage, not `count_documents`: pymongo sends that as a `$group` on a constant
+        key, which nx-27017 cannot run in SQL; it then counts in Python over every row and logs
+        "SQL tier 2 aggregation fallback" each time (every poll, in every service)."""
+        cursor = await self.mongo.db.outbox.aggregate([{"$match": PENDING}, {"$count": "n"}])
+        rows = await cursor.to_list()
+        return int(rows[0]["n"]) if rows else 0  # MongoDB returns no row for none, nx-27017 n=0
