@@ -20,7 +20,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ..gateway import ApiFailure
@@ -266,3 +266,112 @@ async def cancel_rsvp(site: SignedIn, form: Form, campaign_id: str, meetup_id: s
     await site.api("DELETE", _api_path(campaign_id, f"/meetups/{quote(meetup_id, safe='')}/rsvp"))
     site.flash(site.gettext("Your place is given back. Thank you for telling the team."), "info")
     return site.redirect(f"/campaigns/{quote(campaign_id, safe='')}#meetup-{quote(meetup_id, safe='')}")
+
+
+# -- abuse reports ---------------------------------------------------------------------------
+
+REPORT_TARGETS = ("campaign", "update", "offer")
+REPORT_REASONS = ("spam", "hateful", "fraud", "personal_data", "other")
+
+
+def report_reason_choices(site: Site) -> list[tuple[str, str, str]]:
+    """(value, label, hint) of each reason the campaigns service takes."""
+    _ = site.gettext
+    return [
+        ("spam", _("Spam or advertising"), _("It sells something or has nothing to do with the project.")),
+        ("hateful", _("Hateful or abusive"), _("It insults, threatens or attacks people.")),
+        ("fraud", _("Fraud or scam"), _("It asks for money for something that is not what it says.")),
+        (
+            "personal_data",
+            _("Someone's personal data"),
+            _("It shows an address, a phone number or a private detail."),
+        ),
+        ("other", _("Something else"), _("Say what is wrong below.")),
+    ]
+
+
+def _report_back(campaign_id: str, target: str, item: str) -> str:
+    cid = quote(campaign_id, safe="")
+    if target == "update":
+        return f"/campaigns/{cid}#update-{quote(item, safe='')}"
+    if target == "offer":
+        return f"/projects/{cid}/needs"
+    return f"/campaigns/{cid}"
+
+
+async def _render_report(
+    site: Site,
+    campaign_id: str,
+    target: str,
+    item: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    campaign = await site.api("GET", _api_path(campaign_id))
+    described = campaign["title"]
+    if target == "update":
+        updates, _more = await _updates(site, campaign_id, item)
+        described = next((u["title"] for u in updates if u["id"] == item), "")
+    return site.render(
+        "campaign/report.html",
+        status=422 if errors else 200,
+        campaign=campaign,
+        target=target,
+        item=item,
+        described=described,
+        reasons=report_reason_choices(site),
+        values=values or {},
+        errors=errors or {},
+        back=_report_back(campaign_id, target, item),
+    )
+
+
+@router.get("/campaigns/{campaign_id}/report", include_in_schema=False)
+async def report_form(
+    site: SignedIn,
+    campaign_id: str,
+    target: str = Query("campaign", pattern="^(campaign|update|offer)$"),
+    item: str = Query("", max_length=80, pattern=r"^[A-Za-z0-9_-]*$"),
+) -> Response:
+    """Report the campaign, one of its updates or an offer of help to the moderation team."""
+    return await _render_report(site, campaign_id, target, item or campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/report", include_in_schema=False)
+async def report(site: SignedIn, form: Form, campaign_id: str) -> Response:
+    _ = site.gettext
+    target = str(form.get("target", "campaign"))
+    item = str(form.get("item", "")).strip()[:80]
+    if target not in REPORT_TARGETS:
+        target = "campaign"
+    values = {"reason": str(form.get("reason", "")).strip(), "details": str(form.get("details", "")).strip()}
+    errors: dict[str, str] = {}
+    if values["reason"] not in REPORT_REASONS:
+        errors["reason"] = _("Choose what is wrong.")
+    elif values["reason"] == "other" and not values["details"]:
+        errors["details"] = _("Say what is wrong.")
+    elif len(values["details"]) > 2000:
+        errors["details"] = _("Keep it under 2,000 characters.")
+    if not errors:
+        body: dict[str, Any] = {"target": target, "reason": values["reason"], "details": values["details"]}
+        if target != "campaign":
+            body["target_id"] = item
+        try:
+            await site.api("POST", _api_path(campaign_id, "/reports"), json=body)
+        except ApiFailure as failure:
+            if failure.status == 422:
+                errors = dict(failure.field_errors()) or {"__all__": failure.message}
+            elif failure.status == 409:
+                errors = {
+                    "__all__": {
+                        "own_content": _("You cannot report what you wrote yourself."),
+                        "already_hidden": _("The moderation team already hid it."),
+                    }.get(failure.code, failure.message)
+                }
+            else:
+                raise
+        else:
+            site.flash(_("Thank you: the moderation team will look at your report."))
+            return site.redirect(_report_back(campaign_id, target, item))
+    return await _render_report(site, campaign_id, target, item or campaign_id, values=values, errors=errors)
