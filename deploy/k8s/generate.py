@@ -18,7 +18,7 @@ SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications",
 QUEUES = {
     "gateway": ["gateway.officials"],
     "campaigns": ["campaigns.funding"],
-    "payments": ["payments.campaigns", "payments.municipalities", "payments.matches"],
+    "payments": ["payments.campaigns", "payments.municipalities", "payments.matches", "payments.accounts"],
     "endorsements": ["endorsements.events"],
     "notifications": ["notifications.events", "notifications.webhooks"],
     "web": [],  # the web site consumes no events

@@ -13,6 +13,7 @@ from servicekit.jobs import every
 from servicekit.logging import get_logger
 
 from . import api_ledger, api_pledges, api_subscriptions, api_webhooks, handlers
+from .accounts import AccountErasures
 from .charging import Charger
 from .ledger import LedgerBook
 from .pledges import PledgeBook
@@ -34,6 +35,7 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.provide(LedgerBook(book))
     ctx.provide(Charger(book))
     ctx.provide(StripeWebhooks(settings, book, subscriptions))
+    ctx.provide(AccountErasures(book))
 
 
 async def _stripe_setup(ctx: ServiceContext, stop: asyncio.Event) -> None:
@@ -58,6 +60,11 @@ async def _stripe_events(ctx: ServiceContext, stop: asyncio.Event) -> None:
     await ctx.get(StripeWebhooks).run(stop)
 
 
+async def _erasures(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Stripe customers of deleted accounts, deleted at Stripe (a servicekit WorkQueue)."""
+    await ctx.get(AccountErasures).run(stop)
+
+
 async def _charging(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Charges, refunds, grace periods and the sweeper, each every WORKER_TICK_S."""
     tick = ctx.get(Settings).worker_tick_s
@@ -70,10 +77,15 @@ def build(settings: Settings | None = None) -> FastAPI:
         settings or Settings(),
         title="Civicfund payments",
         routers=[api_pledges.router, api_ledger.router, api_subscriptions.router, api_webhooks.router],
-        consumers=[handlers.campaign_handlers, handlers.municipality_handlers, handlers.match_handlers],
+        consumers=[
+            handlers.campaign_handlers,
+            handlers.municipality_handlers,
+            handlers.match_handlers,
+            handlers.account_handlers,
+        ],
         indexes=INDEXES,
         collections=COLLECTIONS,
-        background=[_stripe_setup, _stripe_events, _charging],
+        background=[_stripe_setup, _stripe_events, _charging, _erasures],
         on_startup=[_start],
     )
 

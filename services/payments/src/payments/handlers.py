@@ -1,18 +1,19 @@
 """Events payments consumes, each mapped to its use case (run in the consumer's transaction):
-campaigns (projection and outcomes: campaigns.py), municipalities (subscriptions.py) and
-cities' match funding (matches.py)."""
+campaigns (projection and outcomes: campaigns.py), municipalities (subscriptions.py),
+cities' match funding (matches.py) and deleted accounts (accounts.py)."""
 
 from __future__ import annotations
 
-from servicekit.bus import Handlers
+from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from . import campaigns, domain, matches, subscriptions
+from . import accounts, campaigns, domain, matches, subscriptions
 
 campaign_handlers = Handlers("payments.campaigns")
 municipality_handlers = Handlers("payments.municipalities")
 match_handlers = Handlers("payments.matches")
+account_handlers = Handlers("payments.accounts")
 
 
 @campaign_handlers.on(*(f"campaign.{verb}" for verb in domain.CAMPAIGN_STATES_WITH_VERSION))
@@ -43,3 +44,11 @@ async def on_match_applied(event: Event, tx: Tx) -> None:
 @match_handlers.on("match.released")
 async def on_match_released(event: Event, tx: Tx) -> None:
     await matches.released(tx, event.data)
+
+
+@account_handlers.on("user.deleted")
+async def on_user_deleted(event: Event, tx: Tx) -> None:
+    user_id = event.data.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise PermanentError("user.deleted without a user_id")
+    await accounts.user_deleted(tx, user_id)

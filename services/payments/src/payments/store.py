@@ -28,6 +28,8 @@ from .domain import LedgerEntry
 Doc = dict[str, Any]
 
 STRIPE_EVENTS = "stripe_events"
+# Stripe customers of deleted accounts, to delete at Stripe (a servicekit WorkQueue: accounts.py).
+ERASURES = "erasures"
 
 COLLECTIONS = [
     "pledges",
@@ -37,6 +39,7 @@ COLLECTIONS = [
     STRIPE_EVENTS,
     "subscriptions",
     "municipalities",
+    ERASURES,
 ]
 INDEXES = [
     Index("pledges", [("backer_id", 1), ("created_at", -1)]),
@@ -48,6 +51,8 @@ INDEXES = [
     Index(STRIPE_EVENTS, [("status", 1), ("due_ms", 1)]),
     Index(STRIPE_EVENTS, [("status", 1), ("lease_ms", 1)]),
     Index("subscriptions", [("municipality", 1)]),
+    Index(ERASURES, [("status", 1), ("due_ms", 1)]),
+    Index(ERASURES, [("status", 1), ("lease_ms", 1)]),
 ]
 
 
@@ -137,6 +142,22 @@ class Store:
             "customers",
             {"_id": owner_key, "stripe_customer_id": stripe_customer_id, "created_at": utcnow()},
         )
+
+    # -- a deleted account (accounts.py) ---------------------------------------------------------
+
+    async def every_pledge_of(self, tx: Tx, backer_id: str) -> list[Doc]:
+        return await tx.db.pledges.find({"backer_id": backer_id}, session=tx.session).to_list()
+
+    async def take_customer(self, tx: Tx, owner_key: str) -> Doc | None:
+        """Remove the customer row (the account is gone) and return it, to erase it at Stripe."""
+        doc = await tx.db.customers.find_one({"_id": owner_key}, session=tx.session)
+        if doc is not None:
+            await tx.db.customers.delete_one({"_id": owner_key}, session=tx.session)
+        return doc
+
+    async def insert_erasure(self, tx: Tx, item_id: str, **fields: Any) -> None:
+        if await tx.db[ERASURES].find_one({"_id": item_id}, session=tx.session) is None:
+            await self._insert(tx, ERASURES, WorkQueue.new_item(item_id, **fields))
 
     # -- projections of other services' facts --------------------------------------------------
 

@@ -48,6 +48,17 @@ class StripeApi:
         )
         return customer.id
 
+    async def delete_customer(self, customer: str) -> bool:
+        """Delete a backer's Stripe customer (and with it their saved cards); False when Stripe
+        no longer knows it (deleted before: a retried erasure is not an error)."""
+        try:
+            await self.v1.customers.delete_async(customer)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return False
+            raise
+        return True
+
     async def create_setup_intent(
         self, customer: str, metadata: dict[str, str], key: str
     ) -> stripe.SetupIntent:
