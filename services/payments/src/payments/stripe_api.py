@@ -200,6 +200,38 @@ class StripeApi:
     async def subscription(self, subscription_id: str) -> dict[str, Any]:
         return plain(await self.v1.subscriptions.retrieve_async(subscription_id))
 
+    async def first_payment(self, sub: dict[str, Any]) -> IntentState | None:
+        """The PaymentIntent of a subscription's latest invoice (its client secret lets Stripe.js
+        finish a 3-D Secure payment); looked up without `expand`, which localstripe lacks."""
+        invoice_id = sub.get("latest_invoice")
+        if isinstance(invoice_id, dict):
+            invoice_id = invoice_id.get("id")
+        if not invoice_id:
+            return None
+        invoice = plain(await self.v1.invoices.retrieve_async(str(invoice_id)))
+        intent_id = invoice.get("payment_intent")
+        if isinstance(intent_id, dict):
+            intent_id = intent_id.get("id")
+        if not intent_id:
+            return None
+        return payment_intent_state(await self.v1.payment_intents.retrieve_async(str(intent_id)))
+
+    async def invoices_of(self, subscription_id: str, limit: int) -> list[dict[str, Any]]:
+        listing = await self.v1.invoices.list_async(params={"subscription": subscription_id, "limit": limit})
+        return [plain(i) for i in listing.data]
+
+    async def change_plan(self, subscription_id: str, plan: str, key: str) -> dict[str, Any]:
+        sub = await self.subscription(subscription_id)
+        item = ((sub.get("items") or {}).get("data") or [{}])[0]
+        params: dict[str, Any] = {"items": [{"id": item["id"], "plan": plan_id(plan)}]}
+        return plain(
+            await self.v1.subscriptions.update_async(subscription_id, params=params, options=self.opts(key))
+        )
+
+    async def cancel_at_period_end(self, subscription_id: str, cancel: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"cancel_at_period_end": cancel}
+        return plain(await self.v1.subscriptions.update_async(subscription_id, params=params))
+
     # -- localstripe only -------------------------------------------------------------------------
 
     async def register_local_webhook(self, url: str) -> None:

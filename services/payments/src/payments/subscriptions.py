@@ -119,9 +119,20 @@ class CitySubscriptions:
             "active": active,
             "customer_id": customer,
             "current_period_end": _period_end(sub),
+            "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
             "created_at": now,
             "updated_at": now,
         }
+        if not active:
+            # A card that needs 3-D Secure leaves the first invoice's payment waiting for the
+            # manager: Stripe.js finishes it in the browser with this client secret, then the
+            # site asks for a refresh (or Stripe's webhook arrives) and the state is re-fetched.
+            try:
+                payment = await self.stripe.first_payment(sub)
+            except stripe.StripeError as exc:
+                raise stripe_unavailable(exc) from exc
+            if payment is not None and payment.status == "requires_action":
+                doc["client_secret"] = payment.client_secret
 
         async def write(tx: Tx) -> None:
             await self.store.insert_subscription(tx, doc)
@@ -136,6 +147,14 @@ class CitySubscriptions:
             again = await self.store.subscription(sub["id"])
             if again is None:
                 raise
+            if doc.get("client_secret") and again.get("status") == "incomplete":
+                secret = doc["client_secret"]
+
+                async def keep_secret(tx: Tx) -> None:
+                    await self.store.set_subscription(tx, sub["id"], client_secret=secret)
+
+                await self.mongo.transact(keep_secret)
+                again = {**again, "client_secret": secret}
             await claim.complete(again)
             return again
         return doc
@@ -158,9 +177,10 @@ class CitySubscriptions:
             sub = await self.stripe.subscription(subscription_id)
             status, period_end, metadata = sub["status"], _period_end(sub), dict(sub.get("metadata") or {})
             plan_ref = ((sub.get("plan") or {}).get("id")) or ""
+            cancel_at_end = bool(sub.get("cancel_at_period_end"))
         except stripe.InvalidRequestError:
             # Deleted subscriptions are gone from some Stripe stores (localstripe): canceled.
-            status, period_end, metadata, plan_ref = "canceled", None, {}, ""
+            status, period_end, metadata, plan_ref, cancel_at_end = "canceled", None, {}, "", False
 
         async def write(tx: Tx) -> bool:
             doc = await self.store.subscription(subscription_id, tx)
@@ -180,15 +200,88 @@ class CitySubscriptions:
             else:
                 was_active = bool(doc.get("active"))
             event = domain.subscription_event(was_active, status)
+            plan_now = plan_ref.removeprefix("civicfund-city-")
             fields = {
                 "status": status,
                 "active": domain.subscription_active(status),
                 "current_period_end": period_end or doc.get("current_period_end"),
+                "cancel_at_period_end": cancel_at_end,
                 "updated_at": utcnow(),
             }
+            if status != "incomplete":
+                fields["client_secret"] = None  # nothing left for the browser to finish
+            if plan_now in ("monthly", "yearly"):
+                fields["plan"] = plan_now
             await self.store.set_subscription(tx, subscription_id, **fields)
             if event:
                 tx.emit(event, subscription_id, self._event_data({**doc, **fields}))
             return True
 
         return await self.mongo.transact(write)
+
+    # -- what a manager does with the city's subscription ----------------------------------------
+
+    async def owned(self, municipality: str, subscription_id: str) -> Doc:
+        doc = await self.store.subscription(subscription_id)
+        if doc is None or doc["municipality"] != municipality:
+            raise DomainError("subscription_not_found", 404, f"no such subscription of {municipality}")
+        return doc
+
+    async def confirm(self, municipality: str, subscription_id: str) -> Doc:
+        """After Stripe.js finished a 3-D Secure payment: the browser's word is not taken, the
+        subscription is re-fetched from Stripe and recorded."""
+        await self.owned(municipality, subscription_id)
+        try:
+            await self.refresh(subscription_id)
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        return await self.owned(municipality, subscription_id)
+
+    async def invoices(
+        self, municipality: str, subscription_id: str, limit: int = 24
+    ) -> list[dict[str, Any]]:
+        await self.owned(municipality, subscription_id)
+        try:
+            found = await self.stripe.invoices_of(subscription_id, limit)
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        return [_invoice(i) for i in found]
+
+    async def change_plan(self, municipality: str, subscription_id: str, plan: str, key: str) -> Doc:
+        doc = await self.owned(municipality, subscription_id)
+        if not doc.get("active"):
+            raise DomainError("subscription_not_active", 409, "only an active subscription changes plan")
+        if doc["plan"] == plan:
+            raise DomainError("same_plan", 409, f"the subscription is already {plan}")
+        try:
+            await self.stripe.change_plan(subscription_id, plan, f"plan-{subscription_id}-{plan}-{key}")
+        except stripe.CardError as exc:
+            raise DomainError("card_declined", 402, exc.user_message or "the card was declined") from exc
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        return await self.confirm(municipality, subscription_id)
+
+    async def cancel_at_period_end(self, municipality: str, subscription_id: str, cancel: bool) -> Doc:
+        """Cancel at the end of the paid period (the city keeps labelling until then), or undo it."""
+        doc = await self.owned(municipality, subscription_id)
+        if not doc.get("active"):
+            raise DomainError("subscription_not_active", 409, "the subscription is not active")
+        try:
+            await self.stripe.cancel_at_period_end(subscription_id, cancel)
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        return await self.confirm(municipality, subscription_id)
+
+
+def _invoice(data: dict[str, Any]) -> dict[str, Any]:
+    created = data.get("created") or data.get("date")
+    return {
+        "id": data["id"],
+        "number": data.get("number"),
+        "status": data.get("status") or "open",
+        "amount_due": int(data.get("amount_due", data.get("total")) or 0),
+        "amount_paid": int(data.get("amount_paid") or 0),
+        "currency": str(data.get("currency") or "eur").upper(),
+        "created": datetime.fromtimestamp(int(created), UTC).isoformat() if created else None,
+        "hosted_invoice_url": data.get("hosted_invoice_url"),
+    }
