@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -282,6 +285,25 @@ async def vote(site: SignedIn, form: Form, slug: str, call_id: str, proposal_id:
 
 # -- a label request (officials) -----------------------------------------------------------
 
+MATCH_CONDITIONS = ("instant", "on_goal_reached", "lump_sum_at_threshold")
+MATCH_FIELDS = ("pool_id", "condition", "ratio", "cap_per_contribution", "cap_per_project",
+                "max_contributions_per_backer", "min_backers", "threshold_percent", "lump_sum")  # fmt: skip
+MATCH_AMOUNTS = ("cap_per_contribution", "cap_per_project", "lump_sum")
+MATCH_COUNTS = {
+    "max_contributions_per_backer": (1, 1000),
+    "min_backers": (0, 100_000),
+    "threshold_percent": (1, 100),
+}
+
+
+def match_condition_names(site: Site) -> dict[str, str]:
+    _ = site.gettext
+    return {
+        "instant": _("Instant: each contribution is matched as it comes"),
+        "on_goal_reached": _("On goal reached: paid once the goal is met"),
+        "lump_sum_at_threshold": _("Lump sum once a share of the goal is raised"),
+    }
+
 
 def _grant_defaults() -> dict[str, str]:
     return {
@@ -292,18 +314,98 @@ def _grant_defaults() -> dict[str, str]:
         "starts_on": "",
         "ends_on": "",
         "value": "",
+        **{name: "" for name in MATCH_FIELDS},
+        "condition": "instant",
+        "ratio": "1",
+        "previewed": "",
     }
+
+
+def _ratio(text: str) -> float:
+    """ "1", "0,5", "2" or "1:1" -> city money per unit contributed; ValueError otherwise."""
+    if ":" in text:
+        city, backers = (major_to_minor(part, "EUR") for part in text.split(":", 1))
+        if not backers:
+            raise ValueError("not a ratio")
+        value = Decimal(city) / Decimal(backers)
+    else:
+        value = Decimal(major_to_minor(text, "EUR")) / 100
+    if value <= 0 or value > 10 or value != value.quantize(Decimal("0.01")):
+        raise ValueError("not a ratio")
+    return float(value)
+
+
+def _match_body(
+    site: Site, values: dict[str, str], pools: list[dict[str, Any]], currency: str
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The match commitment typed in the grant form (None when no pool is chosen), with the
+    errors to show beside its fields; the API checks the rest (budget, consistency)."""
+    _ = site.gettext
+    if not values["pool_id"]:
+        return None, {}
+    errors: dict[str, str] = {}
+    pool = next((p for p in pools if p["id"] == values["pool_id"]), None)
+    if pool is None:
+        errors["pool_id"] = _("Choose one of the city's pools.")
+    else:
+        currency = pool["currency"]
+    body: dict[str, Any] = {"pool_id": values["pool_id"], "condition": values["condition"]}
+    if values["condition"] not in MATCH_CONDITIONS:
+        errors["condition"] = _("Choose when the city pays.")
+    try:
+        body["ratio"] = _ratio(values["ratio"])
+    except (ValueError, ArithmeticError):
+        errors["ratio"] = _("Enter what the city adds per euro given: 1 for 1:1, 2 for 2:1, 0.5 for 1:2.")
+    for name in MATCH_AMOUNTS:
+        if values[name]:
+            try:
+                body[name] = major_to_minor(values[name], currency)
+            except (ValueError, ArithmeticError):
+                errors[name] = _("Enter an amount, for example 2500 or 2500.50.")
+            else:
+                if body[name] <= 0:
+                    errors[name] = _("Enter an amount above zero.")
+    for name, (low, high) in MATCH_COUNTS.items():
+        if values[name]:
+            if not values[name].isdigit() or not low <= int(values[name]) <= high:
+                errors[name] = _("Enter a whole number from %(low)s to %(high)s.") % {
+                    "low": low,
+                    "high": high,
+                }
+            else:
+                body[name] = int(values[name])
+    if values["condition"] == "lump_sum_at_threshold":
+        if not values["lump_sum"]:
+            errors["lump_sum"] = _("Enter the lump sum the city pays.")
+        if not values["threshold_percent"]:
+            errors["threshold_percent"] = _("Enter the share of the goal that releases the lump sum.")
+    elif values["condition"] in MATCH_CONDITIONS and not values["cap_per_project"]:
+        errors["cap_per_project"] = _("Enter the most the city gives this project: the pool reserves it.")
+    return body, errors
+
+
+def _fingerprint(match: dict[str, Any] | None) -> str:
+    """What the manager last saw previewed: granting a rule they have not seen previews it first."""
+    return json.dumps(match, sort_keys=True, separators=(",", ":")) if match else ""
 
 
 async def _render_label(
     site: Site, slug: str, label_id: str, *, status: int = 200, form_name: str = "",
     values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+    preview: dict[str, Any] | None = None, notice: str = "",
 ) -> Response:  # fmt: skip
     city, role = await _official_city(site, slug)
     label = await site.api("GET", f"{E}/labels/{label_id}")
     if label.get("municipality") != slug:
         raise ApiFailure(404, "not_found", "no such label in this city")
-    campaign = await _optional(site, f"{CAMPAIGNS}/{label['campaign_id']}")
+    is_open = label.get("status") in ("requested", "under_review")
+    campaign, pools = await asyncio.gather(
+        _optional(site, f"{CAMPAIGNS}/{label['campaign_id']}"),
+        _optional(site, f"{E}/municipalities/{slug}/pools") if is_open and role == "manager" else _none(),
+    )
+    commitments = await asyncio.gather(
+        *(_optional(site, f"{E}/commitments/{cid}", auth=False) for cid in label.get("commitment_ids") or [])
+    )
     grant = _grant_defaults()
     reason = ""
     if form_name == "grant":
@@ -312,8 +414,14 @@ async def _render_label(
         reason = values.get("reason", "")
     return site.render(
         "cities/label.html", status=status, city=city, role=role, label=label, campaign=campaign,
-        form_name=form_name, grant=grant, reason=reason, errors=errors or {}, **names(site),
+        form_name=form_name, grant=grant, reason=reason, errors=errors or {}, pools=(pools or {}).get("items", []),
+        preview=preview, notice=notice, idempotency_key=uuid.uuid4().hex, commitments=[c for c in commitments if c],
+        match_conditions=match_condition_names(site), **names(site),
     )  # fmt: skip
+
+
+async def _none() -> None:
+    return None
 
 
 @router.get("/cities/{slug}/labels/{label_id}", include_in_schema=False)
@@ -329,11 +437,12 @@ async def _label_action(
     try:
         await site.api("POST", f"{E}/labels/{label_id}/{path}", json=body, headers=headers)
     except ApiFailure as failure:
-        if failure.status not in (400, 402, 403, 409, 422):
+        if failure.status not in (400, 402, 403, 404, 409, 422):
             raise
         errors = _form_errors(failure)
-        if "support" in errors:
-            errors.setdefault("__all__", errors.pop("support"))
+        for nested in ("support", "match"):
+            if nested in errors:
+                errors.setdefault("__all__", errors.pop(nested))
         return await _render_label(site, slug, label_id, status=422 if failure.status == 422 else failure.status,
                                    form_name=form_name, values=values, errors=errors)  # fmt: skip
     site.flash(done)
@@ -376,39 +485,79 @@ async def revoke(site: SignedIn, form: Form, slug: str, label_id: str) -> Respon
                                {"reason": reason}, site.gettext("The label is revoked; the reason is public."))  # fmt: skip
 
 
+def _support_offer(
+    site: Site, values: dict[str, str], currency: str
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    _ = site.gettext
+    errors: dict[str, str] = {}
+    if not values["kind"]:
+        if values["description"] or values["address"] or values["value"]:
+            errors["kind"] = _("Choose the kind of support you describe.")
+        return [], errors
+    offer: dict[str, Any] = {"kind": values["kind"], "description": values["description"]}
+    if values["kind"] not in SUPPORT_KINDS:
+        errors["kind"] = _("Choose a kind of support from the list.")
+    if len(values["description"]) < 3:
+        errors["description"] = _("Describe the support the city gives (at least 3 characters).")
+    if values["kind"] in ("land", "venue") and not values["address"]:
+        errors["address"] = _("Land and venues need an address.")
+    if values["address"]:
+        offer["address"] = values["address"]
+    for name in ("starts_on", "ends_on"):
+        if values[name]:
+            offer[name] = values[name]
+    if values["starts_on"] and values["ends_on"] and values["ends_on"] < values["starts_on"]:
+        errors["ends_on"] = _("The end date is before the start date.")
+    if values["value"]:
+        try:
+            offer["value"] = major_to_minor(values["value"], currency)
+            offer["currency"] = currency
+        except (ValueError, ArithmeticError):
+            errors["value"] = _("Enter an amount, for example 2500 or 2500.50.")
+    return [offer], errors
+
+
 @router.post("/cities/{slug}/labels/{label_id}/grant", include_in_schema=False)
 async def grant(site: SignedIn, form: Form, slug: str, label_id: str) -> Response:
+    """Grant with the support given and, for a manager, a match commitment. A match is granted
+    only once its cost preview was shown for exactly that rule: "Preview the cost" (or granting
+    a rule not previewed yet) shows the preview and keeps the form."""
     _ = site.gettext
     values = {k: str(form.get(k, "")).strip() for k in _grant_defaults()}
-    errors: dict[str, str] = {}
-    body: dict[str, Any] = {"note": values["note"], "support": []}
-    if values["kind"]:
-        offer: dict[str, Any] = {"kind": values["kind"], "description": values["description"]}
-        if values["kind"] not in SUPPORT_KINDS:
-            errors["kind"] = _("Choose a kind of support from the list.")
-        if len(values["description"]) < 3:
-            errors["description"] = _("Describe the support the city gives (at least 3 characters).")
-        if values["kind"] in ("land", "venue") and not values["address"]:
-            errors["address"] = _("Land and venues need an address.")
-        if values["address"]:
-            offer["address"] = values["address"]
-        for name in ("starts_on", "ends_on"):
-            if values[name]:
-                offer[name] = values[name]
-        if values["starts_on"] and values["ends_on"] and values["ends_on"] < values["starts_on"]:
-            errors["ends_on"] = _("The end date is before the start date.")
-        if values["value"]:
-            currency = str(form.get("currency") or "EUR")
-            try:
-                offer["value"] = major_to_minor(values["value"], currency)
-                offer["currency"] = currency
-            except (ValueError, ArithmeticError):
-                errors["value"] = _("Enter an amount, for example 2500 or 2500.50.")
-        body["support"].append(offer)
-    elif values["description"] or values["address"] or values["value"]:
-        errors["kind"] = _("Choose the kind of support you describe.")
+    currency = str(form.get("currency") or "EUR")
+    support, errors = _support_offer(site, values, currency)
+    body: dict[str, Any] = {"note": values["note"], "support": support}
+    match: dict[str, Any] | None = None
+    if values["pool_id"]:
+        pools = await _optional(site, f"{E}/municipalities/{slug}/pools")
+        match, match_errors = _match_body(site, values, (pools or {}).get("items", []), currency)
+        errors.update(match_errors)
     if errors:
         return await _render_label(site, slug, label_id, status=422, form_name="grant", values=values,
                                    errors=errors)  # fmt: skip
-    return await _label_action(site, slug, label_id, "grant", "grant", body, values,
-                               _("The label is granted; the project holder is told."))  # fmt: skip
+    wants_preview = form.get("intent") == "preview"
+    if match is not None and (wants_preview or values["previewed"] != _fingerprint(match)):
+        await _official_city(site, slug)
+        try:
+            preview = await site.api("POST", f"{E}/labels/{label_id}/match-preview", json=match)
+        except ApiFailure as failure:
+            if failure.status not in (400, 403, 404, 409, 422):
+                raise
+            return await _render_label(site, slug, label_id, status=422 if failure.status == 422 else failure.status,
+                                       form_name="grant", values=values, errors=_form_errors(failure))  # fmt: skip
+        values["previewed"] = _fingerprint(match)
+        notice = "" if wants_preview else _("Check what the match costs, then grant the label.")
+        return await _render_label(site, slug, label_id, form_name="grant", values=values, preview=preview,
+                                   notice=notice)  # fmt: skip
+    headers = None
+    if match is not None:
+        body["match"] = match
+        # From the rendered form: a double submission is answered once, not committed twice.
+        headers = {"Idempotency-Key": str(form.get("idempotency_key") or uuid.uuid4().hex)}
+    values["previewed"] = ""
+    done = (
+        _("The label is granted with match funding; the project holder is told.")
+        if match
+        else _("The label is granted; the project holder is told.")
+    )
+    return await _label_action(site, slug, label_id, "grant", "grant", body, values, done, headers)
