@@ -1,17 +1,22 @@
-"""Webhooks for city systems: registration rights, one-time secret, signed CloudEvent
-deliveries verified the way the README tells receivers to, retries, disabling, log, replay,
-rotation, SSRF refusal."""
+"""Webhooks for city systems: registration rights (managers, admins, the city's own client
+tokens), one-time secret, signed CloudEvent deliveries verified with the official Standard
+Webhooks library (`standardwebhooks`, as the README tells receivers to), the legacy scheme kept
+for endpoints registered before, retries, disabling, log, replay, rotation, SSRF refusal."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from notifications.app import build
 from notifications.settings import Settings
@@ -21,8 +26,21 @@ from servicekit.testing.server import serve
 MANAGER = {"municipalities": {"montreuil": "manager"}}
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int = 300) -> bool:
-    """The receiver's check, as documented in services/notifications/README.md."""
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The receiver's check with the official library, as services/notifications/README.md shows."""
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def other_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def verify_legacy(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int = 300) -> bool:
+    """The legacy receiver's check (endpoints registered before Standard Webhooks)."""
     timestamp = headers["webhook-timestamp"]
     if abs(time.time() - int(timestamp)) > tolerance_s:
         return False
@@ -98,7 +116,8 @@ async def test_delivery_is_a_signed_cloudevent_and_rotation_keeps_the_old_secret
     await eventually(lambda: receiver.received, timeout=15)
     headers, body = receiver.received[0]
     assert verify(endpoint["secret"], headers, body)
-    assert not verify("whsec_wrong", headers, body)
+    assert not verify(other_secret(), headers, body)
+    assert headers["webhook-signature"].startswith("v1,") and endpoint["signature_scheme"] == "standard"
     assert not verify(endpoint["secret"], headers, body.replace(b"granted", b"revoked"))
     envelope = json.loads(body)
     assert headers["content-type"] == "application/cloudevents+json"
@@ -257,3 +276,77 @@ async def test_development_allows_http_only_to_localhost(svc) -> None:
         headers=svc.auth("c", **MANAGER),
     )
     assert response.status_code == 422 and response.json()["error"]["code"] == "url_refused"
+
+
+def client_of(svc, slug: str) -> dict[str, str]:
+    return svc.auth(f"cli_{slug}", roles=[], municipalities={slug: "system"}, kind="client")
+
+
+async def test_a_city_system_manages_its_own_citys_webhooks_with_its_client_token(svc, receiver) -> None:
+    montreuil, bagnolet = client_of(svc, "montreuil"), client_of(svc, "bagnolet")
+    body = {"municipality": "montreuil", "url": receiver.url, "event_types": ["label.*"]}
+    assert (await svc.client.post("/webhooks/endpoints", json=body, headers=bagnolet)).status_code == 403
+    created = await svc.client.post("/webhooks/endpoints", json=body, headers=montreuil)
+    assert created.status_code == 201, created.text
+    endpoint_id = created.json()["id"]
+    path = f"/webhooks/endpoints/{endpoint_id}"
+    for method, suffix, payload in [
+        ("GET", "", None),
+        ("PATCH", "", {"description": "city IT"}),
+        ("GET", "/deliveries", None),
+        ("POST", "/rotate-secret", {"grace_seconds": 0}),
+    ]:
+        own = await svc.client.request(method, path + suffix, json=payload, headers=montreuil)
+        assert own.status_code == 200, (method, suffix, own.text)
+        other = await svc.client.request(method, path + suffix, json=payload, headers=bagnolet)
+        assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
+    listed = await svc.client.get("/webhooks/endpoints?municipality=montreuil", headers=montreuil)
+    assert [e["id"] for e in listed.json()["items"]] == [endpoint_id]
+    assert (
+        await svc.client.get("/webhooks/endpoints?municipality=montreuil", headers=bagnolet)
+    ).status_code == 403
+    # A client token is no person: the inbox refuses it.
+    assert (await svc.client.get("/me", headers=montreuil)).status_code == 403
+    assert (await svc.client.delete(path, headers=montreuil)).status_code == 204
+
+
+async def test_an_endpoint_registered_before_keeps_the_legacy_signature_until_its_manager_switches(
+    svc, receiver
+) -> None:
+    endpoint = await register(svc, receiver.url)
+    # The endpoint as the previous release stored it: no scheme, a secret without a format.
+    legacy_secret = "whsec_" + secrets.token_urlsafe(32)
+    assert svc.ctx.mongo is not None
+    await svc.ctx.mongo.db.webhook_endpoints.update_one(
+        {"_id": endpoint["id"]},
+        {
+            "$set": {
+                "secrets": [{"id": "sec_old", "secret": legacy_secret, "created_at": datetime.now(UTC)}]
+            },
+            "$unset": {"signature_scheme": ""},
+        },
+    )
+    auth = svc.auth("c", **MANAGER)
+    shown = await svc.client.get(f"/webhooks/endpoints/{endpoint['id']}", headers=auth)
+    assert shown.json()["signature_scheme"] == "legacy"
+    await svc.publish("endorsement.granted", granted())
+    await eventually(lambda: receiver.received, timeout=15)
+    headers, body = receiver.received[0]
+    assert headers["webhook-signature"].startswith("v1=")
+    assert verify_legacy(legacy_secret, headers, body)
+
+    switched = await svc.client.patch(
+        f"/webhooks/endpoints/{endpoint['id']}", json={"signature_scheme": "standard"}, headers=auth
+    )
+    assert switched.status_code == 200 and switched.json()["signature_scheme"] == "standard"
+    await svc.publish("endorsement.revoked", {**granted(), "status": "revoked"})
+    await eventually(lambda: len(receiver.received) == 2, timeout=15)
+    headers, body = receiver.received[1]
+    # The same secret, written the way the official libraries take it (README).
+    standard_form = "whsec_" + base64.b64encode(legacy_secret.encode()).decode()
+    assert verify(standard_form, headers, body)
+    assert not verify_legacy(legacy_secret, headers, body)
+    bad = await svc.client.patch(
+        f"/webhooks/endpoints/{endpoint['id']}", json={"signature_scheme": "v2"}, headers=auth
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from servicekit.auth import Principal
+from servicekit.auth import CallerDep, Principal
 from servicekit.errors import DomainError
 from servicekit.mongo import utcnow
 
@@ -68,10 +68,36 @@ def official_of(
     return dependency
 
 
+def official_or_system_of(action: str, load_city: bool = True) -> Callable[..., Awaitable[CityOfficial]]:
+    """A dependency for the city-system routes: the city's own systems (client token of
+    `slug`, role `system`) or an official whose role allows `action`; 403 for anyone else,
+    another city's systems included (404 first for an unknown city, when `load_city`)."""
+
+    async def dependency(slug: Slug, caller: CallerDep, mongo: MongoDep) -> CityOfficial:
+        muni = await store.municipality(mongo.db, slug) if load_city else None
+        if caller.is_client:
+            if not caller.is_client_of(slug):
+                raise DomainError("forbidden", 403, f"this client token is not {slug}'s")
+            return CityOfficial(caller, slug, "system", muni)
+        return CityOfficial(caller, slug, await require_official(mongo.db, caller, slug, action), muni)
+
+    return dependency
+
+
+def may_read_city(principal: Principal | None, slug: str) -> None:
+    """A client token reads only its own city's objects (a person goes on to the usual checks)."""
+    if principal is not None and principal.is_client and not principal.is_client_of(slug):
+        raise DomainError("forbidden", 403, f"this client token is not {slug}'s")
+
+
 Reviewer = Annotated[CityOfficial, Depends(official_of("label"))]
 """A reviewer or manager of the city."""
 Manager = Annotated[CityOfficial, Depends(official_of("commit_funds"))]
 """A manager of the city (money)."""
+ReviewerOrSystem = Annotated[CityOfficial, Depends(official_or_system_of("label"))]
+"""A reviewer or manager of the city, or the city's own system (client token)."""
+ManagerOrSystem = Annotated[CityOfficial, Depends(official_or_system_of("commit_funds", load_city=False))]
+"""A manager of the city, or the city's own system (client token)."""
 CallRunner = Annotated[CityOfficial, Depends(official_of("run_calls"))]
 """A manager of the city (calls for projects)."""
 OfficialsManager = Annotated[CityOfficial, Depends(official_of("manage_officials", allow_admin=True))]

@@ -8,6 +8,8 @@ from servicekit.app import ServiceContext, create_service_app
 
 from . import handlers, store
 from .calls import api as calls_api
+from .feed import api as feed_api
+from .feed import store as feed_store
 from .labels import api as labels_api
 from .matching import api as matching_api
 from .municipalities import api as municipalities_api
@@ -30,10 +32,11 @@ def build(settings: Settings | None = None) -> FastAPI:
             labels_api.router,
             matching_api.router,
             calls_api.router,
+            feed_api.router,
         ],
         consumers=[handlers.handlers],
-        indexes=store.INDEXES,
-        collections=store.COLLECTIONS,
+        indexes=[*store.INDEXES, *feed_store.INDEXES],
+        collections=[*store.COLLECTIONS, *feed_store.COLLECTIONS],
         on_startup=[_migrate],
     )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from servicekit.mongo import Tx
 
+from .feed import store as feed
 from .public_forms import public_data
 
 # The status a label moves to -> the verb of the event it publishes (under_review is internal).
@@ -17,22 +18,24 @@ LABEL_EVENT_VERBS = {
 }
 
 
-def emit_with_public(tx: Tx, slug: str, key: str, subject: str, data: dict[str, Any]) -> None:
-    """Stage the internal event and its public form for `<slug>.<key>` in the same transaction."""
+async def emit_with_public(tx: Tx, slug: str, key: str, subject: str, data: dict[str, Any]) -> None:
+    """Stage the internal event and its public form for `<slug>.<key>` in the same transaction,
+    and add the public form to the city's feed (the HTTPS catch-up of civicfund.public)."""
     tx.emit(key, subject, data)
-    tx.emit_public(slug, key, subject, public_data(key, data))
+    event = tx.emit_public(slug, key, subject, public_data(key, data))
+    await feed.append(tx, slug, f"{slug}.{key}", event)
 
 
-def emit_label_event(tx: Tx, doc: dict[str, Any]) -> None:
+async def emit_label_event(tx: Tx, doc: dict[str, Any]) -> None:
     """Publish a label's new status as `label.<verb>` and, for one release, under its older
     name `endorsement.<verb>` (same data, the id named endorsement_id), each with its public form."""
     verb = LABEL_EVENT_VERBS.get(doc["status"])
     if verb is None:
         return
     data = label_data(doc)
-    emit_with_public(tx, doc["municipality"], f"label.{verb}", doc["_id"], data)
+    await emit_with_public(tx, doc["municipality"], f"label.{verb}", doc["_id"], data)
     old = {"endorsement_id": data.pop("label_id"), **data}
-    emit_with_public(tx, doc["municipality"], f"endorsement.{verb}", doc["_id"], old)
+    await emit_with_public(tx, doc["municipality"], f"endorsement.{verb}", doc["_id"], old)
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

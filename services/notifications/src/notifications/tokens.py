@@ -49,22 +49,46 @@ def verify_unsubscribe(secret: str, token: str) -> tuple[str, str]:
 
 
 def new_webhook_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    """`whsec_<base64 of 32 random bytes>`, the Standard Webhooks secret format: the official
+    libraries (standardwebhooks in Python, JavaScript, Go, Java...) take it as is."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# -- Standard Webhooks (https://www.standardwebhooks.com): the scheme of every new endpoint ---
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_<base64>` secret, decoded as the official libraries do."""
+    return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+
+
+def standard_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256(key, "<msg_id>.<timestamp>.<body>")>`."""
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def standard_signature_header(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
+    """One signature per valid key, space-separated, as the spec says for a rotation."""
+    return " ".join(standard_signature(k, msg_id, timestamp, body) for k in keys)
+
+
+# -- the legacy scheme, kept for endpoints registered before Standard Webhooks ---------------
 
 
 def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
-    """HMAC-SHA256 over `<timestamp>.<body>`, hex: what receivers recompute."""
+    """Legacy: HMAC-SHA256 over `<timestamp>.<body>`, hex, keyed with the secret's own bytes."""
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def signature_header(secrets_: list[str], timestamp: int, body: bytes) -> str:
-    """`v1=<hex>[,v1=<hex>]`: one signature per valid secret, so a receiver still holding the
-    previous secret keeps verifying during a rotation's grace period."""
+    """Legacy: `v1=<hex>[,v1=<hex>]`, one signature per valid secret, so a receiver still
+    holding the previous secret keeps verifying during a rotation's grace period."""
     return ",".join(f"v1={webhook_signature(s, timestamp, body)}" for s in secrets_)
 
 
 def verify_webhook(secret: str, timestamp: int, body: bytes, header: str) -> bool:
-    """The receiver's check (also documented in the README)."""
+    """The legacy receiver's check."""
     expected = webhook_signature(secret, timestamp, body)
     return any(
         hmac.compare_digest(expected, part.strip().removeprefix("v1="))

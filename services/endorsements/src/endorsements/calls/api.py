@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from servicekit.auth import OptionalCallerDep
+
 from ..access import CallRunner
-from ..deps import IdempotencyDep, IdempotencyKey, MongoDep, OptionalPrincipalDep, PrincipalDep
+from ..deps import IdempotencyDep, IdempotencyKey, MongoDep, PrincipalDep
 from ..fields import Id, Slug
 from . import usecases
 from .models import (
@@ -79,8 +81,9 @@ async def cast_vote(proposal_id: Id, principal: PrincipalDep, mongo: MongoDep) -
 
 
 @router.get("/calls/{call_id}/results")
-async def call_results(call_id: Id, principal: OptionalPrincipalDep, mongo: MongoDep) -> ResultsOut:
-    """Public once the vote closed (no bandwagon effect while it runs); officials see it live."""
+async def call_results(call_id: Id, principal: OptionalCallerDep, mongo: MongoDep) -> ResultsOut:
+    """Public once the vote closed (no bandwagon effect while it runs); officials and the city's
+    own systems see it live (another city's client token: 403)."""
     return await usecases.results(mongo, principal, call_id)
 
 

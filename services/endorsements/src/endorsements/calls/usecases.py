@@ -17,7 +17,7 @@ from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
 
 from .. import store
-from ..access import CityOfficial, require_active, require_official
+from ..access import CityOfficial, may_read_city, require_active, require_official
 from ..events_out import call_data, emit_with_public, proposal_data
 from ..store import Doc
 from . import store as calls
@@ -80,7 +80,7 @@ async def open_call(mongo: Mongo, manager: CityOfficial, body: CallIn) -> CallOu
     async def work(tx: Tx) -> None:
         await require_active(tx, manager.municipality)  # type: ignore[arg-type]
         await calls.calls.insert(tx, doc)
-        emit_with_public(tx, manager.slug, "call.opened", doc["_id"], call_data(doc))
+        await emit_with_public(tx, manager.slug, "call.opened", doc["_id"], call_data(doc))
 
     await mongo.transact(work)
     return CallOut.of(doc)
@@ -110,7 +110,7 @@ async def close_call(mongo: Mongo, principal: Principal, call_id: str) -> CallOu
         if c["status"] != "open":
             raise DomainError("call_not_open", 409, f"the call is {c['status']}")
         c = await calls.calls.patch(tx, call_id, {"status": "closed"})
-        emit_with_public(tx, c["municipality"], "call.closed", call_id, call_data(c))
+        await emit_with_public(tx, c["municipality"], "call.closed", call_id, call_data(c))
         return CallOut.of(c)
 
     return await mongo.transact(work)
@@ -164,7 +164,9 @@ async def submit_proposal(mongo: Mongo, principal: Principal, call_id: str, body
 
     async def work(tx: Tx) -> None:
         await calls.proposals.insert(tx, doc)
-        emit_with_public(tx, call["municipality"], "call.proposal_submitted", doc["_id"], proposal_data(doc))
+        await emit_with_public(
+            tx, call["municipality"], "call.proposal_submitted", doc["_id"], proposal_data(doc)
+        )
 
     await mongo.transact(work)
     return ProposalOut.of(doc)
@@ -210,7 +212,9 @@ async def proposal_from_campaign(tx: Tx, campaign: dict[str, Any]) -> None:
         "submitted_at": utcnow(),
     }
     await calls.proposals.insert(tx, doc)
-    emit_with_public(tx, call["municipality"], "call.proposal_submitted", doc["_id"], proposal_data(doc))
+    await emit_with_public(
+        tx, call["municipality"], "call.proposal_submitted", doc["_id"], proposal_data(doc)
+    )
 
 
 async def list_proposals(mongo: Mongo, call_id: str) -> ProposalsOut:
@@ -234,7 +238,9 @@ async def shortlist(mongo: Mongo, principal: Principal, proposal_id: str, note: 
             raise DomainError("bad_transition", 409, f"the proposal is {p['status']}")
         changes = {"status": "shortlisted", "note": note, "shortlisted_by": principal.sub}
         p = await calls.proposals.patch(tx, proposal_id, changes)
-        emit_with_public(tx, p["municipality"], "call.proposal_shortlisted", proposal_id, proposal_data(p))
+        await emit_with_public(
+            tx, p["municipality"], "call.proposal_shortlisted", proposal_id, proposal_data(p)
+        )
         return ProposalOut.of(p)
 
     return await mongo.transact(work)
@@ -300,9 +306,14 @@ async def results(mongo: Mongo, principal: Principal | None, call_id: str) -> Re
     call = await calls.call(mongo.db, call_id)
     if call["selection_mode"] == "jury":
         raise DomainError("no_vote", 409, "this call is decided by a jury, without a vote")
+    may_read_city(principal, call["municipality"])
     closed = utcnow() >= call["vote_closes_at"]
     if not closed and not (
-        principal and await store.official_role(mongo.db, call["municipality"], principal.sub)
+        principal
+        and (
+            principal.is_client_of(call["municipality"])
+            or await store.official_role(mongo.db, call["municipality"], principal.sub)
+        )
     ):
         raise DomainError("vote_running", 403, "results are published when the vote closes")
     return await _results(mongo.db, call)
@@ -366,9 +377,9 @@ async def select_winners(
                 if body.note:
                     extra["note"] = body.note
                 data = proposal_data(p, **extra)
-                emit_with_public(tx, c["municipality"], "call.proposal_selected", pid, data)
+                await emit_with_public(tx, c["municipality"], "call.proposal_selected", pid, data)
         await calls.calls.patch(tx, call_id, {"status": "decided", "decided_at": utcnow()})
-        emit_with_public(tx, c["municipality"], "call.closed", call_id, call_data(c))
+        await emit_with_public(tx, c["municipality"], "call.closed", call_id, call_data(c))
         return SelectionOut(
             call_id=call_id,
             winners=[WinnerOut(proposal_id=k, award=v) for k, v in sorted(chosen.items())],

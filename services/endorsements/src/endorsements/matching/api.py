@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..access import Manager, Reviewer
+from ..access import Manager, ReviewerOrSystem
 from ..deps import IdempotencyDep, IdempotencyKey, MongoDep, PrincipalDep
 from ..fields import Id
 from . import usecases
@@ -21,7 +21,8 @@ async def create_pool(
 
 
 @router.get("/municipalities/{slug}/pools")
-async def list_pools(official: Reviewer, mongo: MongoDep) -> PoolsOut:
+async def list_pools(official: ReviewerOrSystem, mongo: MongoDep) -> PoolsOut:
+    """The city's pools with what is committed and given (officials, the city's own systems)."""
     return await usecases.list_pools(mongo, official)
 
 

@@ -148,7 +148,7 @@ async def commit_match(tx: Tx, body: MatchIn, label: Doc, campaign: Doc) -> Doc:
     }
     await matching.commitments.insert(tx, doc)
     data = match_data(doc, counts_toward_goal=counts_toward_goal(rule["condition"]))
-    emit_with_public(tx, doc["municipality"], "match.committed", doc["_id"], data)
+    await emit_with_public(tx, doc["municipality"], "match.committed", doc["_id"], data)
     return doc
 
 
@@ -261,7 +261,7 @@ async def cancel_commitment(tx: Tx, commitment_id: str, reason: str) -> None:
         counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
         reason=reason[:500],
     )
-    emit_with_public(tx, c["municipality"], "match.canceled", c["_id"], data)
+    await emit_with_public(tx, c["municipality"], "match.canceled", c["_id"], data)
 
 
 # Settlement (event handlers' transactions).
@@ -296,7 +296,7 @@ async def _release(tx: Tx, c: Doc, amount: int) -> None:
         tx, c["_id"], {"status": "released", "given": amount, "closed_at": utcnow()}
     )
     data = match_data(c, amount=amount, counts_toward_goal=counts_toward_goal(c["rule"]["condition"]))
-    emit_with_public(tx, c["municipality"], "match.released", c["_id"], data)
+    await emit_with_public(tx, c["municipality"], "match.released", c["_id"], data)
 
 
 async def _on_contribution(tx: Tx, payment_id: str) -> None:
@@ -366,7 +366,7 @@ async def _apply_instant(tx: Tx, c: Doc, contribution: Doc, backers: int) -> Non
         application_id=app_id,
         payment_id=contribution["_id"],
     )
-    emit_with_public(tx, c["municipality"], "match.applied", c["_id"], data)
+    await emit_with_public(tx, c["municipality"], "match.applied", c["_id"], data)
 
 
 async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> None:

@@ -1,5 +1,7 @@
 """Webhook endpoints for city systems: register, list, change, rotate the secret, delivery log,
-replay. Only the city's managers (token claim municipalities {slug: "manager"}) and admins."""
+replay. The city's managers (token claim municipalities {slug: "manager"}), admins, and the
+city's own systems with their client token (city-system routes: `CallerDep`, the use cases
+check the client's municipality)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from servicekit.auth import CallerDep
 from servicekit.mongo import as_utc
 
-from ..deps import MongoDep, PrincipalDep, SettingsDep
+from ..deps import MongoDep, SettingsDep
 from ..store import Doc
 from . import endpoints
-from .rules import WEBHOOK_EVENT_TYPES
+from .rules import WEBHOOK_EVENT_TYPES, signature_scheme
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -38,6 +41,11 @@ class EndpointPatch(BaseModel):
     url: str | None = Field(None, min_length=8, max_length=2000)
     event_types: list[EventType] | None = Field(None, min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
     description: str | None = Field(None, max_length=200)
+    signature_scheme: Literal["standard", "legacy"] | None = Field(
+        None,
+        description="`standard` (Standard Webhooks, every new endpoint) or `legacy` (`v1=<hex>` over "
+        "`<timestamp>.<body>`, endpoints registered before); the secrets stay the same",
+    )
 
 
 class RotateIn(BaseModel):
@@ -73,6 +81,7 @@ class EndpointOut(BaseModel):
     last_success_at: datetime | None = None
     disabled_at: datetime | None = None
     secrets: list[SecretInfo]
+    signature_scheme: Literal["standard", "legacy"]
 
 
 class EndpointCreated(EndpointOut):
@@ -138,6 +147,7 @@ def _out(doc: Doc) -> EndpointOut:
             SecretInfo(id=s["id"], created_at=s["created_at"], expires_at=as_utc(s.get("expires_at")))
             for s in doc.get("secrets", [])
         ],
+        signature_scheme=signature_scheme(doc),
     )
 
 
@@ -181,7 +191,7 @@ async def event_types() -> EventTypes:
 
 @router.post("/endpoints", status_code=201, response_model=EndpointCreated)
 async def register_endpoint(
-    body: EndpointIn, principal: PrincipalDep, mongo: MongoDep, settings: SettingsDep
+    body: EndpointIn, principal: CallerDep, mongo: MongoDep, settings: SettingsDep
 ) -> EndpointCreated:
     got = await endpoints.register(
         mongo, settings, principal, body.municipality, body.url, body.event_types, body.description
@@ -191,7 +201,7 @@ async def register_endpoint(
 
 @router.get("/endpoints", response_model=EndpointList)
 async def list_endpoints(
-    principal: PrincipalDep, mongo: MongoDep, municipality: Slug = Query(...)
+    principal: CallerDep, mongo: MongoDep, municipality: Slug = Query(...)
 ) -> EndpointList:
     return EndpointList(
         items=[_out(d) for d in await endpoints.list_for_city(mongo, principal, municipality)]
@@ -199,13 +209,13 @@ async def list_endpoints(
 
 
 @router.get("/endpoints/{endpoint_id}", response_model=EndpointOut)
-async def get_endpoint(endpoint_id: str, principal: PrincipalDep, mongo: MongoDep) -> EndpointOut:
+async def get_endpoint(endpoint_id: str, principal: CallerDep, mongo: MongoDep) -> EndpointOut:
     return _out(await endpoints.get(mongo, principal, endpoint_id))
 
 
 @router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut)
 async def change_endpoint(
-    endpoint_id: str, body: EndpointPatch, principal: PrincipalDep, mongo: MongoDep, settings: SettingsDep
+    endpoint_id: str, body: EndpointPatch, principal: CallerDep, mongo: MongoDep, settings: SettingsDep
 ) -> EndpointOut:
     """`enabled: true` re-enables a disabled endpoint: held deliveries flow again."""
     saved = await endpoints.change(
@@ -217,12 +227,13 @@ async def change_endpoint(
         url=body.url,
         event_types=body.event_types,
         description=body.description,
+        signature_scheme=body.signature_scheme,
     )
     return _out(saved)
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)
-async def delete_endpoint(endpoint_id: str, principal: PrincipalDep, mongo: MongoDep) -> None:
+async def delete_endpoint(endpoint_id: str, principal: CallerDep, mongo: MongoDep) -> None:
     """Stops deliveries; the endpoint and its log are kept for the record, secrets are dropped."""
     await endpoints.delete(mongo, principal, endpoint_id)
 
@@ -230,7 +241,7 @@ async def delete_endpoint(endpoint_id: str, principal: PrincipalDep, mongo: Mong
 @router.post("/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointCreated)
 async def rotate_secret(
     endpoint_id: str,
-    principal: PrincipalDep,
+    principal: CallerDep,
     mongo: MongoDep,
     settings: SettingsDep,
     body: RotateIn | None = None,
@@ -244,7 +255,7 @@ async def rotate_secret(
 @router.get("/endpoints/{endpoint_id}/deliveries", response_model=DeliveryList)
 async def delivery_log(
     endpoint_id: str,
-    principal: PrincipalDep,
+    principal: CallerDep,
     mongo: MongoDep,
     status: Literal["pending", "sending", "delivered", "failed"] | None = None,
     before: datetime | None = None,
@@ -257,16 +268,12 @@ async def delivery_log(
 @router.post(
     "/endpoints/{endpoint_id}/deliveries/{delivery_id}/replay", status_code=202, response_model=Replayed
 )
-async def replay_one(
-    endpoint_id: str, delivery_id: str, principal: PrincipalDep, mongo: MongoDep
-) -> Replayed:
+async def replay_one(endpoint_id: str, delivery_id: str, principal: CallerDep, mongo: MongoDep) -> Replayed:
     return _replayed(await endpoints.replay_one(mongo, principal, endpoint_id, delivery_id))
 
 
 @router.post("/endpoints/{endpoint_id}/replay", status_code=202, response_model=Replayed)
-async def replay_since(
-    endpoint_id: str, body: ReplayIn, principal: PrincipalDep, mongo: MongoDep
-) -> Replayed:
+async def replay_since(endpoint_id: str, body: ReplayIn, principal: CallerDep, mongo: MongoDep) -> Replayed:
     """Delivers again every event this endpoint was sent since `since` (optionally only the
     ones that finally failed), oldest first, at most 1000 per call (`truncated` says to call
     again from the last one's time)."""

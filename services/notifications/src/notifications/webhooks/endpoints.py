@@ -1,8 +1,9 @@
 """Use cases: a city's webhook endpoints (register, change, rotate the secret, delete), their
 delivery log and replays, and one delivery per matching endpoint for each event.
 
-Only the city's managers (token claim municipalities {slug: "manager"}) and admins manage a
-city's endpoints; the check is here because an endpoint's city is known once it is loaded.
+Only the city's managers (token claim municipalities {slug: "manager"}), admins and the city's
+own systems (client tokens of that city) manage a city's endpoints; the check is here because
+an endpoint's city is known once it is loaded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..store import Doc
 from ..tokens import new_webhook_secret
 from . import store
 from .rules import (
+    SIGNATURE_SCHEMES,
     WEBHOOK_EVENT_TYPES,
     UrlRefused,
     check_event_types,
@@ -51,8 +53,10 @@ class Replayed:
 
 
 def _require_manager(actor: Principal, slug: str) -> None:
-    if not (actor.is_admin or actor.is_official_of(slug, "manager")):
-        raise DomainError("forbidden", 403, f"only {slug}'s managers (or an admin) manage its webhooks")
+    if not (actor.is_admin or actor.is_official_of(slug, "manager") or actor.is_client_of(slug)):
+        raise DomainError(
+            "forbidden", 403, f"only {slug}'s managers, its own systems (or an admin) manage its webhooks"
+        )
 
 
 async def _managed(source: Mongo | Tx, actor: Principal, endpoint_id: str) -> Doc:
@@ -105,6 +109,7 @@ async def register(
         "created_by": actor.sub,
         "consecutive_failures": 0,
         "secrets": [new_secret_entry(secret, now)],
+        "signature_scheme": "standard",
     }
 
     async def insert(tx: Tx) -> None:
@@ -133,11 +138,18 @@ async def change(
     url: str | None = None,
     event_types: list[str] | None = None,
     description: str | None = None,
+    signature_scheme: str | None = None,
 ) -> Doc:
-    """`enabled=True` re-enables a disabled endpoint: held deliveries flow again."""
+    """`enabled=True` re-enables a disabled endpoint: held deliveries flow again.
+    `signature_scheme` moves an endpoint registered before Standard Webhooks to `standard` (or
+    back to `legacy`); the secrets stay, only the signature's form changes."""
     doc = await _managed(mongo, actor, endpoint_id)
     update: dict[str, Any] = {}
     unset: tuple[str, ...] = ()
+    if signature_scheme is not None:
+        if signature_scheme not in SIGNATURE_SCHEMES:
+            raise DomainError("invalid_signature_scheme", 422, f"one of {', '.join(SIGNATURE_SCHEMES)}")
+        update["signature_scheme"] = signature_scheme
     if event_types is not None:
         update["event_types"] = _event_types(event_types)
     if url is not None:

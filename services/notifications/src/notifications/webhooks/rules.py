@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from servicekit.mongo import as_utc
 
+from ..tokens import signature_header, standard_key, standard_signature_header
+
 # Events a city system can subscribe to; each carries the municipality it concerns.
 # label.* and endorsement.* are the same changes under the new and the old name (endorsements
 # publishes both for one release): an endpoint subscribes to one of them, and existing
@@ -37,6 +39,7 @@ WEBHOOK_EVENT_TYPES = (
     "subscription.lapsed",
 )
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+SIGNATURE_SCHEMES = ("standard", "legacy")
 
 
 class UrlRefused(ValueError):
@@ -110,16 +113,42 @@ def new_endpoint_id() -> str:
 
 
 def new_secret_entry(secret: str, now: datetime) -> dict[str, Any]:
-    return {"id": "sec_" + uuid.uuid4().hex[:12], "secret": secret, "created_at": now}
+    """A `whsec_<base64>` secret (format `standard`); entries without a format are the
+    secrets issued before Standard Webhooks, whose HMAC key is the secret string's own bytes."""
+    return {"id": "sec_" + uuid.uuid4().hex[:12], "secret": secret, "created_at": now, "format": "standard"}
 
 
 def valid_secrets(endpoint: dict[str, Any], now: datetime) -> list[str]:
     """The current secret first, then rotated-out ones still inside their grace period."""
-    return [
-        s["secret"]
-        for s in endpoint.get("secrets", [])
-        if "expires_at" not in s or as_utc(s["expires_at"]) > now
-    ]
+    return [s["secret"] for s in _live_secrets(endpoint, now)]
+
+
+def _live_secrets(endpoint: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    return [s for s in endpoint.get("secrets", []) if "expires_at" not in s or as_utc(s["expires_at"]) > now]
+
+
+def signature_scheme(endpoint: dict[str, Any]) -> str:
+    """Endpoints registered before Standard Webhooks have no scheme: they keep the legacy one
+    until their managers switch, so no city's verifier breaks."""
+    return str(endpoint.get("signature_scheme", "legacy"))
+
+
+def standard_key_of(entry: dict[str, Any]) -> bytes:
+    """An older secret has no base64 form of its own: its key is its bytes, and the city's
+    Standard Webhooks secret for the same key is `whsec_` + base64 of the secret (README)."""
+    if entry.get("format") == "standard":
+        return standard_key(entry["secret"])
+    return str(entry["secret"]).encode()
+
+
+def signature(endpoint: dict[str, Any], msg_id: str, timestamp: int, body: bytes, now: datetime) -> str:
+    """The `Webhook-Signature` value in the endpoint's scheme, one signature per valid secret:
+    Standard Webhooks `v1,<base64>` over `<msg_id>.<timestamp>.<body>`, space-separated; or the
+    legacy `v1=<hex>` over `<timestamp>.<body>`, comma-separated."""
+    live = _live_secrets(endpoint, now)
+    if signature_scheme(endpoint) == "standard":
+        return standard_signature_header([standard_key_of(s) for s in live], msg_id, timestamp, body)
+    return signature_header([s["secret"] for s in live], timestamp, body)
 
 
 def rotated_secrets(

@@ -5,7 +5,12 @@ endpoint and tells the city's managers.
 Headers sent with every attempt:
   Content-Type: application/cloudevents+json
   Webhook-Id: <delivery id>          Webhook-Event-Id: <CloudEvent id, same across replays>
-  Webhook-Timestamp: <unix seconds>  Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>[,v1=...]
+  Webhook-Timestamp: <unix seconds>  Webhook-Signature: see below
+
+The signature follows Standard Webhooks (`v1,<base64 HMAC-SHA256(key, "<Webhook-Id>.<timestamp>.
+<body>")>`, space-separated during a rotation), so cities verify with the official libraries;
+endpoints registered before keep the legacy `v1=<hex>` over `<timestamp>.<body>` until their
+managers switch (rules.signature).
 """
 
 from __future__ import annotations
@@ -32,9 +37,8 @@ from ..links import action_path
 from ..notices import NameOf
 from ..settings import Settings
 from ..store import Doc
-from ..tokens import signature_header
 from . import store
-from .rules import UrlRefused, check_addresses, check_url_shape, valid_secrets
+from .rules import UrlRefused, check_addresses, check_url_shape, signature
 
 log = get_logger(__name__)
 USER_AGENT = "Civicfund-Webhooks/1.0"
@@ -158,7 +162,7 @@ async def attempt(settings: Settings, queue: WorkQueue, client: httpx.AsyncClien
         "Webhook-Id": delivery_id,
         "Webhook-Event-Id": delivery["event_id"],
         "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": signature_header(valid_secrets(endpoint, utcnow()), timestamp, body),
+        "Webhook-Signature": signature(endpoint, delivery_id, timestamp, body, utcnow()),
     }
     started = time.monotonic()
     status_code: int | None = None
