@@ -32,10 +32,29 @@ async def test_three_d_secure_subscription_finishes_in_the_browser_then_cancels_
     slug = await _city(payments)
     manager = payments.auth("usr_manager", municipalities={slug: "manager"})
     reviewer = payments.auth("usr_reviewer", municipalities={slug: "reviewer"})
-    pm = await payments.browser.payment_method(payments.three_ds_card)
-    body = {"municipality": slug, "plan": "monthly", "payment_method": pm}
     city = {"municipality": slug}
     async with payments.client() as client:
+        # The card is saved first: a SetupIntent that Stripe.js confirms (3-D Secure passed).
+        setup = await client.post("/subscriptions/card-setups", json=city,
+                                  headers={**manager, "Idempotency-Key": f"c-{uuid.uuid4().hex}"})  # fmt: skip
+        assert setup.status_code == 201, setup.text
+        refused = await client.post("/subscriptions/card-setups", json=city,
+                                    headers={**reviewer, "Idempotency-Key": f"c-{uuid.uuid4().hex}"})  # fmt: skip
+        assert refused.status_code == 403
+        seti = setup.json()["setup_intent"]
+        body = {"municipality": slug, "plan": "monthly", "setup_intent": seti}
+        early = await client.post(
+            "/subscriptions", json=body, headers={**manager, "Idempotency-Key": f"s-{uuid.uuid4().hex}"}
+        )
+        assert early.status_code == 422 and early.json()["error"]["code"] == "card_not_saved"
+        assert await payments.browser.confirm_setup(
+            setup.json()["client_secret"], payments.three_ds_card
+        ) == ("succeeded")
+        pm = await payments.browser.payment_method(payments.good_card)
+        both = {**body, "payment_method": pm}
+        assert (
+            await client.post("/subscriptions", json=both, headers={**manager, "Idempotency-Key": "both-1"})
+        ).status_code == 422
         created = await client.post(
             "/subscriptions", json=body, headers={**manager, "Idempotency-Key": f"s-{uuid.uuid4().hex}"}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from servicekit.auth import PrincipalDep
 from servicekit.errors import DomainError
@@ -23,9 +23,29 @@ class SubscriptionIn(BaseModel):
 
     municipality: str = Field(pattern=SLUG)
     plan: Literal["monthly", "yearly"]
-    # A PaymentMethod created in the browser by Stripe.js (stripe.createPaymentMethod).
-    payment_method: str = Field(pattern=r"^pm_[A-Za-z0-9_]{1,200}$")
+    # The card: a PaymentMethod created by Stripe.js (stripe.createPaymentMethod), or a
+    # SetupIntent from POST /subscriptions/card-setups that Stripe.js confirmed (confirmCardSetup).
+    payment_method: str | None = Field(default=None, pattern=r"^pm_[A-Za-z0-9_]{1,200}$")
+    setup_intent: str | None = Field(default=None, pattern=r"^seti_[A-Za-z0-9_]{1,200}$")
     billing_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @model_validator(mode="after")
+    def one_card(self) -> SubscriptionIn:
+        if (self.payment_method is None) == (self.setup_intent is None):
+            raise ValueError("give exactly one of payment_method and setup_intent")
+        return self
+
+
+class CardSetupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    municipality: str = Field(pattern=SLUG)
+    billing_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class CardSetupOut(BaseModel):
+    setup_intent: str
+    client_secret: str = Field(description="for Stripe.js's confirmCardSetup")
 
 
 class SubscriptionOut(BaseModel):
@@ -109,9 +129,21 @@ async def subscribe_city(
     if not principal.is_official_of(body.municipality, "manager"):
         raise DomainError("forbidden", 403, f"only a manager of {body.municipality} can subscribe it")
     doc = await subscriptions.subscribe(
-        body.municipality, body.plan, body.payment_method, body.billing_email, idempotency_key
-    )
+        body.municipality, body.plan, body.payment_method, body.billing_email, idempotency_key,
+        setup_intent=body.setup_intent,
+    )  # fmt: skip
     return subscription_out(doc)
+
+
+@router.post("/subscriptions/card-setups", status_code=201, response_model=CardSetupOut)
+async def card_setup(
+    body: CardSetupIn, principal: PrincipalDep, idempotency_key: IdempotencyKey, subscriptions: Subscriptions
+) -> CardSetupOut:
+    """Save the city's card first (Stripe.js confirmCardSetup, 3-D Secure included), then
+    subscribe with `setup_intent`."""
+    _manager(principal, body.municipality)
+    intent, secret = await subscriptions.card_setup(body.municipality, body.billing_email, idempotency_key)
+    return CardSetupOut(setup_intent=intent, client_secret=secret)
 
 
 @router.get("/subscriptions", response_model=SubscriptionPage)

@@ -200,6 +200,16 @@ class StripeApi:
     async def subscription(self, subscription_id: str) -> dict[str, Any]:
         return plain(await self.v1.subscriptions.retrieve_async(subscription_id))
 
+    async def saved_card(self, intent_id: str) -> tuple[str, str | None, str | None]:
+        """A SetupIntent's status, card and customer (a city's card saved by Stripe.js)."""
+        intent = plain(await self.v1.setup_intents.retrieve_async(intent_id))
+        payment_method, customer = intent.get("payment_method"), intent.get("customer")
+        if isinstance(payment_method, dict):
+            payment_method = payment_method.get("id")
+        if isinstance(customer, dict):
+            customer = customer.get("id")
+        return str(intent["status"]), payment_method, customer
+
     async def first_payment(self, sub: dict[str, Any]) -> IntentState | None:
         """The PaymentIntent of a subscription's latest invoice (its client secret lets Stripe.js
         finish a 3-D Secure payment); looked up without `expand`, which localstripe lacks."""

@@ -66,14 +66,56 @@ class CitySubscriptions:
     async def of_municipality(self, municipality: str) -> list[Doc]:
         return await self.store.subscriptions_of(municipality)
 
+    async def card_setup(self, municipality: str, email: str | None, key: str) -> tuple[str, str]:
+        """A SetupIntent for the city's card: Stripe.js saves the card with confirmCardSetup
+        (3-D Secure included), then the subscription is made with it."""
+        if await self.store.municipality(municipality) is None:
+            raise DomainError(
+                "municipality_not_found", 404, f"municipality {municipality!r} is not registered"
+            )
+        try:
+            customer = await self.book.ensure_customer(
+                f"municipality:{municipality}",
+                {"municipality": municipality},
+                **({"email": email} if email else {}),
+            )
+            intent = plain(
+                await self.stripe.create_setup_intent(
+                    customer, {"municipality": municipality}, f"city-card-{municipality}-{key}"
+                )
+            )
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        return intent["id"], intent["client_secret"]
+
+    async def _card_of(self, municipality: str, setup_intent: str) -> str:
+        """The card a SetupIntent saved, if it is this city's and saved (Stripe says so)."""
+        try:
+            status, payment_method, customer = await self.stripe.saved_card(setup_intent)
+        except stripe.InvalidRequestError as exc:
+            raise DomainError("card_not_saved", 422, "no such card setup") from exc
+        except stripe.StripeError as exc:
+            raise stripe_unavailable(exc) from exc
+        mine = await self.store.customer(f"municipality:{municipality}")
+        if mine is None or customer != mine["stripe_customer_id"]:
+            raise DomainError("card_not_saved", 422, "this card setup is not the city's")
+        if status != "succeeded" or not payment_method:
+            raise DomainError("card_not_saved", 422, f"the card is not saved yet ({status})")
+        return payment_method
+
     async def subscribe(
-        self, municipality: str, plan: str, payment_method: str, email: str | None, key: str
-    ) -> Doc:
-        request = {"municipality": municipality, "plan": plan, "payment_method": payment_method}
+        self, municipality: str, plan: str, payment_method: str | None, email: str | None, key: str,
+        setup_intent: str | None = None,
+    ) -> Doc:  # fmt: skip
+        request = {"municipality": municipality, "plan": plan, "payment_method": payment_method,
+                   "setup_intent": setup_intent}  # fmt: skip
         claim = await self.idempotency.begin(f"subscriptions.create|{municipality}", key, request)
         if claim.stored is not None:
             return claim.stored.value
         try:
+            if setup_intent is not None:
+                payment_method = await self._card_of(municipality, setup_intent)
+            assert payment_method is not None
             doc = await self._subscribe(municipality, plan, payment_method, email, key, claim)
         except BaseException:
             await claim.release()  # nothing was recorded: the manager may retry with the same key
