@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from . import accounts, campaigns, cities, notifications, pledges
+from . import accounts, campaigns, cities, moderation, notifications, pledges
 from .context import Demo
 
 # Order matters: people first, then the city, then projects, labels, money, and who hears of it.
@@ -30,6 +30,7 @@ STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("labels", cities.label_run),  # the city labels projects once they exist, before the pledges it matches
     ("pledges", pledges.run),
     ("notifications", notifications.run),
+    ("moderation", moderation.run),  # a returned proposal, abuse reports (one decided)
 ]
 
 
