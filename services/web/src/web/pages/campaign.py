@@ -111,6 +111,10 @@ async def render_campaign(
     if labels is None:
         labels = campaign.get("labels") or []
     labels = [lb for lb in labels if lb.get("status", "granted") == "granted"]
+    # A call for projects' winner is labelled by its city without a label request (campaigns
+    # records it in `labelled_by`; endorsements has no request to list).
+    labels += [{"municipality": m, "status": "granted", "support": []}
+               for m in campaign.get("labelled_by") or [] if m not in {lb.get("municipality") for lb in labels}]  # fmt: skip
     commitments = [c for c in page.get("commitments") or [] if c.get("status") != "canceled"]
     promised = max(
         int(totals.get("match_promised") or 0),
