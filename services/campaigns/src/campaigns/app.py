@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit import parked
 from servicekit.app import ServiceContext, create_service_app
 
 from . import (
@@ -46,6 +47,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_follow.router,
             api_accounts.router,
             api_reports.router,
+            parked.router,
         ],
         consumers=[handlers.handlers],
         indexes=INDEXES,
