@@ -26,7 +26,16 @@ async def test_city_user_is_limited_to_its_own_routing_keys(svc) -> None:
     city_b = await svc.city()
     r = await svc.http.post(f"/municipalities/{city_a}/amqp-user", headers=svc.who("usr_not_admin"))
     assert r.status_code == 403
+    await svc.appoint(city_a, "usr_reviewer_a", "reviewer")
+    await svc.appoint(city_b, "usr_manager_b", "manager")
+    await svc.appoint(city_a, "usr_manager_a", "manager")
+    for outsider in ("usr_reviewer_a", "usr_manager_b"):  # a reviewer; another city's manager
+        r = await svc.http.post(f"/municipalities/{city_a}/amqp-user", headers=svc.who(outsider))
+        assert r.status_code == 403, outsider
     r = await svc.http.post(f"/municipalities/{city_a}/amqp-user", headers=svc.admin)
+    assert r.status_code == 201, r.text
+    # The city's manager gets them too (the password is reset: this answer is the valid one).
+    r = await svc.http.post(f"/municipalities/{city_a}/amqp-user", headers=svc.who("usr_manager_a"))
     assert r.status_code == 201, r.text
     creds = r.json()
     assert creds["username"] == f"city-{city_a}" and creds["binding_pattern"] == f"{city_a}.#"

@@ -52,11 +52,10 @@ async def grant_trial(slug: Slug, body: TrialIn, _admin: AdminDep, mongo: MongoD
     status_code=201,
     responses={503: {"description": "RabbitMQ's management API does not answer (broker_admin_unavailable)"}},
 )
-async def create_amqp_user(
-    slug: Slug, _admin: AdminDep, mongo: MongoDep, settings: SettingsDep
-) -> AmqpUserOut:
-    """Credentials are shown once; calling again resets the password."""
-    return await usecases.create_amqp_user(mongo, settings, slug)
+async def create_amqp_user(editor: CityEditor, mongo: MongoDep, settings: SettingsDep) -> AmqpUserOut:
+    """The city's managers (and admins) get the credentials of its feed; they are shown once,
+    and calling again resets the password."""
+    return await usecases.create_amqp_user(mongo, settings, editor.slug)
 
 
 @router.get("/municipalities/{slug}/page", tags=["city page"])
