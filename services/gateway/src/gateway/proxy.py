@@ -117,8 +117,8 @@ async def proxy(
         # that answers before reading it would take those bytes as the next request on the
         # pooled connection.
         headers.pop("content-length", None)
-    # As bytes, the way they came (Starlette decoded them as latin-1; httpx would encode str
-    # values as ASCII and fail on any other byte a client may send).
+    # As bytes (Starlette decoded them as latin-1): httpx would encode str values as ASCII and
+    # fail with a 500 on any other byte a client may send.
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     for attempt in range(1, attempts + 1):
         try:
