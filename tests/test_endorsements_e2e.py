@@ -1,101 +1,92 @@
-"""Endorsements in the running platform: a campaign created in the campaigns service reaches
-the city's review queue, the city grants its label with land and match funds through the
-gateway, campaigns shows the label, and city systems get it on the public exchange."""
+"""Endorsements in the running platform, through public doors only: the admin registers a city
+and appoints its manager through endorsements' API, a citizen's campaign (created and approved
+through campaigns' API) reaches the city's review queue, the city grants its label with land and
+match funds, campaigns shows the label, city systems get it on the public exchange; then a
+backer pays on localstripe and the city's match follows the payment into campaigns' totals."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+from typing import Any
 
 import httpx
 
 from devstack.running import RunningStack
 from servicekit.bus import Bus
 from servicekit.settings import ServiceSettings
-from servicekit.signing import SigningKey, access_claims
 from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.plugin import TestEnv
 
 E = "/api/v1/endorsements"
+C = "/api/v1/campaigns/campaigns"
 
 
-def _auth(key: SigningKey, sub: str, roles: list[str] | None = None) -> dict[str, str]:
-    claims = access_claims(sub, issuer="civicfund-gateway", audience="civicfund", ttl_s=600, roles=roles)
-    return {"Authorization": f"Bearer {key.sign(claims)}"}
+async def _label_request(client: httpx.AsyncClient, owner, campaign_id: str) -> dict[str, Any]:
+    """The owner asks for the label once endorsements heard of the campaign (events are async)."""
+    for _ in range(150):
+        r = await client.post(f"{E}/labels", headers=owner.headers, json={"campaign_id": campaign_id})
+        if r.status_code == 201:
+            return r.json()
+        assert r.json()["error"]["code"] == "campaign_not_found", r.text
+        await asyncio.sleep(0.2)
+    raise AssertionError("endorsements never heard of the campaign")
+
+
+async def _labelled_with_match(platform, make_account) -> tuple[str, Any, Any, dict, dict, list[str]]:
+    """A city of its own with a pool; a live campaign there labelled with land and an instant
+    1:1 match (cap 3 000 €). Returns (slug, manager, owner, campaign, label, commitment ids)."""
+    manager, owner = await make_account(), await make_account()
+    slug = await platform.city(manager)
+    pool = await platform.call(
+        "POST",
+        f"{E}/municipalities/{slug}/pools",
+        manager,
+        201,
+        headers={"Idempotency-Key": f"pool-{slug}"},
+        json={"name": "Budget participatif", "year": 2027, "budget": 1_000_000, "currency": "EUR"},
+    )
+    campaign = await platform.live_campaign(
+        owner, title="Street workout park", municipality=slug, postcode="93100", goal=1_200_000
+    )
+    async with platform.client() as client:
+        label = await _label_request(client, owner, campaign["id"])
+    assert label["status"] == "requested"
+    queue = await platform.call("GET", f"{E}/municipalities/{slug}/review-queue", manager)
+    assert queue["items"][0]["campaign"]["id"] == campaign["id"]
+    grant = {"support": [{"kind": "land", "description": "Plot of land", "address": "Parc des Guilands",
+                          "value": 1_200_000, "currency": "EUR"}],
+             "match": {"pool_id": pool["id"], "condition": "instant", "ratio": 1, "cap_per_project": 300_000}}  # fmt: skip
+    granted = await platform.call(
+        "POST",
+        f"{E}/labels/{label['id']}/grant",
+        manager,
+        headers={"Idempotency-Key": f"grant-{slug}"},
+        json=grant,
+    )
+    assert granted["status"] == "granted" and len(granted["commitment_ids"]) == 1
+    return slug, manager, owner, campaign, label, granted["commitment_ids"]
 
 
 async def test_city_labels_a_real_campaign_through_the_gateway(
-    gateway_url: str, gateway_key: SigningKey, env: TestEnv, stack: RunningStack
+    platform, make_account, env: TestEnv, stack: RunningStack
 ) -> None:
-    slug = f"e2e-{uuid.uuid4().hex[:8]}"
-    admin = _auth(gateway_key, "usr_e2e_admin", ["citizen", "admin"])
-    manager_id = f"usr_e2e_{uuid.uuid4().hex[:8]}"
-    manager = _auth(gateway_key, manager_id, ["citizen"])
-    owner = _auth(gateway_key, f"usr_e2e_{uuid.uuid4().hex[:8]}", ["citizen"])
     bus = Bus(
         ServiceSettings(amqp_url=env.amqp_url, bus_namespace=stack.stack.bus_namespace, service_name="e2e")
     )
     await bus.connect(retry_forever=False)
     try:
-        _, public = await tap(bus, f"{slug}.#", exchange="public")
-        async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+        # A city system's view: everything public on the exchange (its slug comes later).
+        _, public = await tap(bus, "#", exchange="public")
+        slug, _manager, owner, campaign, label, _ = await _labelled_with_match(platform, make_account)
 
-            async def ok(method: str, path: str, headers: dict, **kw: object) -> dict:
-                r = await client.request(method, path, headers=headers, **kw)
-                assert r.status_code in (200, 201), f"{method} {path}: {r.status_code} {r.text}"
-                return r.json()
+        async def campaigns_shows_label() -> bool:
+            detail = await platform.call("GET", f"{C}/{campaign['id']}", owner)
+            return any(lb["label_id"] == label["id"] for lb in detail.get("labels", []))
 
-            city = {
-                "name": "E2E town",
-                "slug": slug,
-                "official_code": "99999",
-                "country": "FR",
-                "postcodes": ["93100"],
-            }
-            await ok("POST", f"{E}/municipalities", admin, json=city)
-            await ok(
-                "PUT", f"{E}/municipalities/{slug}/officials/{manager_id}", admin, json={"role": "manager"}
-            )
-            await ok("POST", f"{E}/municipalities/{slug}/trial", admin, json={"days": 30})
-            pool = await ok("POST", f"{E}/municipalities/{slug}/pools", {**manager, "Idempotency-Key": slug},
-                            json={"name": "Budget participatif", "year": 2027, "budget": 1_000_000, "currency": "EUR"})  # fmt: skip
-            campaign = await ok("POST", "/api/v1/campaigns/campaigns", owner, json={
-                "title": "Street workout park", "municipality": slug, "postcode": "93100", "goal": 1_200_000})  # fmt: skip
-
-            # The campaign reaches endorsements through campaign.created, asynchronously.
-            label = None
-            for _ in range(100):
-                r = await client.post(f"{E}/labels", headers=owner, json={"campaign_id": campaign["id"]})
-                if r.status_code == 201:
-                    label = r.json()
-                    break
-                assert r.json()["error"]["code"] == "campaign_not_found", r.text
-                await asyncio.sleep(0.2)
-            assert label is not None and label["status"] == "requested"
-            queue = await ok("GET", f"{E}/municipalities/{slug}/review-queue", manager)
-            assert queue["items"][0]["campaign"]["id"] == campaign["id"]
-
-            grant = {"support": [{"kind": "land", "description": "Plot of land", "address": "Parc des Guilands",
-                                  "value": 1_200_000, "currency": "EUR"}],
-                     "match": {"pool_id": pool["id"], "condition": "instant", "ratio": 1, "cap_per_project": 300_000}}  # fmt: skip
-            granted = await ok(
-                "POST",
-                f"{E}/labels/{label['id']}/grant",
-                {**manager, "Idempotency-Key": "grant-e2e-1"},
-                json=grant,
-            )
-            assert granted["status"] == "granted" and len(granted["commitment_ids"]) == 1
-
-            async def campaigns_shows_label() -> bool:
-                r = await client.get(f"/api/v1/campaigns/campaigns/{campaign['id']}", headers=owner)
-                return r.status_code == 200 and any(
-                    lb["endorsement_id"] == label["id"] for lb in r.json().get("labels", [])
-                )
-
-            await eventually(campaigns_shows_label, timeout=30)
-            page = await ok("GET", f"{E}/municipalities/{slug}/page", {})
-            assert page["labelled_campaigns"][0]["campaign"]["id"] == campaign["id"]
-            assert page["totals"]["in_kind_value"] == {"EUR": 1_200_000}
+        await eventually(campaigns_shows_label, timeout=30)
+        page = await platform.call("GET", f"{E}/municipalities/{slug}/page", None)
+        assert page["labelled_campaigns"][0]["campaign"]["id"] == campaign["id"]
+        assert page["totals"]["in_kind_value"] == {"EUR": 1_200_000}
         await eventually(
             lambda: (
                 {f"{slug}.endorsement.granted", f"{slug}.match.committed"} <= {m.routing_key for m in public}
@@ -104,3 +95,40 @@ async def test_city_labels_a_real_campaign_through_the_gateway(
         )
     finally:
         await bus.close()
+
+
+async def test_a_payment_is_matched_by_the_city_into_campaigns_totals(platform, make_account) -> None:
+    """payment.succeeded (payments, from a card paid on localstripe) -> endorsements applies the
+    city's instant 1:1 match (match.applied) -> campaigns counts it as `matched` beside `raised`."""
+    _slug, _manager, _owner, campaign, _label, _ = await _labelled_with_match(platform, make_account)
+    backer = await make_account()
+
+    async def promised() -> bool:
+        totals = (await platform.call("GET", f"{C}/{campaign['id']}", None))["totals"]
+        return totals["match_promised"] >= 300_000
+
+    await eventually(promised, timeout=30)
+    paid = await platform.pledge(backer, campaign, 4_200)
+    assert paid["status"] == "succeeded", paid
+    latest: dict[str, Any] = {}
+
+    async def matched() -> bool:
+        nonlocal latest
+        latest = (await platform.call("GET", f"{C}/{campaign['id']}", None))["totals"]
+        return latest["matched"] == 4_200
+
+    try:
+        await eventually(matched, timeout=30)
+    except AssertionError:
+        raise AssertionError(f"the match never reached campaigns' totals: {latest}") from None
+    assert latest["raised"] == 4_200 and latest["backers_count"] == 1
+    assert latest["funded"] == 8_400
+    # Payments' ledger journals both: the backer's charge and the city's match.
+
+    async def journalled() -> bool:
+        ledger = await platform.call(
+            "GET", f"/api/v1/payments/campaigns/{campaign['id']}/ledger", platform.admin
+        )
+        return ledger["totals"]["raised"] == 4_200 and ledger["totals"]["matched"] == 4_200
+
+    await eventually(journalled, timeout=30)

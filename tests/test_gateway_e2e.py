@@ -156,7 +156,6 @@ async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
 ) -> None:
     from devstack.seed import accounts
     from devstack.seed.context import Demo, token_claims
-    from servicekit.events import new_event
 
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
         demo = Demo(client=client, var=tmp_path)
@@ -169,24 +168,16 @@ async def test_seed_accounts_step_is_idempotent_and_relogin_waits_for_roles(
         town = f"relogin-{uuid.uuid4().hex[:6]}"
         assert town not in token_claims(manager.token)["municipalities"]
 
-        bus = Bus(
-            ServiceSettings(
-                amqp_url=env.amqp_url, bus_namespace=stack.stack.bus_namespace, service_name="e2e"
-            )
+        # Endorsements appoints the manager through its API (the admin registers the town first);
+        # the gateway hears official.appointed and puts the role in the next token.
+        city = {"name": town, "slug": town, "official_code": "99998", "country": "FR", "postcodes": ["93101"]}
+        await demo.call("POST", "/api/v1/endorsements/municipalities", admin, json=city)
+        await demo.call(
+            "PUT",
+            f"/api/v1/endorsements/municipalities/{town}/officials/{manager.user_id}",
+            admin,
+            json={"role": "manager", "email": manager.email},
         )
-        await bus.connect(retry_forever=False)
-        try:
-            # What endorsements publishes when the cities step appoints Montreuil's manager.
-            await bus.publish(
-                new_event(
-                    "endorsements",
-                    "official.appointed",
-                    manager.user_id,
-                    {"user_id": manager.user_id, "municipality": town, "role": "manager"},
-                )
-            )
-        finally:
-            await bus.close()
         manager.municipalities = {town: "manager"}  # what this test appoints; nothing else is promised
         await demo.relogin(manager)
         assert token_claims(manager.token)["municipalities"][town] == "manager"

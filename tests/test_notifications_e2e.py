@@ -1,44 +1,35 @@
-"""Notifications through the gateway, every service a real process: a city manager registers
-a webhook, a citizen's campaign in that city is approved (published), the city's receiver gets a signed
-CloudEvent; the owner finds the inbox item and sets preferences."""
+"""Notifications through the gateway, every service a real process: a city manager (appointed
+through endorsements) registers a webhook, a citizen's campaign in that city is approved
+(published) by the admin, the city's receiver gets a signed CloudEvent; the owner finds the
+inbox item and sets preferences."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
-import uuid
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from devstack.running import RunningStack
-from servicekit.signing import SigningKey, access_claims
 from servicekit.testing.helpers import eventually
 from servicekit.testing.server import serve
 
 
-def _token(key: SigningKey, sub: str, **claims: object) -> str:
-    return key.sign(access_claims(sub, issuer="civicfund-gateway", audience="civicfund", ttl_s=600, **claims))  # type: ignore[arg-type]
-
-
-async def test_city_webhook_and_inbox_through_the_gateway(
-    gateway_url: str, gateway_key: SigningKey, stack: RunningStack
-) -> None:
+async def test_city_webhook_and_inbox_through_the_gateway(gateway_url: str, make_account, platform) -> None:
     received: list[tuple[dict[str, str], bytes]] = []
     receiver = FastAPI()
 
-    @receiver.post("/hooks/montreuil")
+    @receiver.post("/hooks/city")
     async def hook(request: Request) -> Response:
         received.append((dict(request.headers), await request.body()))
         return Response(status_code=204)
 
-    owner = f"usr_{uuid.uuid4().hex[:8]}"
-    owner_auth = {"Authorization": f"Bearer {_token(gateway_key, owner)}"}
-    manager_auth = {
-        "Authorization": f"Bearer {_token(gateway_key, 'usr_claire', municipalities={'montreuil': 'manager'})}"
-    }
+    owner, manager = await make_account(), await make_account()
+    slug = await platform.city(manager)
+    owner_auth, manager_auth = owner.headers, manager.headers
     async with (
         serve(receiver, ready_path=None) as hook_base,
         httpx.AsyncClient(base_url=gateway_url, timeout=10) as client,
@@ -46,8 +37,8 @@ async def test_city_webhook_and_inbox_through_the_gateway(
         created = await client.post(
             "/api/v1/notifications/webhooks/endpoints",
             json={
-                "municipality": "montreuil",
-                "url": f"{hook_base}/hooks/montreuil",
+                "municipality": slug,
+                "url": f"{hook_base}/hooks/city",
                 "event_types": ["campaign.published"],
             },
             headers=manager_auth,
@@ -57,7 +48,7 @@ async def test_city_webhook_and_inbox_through_the_gateway(
 
         campaign = await client.post(
             "/api/v1/campaigns/campaigns",
-            json={"title": "Repair café in Bas-Montreuil", "municipality": "montreuil", "goal": 300000},
+            json={"title": "Repair café in Bas-Montreuil", "municipality": slug, "goal": 300000},
             headers=owner_auth,
         )
         assert campaign.status_code == 201, campaign.text
@@ -65,9 +56,7 @@ async def test_city_webhook_and_inbox_through_the_gateway(
         api = f"/api/v1/campaigns/campaigns/{campaign_id}"
         submitted = await client.post(f"{api}/submit", headers=owner_auth)
         assert submitted.status_code == 200, submitted.text
-        admin_auth = {
-            "Authorization": f"Bearer {_token(gateway_key, 'usr_admin', roles=['citizen', 'admin'])}"
-        }
+        admin_auth = platform.admin.headers
         approved = await client.post(f"{api}/moderation", json={"decision": "approve"}, headers=admin_auth)
         assert approved.status_code == 200, approved.text
 
@@ -76,10 +65,11 @@ async def test_city_webhook_and_inbox_through_the_gateway(
 
         await eventually(delivered, timeout=30)
         headers, body = delivered()[0]
-        expected = hmac.new(
-            secret.encode(), headers["webhook-timestamp"].encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-        assert f"v1={expected}" in headers["webhook-signature"].split(",")
+        # Standard Webhooks: v1,<base64 HMAC-SHA256(key, "<webhook-id>.<timestamp>.<body>")>.
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        assert f"v1,{expected}" in headers["webhook-signature"].split(" ")
         assert json.loads(body)["type"] == "org.civicfund.campaign.published"
 
         async def in_inbox() -> bool:

@@ -9,30 +9,19 @@ import uuid
 import httpx
 
 from devstack.running import RunningStack
-from servicekit.signing import SigningKey, access_claims
-
-
-def _token(key: SigningKey, sub: str, roles: list[str] | None = None) -> str:
-    return key.sign(
-        access_claims(
-            sub, issuer="civicfund-gateway", audience="civicfund", ttl_s=600, roles=roles or ["citizen"]
-        )
-    )
 
 
 async def test_approved_campaign_reaches_the_owners_inbox_through_the_gateway(
-    gateway_url: str, gateway_key: SigningKey, stack: RunningStack
+    gateway_url: str, make_account, platform_admin, stack: RunningStack
 ) -> None:
     """Draft -> submitted -> approved by an admin (which publishes it) -> campaign.published
     through the outbox -> notifications writes the owner's in-app item; the admin's request id
     travels with the event."""
-    owner = f"user-{uuid.uuid4().hex[:8]}"
-    request_id = f"req-approve-{owner}"
-    headers = {"Authorization": f"Bearer {_token(gateway_key, owner)}", "X-Request-ID": f"req-{owner}"}
-    admin = {
-        "Authorization": f"Bearer {_token(gateway_key, 'usr-admin', ['citizen', 'admin'])}",
-        "X-Request-ID": request_id,
-    }
+    account, other = await make_account(), await make_account()
+    owner = account.user_id
+    request_id = f"req-approve-{uuid.uuid4().hex[:8]}"
+    headers = {**account.headers, "X-Request-ID": f"req-{owner}"}
+    admin = {**platform_admin.headers, "X-Request-ID": request_id}
     api = "/api/v1/campaigns/campaigns"
     async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as client:
         created = await client.post(
@@ -71,8 +60,7 @@ async def test_approved_campaign_reaches_the_owners_inbox_through_the_gateway(
         assert [i["kind"] for i in items] == ["campaign.published"]
         assert items[0]["data"]["campaign_id"] == campaign["id"]
 
-        someone_else = {"Authorization": f"Bearer {_token(gateway_key, 'user-other')}"}
-        assert (await client.get("/api/v1/notifications/me", headers=someone_else)).json()["items"] == []
+        assert (await client.get("/api/v1/notifications/me", headers=other.headers)).json()["items"] == []
 
     # The admin's request id travelled gateway -> campaigns -> event (correlationid) -> notifications.
     def lines(name: str) -> list[dict]:
