@@ -139,7 +139,13 @@ Access: an admin creates the city's AMQP user with
 `city-<slug>.<anything>` (or server-named ones), bind them to `civicfund.public` only with
 routing keys starting with `<slug>.` (RabbitMQ topic permissions refuse other cities' keys
 and `#`), and cannot publish. Cities that cannot speak AMQP register signed HTTPS webhooks
-with the notifications service instead.
+with the notifications service instead (Standard Webhooks signatures).
+
+The same messages are readable over HTTPS, in commit order, for a system catching up after
+downtime: `GET /api/v1/endorsements/municipalities/<slug>/events?after=<cursor>&limit=<n>` with
+the city's client-credentials token (`POST /oauth/token`) answers `{"items": [{"cursor",
+"routing_key", "event"}], "next_cursor", "has_more"}`, where `event` is the envelope exactly as
+published here.
 """
 
 

@@ -54,7 +54,7 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-# -- Standard Webhooks (https://www.standardwebhooks.com): the scheme of every new endpoint ---
+# -- Standard Webhooks, the scheme of every new endpoint ----------------------------------
 
 
 def standard_key(secret: str) -> bytes:
