@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit import parked
 from servicekit.app import ServiceContext, create_service_app
 
 from . import handlers, store
@@ -33,6 +34,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             matching_api.router,
             calls_api.router,
             feed_api.router,
+            parked.router,
         ],
         consumers=[handlers.handlers],
         indexes=[*store.INDEXES, *feed_store.INDEXES],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit import parked
 from servicekit.app import ServiceContext, create_service_app
 from servicekit.mongo import Mongo
 
@@ -35,7 +36,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Civicfund notifications",
-        routers=[api_inbox.router, api_preferences.router, api_webhooks.router],
+        routers=[api_inbox.router, api_preferences.router, api_webhooks.router, parked.router],
         consumers=[handlers, webhook_handlers],
         indexes=[*store.INDEXES, *webhook_store.INDEXES],
         collections=[*store.COLLECTIONS, *webhook_store.COLLECTIONS],

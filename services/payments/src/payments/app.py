@@ -7,6 +7,7 @@ import asyncio
 
 from fastapi import FastAPI
 
+from servicekit import parked
 from servicekit.app import ServiceContext, create_service_app
 from servicekit.idempotency import Idempotency
 from servicekit.jobs import every
@@ -76,7 +77,13 @@ def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Civicfund payments",
-        routers=[api_pledges.router, api_ledger.router, api_subscriptions.router, api_webhooks.router],
+        routers=[
+            api_pledges.router,
+            api_ledger.router,
+            api_subscriptions.router,
+            api_webhooks.router,
+            parked.router,
+        ],
         consumers=[
             handlers.campaign_handlers,
             handlers.municipality_handlers,
