@@ -1,5 +1,6 @@
 # Civicfund: two commands on a fresh machine.
-#   make up     the whole platform with demo data (Ctrl-C stops it)
+#   make up     the whole platform with demo data (Ctrl-C stops it);
+#               make up REPLICAS="payments=2 notifications=2" runs replicas of those services
 #   make test   every test suite
 .PHONY: up test down status bench lint fmt
 

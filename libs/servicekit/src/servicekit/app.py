@@ -224,14 +224,8 @@ def create_service_app(
 
 
 def run(app_import: str, settings: ServiceSettings) -> None:
-    """`python -m <service>`: uvicorn on the configured host and port (one process per replica)."""
-    import uvicorn
+    """`python -m <service>`: uvicorn on the configured host and port (one process per replica;
+    exit 0 after a graceful stop; replicas may share the port, see serving.py)."""
+    from .serving import serve
 
-    uvicorn.run(
-        app_import,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # RequestIdMiddleware logs every request with its id
-        proxy_headers=True,
-    )
+    serve(app_import, settings)

@@ -5,9 +5,10 @@ multi-document transaction together with the outbox rows it emits (see outbox.py
 
 Portability: the same code runs on MongoDB (replica set) and on nx-27017 (local stack, tests).
 nx-27017 keeps one SQLite connection per database, so two open transactions on one database
-nest as savepoints of each other and break; on a server that is not a replica set we hold a
-process-wide lock per database while a transaction is open. Only one process may write to an
-nx-27017 database at a time (the local stack runs one process per service, so it holds).
+nest as savepoints of each other and break; on a server that is not a replica set a
+transaction holds the datastore's lock from start to commit: an asyncio lock inside the process
+and a file lock across the processes of the machine (txlock.py), so replicas of a service can
+share one nx-27017. On a replica set nothing is serialised.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from .logging import get_logger
+from .txlock import DatastoreLock, datastore_lock
 
 if TYPE_CHECKING:
     from .events import Event
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = get_logger(__name__)
 
-_TXN_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}
 _MAX_TRANSIENT_RETRIES = 5
 
 
@@ -176,14 +177,12 @@ class Mongo:
     async def close(self) -> None:
         await self.client.close()
 
-    def _lock(self) -> asyncio.Lock | None:
+    def _lock(self) -> DatastoreLock | None:
         if not self._serialize:
             return None
-        key = (self.settings.mongo_url, self.settings.database_name)
-        lock = _TXN_LOCKS.get(key)
-        if lock is None:
-            lock = _TXN_LOCKS[key] = asyncio.Lock()
-        return lock
+        return datastore_lock(
+            self.settings.mongo_url, self.settings.database_name, self.settings.mongo_lock_dir
+        )
 
     async def transact(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `fn(tx)` in a transaction; its emitted events are committed with it.
@@ -197,7 +196,7 @@ class Mongo:
                 if lock is None:
                     events = await self._run_once(fn)
                 else:
-                    async with lock:
+                    async with lock.hold():
                         events = await self._run_once(fn)
             except (OperationFailure, ConnectionFailure) as exc:
                 if exc.has_error_label("TransientTransactionError") and attempt < _MAX_TRANSIENT_RETRIES:

@@ -16,12 +16,17 @@ class ServiceSettings(BaseSettings):
     environment: str = "development"  # development | test | production
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Replicas on one machine share the port (SO_REUSEPORT; the local stack sets it for them).
+    http_reuse_port: bool = False
 
     mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str = ""  # defaults to the service name
     # nx-27017 runs concurrent transactions of one database on one SQLite connection, so they
     # corrupt each other; "auto" serialises transactions when the server is not a replica set.
     mongo_serialize_transactions: str = "auto"  # auto | true | false
+    # Where serialised transactions take their cross-process file lock (one file per datastore),
+    # so replicas of a service on one machine share one nx-27017; empty: a per-machine temp dir.
+    mongo_lock_dir: str = ""
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # Prefix for every exchange and queue name: empty in production, unique per test run so

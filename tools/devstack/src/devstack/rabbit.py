@@ -50,9 +50,16 @@ def ensure(url: str | None = None, wait_s: float = 60.0) -> None:
             time.sleep(0.5)
     if local and shutil.which("rabbitmq-plugins"):
         # The management API lets ops (and the city-user tooling) manage users and permissions.
-        subprocess.run(
-            ["rabbitmq-plugins", "enable", "--quiet", "rabbitmq_management"], check=False, capture_output=True
-        )
+        # Bounded: a broker that accepts TCP but is wedged would otherwise hang `make up` here.
+        try:
+            subprocess.run(
+                ["rabbitmq-plugins", "enable", "--quiet", "rabbitmq_management"],
+                check=False,
+                capture_output=True,
+                timeout=30,
+            )
+        except subprocess.TimeoutExpired:
+            print("rabbitmq-plugins did not answer in 30 s; going on without checking the management plugin")
 
 
 # Names test runs, benches and development stacks give their broker objects (BUS_NAMESPACE).

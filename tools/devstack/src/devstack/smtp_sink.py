@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import email
 import email.policy
+import signal
 import time
 import uuid
 from email.message import EmailMessage
@@ -66,6 +67,8 @@ def main() -> None:
     args = parser.parse_args()
     sink = MailSink(args.port, Path(args.dir)).start()
     print(f"smtp sink on 127.0.0.1:{sink.port}, writing to {args.dir}", flush=True)
+    # SIGTERM (how the local runner stops it) ends it like Ctrl-C: stop the server, exit 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(asyncio.Event().wait())
     except KeyboardInterrupt:

@@ -1,12 +1,11 @@
 """The local stack, defined once: which processes, on which ports, with which settings.
 
-Used by `make up` (written out as a Procfile for honcho) and by the end-to-end tests (started
-as subprocesses on free ports against a private RabbitMQ vhost).
+Used by `make up` (run under supervisord, see supervise.py) and by the end-to-end tests
+(started as subprocesses on free ports against a private RabbitMQ vhost).
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,12 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
     port: int | None = None
     ready_url: str | None = None
+    # Processes of one service sharing its port (SO_REUSEPORT) and its datastore (file lock).
+    replicas: int = 1
+
+    @property
+    def is_service(self) -> bool:
+        return self.ready_url is not None
 
 
 @dataclass
@@ -60,6 +65,8 @@ class Stack:
     # Development only: run the API services from another checkout (its root; its .venv's python),
     # so work on the site can be tried against a known-good platform while the services change.
     backend_root: Path | None = None
+    # How many processes run each service (default one); see Process.replicas.
+    replicas: dict[str, int] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports.http(service)}"
@@ -82,7 +89,12 @@ class Stack:
             "SMTP_PORT": str(self.ports.smtp),
             "PUBLIC_BASE_URL": self.url("gateway"),
             "PYTHONUNBUFFERED": "1",
+            # Transactions on an nx-27017 database are serialised across the processes of this
+            # stack through one lock file per datastore (servicekit/txlock.py).
+            "MONGO_LOCK_DIR": str(self.var / "run" / "locks"),
         }
+        if self.replicas.get(service, 1) > 1:
+            env["HTTP_REUSE_PORT"] = "true"
         if service == "gateway":
             env["JWT_KEYS_DIR"] = str(self.var / "keys")
             for upstream in SERVICES[1:]:
@@ -132,13 +144,12 @@ class Stack:
                     port=port,
                 )
             )  # fmt: skip
-        procs.append(
-            Process(
-                "localstripe",
-                [str(bin_dir / "localstripe"), "--port", str(self.ports.localstripe), "--from-scratch"],
-                port=self.ports.localstripe,
-            )
-        )
+        if self.mongo_data == "memory":
+            stripe = [str(bin_dir / "localstripe"), "--port", str(self.ports.localstripe), "--from-scratch"]
+        else:  # its state lives as long as the services' data (payments keeps Stripe ids)
+            stripe = [sys.executable, "-m", "devstack.localstripe_state", "--port", str(self.ports.localstripe),
+                      "--state", str(self.var / "localstripe" / "state.pickle")]  # fmt: skip
+        procs.append(Process("localstripe", stripe, port=self.ports.localstripe))
         procs.append(
             Process(
                 "smtp-sink",
@@ -162,14 +173,7 @@ class Stack:
                     env=self.service_env(service),
                     port=self.ports.http(service),
                     ready_url=f"{self.url(service)}/readyz",
+                    replicas=self.replicas.get(service, 1),
                 )
             )
         return procs
-
-    def procfile(self) -> str:
-        lines = []
-        for proc in self.processes():
-            env = " ".join(f"{k}={shlex.quote(v)}" for k, v in proc.env.items())
-            command = " ".join(shlex.quote(a) for a in proc.argv)
-            lines.append(f"{proc.name}: exec {'env ' + env + ' ' if env else ''}{command}")
-        return "\n".join(lines) + "\n"
