@@ -180,10 +180,17 @@ async def test_an_admin_registers_a_city_and_only_admins_open_the_pages(
         city = (await client.get(f"/api/v1/endorsements/municipalities/{slug}")).json()
     assert city["postcodes"] == ["94290", "94291"] and city["trial_until"]
 
+    # Parked events, per service and queue (nothing parked on a fresh stack is still a page).
+    await page.get_by_role("link", name="Parked events").click()
+    await expect(page.get_by_role("heading", name="Parked events", level=1)).to_be_visible()
+    await expect(page.get_by_role("heading", name="campaigns.funding")).to_be_visible()
+    await expect(page.get_by_text("This service did not answer.")).to_have_count(0)
+    await assert_accessible(page)
+
     await sign_up(person)
     citizen_page = await new_page()
     await log_in(citizen_page, person)
     await expect(citizen_page.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
-    for path in ("/admin", "/admin/moderation", "/admin/reports", "/admin/cities"):
+    for path in ("/admin", "/admin/moderation", "/admin/reports", "/admin/cities", "/admin/parked"):
         response = await citizen_page.goto(path)
         assert response is not None and response.status == 403, path

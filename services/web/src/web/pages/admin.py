@@ -308,3 +308,32 @@ async def register_city(site: AdminSite, form: Form) -> Response:
             site.flash(_("%(city)s is registered.") % {"city": city.get("name", values["name"])})
             return site.redirect("/admin/cities")
     return await _render_cities(site, values=values, errors=errors)
+
+
+# -- parked events (servicekit.parked, mounted by every service that consumes events) ---------
+
+PARKED_SERVICES = ("campaigns", "payments", "endorsements", "notifications")
+
+
+async def _parked(site: Site, service: str) -> dict[str, Any] | None:
+    try:
+        return await site.api("GET", f"/api/v1/{service}/ops/parked", params={"limit": 50})
+    except ApiFailure:
+        return None  # the page still shows the other services
+
+
+@router.get("/admin/parked", include_in_schema=False)
+async def parked(site: AdminSite) -> Response:
+    found = await asyncio.gather(*(_parked(site, s) for s in PARKED_SERVICES))
+    return site.render("admin/parked.html", services=list(zip(PARKED_SERVICES, found, strict=True)))
+
+
+@router.post("/admin/parked/{service}/{queue}/replay", include_in_schema=False)
+async def replay(site: AdminSite, form: Form, service: str, queue: str) -> Response:
+    _ = site.gettext
+    if service not in PARKED_SERVICES:
+        raise HTTPException(404)
+    answer = await site.api("POST", f"/api/v1/{service}/ops/parked/{_q(queue)}/replay")
+    count = len(answer.get("replayed", []))
+    site.flash(_("%(n)s event(s) of %(queue)s are back on their queue.") % {"n": count, "queue": queue})
+    return site.redirect("/admin/parked")
