@@ -3,7 +3,8 @@
     python -m servicekit.replay list campaigns.funding
     python -m servicekit.replay replay campaigns.funding [--limit 10]
 
-Uses AMQP_URL and BUS_NAMESPACE from the environment, like the services.
+Uses AMQP_URL and BUS_NAMESPACE from the environment, like the services. The same operations
+over HTTP, for admins: `servicekit.parked` (`GET /ops/parked`, `POST /ops/parked/{queue}/replay`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 
 import aio_pika
 
-from .bus import describe_parked
+from .parked import peek, replay
 from .settings import ServiceSettings
 
 
@@ -24,33 +25,16 @@ async def _run(command: str, queue: str, limit: int) -> int:
     connection = await aio_pika.connect_robust(settings.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        dead = await channel.get_queue(f"{name}.dead", ensure=True)
-        seen = 0
-        held = []
-        while seen < limit:
-            message = await dead.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            seen += 1
-            if command == "list":
-                print(json.dumps(describe_parked(message), default=str))
-                held.append(message)
-                continue
-            headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    headers=headers,
-                ),
-                routing_key=name,
-            )
-            await message.ack()
-            print(f"replayed {message.message_id}")
-        for message in held:  # `list` only looks: put everything back
-            await message.nack(requeue=True)
+        if command == "list":
+            found = await peek(channel, name, limit)
+            for parked in found:
+                print(json.dumps(parked, default=str))
+            seen = len(found)
+        else:
+            moved = await replay(channel, name, limit)
+            for message_id in moved:
+                print(f"replayed {message_id}")
+            seen = len(moved)
     print(f"{seen} message(s)")
     return 0
 
