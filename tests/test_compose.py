@@ -13,7 +13,8 @@ from devstack.stack import SERVICES, Stack
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 # Set by every image's Dockerfile, or meaningful only for local processes.
-IMAGE_PROVIDED = {"CONTRACTS_DIR", "PYTHONUNBUFFERED"}
+# MONGO_LOCK_DIR: the cross-process transaction lock of nx-27017; compose runs MongoDB replica sets.
+IMAGE_PROVIDED = {"CONTRACTS_DIR", "PYTHONUNBUFFERED", "MONGO_LOCK_DIR"}
 
 
 def _service(name: str) -> dict:
