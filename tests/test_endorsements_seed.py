@@ -38,7 +38,18 @@ async def test_seed_cities_step_registers_montreuil_and_labels_the_park(
         }
         page = (await client.get(f"{E}/municipalities/montreuil/page")).json()
         assert page["municipality"]["postcodes"] == ["93100"]
-        assert [c["title"] for c in page["open_calls"]] == ["Budget participatif 2027: des places pour tous"]
+        assert sorted(c["title"] for c in page["open_calls"]) == [
+            "Budget participatif 2027: des places pour tous",
+            "Fête des quartiers 2027",
+        ]
+        # The voting call: three proposals, its vote open, five ballots counted (officials see it live).
+        vote_call = first["call.fete_des_quartiers_2027"]
+        proposals = (await client.get(f"{E}/calls/{vote_call}/proposals")).json()["items"]
+        assert len(proposals) == 3 and {p["status"] for p in proposals} == {"submitted"}
+        results = (await client.get(f"{E}/calls/{vote_call}/results", headers=claire.auth)).json()
+        assert results["ballots"] == 5 and results["final"] is False
+        assert results["ranking"][0]["votes"] == 3
+        assert (await client.get(f"{E}/calls/{vote_call}/results")).status_code == 403  # public once closed
         (labelled,) = [
             c for c in page["labelled_campaigns"] if c["campaign"]["id"] == first["campaign.street_workout"]
         ]

@@ -1,5 +1,5 @@
-"""Montreuil, its officials, its participatory-budget pool and call for projects (run), and
-the city's label on Amina's street-workout park (label_run, scheduled after the campaigns step).
+"""Montreuil, its officials, its participatory-budget pool, its call for projects and a second
+call whose residents' vote is open with proposals and votes (run), and the city's label on Amina's street-workout park (label_run, scheduled after the campaigns step).
 
 Everything goes through the gateway at /api/v1/endorsements/...; re-running finds what exists.
 """
@@ -16,6 +16,22 @@ E = "/api/v1/endorsements"
 SLUG = "montreuil"
 POOL = "Budget participatif 2027"
 CALL_TITLE = "Budget participatif 2027: des places pour tous"
+VOTE_CALL_TITLE = "Fête des quartiers 2027"
+# Proposals of the voting call (proposer, title, summary, amount asked in cents) and the
+# residents' ballots (voter, proposal title).
+VOTE_PROPOSALS = [
+    ("amina", "Bal de quartier au Bel-Air", "Un bal en plein air sur la place du Bel-Air, avec une scène "
+     "ouverte aux musiciens du quartier.", 250_000),
+    ("lucas", "Tables de pique-nique au parc Montreau", "Six tables de pique-nique et un point d'eau pour les "
+     "repas partagés du dimanche.", 180_000),
+    ("sofia", "Cinéma en plein air à la Boissière", "Trois projections gratuites l'été, avec les films choisis "
+     "par les habitants.", 300_000),
+]  # fmt: skip
+VOTE_BALLOTS = [
+    ("amina", "Cinéma en plein air à la Boissière"), ("amina", "Bal de quartier au Bel-Air"),
+    ("lucas", "Cinéma en plein air à la Boissière"), ("sofia", "Tables de pique-nique au parc Montreau"),
+    ("sofia", "Cinéma en plein air à la Boissière"),
+]  # fmt: skip
 # A rough outline of Montreuil (lon, lat): campaigns located inside it without a postcode
 # still reach the city's review queue.
 MONTREUIL_OUTLINE = {
@@ -73,6 +89,7 @@ async def run(demo: Demo) -> None:
     await _refresh_roles(demo, claire, yusuf)
     demo.ids["pool.budget_participatif_2027"] = await _pool(demo, claire)
     demo.ids["call.budget_participatif_2027"] = await _call(demo, claire)
+    demo.ids["call.fete_des_quartiers_2027"] = await _vote_call(demo, claire)
 
 
 async def _pool(demo: Demo, claire: Person) -> str:
@@ -119,6 +136,72 @@ async def _call(demo: Demo, claire: Person) -> str:
         },
     )
     return created["id"]
+
+
+async def _vote_call(demo: Demo, claire: Person) -> str:
+    """A call decided by the residents' vote, with its vote open: residents propose while
+    submissions are open, then Claire closes them and opens the vote, and residents vote."""
+    calls = await demo.call("GET", f"{E}/municipalities/{SLUG}/calls")
+    call = next((c for c in calls["items"] if c["title"] == VOTE_CALL_TITLE), None)
+    now = datetime.now(UTC).replace(microsecond=0)
+    if call is None:
+        call = await demo.call(
+            "POST",
+            f"{E}/municipalities/{SLUG}/calls",
+            claire,
+            json={
+                "title": VOTE_CALL_TITLE,
+                "theme": "fêtes et rencontres",
+                "description": "Des fêtes et des rencontres dans chaque quartier, choisies par les habitants.",
+                "budget": 800_000,
+                "max_award": 300_000,
+                "currency": "EUR",
+                "submission_opens_at": (now - timedelta(days=1)).isoformat(),
+                "submission_closes_at": (now + timedelta(days=14)).isoformat(),
+                "vote_opens_at": (now + timedelta(days=15)).isoformat(),
+                "vote_closes_at": (now + timedelta(days=30)).isoformat(),
+                "winners": 2,
+                "selection_mode": "vote",
+                "votes_per_resident": 2,
+            },
+        )
+    call_id = str(call["id"])
+    listed = await demo.call("GET", f"{E}/calls/{call_id}/proposals")
+    ids = {p["title"]: p["id"] for p in listed["items"]}
+    opens = datetime.fromisoformat(str(call["vote_opens_at"]))
+    if opens > now:  # submissions still open: the proposals come in, then the vote opens
+        for key, title, summary, amount in VOTE_PROPOSALS:
+            if title not in ids:
+                created = await demo.call(
+                    "POST", f"{E}/calls/{call_id}/proposals", demo.people[key],
+                    json={"title": title, "summary": summary, "category": "culture", "requested_amount": amount,
+                          "goal": amount * 2, "postcode": "93100"},
+                )  # fmt: skip
+                ids[title] = created["id"]
+        await demo.call(
+            "POST", f"{E}/calls/{call_id}/schedule", claire,
+            json={"submission_closes_at": now.isoformat(), "vote_opens_at": now.isoformat(),
+                  "vote_closes_at": (now + timedelta(days=21)).isoformat()},
+        )  # fmt: skip
+    for key, title in VOTE_BALLOTS:
+        if title in ids:
+            await _vote(demo, demo.people[key], ids[title])
+    return call_id
+
+
+async def _vote(demo: Demo, resident: Person, proposal_id: str, timeout: float = 30.0) -> None:
+    """409 on a re-run (already voted); 403 until endorsements heard the resident's postcode
+    from the gateway's `user.registered`, which travels as an event."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        path = f"{E}/proposals/{proposal_id}/votes"
+        answer = await demo.call("POST", path, resident, expect=(201, 403, 409))
+        if answer.get("proposal_id") or answer.get("error", {}).get("code") == "already_voted":
+            return
+        if loop.time() > deadline:
+            raise RuntimeError(f"the vote of {resident.email} was refused: {answer}")
+        await asyncio.sleep(0.5)
 
 
 async def _street_workout(demo: Demo) -> str | None:
