@@ -242,26 +242,29 @@ class WorkQueue:
         await tx.db[self.collection].insert_one(doc, session=tx.session)
         return doc
 
-    def _claimable(self, now_ms: int) -> dict[str, Any]:
-        return {
-            **self.query,
-            "$or": [
-                {"status": "pending", "due_ms": {"$lte": now_ms}},
-                {"status": self.working, "lease_ms": {"$lt": now_ms}},  # its holder died
-            ],
-        }
+    def _claimable(self, now_ms: int) -> list[dict[str, Any]]:
+        """The two ways an item can be taken, as two flat filters rather than one `$or`: with
+        `$eq` and no `$or`, nx-27017 runs each in SQL through its (status, ...) index; an `$or`
+        (or a bare `{"status": ...}`) is evaluated in Python over every row of the queue."""
+        return [
+            {**self.query, "status": {"$eq": "pending"}, "due_ms": {"$lte": now_ms}},
+            {**self.query, "status": {"$eq": self.working}, "lease_ms": {"$lt": now_ms}},  # holder died
+        ]
 
     async def due(self, limit: int, now_ms: int | None = None) -> list[str]:
         """Ids of claimable items, oldest due first (not claimed: another replica may win)."""
         now = epoch_ms() if now_ms is None else now_ms
-        docs = (
-            await self.mongo.db[self.collection]
-            .find(self._claimable(now), {"_id": 1})
-            .sort([("due_ms", 1)])
-            .limit(limit)
-            .to_list()
-        )
-        return [d["_id"] for d in docs]
+        found: list[dict[str, Any]] = []
+        for query in self._claimable(now):
+            found += (
+                await self.mongo.db[self.collection]
+                .find(query, {"_id": 1, "due_ms": 1})
+                .sort([("due_ms", 1)])
+                .limit(limit)
+                .to_list()
+            )
+        found.sort(key=lambda d: (d.get("due_ms", 0), str(d["_id"])))
+        return [d["_id"] for d in found[:limit]]
 
     async def claim(self, now_ms: int | None = None, *, item_id: str | None = None) -> dict[str, Any] | None:
         """Take one due item (or the given one, if due) and lease it; None if there is none.
@@ -274,11 +277,15 @@ class WorkQueue:
         for candidate in candidates:
 
             async def take(tx: Tx, cid: str = candidate) -> dict[str, Any] | None:
-                return await tx.db[self.collection].find_one_and_update(
-                    {"_id": cid, **self._claimable(now)},
-                    {"$set": claimed, "$inc": {"attempts": 1}},
-                    session=tx.session,
-                )
+                for query in self._claimable(now):
+                    before = await tx.db[self.collection].find_one_and_update(
+                        {"_id": cid, **query},
+                        {"$set": claimed, "$inc": {"attempts": 1}},
+                        session=tx.session,
+                    )
+                    if before is not None:
+                        return before
+                return None
 
             before = await self.mongo.transact(take)
             if before is not None:
@@ -411,7 +418,7 @@ class WorkQueue:
         """When the earliest pending item falls due (None when nothing is pending)."""
         docs = (
             await self.mongo.db[self.collection]
-            .find({**self.query, "status": "pending"}, {"due_ms": 1})
+            .find({**self.query, "status": {"$eq": "pending"}}, {"due_ms": 1})
             .sort([("due_ms", 1)])
             .limit(1)
             .to_list()
