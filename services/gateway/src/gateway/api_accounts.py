@@ -29,6 +29,20 @@ class Strict(BaseModel):
 
 
 class RegisterIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "amina@example.localhost",
+                    "password": "demo-password-3",
+                    "display_name": "Amina Diallo",
+                    "locale": "fr",
+                    "postcode": "93100",
+                }
+            ]
+        },
+    )
     email: Email
     password: Password
     display_name: DisplayName
@@ -37,6 +51,10 @@ class RegisterIn(Strict):
 
 
 class LoginIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "amina@example.localhost", "password": "demo-password-3"}]},
+    )
     email: Email
     password: Password
 
