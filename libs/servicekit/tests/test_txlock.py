@@ -125,3 +125,23 @@ async def test_a_waiter_cancelled_while_its_thread_waits_leaves_no_lock_behind(t
 async def _hold(lock: DatastoreLock, release: asyncio.Event) -> None:
     async with lock.hold():
         await release.wait()
+
+
+async def test_replicas_starting_together_on_one_datastore_both_start(nx_url: str) -> None:
+    """They all list the collections before any creates them: the later ones find them created.
+    The interleaving varies from run to run, so the race is run a few times."""
+    from servicekit.mongo import Mongo
+    from servicekit.settings import ServiceSettings
+
+    for _ in range(8):
+        settings = ServiceSettings(
+            service_name="replicas", mongo_url=nx_url, mongo_db=f"start_{uuid.uuid4().hex[:6]}"
+        )
+        replicas = [Mongo(settings) for _ in range(4)]
+        names = [f"c{i}" for i in range(30)]
+        try:
+            await asyncio.gather(*(replica.connect(collections=names) for replica in replicas))
+            assert set(names) <= set(await replicas[0].db.list_collection_names())
+        finally:
+            for replica in replicas:
+                await replica.close()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import CollectionInvalid, ConnectionFailure, OperationFailure, PyMongoError
 
 from .logging import get_logger
 from .txlock import DatastoreLock, datastore_lock
@@ -149,8 +149,10 @@ class Mongo:
         for name in sorted({*collections, *(i.collection for i in indexes)} - existing):
             try:
                 await self.db.create_collection(name)
+            except CollectionInvalid:  # the driver's own check: another replica created it first
+                pass
             except OperationFailure as exc:
-                if exc.code != 48:  # NamespaceExists: another replica created it first
+                if exc.code != 48:  # NamespaceExists: the same, seen by the server
                     raise
         for index in indexes:
             try:
