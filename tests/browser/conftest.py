@@ -20,12 +20,17 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from devstack.running import RunningStack
 from devstack.seed.accounts import PEOPLE as DEMO_PEOPLE
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+# Assertions wait as long as actions do (15 s, not Playwright's 5 s): on a loaded 2-core CI
+# machine an argon2 password change or a consumer's update takes seconds, and a passing
+# assertion returns as soon as it holds.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,26 @@ SLUG = r"^[a-z0-9][a-z0-9-]{1,59}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """Lengths and patterns are checked on the text as sent, which is what the API document
+    states; surrounding whitespace is dropped afterwards, and a text that is long enough only
+    thanks to it is refused with its own message. (pydantic's `str_strip_whitespace` strips
+    first, so a request the document allows was refused as too short.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _strip_text(self) -> Any:
+        for name, info in type(self).model_fields.items():
+            value = self.__dict__.get(name)
+            if not isinstance(value, str) or value.strip() == value:
+                continue
+            stripped = value.strip()
+            least = next((m.min_length for m in info.metadata if getattr(m, "min_length", None)), 0)
+            if len(stripped) < least:
+                raise ValueError(f"{name} needs at least {least} characters besides spaces")
+            # Straight into __dict__: setattr would count the field as set (CampaignEdit reads that).
+            self.__dict__[name] = stripped
+        return self
 
 
 def _url(value: AnyHttpUrl | None) -> str | None:
