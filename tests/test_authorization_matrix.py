@@ -148,6 +148,9 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("DELETE", f"{E}/municipalities/{slug}/officials/usr_not_an_official", MANAGER_ADMIN),
         row("POST", f"{E}/municipalities/{slug}/invitations", MANAGER_ADMIN,
             {"email": "new.reviewer@example.localhost", "role": "reviewer"}),
+        row("POST", f"{E}/municipalities/{slug}/officials", MANAGER_ADMIN,
+            {"email": "no.account@example.localhost", "role": "reviewer"}),
+        row("POST", f"{E}/municipalities/{slug}/own-projects", {"manager"}, {"campaign_id": "cmp_unknown"}),
         # labels
         row("GET", f"{E}/municipalities/{slug}/review-queue", CITY_SYSTEM_READ),
         row("POST", f"{E}/municipalities/{slug}/labels", OFFICIALS, {"campaign_id": "cmp_unknown"}),
@@ -189,10 +192,28 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("DELETE", f"/api/v1/auth/clients/{spare_client}", MANAGER_ADMIN),
         # payments: the city's subscription
         row("GET", f"/api/v1/payments/subscriptions?municipality={slug}", {"reviewer", "manager", "admin"}),
+        row("POST", "/api/v1/payments/subscriptions/card-setups", {"manager"}, {"municipality": slug},
+            idempotent=True),
+        row("POST", f"/api/v1/payments/subscriptions/sub_unknown/refresh?municipality={slug}",
+            {"reviewer", "manager", "admin"}),
+        row("GET", f"/api/v1/payments/subscriptions/sub_unknown/invoices?municipality={slug}",
+            {"reviewer", "manager", "admin"}),
+        row("POST", f"/api/v1/payments/subscriptions/sub_unknown/plan?municipality={slug}", {"manager"},
+            {"plan": "yearly"}, idempotent=True),
+        row("POST", f"/api/v1/payments/subscriptions/sub_unknown/cancellation?municipality={slug}",
+            {"manager"}, {"cancel_at_period_end": True}),
         # campaigns: the admins' moderation
         row("GET", "/api/v1/campaigns/reports", {"admin"}),
         row("GET", "/api/v1/campaigns/owner-decisions", {"admin"}),
         row("POST", "/api/v1/campaigns/campaigns/cmp_unknown/moderation", {"admin"}, {"decision": "approve"}),
+        row("GET", "/api/v1/campaigns/reports/rpt_unknown", {"admin"}),
+        row("POST", "/api/v1/campaigns/reports/rpt_unknown/decision", {"admin"}, {"decision": "dismiss"}),
+        row("POST", "/api/v1/campaigns/campaigns/cmp_unknown/owner-decision", {"admin"},
+            {"decision": "keep", "reason": "The project goes on"}),
+        # ops: what each service's consumers parked, and its replay
+        *(row("GET", f"/api/v1/{service}/ops/parked", {"admin"})
+          for service in ("campaigns", "payments", "endorsements", "notifications")),
+        row("POST", "/api/v1/campaigns/ops/parked/no-such-queue/replay", {"admin"}),
     ]  # fmt: skip
 
     wrong: list[str] = []
