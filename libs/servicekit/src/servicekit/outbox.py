@@ -109,12 +109,19 @@ class Outbox:
 
     async def relay_once(self, bus: Bus) -> int:
         """Publish one batch of pending rows; returns how many were confirmed."""
-        rows = (
-            await self.mongo.db.outbox.find(PENDING)
-            .sort([("created_at", 1)])
-            .limit(self.mongo.settings.outbox_batch_size)
-            .to_list()
-        )
+
+        # Read inside a transaction: on nx-27017 that takes the datastore's lock, so the relay
+        # never sees a row of a transaction still open in another replica (nx gives plain reads
+        # no isolation) and publishes an event that is then rolled back.
+        async def pending(tx: Tx) -> list[dict[str, Any]]:
+            return (
+                await tx.db.outbox.find(PENDING, session=tx.session)
+                .sort([("created_at", 1)])
+                .limit(self.mongo.settings.outbox_batch_size)
+                .to_list()
+            )
+
+        rows = await self.mongo.transact(pending)
         if not rows:
             return 0
         confirmed = await bus.publish_raw_many(
