@@ -71,4 +71,7 @@ async def test_manager_subscribes_city_and_cancellation_lapses_it(payments_heari
         assert (
             await client.get("/subscriptions", params={"municipality": slug}, headers=payments.auth("usr_z"))
         ).status_code == 403
-    assert [m.routing_key for m in seen].count("subscription.activated") == 1
+    # One activation: the bus is at-least-once (consumers dedupe by event id), so a re-published
+    # copy of the same event is allowed; a second event would be a second activation.
+    activations = {json.loads(m.body)["id"] for m in seen if m.routing_key == "subscription.activated"}
+    assert len(activations) == 1, activations

@@ -110,6 +110,11 @@ class Stack:
                 env["RATE_LIMIT_IP"] = "100000/minute"
                 env["RATE_LIMIT_USER"] = "100000/minute"
                 env["RATE_LIMIT_PLEDGE"] = "100000/minute"
+                # schemathesis logs in with the documented example (a demo account) and mutated
+                # passwords: with the real failed-login limits it locked the accounts the seed
+                # tests log in with next.
+                env["LOGIN_FAILURES_PER_ACCOUNT"] = "100000/15minutes"
+                env["LOGIN_FAILURES_PER_IP"] = "100000/15minutes"
         if service == "web":
             env["GATEWAY_URL"] = self.url("gateway")
             env["SITE_PROXY_SECRET"] = SITE_PROXY_SECRET
