@@ -80,7 +80,10 @@ async def cast_vote(proposal_id: Id, principal: PrincipalDep, mongo: MongoDep) -
     return await usecases.cast_vote(mongo, principal, proposal_id)
 
 
-@router.get("/calls/{call_id}/results")
+@router.get(
+    "/calls/{call_id}/results",
+    responses={409: {"description": "a jury decides this call, there is no vote to count (no_vote)"}},
+)
 async def call_results(call_id: Id, principal: OptionalCallerDep, mongo: MongoDep) -> ResultsOut:
     """Public once the vote closed (no bandwagon effect while it runs); officials and the city's
     own systems see it live (another city's client token: 403)."""
