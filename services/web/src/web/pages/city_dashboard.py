@@ -21,6 +21,7 @@ from ..gateway import ApiFailure
 from ..i18n import major_to_minor, parse_instant
 from ..site import Form, SignedIn, Site
 from ..vocabulary import campaign_status_names, category_names, funding_model_names, support_kind_names
+from .cities import label_status_names
 from .city_console import E, form_errors, official_city, optional, role_names
 
 router = APIRouter()
@@ -46,17 +47,6 @@ def subscription_state(city: dict[str, Any], subscriptions: list[dict[str, Any]]
     if city.get("subscription_active"):
         return "active"
     return "lapsed" if subscriptions or trial_until else "none"
-
-
-def label_status_names(site: Site) -> dict[str, str]:
-    _ = site.gettext
-    return {
-        "requested": _("Requested"),
-        "under_review": _("Under review"),
-        "granted": _("Granted"),
-        "declined": _("Declined"),
-        "revoked": _("Revoked"),
-    }
 
 
 def located_names(site: Site) -> dict[str, str]:
