@@ -1,4 +1,4 @@
-"""The typed client (devstack/api_client.py) is generated from the current API document, and it
+"""The typed client (libs/civicfund_client) is generated from the current API document, and it
 talks to the real stack: a citizen registers, logs in, drafts a campaign and reads it back, and
 a refusal arrives as ApiError with the platform error body's fields."""
 
@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from civicfund_client import ApiError, CampaignsCampaignIn, CivicfundClient
 from devstack import client_gen
-from devstack.api_client import ApiError, CampaignsCampaignIn, CivicfundClient
 
 
 @pytest.mark.timeout(300)

@@ -1,7 +1,7 @@
-"""Generate `devstack/api_client.py`, a typed Python client of the platform, from the merged API
+"""Generate `civicfund_client` (libs/civicfund_client), a typed Python client of the platform, from the merged API
 document (the same one the gateway serves at /openapi.json):
 
-    .venv/bin/python -m devstack.client_gen          # rewrite api_client.py
+    .venv/bin/python -m devstack.client_gen          # rewrite the client
     .venv/bin/python -m devstack.client_gen --check  # exit 1 if it is out of date
 
 The document is built in-process from the services' apps and the gateway's merge, so no stack
@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OUTPUT = Path(__file__).with_name("api_client.py")
+# Its own package, so the web site and outside callers depend on it without the dev tooling.
+OUTPUT = Path(__file__).resolve().parents[4] / "libs/civicfund_client/src/civicfund_client/__init__.py"
 SERVICES = ["campaigns", "payments", "endorsements", "notifications"]
 REF = "#/components/schemas/"
 SKIPPED_HEADERS = {"authorization", "content-type"}
@@ -343,7 +344,7 @@ def generate() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if api_client.py is out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the client is out of date")
     args = parser.parse_args()
     source = generate()
     if args.check:
