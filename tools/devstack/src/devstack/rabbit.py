@@ -1,6 +1,8 @@
 """Make sure a RabbitMQ answers at AMQP_URL: start a locally installed one if none does.
 
 python -m devstack.rabbit          # exit 0 when the broker answers, 1 with advice if not
+python -m devstack.rabbit --reset  # (root) if it cannot boot, start it again with an empty database
+python -m devstack.rabbit --sweep  # also delete what interrupted test runs left on it
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import httpx
@@ -28,7 +31,54 @@ def reachable(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def ensure(url: str | None = None, wait_s: float = 60.0) -> None:
+def _wait(url: str, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while not reachable(url):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _node_running() -> bool:
+    """Whether a RabbitMQ node runs here, even if it does not accept AMQP yet (booting)."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        return False
+    try:
+        return (
+            subprocess.run([ctl, "-q", "ping"], capture_output=True, timeout=30, check=False).returncode == 0
+        )
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _show_logs() -> None:
+    for log in sorted(Path("/var/log/rabbitmq").glob("*")):
+        if log.is_file() and log.stat().st_size:
+            lines = log.read_text(errors="replace").splitlines()[-15:]
+            print(f"--- {log} (last lines)", *lines, sep="\n", file=sys.stderr)
+
+
+def _reset_local_node(server: str) -> None:
+    """Last resort on a machine the caller owns (CI, or --reset): stop what is left of the node and
+    start it with an empty database. A broker whose disk state came from a killed node (quorum
+    queues of interrupted runs) can fail to boot or to accept connections for minutes."""
+    print("RabbitMQ still not answering: stopping the local node and starting it empty", flush=True)
+    subprocess.run(["pkill", "-9", "-f", "beam.*rabbit"], check=False)
+    subprocess.run(["pkill", "-9", "-x", "epmd"], check=False)
+    time.sleep(1)
+    mnesia = Path("/var/lib/rabbitmq/mnesia")
+    if mnesia.is_dir():
+        for child in mnesia.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    subprocess.run([server, "-detached"], check=False)
+
+
+def ensure(url: str | None = None, wait_s: float = 120.0, reset: bool = False) -> None:
     url = url or os.environ.get("AMQP_URL", DEFAULT_URL)
     local = (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
     if not reachable(url):
@@ -41,13 +91,22 @@ def ensure(url: str | None = None, wait_s: float = 60.0) -> None:
                 "Start one, e.g. `sudo apt-get install rabbitmq-server` (then it starts itself), or\n"
                 "`docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3-management`, or point AMQP_URL at yours."
             )
-        print(f"RabbitMQ not answering at {url}: starting {server} -detached", flush=True)
-        subprocess.run([server, "-detached"], check=False)
-        deadline = time.monotonic() + wait_s
-        while not reachable(url):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"started rabbitmq-server but nothing answers at {url} after {wait_s}s")
-            time.sleep(0.5)
+        if _node_running():
+            print(f"a RabbitMQ node runs but does not accept AMQP at {url} yet: waiting", flush=True)
+        else:
+            print(f"RabbitMQ not answering at {url}: starting {server} -detached", flush=True)
+            subprocess.run([server, "-detached"], check=False)
+        if not _wait(url, wait_s):
+            _show_logs()
+            if not (reset and os.geteuid() == 0):
+                raise SystemExit(
+                    f"started rabbitmq-server but nothing answers at {url} after {wait_s:.0f}s "
+                    "(`python -m devstack.rabbit --reset`, as root, restarts it with an empty database)"
+                )
+            _reset_local_node(server)
+            if not _wait(url, wait_s):
+                _show_logs()
+                raise SystemExit(f"RabbitMQ started empty but nothing answers at {url} after {wait_s:.0f}s")
     if local and shutil.which("rabbitmq-plugins"):
         # The management API lets ops (and the city-user tooling) manage users and permissions.
         # Bounded: a broker that accepts TCP but is wedged would otherwise hang `make up` here.
@@ -93,7 +152,8 @@ def sweep_idle_namespaces(url: str | None = None) -> int:
 
 
 if __name__ == "__main__":
-    ensure()
+    # CI owns its machine: there a broker that cannot boot is started again empty.
+    ensure(reset="--reset" in sys.argv[1:] or os.environ.get("CI") == "true")
     print("RabbitMQ is up", file=sys.stderr)
     if "--sweep" in sys.argv[1:]:
         print(f"deleted {sweep_idle_namespaces()} idle broker objects of earlier runs", file=sys.stderr)
