@@ -9,14 +9,21 @@ nest as savepoints of each other and break; on a server that is not a replica se
 transaction holds the datastore's lock from start to commit: an asyncio lock inside the process
 and a file lock across the processes of the machine (txlock.py), so replicas of a service can
 share one nx-27017. On a replica set nothing is serialised.
+
+TTL indexes: nx-27017 (neosqlite) honours `expireAfterSeconds` by deleting expired rows with a
+full scan on every read of the collection (about 20 ms per read at 50k rows: every inbox
+lookup, every relay poll). Off a replica set, an `Index` with `expire_after_seconds` is created
+as a plain index and `Mongo` deletes expired rows itself, in bounded batches, every
+`TTL_PURGE_INTERVAL_S` (`purge_expired`); on MongoDB the server's TTL index does it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -35,6 +42,12 @@ T = TypeVar("T")
 log = get_logger(__name__)
 
 _MAX_TRANSIENT_RETRIES = 5
+# Off a replica set, expired rows are deleted by `Mongo` itself (see the module's docstring):
+# at most TTL_PURGE_BATCH rows per collection and transaction, so the datastore lock is held
+# briefly; a full batch is followed by another at once.
+TTL_PURGE_INTERVAL_S = 60.0
+TTL_PURGE_BATCH = 500
+_INDEX_NOT_FOUND = 27
 
 
 def utcnow() -> datetime:
@@ -69,11 +82,12 @@ class Index:
     expire_after_seconds: int | None = None
     name: str | None = None
 
-    def options(self) -> dict[str, Any]:
+    def options(self, ttl: bool = True) -> dict[str, Any]:
+        """The driver's options; `ttl=False`: the same index without its expiry (nx-27017)."""
         opts: dict[str, Any] = {}
         if self.unique:
             opts["unique"] = True
-        if self.expire_after_seconds is not None:
+        if ttl and self.expire_after_seconds is not None:
             opts["expireAfterSeconds"] = self.expire_after_seconds
         if self.name:
             opts["name"] = self.name
@@ -120,6 +134,10 @@ class Mongo:
         )
         self.db: AsyncDatabase = self.client[settings.database_name]
         self._serialize: bool | None = None
+        # TTL indexes this Mongo expires itself (off a replica set), and the task doing it.
+        self.expiring: list[Index] = []
+        self._purge_stop = asyncio.Event()
+        self._purge_task: asyncio.Task | None = None
         # Set by the outbox: turns tx.emit into an outbox row, and wakes the relay on commit.
         self.emit_hook: Callable[..., Event] | None = None
         self.after_commit: list[Callable[[list[Event]], None]] = []
@@ -144,7 +162,8 @@ class Mongo:
                 log.warning("mongo_not_ready", error=str(exc))
                 await asyncio.sleep(0.5)
         mode = self.settings.mongo_serialize_transactions.lower()
-        self._serialize = ("setName" not in hello) if mode == "auto" else mode in ("1", "true", "yes")
+        replica_set = "setName" in hello
+        self._serialize = (not replica_set) if mode == "auto" else mode in ("1", "true", "yes")
         existing = set(await self.db.list_collection_names())
         for name in sorted({*collections, *(i.collection for i in indexes)} - existing):
             try:
@@ -155,6 +174,9 @@ class Mongo:
                 if exc.code != 48:  # NamespaceExists: the same, seen by the server
                     raise
         for index in indexes:
+            if index.expire_after_seconds is not None and not replica_set:
+                await self._create_expiring_index(index)
+                continue
             try:
                 await self.db[index.collection].create_index(list(index.keys), **index.options())
             except OperationFailure as exc:
@@ -168,6 +190,69 @@ class Mongo:
                     index={"keyPattern": dict(index.keys), "expireAfterSeconds": index.expire_after_seconds},
                 )
                 log.info("ttl_index_changed", collection=index.collection, seconds=index.expire_after_seconds)
+        if self.expiring and self._purge_task is None:
+            # What expired while the service was down goes before it serves (one batch each).
+            more = await self.purge_expired()
+            self._purge_stop.clear()
+            self._purge_task = asyncio.create_task(self._purge_periodically(more), name="ttl-purge")
+
+    async def _purge_periodically(self, more: bool) -> None:
+        from .jobs import loop, wait_or_stop  # jobs builds on this module
+
+        async def step() -> float:
+            return 0 if await self.purge_expired() else TTL_PURGE_INTERVAL_S
+
+        if not more:
+            await wait_or_stop(self._purge_stop, TTL_PURGE_INTERVAL_S)
+        await loop(step, self._purge_stop, name="ttl-purge", error_wait_s=TTL_PURGE_INTERVAL_S)
+
+    async def _create_expiring_index(self, index: Index) -> None:
+        """nx-27017: the index without its expiry (a TTL one left by an earlier version of this
+        code is dropped first: nx keeps it when a plain one on the same keys is requested)."""
+        collection = self.db[index.collection]
+        for name, info in (await collection.index_information()).items():
+            if list(info.get("key", [])) == [tuple(k) for k in index.keys] and "expireAfterSeconds" in info:
+                try:
+                    await collection.drop_index(name)
+                except OperationFailure as exc:
+                    if exc.code != _INDEX_NOT_FOUND:  # another replica dropped it first
+                        raise
+                log.info("ttl_index_replaced_by_purge", collection=index.collection, index=name)
+        await collection.create_index(list(index.keys), **index.options(ttl=False))
+        if index not in self.expiring:
+            self.expiring.append(index)
+
+    async def purge_expired(self, now: datetime | None = None, batch: int = TTL_PURGE_BATCH) -> bool:
+        """Delete rows past their expiry under the indexes in `expiring`, at most `batch` per
+        collection (each batch its own transaction); True when a batch was full (more may be
+        left). A row expires when its field is an instant older than `expire_after_seconds`,
+        as on MongoDB (a datetime, or the ISO string nx-27017 makes of a `$set` one); a row
+        without that field, or with a number in it, never expires.
+
+        Only run off a replica set: nx-27017 keeps both forms of an instant as text, which a
+        `$lt` datetime compares in its index; SQLite sorts every number below any text, so the
+        `$gt: ""` lower bound keeps numbers (epoch ms, which MongoDB's TTL ignores) out and
+        still runs through the index (a `$type` or an `$or` would scan every row)."""
+        moment = now or utcnow()
+        full = False
+        for index in self.expiring:
+            field_name = index.keys[0][0]
+            assert index.expire_after_seconds is not None
+            cutoff = moment - timedelta(seconds=index.expire_after_seconds)
+            expired = {field_name: {"$gt": "", "$lt": cutoff}}
+
+            async def purge(tx: Tx, coll: str = index.collection, query: dict = expired) -> int:
+                rows = await tx.db[coll].find(query, {"_id": 1}, session=tx.session).limit(batch).to_list()
+                if not rows:
+                    return 0
+                await tx.db[coll].delete_many({"_id": {"$in": [r["_id"] for r in rows]}}, session=tx.session)
+                return len(rows)
+
+            deleted = await self.transact(purge)
+            if deleted:
+                log.info("ttl_purged", collection=index.collection, rows=deleted)
+            full = full or deleted >= batch
+        return full
 
     async def ping(self) -> bool:
         try:
@@ -177,6 +262,11 @@ class Mongo:
             return False
 
     async def close(self) -> None:
+        if self._purge_task is not None:
+            self._purge_stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._purge_task, timeout=5)
+            self._purge_task = None
         await self.client.close()
 
     def _lock(self) -> DatastoreLock | None:
