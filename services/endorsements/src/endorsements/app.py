@@ -15,6 +15,8 @@ from .labels import api as labels_api
 from .matching import api as matching_api
 from .municipalities import api as municipalities_api
 from .officials import api as officials_api
+from .residency import api as residency_api
+from .residency import store as residency_store
 from .settings import Settings
 
 
@@ -34,11 +36,12 @@ def build(settings: Settings | None = None) -> FastAPI:
             matching_api.router,
             calls_api.router,
             feed_api.router,
+            residency_api.router,
             parked.router,
         ],
         consumers=[handlers.handlers],
-        indexes=[*store.INDEXES, *feed_store.INDEXES],
-        collections=[*store.COLLECTIONS, *feed_store.COLLECTIONS],
+        indexes=[*store.INDEXES, *feed_store.INDEXES, *residency_store.INDEXES],
+        collections=[*store.COLLECTIONS, *feed_store.COLLECTIONS, *residency_store.COLLECTIONS],
         on_startup=[_migrate],
     )
 

@@ -9,3 +9,6 @@ class Settings(ServiceSettings):
     rabbit_management_url: str = "http://127.0.0.1:15672"
     rabbit_management_user: str = "guest"
     rabbit_management_password: str = "guest"
+    # Keys the hashes of census rows and letter codes (with a salt per city). Must be set, and
+    # kept, in production: changing it makes every uploaded census and posted code unusable.
+    residency_pepper: str = "development-residency-pepper"
