@@ -10,6 +10,7 @@ localstripe as Stripe.js does it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import json
@@ -18,7 +19,9 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +163,14 @@ def _call(method: str, url: str, who: dict[str, str], **kwargs: Any) -> Any:
     return answer.json()
 
 
-def _live_campaign(gateway: str, owner: dict[str, str], admin: dict[str, str], model: str) -> dict[str, Any]:
+def _live_campaign(
+    gateway: str, owner: dict[str, str], admin: dict[str, str], model: str, city: str
+) -> dict[str, Any]:
     base = f"{gateway}/api/v1/campaigns/campaigns"
     campaign = _call(
         "POST", base, owner,
-        json={"title": f"Replicas {model} {uuid.uuid4().hex[:6]}", "municipality": "montreuil",
-              "goal": 1_000, "funding_model": model},
+        json={"title": f"Replicas {model} {uuid.uuid4().hex[:6]}", "municipality": city,
+              "postcode": "93100", "goal": 1_000, "funding_model": model},
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )  # fmt: skip
     _call("POST", f"{base}/{campaign['id']}/submit", owner)
@@ -269,6 +274,94 @@ class _EventTap:
             await connection.close()
 
 
+class _CityReceiver:
+    """The city system's webhook receiver, a real HTTP server on this machine: how many times
+    each event (the `Webhook-Event-Id` header, the CloudEvent id) was delivered."""
+
+    def __init__(self) -> None:
+        self.deliveries: Counter[str] = Counter()
+        self.types: dict[str, str] = {}
+        receiver = self
+
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                event_id = self.headers.get("Webhook-Event-Id") or ""
+                receiver.deliveries[event_id] += 1
+                receiver.types[event_id] = json.loads(body)["type"]
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:  # keep the test's output for failures
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/civicfund"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _CityReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _claims(headers: dict[str, str]) -> dict[str, Any]:
+    """The token's claims, read (not verified: the services do that) to see a role arrive."""
+    payload = headers["Authorization"].split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _city_with_manager(gateway: str, admin: dict[str, str], manager_email: str) -> tuple[str, dict[str, str]]:
+    """A municipality registered by the admin, on trial, with its manager appointed through
+    endorsements: (slug, the manager's headers once their token carries the role)."""
+    slug = f"rep-{uuid.uuid4().hex[:8]}"
+    api = f"{gateway}/api/v1/endorsements/municipalities"
+    city = {
+        "name": f"Town {slug}",
+        "slug": slug,
+        "official_code": "99999",
+        "country": "FR",
+        "postcodes": ["93100"],
+    }
+    _call("POST", api, admin, json=city)
+    _, manager_id = _register(gateway, manager_email)
+    _call(
+        "PUT", f"{api}/{slug}/officials/{manager_id}", admin, json={"role": "manager", "email": manager_email}
+    )
+    _call("POST", f"{api}/{slug}/trial", admin, json={"days": 30})
+
+    def manager_token() -> dict[str, str] | None:
+        # The gateway learns the role from endorsements' official.appointed, asynchronously.
+        headers, _ = _login(gateway, manager_email, "correct horse battery")
+        return headers if (_claims(headers).get("municipalities") or {}).get(slug) == "manager" else None
+
+    return slug, _until("the manager's role in their token", manager_token, 60)
+
+
+def _request_label(gateway: str, owner: dict[str, str], campaign_id: str) -> dict[str, Any]:
+    """Endorsements learns of the campaign from its events: until then the request is refused."""
+
+    def requested() -> dict[str, Any] | None:
+        answer = httpx.post(
+            f"{gateway}/api/v1/endorsements/labels",
+            headers=owner,
+            json={"campaign_id": campaign_id},
+            timeout=30,
+        )
+        if answer.status_code == 201:
+            return answer.json()
+        assert answer.json()["error"]["code"] == "campaign_not_found", answer.text
+        return None
+
+    return _until("endorsements to know the campaign", requested, 60)
+
+
+WEBHOOK_TYPES = ("label.", "endorsement.", "campaign.")  # what the city's endpoint subscribes to
+
+
 def _mails(directory: Path) -> list[tuple[str, str, str]]:
     """Every message the SMTP sink kept: (to, subject, body)."""
     found = []
@@ -291,7 +384,7 @@ def test_two_replicas_of_every_consumer_and_scheduler_process_each_thing_once(
     replicas = ",".join(f"{s}=2" for s in REPLICATED)
     seen: list[tuple[str, str, str]] = []  # (event id, routing key, subject) as published
     try:
-        with up(var, base, namespace, "--no-demo", "--replicas", replicas) as run:
+        with _CityReceiver() as hook, up(var, base, namespace, "--no-demo", "--replicas", replicas) as run:
             run.wait_for("==> Civicfund is running", timeout=420)
             for service in REPLICATED:  # both replicas really run, on one port
                 assert run.pid(f"services:{service}-1") != run.pid(f"services:{service}-2")
@@ -299,11 +392,20 @@ def test_two_replicas_of_every_consumer_and_scheduler_process_each_thing_once(
             listener.start()
 
             admin, _ = _register(gateway, "admin@civicfund.localhost")
+            manager_email = f"manager-{uuid.uuid4().hex[:6]}@example.localhost"
+            city, manager = _city_with_manager(gateway, admin, manager_email)
+            # The city's system listens for its labels and campaigns (registered by its manager).
+            _call("POST", f"{gateway}/api/v1/notifications/webhooks/endpoints", manager,
+                  json={"municipality": city, "url": hook.url,
+                        "event_types": [f"{t}*" for t in WEBHOOK_TYPES]})  # fmt: skip
             owner, _ = _register(gateway, f"owner-{uuid.uuid4().hex[:6]}@example.localhost")
             emails = [f"backer{i}-{uuid.uuid4().hex[:6]}@example.localhost" for i in range(3)]
             backers = [_register(gateway, email) for email in emails]
-            keep = _live_campaign(gateway, owner, admin, "keep_it_all")
-            aon = _live_campaign(gateway, owner, admin, "all_or_nothing")
+            keep = _live_campaign(gateway, owner, admin, "keep_it_all", city)
+            aon = _live_campaign(gateway, owner, admin, "all_or_nothing", city)
+            label = _request_label(gateway, owner, keep["id"])
+            _call("POST", f"{gateway}/api/v1/endorsements/labels/{label['id']}/grant", manager,
+                  json={"support": [{"kind": "land", "description": "Plot", "address": "Parc des Guilands"}]})  # fmt: skip
             for who, _ in backers:
                 assert _pledge_when_known(gateway, stripe, who, keep)["status"] == "succeeded"
                 assert _pledge_when_known(gateway, stripe, who, aon)["status"] == "authorized"
@@ -327,6 +429,15 @@ def test_two_replicas_of_every_consumer_and_scheduler_process_each_thing_once(
                 return True
 
             _until("every all-or-nothing pledge to be charged", all_charged, 120)
+
+            catalogue = httpx.get(f"{gateway}/api/v1/notifications/webhooks/event-types", timeout=30)
+            subscribed = {t for t in catalogue.json()["event_types"] if t.startswith(WEBHOOK_TYPES)}
+
+            def city_events() -> set[str]:
+                return {event_id for event_id, key, _ in seen if key in subscribed}
+
+            _until("every city event delivered to the city's webhook",
+                   lambda: city_events() <= set(hook.deliveries), 120)  # fmt: skip
             time.sleep(5)  # late duplicates, if any, have time to show
             listener.stop()
 
@@ -348,6 +459,15 @@ def test_two_replicas_of_every_consumer_and_scheduler_process_each_thing_once(
             for address in ["admin@civicfund.localhost", *emails]:
                 assert any(address in to for to, _, _ in mails), (address, [m[:2] for m in mails])
             assert len(mails) == len(set(mails)), [m[:2] for m in mails if mails.count(m) > 1]
+            # City webhooks: every event of the city the endpoint subscribes to was delivered, once
+            # (two endorsements publishing, two notifications consuming and sending).
+            assert set(hook.deliveries) == city_events(), (sorted(hook.types.values()), len(city_events()))
+            twice = {i: (n, hook.types[i]) for i, n in hook.deliveries.items() if n != 1}
+            assert not twice, twice
+            delivered = set(hook.types.values())
+            for kind in ("label.requested", "label.granted", "endorsement.granted", "campaign.published",
+                         "campaign.succeeded"):  # fmt: skip
+                assert f"org.civicfund.{kind}" in delivered, (kind, delivered)
             assert run.interrupt() == 0, run.output[-3000:]
     finally:
         delete_namespace(env.amqp_url, namespace)
