@@ -53,8 +53,13 @@ class _Base:
         *,
         client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """`client` shares one pooled connection between many of these (one per caller, each
+        with its own token); `headers` go with every request of this one (a request id, a
+        proxy's headers)."""
         self.token = token
+        self.headers = dict(headers or {})
         self._own = client is None
         self._client = client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
@@ -80,7 +85,7 @@ class _Base:
         json: Any = None,
         data: dict[str, str] | None = None,
     ) -> httpx.Response:
-        sent = {k: str(v) for k, v in _present(headers or {}).items()}
+        sent = {**self.headers, **{k: str(v) for k, v in _present(headers or {}).items()}}
         if self.token:
             sent["Authorization"] = f"Bearer {self.token}"
         answer = await self._client.request(
@@ -138,6 +143,7 @@ class CampaignsCampaignDetail(TypedDict):
     distance_km: NotRequired[float | None]
     allowed_actions: NotRequired[list[str]]
     owner_deleted: NotRequired[bool]
+    owner_deleted_at: NotRequired[str | None]
     pending_decision: NotRequired[Literal["owner_deleted"] | None]
     hidden: NotRequired[bool]
     hidden_reason: NotRequired[str | None]
@@ -245,6 +251,7 @@ class CampaignsCampaignOut(TypedDict):
     distance_km: NotRequired[float | None]
     allowed_actions: NotRequired[list[str]]
     owner_deleted: NotRequired[bool]
+    owner_deleted_at: NotRequired[str | None]
     pending_decision: NotRequired[Literal["owner_deleted"] | None]
     hidden: NotRequired[bool]
     hidden_reason: NotRequired[str | None]
@@ -499,6 +506,16 @@ class EndorsementsAcceptIn(TypedDict):
     token: str
 
 
+class EndorsementsAddressIn(TypedDict):
+    name: NotRequired[str]
+    line1: str
+    line2: NotRequired[str]
+    postcode: str
+    city: NotRequired[str]
+    lat: NotRequired[float | None]
+    lon: NotRequired[float | None]
+
+
 class EndorsementsAmqpUserOut(TypedDict):
     username: str
     password: str
@@ -520,6 +537,58 @@ class EndorsementsAppointIn(TypedDict):
 class EndorsementsAward(TypedDict):
     proposal_id: str
     award: int
+
+
+class EndorsementsBallotHeadingOut(TypedDict):
+    key: str
+    name: str
+    budget: int
+    priority: bool
+    may_vote: bool
+    total: int
+    left: int
+    lines: list[EndorsementsBallotLineOut]
+    refusal: str | None
+
+
+class EndorsementsBallotLineOut(TypedDict):
+    proposal_id: str
+    title: str
+    amount: int
+
+
+class EndorsementsBallotOut(TypedDict):
+    call_id: str
+    rule: dict[str, Any]
+    counted: bool
+    changed: bool
+    checked_out_at: str | None
+    open: bool
+    headings: list[EndorsementsBallotHeadingOut]
+
+
+class EndorsementsBallotRuleIn(TypedDict):
+    kind: Literal["approval", "knapsack", "threshold"]
+    max_lines: NotRequired[int | None]
+    min_percent: NotRequired[int | None]
+    min_projects: NotRequired[int | None]
+    max_projects: NotRequired[int | None]
+
+
+class EndorsementsBallotSetupIn(TypedDict):
+    rule: EndorsementsBallotRuleIn
+    headings: list[EndorsementsHeadingIn]
+    tie_break: Literal["earliest_submission", "lowest_amount", "draw"]
+    seed: NotRequired[str]
+    assign: NotRequired[dict[str, Any]]
+
+
+class EndorsementsBallotSetupOut(TypedDict):
+    rule: dict[str, Any]
+    headings: list[dict[str, Any]]
+    tie_break: str
+    seed: str
+    assign: dict[str, str]
 
 
 class EndorsementsCallIn(TypedDict):
@@ -557,6 +626,7 @@ class EndorsementsCallOut(TypedDict):
     selection_mode: Literal["jury", "vote", "jury_then_vote"]
     votes_per_resident: int
     status: Literal["open", "closed", "decided"]
+    ballot: NotRequired[EndorsementsBallotSetupOut | None]
 
 
 class EndorsementsCallsOut(TypedDict):
@@ -585,6 +655,19 @@ class EndorsementsCampaignSummary(TypedDict):
     matched: int | None
 
 
+class EndorsementsCensusClaimIn(TypedDict):
+    document_number: str
+    birth_date: str
+    postcode: str
+
+
+class EndorsementsCensusUploadOut(TypedDict):
+    municipality: str
+    entries: int
+    rejected: list[EndorsementsRejectedRowOut]
+    uploaded_at: str
+
+
 class EndorsementsCityPageOut(TypedDict):
     municipality: EndorsementsMunicipalityOut
     labelled_campaigns: list[EndorsementsLabelledCampaign]
@@ -611,6 +694,20 @@ class EndorsementsCommitmentOut(TypedDict):
     counts_toward_goal: bool
 
 
+class EndorsementsCountedBallotOut(TypedDict):
+    voter: str
+    channel: Literal["online", "paper"]
+    lines: list[str]
+
+
+class EndorsementsCountedBallotsOut(TypedDict):
+    call_id: str
+    digest: str
+    total: int
+    items: list[EndorsementsCountedBallotOut]
+    next_offset: int | None
+
+
 class EndorsementsEligibility(TypedDict):
     categories: NotRequired[list[str]]
     territory_only: NotRequired[bool]
@@ -632,6 +729,34 @@ class EndorsementsGrantIn(TypedDict):
     note: NotRequired[str]
     support: NotRequired[list[EndorsementsSupportOffer]]
     match: NotRequired[EndorsementsMatchIn | None]
+
+
+class EndorsementsHeadingIn(TypedDict):
+    key: str
+    name: str
+    budget: int
+    postcodes: NotRequired[list[str]]
+    priority: NotRequired[bool]
+
+
+class EndorsementsHeadingOutcomeOut(TypedDict):
+    proposal_id: str
+    title: str
+    votes: int
+    amount: int
+    rank: int
+    selected: bool
+    why_not: Literal["budget", "no_votes"] | None
+
+
+class EndorsementsHeadingResultOut(TypedDict):
+    key: str
+    name: str
+    budget: int
+    spent: int
+    priority: bool
+    ballots: int
+    outcomes: list[EndorsementsHeadingOutcomeOut]
 
 
 class EndorsementsHistoryEntry(TypedDict):
@@ -683,6 +808,35 @@ class EndorsementsLabelRequestsOut(TypedDict):
 class EndorsementsLabelledCampaign(TypedDict):
     label: EndorsementsLabelOut
     campaign: EndorsementsPageCampaign
+
+
+class EndorsementsLetterBatchIn(TypedDict):
+    call_id: str
+    addresses: list[EndorsementsAddressIn]
+    valid_until: NotRequired[str | None]
+
+
+class EndorsementsLetterBatchOut(TypedDict):
+    batch_id: str
+    call_id: str
+    call_title: str
+    municipality: str
+    municipality_name: str
+    valid_until: str
+    letters: list[EndorsementsLetterOut]
+
+
+class EndorsementsLetterClaimIn(TypedDict):
+    code: str
+
+
+class EndorsementsLetterOut(TypedDict):
+    name: str
+    line1: str
+    line2: str
+    postcode: str
+    city: str
+    code: str
 
 
 class EndorsementsMatchIn(TypedDict):
@@ -794,6 +948,22 @@ class EndorsementsPageTotals(TypedDict):
     support_offers_by_kind: dict[str, int]
 
 
+class EndorsementsPaperBallotIn(TypedDict):
+    station: str
+    postcode: str
+    lines: list[str]
+
+
+class EndorsementsPaperBallotOut(TypedDict):
+    id: str
+    call_id: str
+    station: str
+    postcode: str
+    lines: list[str]
+    entered_by: str
+    entered_at: str
+
+
 class EndorsementsParkedMessage(TypedDict):
     message_id: str | None
     reason: str | None
@@ -885,9 +1055,27 @@ class EndorsementsReasonIn(TypedDict):
     reason: str
 
 
+class EndorsementsRejectedRowOut(TypedDict):
+    line: int
+    reason: str
+
+
 class EndorsementsReplayed(TypedDict):
     queue: str
     replayed: list[str]
+
+
+class EndorsementsResidencyOut(TypedDict):
+    municipality: str
+    methods: list[Literal["census", "letter"]]
+    census_entries: int
+    census_uploaded_at: NotRequired[str | None]
+    letters_sent: int
+    letters_used: int
+
+
+class EndorsementsResidencySettingsIn(TypedDict):
+    methods: list[Literal["census", "letter"]]
 
 
 class EndorsementsResultsOut(TypedDict):
@@ -896,6 +1084,10 @@ class EndorsementsResultsOut(TypedDict):
     digest: str
     ballots: int
     ranking: list[EndorsementsRankedOut]
+    tie_break: NotRequired[str | None]
+    online_ballots: NotRequired[int]
+    paper_ballots: NotRequired[int]
+    headings: NotRequired[list[EndorsementsHeadingResultOut]]
 
 
 class EndorsementsReviewQueueOut(TypedDict):
@@ -918,6 +1110,14 @@ class EndorsementsSelectionOut(TypedDict):
     winners: list[EndorsementsWinnerOut]
 
 
+class EndorsementsStatisticsOut(TypedDict):
+    call_id: str
+    online: int
+    paper: int
+    total: int
+    by_neighbourhood: list[EndorsementsTurnoutRowOut]
+
+
 class EndorsementsSupportOffer(TypedDict):
     kind: Literal["land", "venue", "equipment", "permits", "communication", "technical_help"]
     description: str
@@ -930,6 +1130,22 @@ class EndorsementsSupportOffer(TypedDict):
 
 class EndorsementsTrialIn(TypedDict):
     days: int
+
+
+class EndorsementsTurnoutRowOut(TypedDict):
+    postcode: str
+    online: int
+    paper: int
+    total: int
+
+
+class EndorsementsVerificationOut(TypedDict):
+    call_id: str
+    verified: bool
+    method: NotRequired[Literal["census", "letter", "profile"] | None]
+    postcode: NotRequired[str | None]
+    verified_at: NotRequired[str | None]
+    methods: list[Literal["census", "letter"]]
 
 
 class EndorsementsVoteOut(TypedDict):
@@ -1775,10 +1991,63 @@ class CivicfundClient(_Base):
         answer = await self._call("GET", f"/api/v1/endorsements/calls/{_segment(call_id)}")
         return cast("EndorsementsCallOut", answer.json())
 
+    async def endorsements_my_ballot(self, call_id: str) -> EndorsementsBallotOut:
+        """My Ballot: GET /api/v1/endorsements/calls/{call_id}/ballot. The caller's ballot: lines and running total per heading, whether it is counted."""
+        answer = await self._call("GET", f"/api/v1/endorsements/calls/{_segment(call_id)}/ballot")
+        return cast("EndorsementsBallotOut", answer.json())
+
+    async def endorsements_set_ballot(
+        self, call_id: str, *, body: EndorsementsBallotSetupIn
+    ) -> EndorsementsCallOut:
+        """Set Ballot: PUT /api/v1/endorsements/calls/{call_id}/ballot-setup. The city sets the vote's rule, headings (budget, voters by postcode) and tie-break,"""
+        answer = await self._call(
+            "PUT", f"/api/v1/endorsements/calls/{_segment(call_id)}/ballot-setup", json=body
+        )
+        return cast("EndorsementsCallOut", answer.json())
+
+    async def endorsements_checkout_ballot(self, call_id: str) -> EndorsementsBallotOut:
+        """Checkout Ballot: POST /api/v1/endorsements/calls/{call_id}/ballot/checkout. Count the ballot; checking out again replaces the counted ballot until the vote closes."""
+        answer = await self._call("POST", f"/api/v1/endorsements/calls/{_segment(call_id)}/ballot/checkout")
+        return cast("EndorsementsBallotOut", answer.json())
+
+    async def endorsements_remove_ballot_line(self, call_id: str, proposal_id: str) -> EndorsementsBallotOut:
+        """Remove Ballot Line: DELETE /api/v1/endorsements/calls/{call_id}/ballot/lines/{proposal_id}."""
+        answer = await self._call(
+            "DELETE", f"/api/v1/endorsements/calls/{_segment(call_id)}/ballot/lines/{_segment(proposal_id)}"
+        )
+        return cast("EndorsementsBallotOut", answer.json())
+
+    async def endorsements_add_ballot_line(self, call_id: str, proposal_id: str) -> EndorsementsBallotOut:
+        """Add Ballot Line: PUT /api/v1/endorsements/calls/{call_id}/ballot/lines/{proposal_id}."""
+        answer = await self._call(
+            "PUT", f"/api/v1/endorsements/calls/{_segment(call_id)}/ballot/lines/{_segment(proposal_id)}"
+        )
+        return cast("EndorsementsBallotOut", answer.json())
+
+    async def endorsements_published_ballots(
+        self, call_id: str, *, offset: int | None = None, limit: int | None = None
+    ) -> EndorsementsCountedBallotsOut:
+        """Published Ballots: GET /api/v1/endorsements/calls/{call_id}/ballots. Every counted ballot (pseudonymous) and their digest: anyone can recount the results."""
+        answer = await self._call(
+            "GET",
+            f"/api/v1/endorsements/calls/{_segment(call_id)}/ballots",
+            params={"offset": offset, "limit": limit},
+        )
+        return cast("EndorsementsCountedBallotsOut", answer.json())
+
     async def endorsements_close_call(self, call_id: str) -> EndorsementsCallOut:
         """Close Call: POST /api/v1/endorsements/calls/{call_id}/close. Close a call without winners (canceled or abandoned)."""
         answer = await self._call("POST", f"/api/v1/endorsements/calls/{_segment(call_id)}/close")
         return cast("EndorsementsCallOut", answer.json())
+
+    async def endorsements_enter_paper_ballot(
+        self, call_id: str, *, body: EndorsementsPaperBallotIn
+    ) -> EndorsementsPaperBallotOut:
+        """Enter Paper Ballot: POST /api/v1/endorsements/calls/{call_id}/paper-ballots. An official of the city enters a polling station's paper ballot (who entered it is kept)."""
+        answer = await self._call(
+            "POST", f"/api/v1/endorsements/calls/{_segment(call_id)}/paper-ballots", json=body
+        )
+        return cast("EndorsementsPaperBallotOut", answer.json())
 
     async def endorsements_list_proposals(self, call_id: str) -> EndorsementsProposalsOut:
         """List Proposals: GET /api/v1/endorsements/calls/{call_id}/proposals."""
@@ -1793,6 +2062,29 @@ class CivicfundClient(_Base):
             "POST", f"/api/v1/endorsements/calls/{_segment(call_id)}/proposals", json=body
         )
         return cast("EndorsementsProposalOut", answer.json())
+
+    async def endorsements_my_residency(self, call_id: str) -> EndorsementsVerificationOut:
+        """My Residency: GET /api/v1/endorsements/calls/{call_id}/residency. Whether the caller has proved residency for this call, and which proofs the city takes."""
+        answer = await self._call("GET", f"/api/v1/endorsements/calls/{_segment(call_id)}/residency")
+        return cast("EndorsementsVerificationOut", answer.json())
+
+    async def endorsements_prove_by_census(
+        self, call_id: str, *, body: EndorsementsCensusClaimIn
+    ) -> EndorsementsVerificationOut:
+        """Prove By Census: POST /api/v1/endorsements/calls/{call_id}/residency/census. Prove residency with the census: document number, birth date and postcode as the city's"""
+        answer = await self._call(
+            "POST", f"/api/v1/endorsements/calls/{_segment(call_id)}/residency/census", json=body
+        )
+        return cast("EndorsementsVerificationOut", answer.json())
+
+    async def endorsements_prove_by_letter(
+        self, call_id: str, *, body: EndorsementsLetterClaimIn
+    ) -> EndorsementsVerificationOut:
+        """Prove By Letter: POST /api/v1/endorsements/calls/{call_id}/residency/letter. Prove residency with the code of the letter the city posted. One code verifies one"""
+        answer = await self._call(
+            "POST", f"/api/v1/endorsements/calls/{_segment(call_id)}/residency/letter", json=body
+        )
+        return cast("EndorsementsVerificationOut", answer.json())
 
     async def endorsements_call_results(self, call_id: str) -> EndorsementsResultsOut:
         """Call Results: GET /api/v1/endorsements/calls/{call_id}/results. Public once the vote closed (no bandwagon effect while it runs); officials and the city's"""
@@ -1819,6 +2111,11 @@ class CivicfundClient(_Base):
             json=body,
         )
         return cast("EndorsementsSelectionOut", answer.json())
+
+    async def endorsements_vote_statistics(self, call_id: str) -> EndorsementsStatisticsOut:
+        """Vote Statistics: GET /api/v1/endorsements/calls/{call_id}/statistics. For the city's officials: turnout by neighbourhood (postcode) and channel (online / paper)."""
+        answer = await self._call("GET", f"/api/v1/endorsements/calls/{_segment(call_id)}/statistics")
+        return cast("EndorsementsStatisticsOut", answer.json())
 
     async def endorsements_campaign_label_requests(self, campaign_id: str) -> EndorsementsLabelRequestsOut:
         """Campaign Label Requests: GET /api/v1/endorsements/campaigns/{campaign_id}/label-requests. The owner's (or an admin's) view of every label request for the campaign, in every status"""
@@ -2039,6 +2336,36 @@ class CivicfundClient(_Base):
             json=body,
         )
         return cast("EndorsementsPoolOut", answer.json())
+
+    async def endorsements_residency_overview(self, slug: str) -> EndorsementsResidencyOut:
+        """Residency Overview: GET /api/v1/endorsements/municipalities/{slug}/residency. How the city verifies residents, the size of its census, letters made and used."""
+        answer = await self._call("GET", f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency")
+        return cast("EndorsementsResidencyOut", answer.json())
+
+    async def endorsements_configure_residency(
+        self, slug: str, *, body: EndorsementsResidencySettingsIn
+    ) -> EndorsementsResidencyOut:
+        """Configure Residency: PUT /api/v1/endorsements/municipalities/{slug}/residency. Choose the proofs of residency the city accepts for its votes (managers)."""
+        answer = await self._call(
+            "PUT", f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency", json=body
+        )
+        return cast("EndorsementsResidencyOut", answer.json())
+
+    async def endorsements_upload_census(self, slug: str) -> EndorsementsCensusUploadOut:
+        """Upload Census: PUT /api/v1/endorsements/municipalities/{slug}/residency/census. Replace the city's census with a CSV file (columns document_number, birth_date as"""
+        answer = await self._call(
+            "PUT", f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency/census"
+        )
+        return cast("EndorsementsCensusUploadOut", answer.json())
+
+    async def endorsements_make_letters(
+        self, slug: str, *, body: EndorsementsLetterBatchIn
+    ) -> EndorsementsLetterBatchOut:
+        """Make Letters: POST /api/v1/endorsements/municipalities/{slug}/residency/letters. Make one letter per address, each with its own code, for the city to print and post. The"""
+        answer = await self._call(
+            "POST", f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency/letters", json=body
+        )
+        return cast("EndorsementsLetterBatchOut", answer.json())
 
     async def endorsements_review_queue(self, slug: str) -> EndorsementsReviewQueueOut:
         """Review Queue: GET /api/v1/endorsements/municipalities/{slug}/review-queue. Campaigns in the city's territory, with their label if any; unlabelled and requested first"""
