@@ -38,6 +38,8 @@ class Principal(BaseModel):
     roles: list[str] = Field(default_factory=list)
     municipalities: dict[str, str] = Field(default_factory=dict)
     token_id: str | None = None
+    # The gateway's `email_verified` claim: voting, proposing and larger pledges need it.
+    email_verified: bool = False
 
     @property
     def is_user(self) -> bool:
@@ -143,6 +145,7 @@ class JwksVerifier:
             roles=[str(r) for r in claims.get("roles", [])],
             municipalities={str(k): str(v) for k, v in municipalities.items()},
             token_id=claims.get("jti"),
+            email_verified=claims.get("email_verified") is True,
         )
 
 

@@ -51,11 +51,13 @@ INDEXES = [
     Index("proposals", [("proposer_id", 1)]),
     Index("votes", [("voter_id", 1)]),
     Index("votes", [("call_id", 1), ("voter_id", 1)]),
+    Index("ballots", [("call_id", 1), ("status", 1)]),
+    Index("ballots", [("voter_id", 1)]),
 ]
 COLLECTIONS = [
     "municipalities", "subscriptions", "officials", "invitations", "campaigns", "users",
     "labels", "pools", "commitments", "contributions", "match_applications",
-    "calls", "proposals", "votes", "idempotency",
+    "calls", "proposals", "votes", "ballots", "idempotency",
 ]  # fmt: skip
 
 

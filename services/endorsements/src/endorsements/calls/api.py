@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from servicekit.auth import OptionalCallerDep
 
 from ..access import CallRunner
 from ..deps import IdempotencyDep, IdempotencyKey, MongoDep, PrincipalDep
 from ..fields import Id, Slug
-from . import usecases
+from . import usecases, voting
 from .models import (
+    BallotOut,
+    BallotSetupIn,
     CallIn,
     CallOut,
     CallsOut,
+    CountedBallotsOut,
     NoteIn,
+    PaperBallotIn,
+    PaperBallotOut,
     ProposalIn,
     ProposalOut,
     ProposalsOut,
@@ -22,6 +29,7 @@ from .models import (
     ScheduleIn,
     SelectionIn,
     SelectionOut,
+    StatisticsOut,
     VoteOut,
 )
 
@@ -76,8 +84,96 @@ async def shortlist_proposal(
 
 @router.post("/proposals/{proposal_id}/votes", status_code=201)
 async def cast_vote(proposal_id: Id, principal: PrincipalDep, mongo: MongoDep) -> VoteOut:
-    """One vote per proposal, `votes_per_resident` per call; residents only (declared postcode)."""
+    """One vote per proposal, `votes_per_resident` per call; residents only (declared postcode).
+    Calls whose city set a ballot rule vote with the ballot instead (409 use_ballot)."""
     return await usecases.cast_vote(mongo, principal, proposal_id)
+
+
+# The participatory-budget ballot.
+
+VOTER_ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "email_not_verified, not_resident or not_your_heading"},
+    409: {"description": "no_vote, no_ballot, vote_not_open or vote_closed"},
+}
+
+
+@router.put(
+    "/calls/{call_id}/ballot-setup",
+    responses={409: {"description": "no_vote, call_not_open, vote_closed or ballots_cast"},
+               422: {"description": "bad_ballot_rule: a rule, heading or tie-break that cannot work"}},
+)  # fmt: skip
+async def set_ballot(call_id: Id, body: BallotSetupIn, principal: PrincipalDep, mongo: MongoDep) -> CallOut:
+    """The city sets the vote's rule, headings (budget, voters by postcode) and tie-break,
+    published with the call; it can change them until the first ballot is checked out."""
+    return await voting.set_ballot(mongo, principal, call_id, body)
+
+
+@router.get("/calls/{call_id}/ballot", responses={409: {"description": "no_vote or no_ballot"}})
+async def my_ballot(call_id: Id, principal: PrincipalDep, mongo: MongoDep) -> BallotOut:
+    """The caller's ballot: lines and running total per heading, whether it is counted."""
+    return await voting.my_ballot(mongo, principal, call_id)
+
+
+@router.put(
+    "/calls/{call_id}/ballot/lines/{proposal_id}",
+    responses={**VOTER_ERRORS, 404: {"description": "not_on_ballot"},
+               409: {"description": "line_refused (the rule's message), or the vote is not open"}},
+)  # fmt: skip
+async def add_ballot_line(
+    call_id: Id, proposal_id: Id, principal: PrincipalDep, mongo: MongoDep
+) -> BallotOut:
+    return await voting.add_line(mongo, principal, call_id, proposal_id)
+
+
+@router.delete("/calls/{call_id}/ballot/lines/{proposal_id}", responses=VOTER_ERRORS)
+async def remove_ballot_line(
+    call_id: Id, proposal_id: Id, principal: PrincipalDep, mongo: MongoDep
+) -> BallotOut:
+    return await voting.remove_line(mongo, principal, call_id, proposal_id)
+
+
+@router.post(
+    "/calls/{call_id}/ballot/checkout",
+    responses={**VOTER_ERRORS, 409: {"description": "checkout_refused (the rule's message), or not open"}},
+)
+async def checkout_ballot(call_id: Id, principal: PrincipalDep, mongo: MongoDep) -> BallotOut:
+    """Count the ballot; checking out again replaces the counted ballot until the vote closes."""
+    return await voting.checkout(mongo, principal, call_id)
+
+
+@router.post(
+    "/calls/{call_id}/paper-ballots",
+    status_code=201,
+    responses={409: {"description": "no_ballot, vote_not_open or vote_closed"},
+               422: {"description": "not_resident or paper_ballot_refused (the rule's message)"}},
+)  # fmt: skip
+async def enter_paper_ballot(
+    call_id: Id, body: PaperBallotIn, principal: PrincipalDep, mongo: MongoDep
+) -> PaperBallotOut:
+    """An official of the city enters a polling station's paper ballot (who entered it is kept)."""
+    return await voting.enter_paper_ballot(mongo, principal, call_id, body)
+
+
+@router.get(
+    "/calls/{call_id}/ballots",
+    responses={403: {"description": "vote_running: published when the vote closes"},
+               409: {"description": "no_vote or no_ballot"}},
+)  # fmt: skip
+async def published_ballots(
+    call_id: Id,
+    principal: OptionalCallerDep,
+    mongo: MongoDep,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> CountedBallotsOut:
+    """Every counted ballot (pseudonymous) and their digest: anyone can recount the results."""
+    return await usecases.published_ballots(mongo, principal, call_id, offset, limit)
+
+
+@router.get("/calls/{call_id}/statistics", responses={409: {"description": "no_vote or no_ballot"}})
+async def vote_statistics(call_id: Id, principal: PrincipalDep, mongo: MongoDep) -> StatisticsOut:
+    """For the city's officials: turnout by neighbourhood (postcode) and channel (online / paper)."""
+    return await voting.statistics(mongo, principal, call_id)
 
 
 @router.get(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from ..fields import Category, Currency, Id, Money, Postcode
 
@@ -96,6 +96,9 @@ class CallOut(BaseModel):
     selection_mode: SelectionMode
     votes_per_resident: int
     status: Literal["open", "closed", "decided"]
+    ballot: BallotSetupOut | None = Field(
+        default=None, description="the vote's rule, headings and tie-break, once the city set them"
+    )
 
     @classmethod
     def of(cls, c: dict[str, Any]) -> CallOut:
@@ -143,12 +146,167 @@ class RankedOut(BaseModel):
     selected: bool
 
 
+class HeadingOutcomeOut(BaseModel):
+    proposal_id: str
+    title: str
+    votes: int
+    amount: int
+    rank: int
+    selected: bool
+    why_not: Literal["budget", "no_votes"] | None
+
+
+class HeadingResultOut(BaseModel):
+    key: str
+    name: str
+    budget: int
+    spent: int
+    priority: bool
+    ballots: int = Field(description="counted ballots with at least one line in this heading")
+    outcomes: list[HeadingOutcomeOut]
+
+
 class ResultsOut(BaseModel):
     call_id: str
     final: bool = Field(description="true once the vote closed")
     digest: str = Field(description="fingerprint of the proposals and ballots: same inputs, same digest")
     ballots: int
     ranking: list[RankedOut]
+    tie_break: str | None = Field(
+        default=None, description="ballot calls: the rule published before the vote"
+    )
+    online_ballots: int = 0
+    paper_ballots: int = 0
+    headings: list[HeadingResultOut] = Field(default_factory=list, description="ballot calls only")
+
+
+# The ballot of a participatory budget.
+
+RuleKind = Literal["approval", "knapsack", "threshold"]
+TieBreak = Literal["earliest_submission", "lowest_amount", "draw"]
+HeadingKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]
+
+
+class BallotRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RuleKind = Field(
+        description="approval: up to max_lines proposals (CONSUL max_ballot_lines); knapsack: amounts fit "
+        "in the heading's budget (CONSUL); threshold: spend min_percent..100 % of it (Decidim "
+        "vote_rule_threshold_percent), with min_projects / max_projects (vote_rule_minimum_budget_projects, "
+        "vote_rule_selected_projects)"
+    )
+    max_lines: int | None = Field(default=None, ge=1, le=200)
+    min_percent: int | None = Field(default=None, ge=1, le=100)
+    min_projects: int | None = Field(default=None, ge=1, le=200)
+    max_projects: int | None = Field(default=None, ge=1, le=200)
+
+
+class HeadingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: HeadingKey
+    name: str = Field(min_length=2, max_length=120)
+    budget: Money
+    postcodes: list[Postcode] = Field(
+        default_factory=list, max_length=200, description="who votes and which proposals; empty: city-wide"
+    )
+    priority: bool = Field(default=False, description="reserved for priority neighbourhoods")
+
+
+class BallotSetupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule: BallotRuleIn
+    headings: list[HeadingIn] = Field(min_length=1, max_length=50)
+    tie_break: TieBreak
+    seed: str = Field(default="", max_length=200, description="the draw's seed, published with the rule")
+    assign: dict[Id, HeadingKey] = Field(
+        default_factory=dict, max_length=500, description="proposal id -> heading key (else by postcode)"
+    )
+
+
+class BallotSetupOut(BaseModel):
+    rule: dict[str, Any]
+    headings: list[dict[str, Any]]
+    tie_break: str
+    seed: str
+    assign: dict[str, str]
+
+
+class BallotLineOut(BaseModel):
+    proposal_id: str
+    title: str
+    amount: int
+
+
+class BallotHeadingOut(BaseModel):
+    key: str
+    name: str
+    budget: int
+    priority: bool
+    may_vote: bool = Field(description="whether this resident votes in this heading")
+    total: int = Field(description="the running total of this heading's lines")
+    left: int
+    lines: list[BallotLineOut]
+    refusal: str | None = Field(description="why this heading's lines cannot be checked out yet, or null")
+
+
+class BallotOut(BaseModel):
+    call_id: str
+    rule: dict[str, Any]
+    counted: bool = Field(description="a checked-out ballot is counted (the last checkout counts)")
+    changed: bool = Field(description="lines changed since the last checkout (check out again to count them)")
+    checked_out_at: datetime | None
+    open: bool = Field(description="the vote is open: the ballot can change")
+    headings: list[BallotHeadingOut]
+
+
+class PaperBallotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    station: str = Field(min_length=2, max_length=120, description="the polling station")
+    postcode: Postcode = Field(description="the voter's neighbourhood, checked by the station")
+    lines: list[Id] = Field(min_length=1, max_length=200, description="proposal ids")
+
+
+class PaperBallotOut(BaseModel):
+    id: str
+    call_id: str
+    station: str
+    postcode: str
+    lines: list[str]
+    entered_by: str
+    entered_at: datetime
+
+
+class CountedBallotOut(BaseModel):
+    voter: str = Field(description="a pseudonym (online) or the paper ballot's id")
+    channel: Literal["online", "paper"]
+    lines: list[str]
+
+
+class CountedBallotsOut(BaseModel):
+    call_id: str
+    digest: str = Field(description="ballots_digest of every counted ballot (the results' digest)")
+    total: int
+    items: list[CountedBallotOut]
+    next_offset: int | None
+
+
+class TurnoutRowOut(BaseModel):
+    postcode: str
+    online: int
+    paper: int
+    total: int
+
+
+class StatisticsOut(BaseModel):
+    call_id: str
+    online: int
+    paper: int
+    total: int
+    by_neighbourhood: list[TurnoutRowOut]
 
 
 class WinnerOut(BaseModel):

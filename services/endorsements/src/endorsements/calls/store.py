@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from servicekit.errors import DomainError
 
-from ..store import Collection, Doc, Source
+from ..store import Collection, Doc, Source, split
 
 calls = Collection("calls")
 proposals = Collection("proposals")
@@ -45,3 +45,29 @@ async def votes_of_call(src: Source, call_id: str) -> list[Doc]:
 async def votes_by(src: Source, voter_id: str, call_id: str | None = None) -> list[Doc]:
     query = {"voter_id": voter_id} | ({"call_id": call_id} if call_id else {})
     return await votes.find(src, query)
+
+
+# Ballots of a participatory budget: one per resident per call (`{call}|{voter}`), and paper
+# ballots (`pb_...`, no voter) in the same collection so a count reads one collection.
+ballots = Collection("ballots")
+
+
+async def ballot(src: Source, call_id: str, voter_id: str) -> Doc | None:
+    return await ballots.get(src, f"{call_id}|{voter_id}")
+
+
+async def counted_ballots(src: Source, call_id: str, skip: int = 0, limit: int = 0) -> list[Doc]:
+    """The counted ballots of a call, only the fields a count needs (a page: in _id order)."""
+    db, session = split(src)
+    cursor = db[ballots.name].find(
+        {"call_id": call_id, "status": "counted"},
+        {"counted": 1, "channel": 1, "postcode": 1, "voter_id": 1},
+        session=session,
+    )
+    if limit:
+        cursor = cursor.sort([("_id", 1)]).skip(skip).limit(limit)
+    return [doc async for doc in cursor]
+
+
+async def ballots_by(src: Source, voter_id: str) -> list[Doc]:
+    return await ballots.find(src, {"voter_id": voter_id})

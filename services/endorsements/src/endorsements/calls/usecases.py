@@ -21,6 +21,7 @@ from ..access import CityOfficial, may_read_city, require_active, require_offici
 from ..events_out import call_data, emit_with_public, proposal_data
 from ..store import Doc
 from . import store as calls
+from . import voting
 from .domain import (
     CallRuleError,
     check_windows,
@@ -35,6 +36,7 @@ from .models import (
     CallIn,
     CallOut,
     CallsOut,
+    CountedBallotsOut,
     ProposalIn,
     ProposalOut,
     ProposalsOut,
@@ -137,6 +139,8 @@ async def reschedule_call(mongo: Mongo, principal: Principal, call_id: str, body
 
 
 async def submit_proposal(mongo: Mongo, principal: Principal, call_id: str, body: ProposalIn) -> ProposalOut:
+    if not principal.email_verified:
+        raise DomainError("email_not_verified", 403, "verify your email address before proposing")
     call = await calls.call(mongo.db, call_id)
     muni = await store.municipality(mongo.db, call["municipality"])
     if refusal := submission_refusal(call, utcnow()):
@@ -257,6 +261,8 @@ async def cast_vote(mongo: Mongo, principal: Principal, proposal_id: str) -> Vot
     if proposal is None:
         raise DomainError("proposal_not_found", 404, "no such proposal")
     call = await calls.call(mongo.db, proposal["call_id"])
+    if call.get("ballot"):
+        raise DomainError("use_ballot", 409, "this call votes with a ballot: /calls/{call_id}/ballot")
     muni = await store.municipality(mongo.db, call["municipality"])
     user = await store.user(mongo.db, principal.sub) or {}
     is_resident = bool(user.get("postcode")) and store.territory_of(muni).contains(user.get("postcode"))
@@ -283,6 +289,8 @@ async def cast_vote(mongo: Mongo, principal: Principal, proposal_id: str) -> Vot
 
 
 async def _results(src: store.Source, call: Doc) -> ResultsOut:
+    if call.get("ballot"):
+        return await voting.ballot_results(src, call)
     statuses = ["shortlisted"] if call["selection_mode"] == "jury_then_vote" else ["submitted", "shortlisted"]
     if call["status"] == "decided":
         statuses = [*statuses, "selected", "not_selected"]
@@ -301,8 +309,9 @@ async def _results(src: store.Source, call: Doc) -> ResultsOut:
     )
 
 
-async def results(mongo: Mongo, principal: Principal | None, call_id: str) -> ResultsOut:
-    """Public once the vote closed (no bandwagon effect while it runs); officials see it live."""
+async def _published_call(mongo: Mongo, principal: Principal | None, call_id: str) -> Doc:
+    """A vote's results and ballots are public once it closed (no bandwagon effect while it
+    runs); officials and the city's own systems see them live."""
     call = await calls.call(mongo.db, call_id)
     if call["selection_mode"] == "jury":
         raise DomainError("no_vote", 409, "this call is decided by a jury, without a vote")
@@ -316,7 +325,20 @@ async def results(mongo: Mongo, principal: Principal | None, call_id: str) -> Re
         )
     ):
         raise DomainError("vote_running", 403, "results are published when the vote closes")
-    return await _results(mongo.db, call)
+    return call
+
+
+async def results(mongo: Mongo, principal: Principal | None, call_id: str) -> ResultsOut:
+    """Public once the vote closed (no bandwagon effect while it runs); officials see it live."""
+    return await _results(mongo.db, await _published_call(mongo, principal, call_id))
+
+
+async def published_ballots(
+    mongo: Mongo, principal: Principal | None, call_id: str, offset: int, limit: int
+) -> CountedBallotsOut:
+    """The counted ballots, pseudonymous, for anyone to recount (public with the results)."""
+    call = await _published_call(mongo, principal, call_id)
+    return await voting.counted_ballots(mongo.db, call, offset, limit)
 
 
 def launched_campaign_id(proposal_id: str) -> str:
@@ -408,3 +430,4 @@ async def forget_person(tx: Tx, user_id: str) -> None:
         await calls.votes.delete(tx, vote["_id"])
         renamed = {**vote, "_id": f"{vote['call_id']}|{alias}|{vote['proposal_id']}", "voter_id": alias}
         await calls.votes.insert(tx, renamed)
+    await voting.forget_voter(tx, user_id)
