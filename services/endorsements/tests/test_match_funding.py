@@ -119,6 +119,9 @@ async def test_instant_match_first_come_first_served_and_never_taken_back(svc) -
     await eventually(lambda: any(m.routing_key == "match.canceled" for m in matches))
     canceled = next(json.loads(m.body)["data"] for m in matches if m.routing_key == "match.canceled")
     assert canceled["amount"] == 15_000 and canceled["returned_to_pool"] == 285_000
+    await eventually(lambda: any(m.routing_key == "match.due" for m in matches))
+    due = [json.loads(m.body)["data"] for m in matches if m.routing_key == "match.due"]
+    assert [(d["commitment_id"], d["amount"]) for d in due] == [(commitment_id, 15_000)]
     pools = (await svc.http.get(f"/municipalities/{slug}/pools", headers=svc.who("usr_claire"))).json()[
         "items"
     ]
@@ -188,22 +191,33 @@ async def test_conditional_matches_released_or_canceled_by_campaign_outcome(svc)
     c_lost = await grant(
         lid, {"condition": "on_goal_reached", "ratio": 1, "cap_per_project": 9_000}, "grant-k3"
     )
+    # keep_it_all "succeeds" with anything raised: below its goal, on_goal_reached pays nothing.
+    short, lid = await _labelled_campaign(svc, slug, "usr_amina", goal=30_000)
+    c_short = await grant(
+        lid, {"condition": "on_goal_reached", "ratio": 1, "cap_per_project": 20_000}, "grant-k4"
+    )
 
-    for cid, backer, amount in [(won, "b1", 6_000), (won, "b1", 4_000), (won, "b2", 9_000),
-                                (lump, "b1", 3_000), (lump, "b2", 2_500), (lost, "b1", 1_000)]:  # fmt: skip
+    for cid, backer, amount in [(won, "b1", 6_000), (won, "b1", 4_000), (won, "b2", 9_000), (won, "b3", 12_000),
+                                (lump, "b1", 3_000), (lump, "b2", 2_500), (lost, "b1", 1_000),
+                                (short, "b1", 6_000), (short, "b2", 9_000), (short, "b3", 4_000)]:  # fmt: skip
         await svc.publish("payment.succeeded", cid, _payment(cid, backer, amount), source="payments")
     await eventually(lambda: _status(db, c_lump, "released"), timeout=15)
     assert await _given(db, c_won, 0)  # nothing before the goal is reached
 
-    await svc.campaign("usr_amina", slug, verb="succeeded", campaign_id=won, version=3, goal=30_000)
+    await svc.campaign("usr_amina", slug, verb="succeeded", campaign_id=won, version=3, goal=30_000,
+                       raised=31_000)  # fmt: skip
     await svc.campaign("usr_amina", slug, verb="failed", campaign_id=lost, version=3)
+    await svc.campaign("usr_amina", slug, verb="succeeded", campaign_id=short, version=3, goal=30_000,
+                       raised=19_000)  # fmt: skip
     # A stale redelivery of an older campaign event changes nothing.
     await svc.campaign("usr_amina", slug, verb="published", campaign_id=won, version=1, goal=30_000)
     await eventually(lambda: _status(db, c_won, "released"), timeout=15)
     await eventually(lambda: _status(db, c_lost, "canceled"), timeout=15)
+    await eventually(lambda: _status(db, c_short, "canceled"), timeout=15)
     assert (await db.campaigns.find_one({"_id": won}))["status"] == "succeeded"
-    # b1's second contribution is not matched: 6,000 + 9,000.
-    assert await _given(db, c_won, 15_000)
+    # b1's second contribution is not matched: 6,000 + 9,000 + 12,000, capped at 20,000.
+    assert await _given(db, c_won, 20_000)
+    assert await _given(db, c_short, 0)
 
     def by_key(key: str) -> dict[str, dict]:
         return {
@@ -213,10 +227,17 @@ async def test_conditional_matches_released_or_canceled_by_campaign_outcome(svc)
 
     await eventually(lambda: len(by_key("match.released")) == 2 and c_lost in by_key("match.canceled"))
     released = by_key("match.released")
-    assert released[c_won]["amount"] == 15_000 and released[c_lump]["amount"] == 4_000
+    assert released[c_won]["amount"] == 20_000 and released[c_lump]["amount"] == 4_000
     assert released[c_lump]["counts_toward_goal"] is True
     canceled = by_key("match.canceled")[c_lost]
     assert canceled["amount"] == 0 and canceled["returned_to_pool"] == 9_000  # nothing was given
+    await eventually(lambda: c_short in by_key("match.canceled"))
+    assert by_key("match.canceled")[c_short]["reason"] == "goal not reached by the deadline"
+    # What the city now owes for good, once per commitment; nothing for what gave nothing.
+    await eventually(lambda: {c_won, c_lump} <= set(by_key("match.due")))
+    due = by_key("match.due")
+    assert due[c_won]["amount"] == 20_000 and due[c_lump]["amount"] == 4_000
+    assert c_lost not in due and c_short not in due
     committed = by_key("match.committed")
     assert committed[c_won]["counts_toward_goal"] is False  # on_goal_reached does not count before release
 
@@ -253,3 +274,42 @@ async def test_an_impossible_payment_event_is_parked_with_its_reason(svc) -> Non
     assert "was recorded for campaign" in str(parked[0].headers["x-error"])
     doc = await svc.ctx.mongo.db.contributions.find_one({"_id": pay["payment_id"]})
     assert doc["campaign_id"] == cid and not bool(doc["refunded"])
+
+
+async def test_all_or_nothing_matches_follow_the_charges_and_are_due_when_completed(svc) -> None:
+    slug = await _setup(svc)
+    pool = await _pool(svc, slug, 1_000_000, name="Pool AoN")
+    _, matches = await tap(svc.ctx.bus, "match.*")
+    db = svc.ctx.mongo.db
+    cid, lid = await _labelled_campaign(svc, slug, "usr_amina", goal=30_000, funding_model="all_or_nothing")
+    headers = {**svc.who("usr_claire"), "Idempotency-Key": "grant-aon"}
+    rule = {"pool_id": pool, "condition": "on_goal_reached", "ratio": 1, "cap_per_project": 20_000,
+            "max_contributions_per_backer": 1, "min_backers": 2}  # fmt: skip
+    r = await svc.http.post(f"/labels/{lid}/grant", json={"match": rule}, headers=headers)
+    assert r.status_code == 200, r.text
+    (c_id,) = r.json()["commitment_ids"]
+    common = {"goal": 30_000, "funding_model": "all_or_nothing"}
+    await svc.campaign(
+        "usr_amina", slug, verb="succeeded", campaign_id=cid, version=3, pledged=31_000, **common
+    )
+    await eventually(lambda: _charging(db, c_id), timeout=15)
+    # The pledges are charged after success: the rule applies to the money actually charged.
+    await svc.publish("payment.succeeded", "a", _payment(cid, "b1", 6_000), source="payments")
+    await svc.known("contributions", {"campaign_id": cid, "backer_id": "b1"})
+    assert await _given(db, c_id, 0)  # one backer charged: below min_backers
+    await svc.publish("payment.succeeded", "b", _payment(cid, "b1", 4_000), source="payments")
+    await svc.publish("payment.succeeded", "c", _payment(cid, "b2", 9_000), source="payments")
+    await eventually(lambda: _given(db, c_id, 15_000), timeout=15)
+    assert not any(m.routing_key == "match.due" for m in matches)  # not final before completion
+    await svc.campaign("usr_amina", slug, verb="completed", campaign_id=cid, version=5, **common)
+    await eventually(lambda: _status(db, c_id, "released"), timeout=15)
+    await eventually(lambda: any(m.routing_key == "match.due" for m in matches))
+    due = [json.loads(m.body)["data"] for m in matches if m.routing_key == "match.due"]
+    assert [(d["commitment_id"], d["amount"]) for d in due] == [(c_id, 15_000)]
+    released = [json.loads(m.body)["data"]["amount"] for m in matches if m.routing_key == "match.released"]
+    assert max(released) == 15_000
+
+
+async def _charging(db, commitment_id: str) -> bool:
+    doc = await db.commitments.find_one({"_id": commitment_id})
+    return doc is not None and bool(doc.get("charging"))

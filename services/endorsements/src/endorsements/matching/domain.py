@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 CONDITIONS = ("instant", "on_goal_reached", "lump_sum_at_threshold")
 
@@ -91,7 +91,8 @@ def conditional_release(
     known_total = 0
     matched = 0
     items = list(contributions)
-    if items and len({c.backer_id for c in items}) < int(rule.get("min_backers") or 0):
+    # The minimum counts backers who were actually charged: none known means none counted.
+    if len({c.backer_id for c in items}) < int(rule.get("min_backers") or 0):
         return 0
     per_backer = rule.get("max_contributions_per_backer")
     for c in items:
@@ -110,6 +111,92 @@ def lump_sum_due(rule: dict[str, Any], goal: int, raised: int, distinct_backers:
     if distinct_backers < int(rule.get("min_backers") or 0):
         return False
     return raised * 100 >= int(rule["threshold_percent"]) * goal
+
+
+def goal_reached(goal: int, raised: int, pledged: int, counted_match: int) -> bool:
+    """The goal was met by the deadline: money charged, pledges still authorised (all_or_nothing)
+    and the matches that count toward the goal. A keep-it-all campaign "succeeds" with anything
+    raised, so its success alone never says the goal was met."""
+    return goal > 0 and raised + pledged + counted_match >= goal
+
+
+@dataclass(frozen=True)
+class EndAction:
+    """What a campaign's end does to one still-open commitment.
+
+    release   the city owes `amount` (final: it becomes due)
+    cancel    nothing more is given; what was given stays (`reason` says why)
+    charging  all_or_nothing success: the pledges are charged now, and the commitment is
+              settled against the money actually charged, then due when the campaign completes
+    """
+
+    kind: Literal["release", "cancel", "charging"]
+    amount: int = 0
+    reason: str = ""
+
+
+def end_action(
+    rule: dict[str, Any],
+    funding_model: str,
+    verb: str,
+    contributions: Iterable[Contribution],
+    goal: int,
+    raised: int,
+    pledged: int,
+    counted_match: int,
+    max_amount: int,
+) -> EndAction:
+    """The rule applied when a campaign ends (`verb`: succeeded, failed, canceled, completed).
+
+    `contributions` are the charges known here, `raised`/`pledged` the campaign's own totals at
+    the deadline, `counted_match` what other commitments gave that counts toward the goal."""
+    condition = rule["condition"]
+    items = list(contributions)
+    if verb in ("failed", "canceled"):
+        return EndAction("cancel", reason=f"campaign {verb}")
+    if verb == "completed":
+        return EndAction("cancel", reason="campaign completed: unused remainder returned to the pool")
+    charged = max(sum(c.amount for c in items), raised)
+    backers = len({c.backer_id for c in items})
+    if funding_model == "all_or_nothing":
+        if not goal_reached(goal, raised, pledged, counted_match):
+            return EndAction("cancel", reason="goal not reached by the deadline")
+        return EndAction("charging")
+    if condition == "on_goal_reached":
+        if not goal_reached(goal, charged, 0, counted_match):
+            return EndAction("cancel", reason="goal not reached by the deadline")
+        amount = conditional_release(rule, items, raised, max_amount)
+        if amount <= 0:
+            return EndAction("cancel", reason="the rule's conditions were not met")
+        return EndAction("release", amount)
+    if condition == "lump_sum_at_threshold":
+        if goal and lump_sum_due(rule, goal, charged, backers):
+            return EndAction("release", max_amount)
+        return EndAction("cancel", reason="threshold not reached")
+    # keep_it_all instant: the campaign takes no more money; what it gave stays and is due.
+    return EndAction("cancel", reason=f"campaign {verb}: unused remainder returned to the pool")
+
+
+def settle_charged(
+    rule: dict[str, Any], contributions: Iterable[Contribution], goal: int, max_amount: int
+) -> int:
+    """all_or_nothing after success: what the commitment gives for the money actually charged
+    so far (per-backer limits, minimum backers and caps on the charges, first come first served)."""
+    items = list(contributions)
+    if rule["condition"] == "lump_sum_at_threshold":
+        charged = sum(c.amount for c in items)
+        due = bool(goal) and lump_sum_due(rule, goal, charged, len({c.backer_id for c in items}))
+        return max_amount if due else 0
+    if rule["condition"] == "on_goal_reached":
+        return conditional_release(rule, items, 0, max_amount)
+    given, seen, per_backer = 0, set[str](), dict[str, int]()
+    for c in items:
+        seen.add(c.backer_id)
+        amount = instant_match(rule, c.amount, per_backer.get(c.backer_id, 0), len(seen), given, max_amount)
+        if amount > 0:
+            per_backer[c.backer_id] = per_backer.get(c.backer_id, 0) + 1
+            given += amount
+    return given
 
 
 def counts_toward_goal(condition: str) -> bool:

@@ -29,13 +29,14 @@ from . import store as matching
 from .domain import (
     Contribution,
     RuleError,
-    conditional_release,
     counts_toward_goal,
+    end_action,
     instant_match,
     lump_sum_due,
     pool_usage,
     preview_cost,
     ratio_hundredths,
+    settle_charged,
     validate_rule,
 )
 from .models import CommitmentOut, MatchIn, MatchPreviewOut, PoolIn, PoolOut, PoolsOut
@@ -299,6 +300,31 @@ async def _release(tx: Tx, c: Doc, amount: int) -> None:
     await emit_with_public(tx, c["municipality"], "match.released", c["_id"], data)
 
 
+async def _due(tx: Tx, c: Doc, amount: int) -> None:
+    """The city owes `amount` for this commitment from now on (final): payments collects it.
+    Once per commitment; nothing is due for a commitment that gave nothing."""
+    current = await matching.commitments.get(tx, c["_id"]) or c
+    if current.get("due_at") is not None or amount <= 0:
+        return
+    await matching.commitments.patch(tx, c["_id"], {"due_at": utcnow(), "due_amount": amount})
+    data = match_data(c, amount=amount, counts_toward_goal=counts_toward_goal(c["rule"]["condition"]))
+    tx.emit("match.due", c["_id"], data)
+
+
+async def _settle_charging(tx: Tx, c: Doc, campaign_id: str) -> None:
+    """all_or_nothing after success: the conditional rules over the money actually charged so
+    far; the running total is published as match.released (consumers keep the highest)."""
+    charged = await store.charged_contributions(tx, [campaign_id])
+    known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in charged]
+    campaign = await store.campaign(tx, campaign_id) or {}
+    total = settle_charged(c["rule"], known, int(campaign.get("goal") or 0), int(c["max_amount"]))
+    if total <= int(c.get("given", 0)):
+        return
+    await matching.commitments.patch(tx, c["_id"], {"given": total})
+    data = match_data(c, amount=total, counts_toward_goal=counts_toward_goal(c["rule"]["condition"]))
+    await emit_with_public(tx, c["municipality"], "match.released", c["_id"], data)
+
+
 async def _on_contribution(tx: Tx, payment_id: str) -> None:
     contribution = await store.contribution(tx, payment_id)
     if contribution is None or not bool(contribution.get("succeeded")) or bool(contribution.get("refunded")):
@@ -319,11 +345,15 @@ async def _on_contribution(tx: Tx, payment_id: str) -> None:
         condition = c["rule"]["condition"]
         if condition == "instant":
             await _apply_instant(tx, c, contribution, backers)
+        elif c.get("charging"):
+            await _settle_charging(tx, c, campaign_id)
         elif condition == "lump_sum_at_threshold":
             campaign = await store.campaign(tx, campaign_id) or {}
             raised = sum(int(x["amount"]) for x in effective)
             if campaign.get("goal") and lump_sum_due(c["rule"], int(campaign["goal"]), raised, backers):
                 await _release(tx, c, int(c["max_amount"]))
+                if campaign.get("funding_model") != "all_or_nothing":
+                    await _due(tx, c, int(c["max_amount"]))
         # on_goal_reached waits for campaign.succeeded.
 
 
@@ -370,32 +400,53 @@ async def _apply_instant(tx: Tx, c: Doc, contribution: Doc, backers: int) -> Non
 
 
 async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> None:
-    """succeeded: release on_goal_reached (and due lump sums), close keep-it-all instant ones;
-    failed/canceled: cancel what is pending; completed: close whatever is left."""
-    commitments = await matching.active_commitments(tx, campaign["campaign_id"])
-    if not commitments:
+    """Apply each open commitment's rule to the campaign's end (domain.end_action), and make
+    due what the city now owes for good: keep-it-all at its end, all-or-nothing once the
+    pledges were charged (the campaign completed)."""
+    cid = campaign["campaign_id"]
+    every = await matching.commitments_of_campaign(tx, cid)
+    if not every:
         return
-    effective = await store.charged_contributions(tx, [campaign["campaign_id"]])
+    effective = await store.charged_contributions(tx, [cid])
     known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in effective]
-    backers = len({x.backer_id for x in known})
-    reported = int(campaign.get("pledged") or 0) if campaign.get("funding_model") == "all_or_nothing" else 0
-    reported = max(reported, int(campaign.get("raised") or 0))
-    for c in commitments:
-        condition = c["rule"]["condition"]
-        if verb in ("failed", "canceled"):
-            await cancel_commitment(tx, c["_id"], f"campaign {verb}")
-        elif verb == "succeeded" and condition == "on_goal_reached":
-            amount = conditional_release(c["rule"], known, reported, int(c["max_amount"]))
-            if amount > 0:
-                await _release(tx, c, amount)
-            else:
-                await cancel_commitment(tx, c["_id"], "the rule's conditions were not met")
-        elif verb == "succeeded" and condition == "lump_sum_at_threshold":
-            raised = max(sum(x.amount for x in known), reported)
-            if lump_sum_due(c["rule"], int(campaign["goal"]), raised, backers):
-                await _release(tx, c, int(c["max_amount"]))
-            else:
-                await cancel_commitment(tx, c["_id"], "threshold not reached")
-        elif verb == "completed" or campaign.get("funding_model") != "all_or_nothing":
-            # instant: the campaign takes no more money; the unused remainder returns to the pool.
-            await cancel_commitment(tx, c["_id"], f"campaign {verb}: unused remainder returned to the pool")
+    model = str(campaign.get("funding_model") or "keep_it_all")
+    counted = sum(int(c.get("given", 0)) for c in every if counts_toward_goal(c["rule"]["condition"]))
+    raised = int(campaign.get("raised") or 0)
+    pledged = int(campaign.get("pledged") or 0) if model == "all_or_nothing" else 0
+    final = verb != "succeeded" or model != "all_or_nothing"
+    for c in every:
+        if c["status"] == "exhausted" and final:
+            await _due(tx, c, int(c.get("given", 0)))
+        if c["status"] != "active":
+            continue
+        if c.get("charging"):
+            if verb == "succeeded":
+                continue  # a redelivery: the charges are still coming
+            await _close_charged(tx, c)
+            continue
+        action = end_action(
+            c["rule"], model, verb, known, int(campaign.get("goal") or 0), raised, pledged, counted,
+            int(c["max_amount"]),
+        )  # fmt: skip
+        if action.kind == "release":
+            await _release(tx, c, action.amount)
+            await _due(tx, c, action.amount)
+        elif action.kind == "charging":
+            await matching.commitments.patch(tx, c["_id"], {"charging": True})
+            if c["rule"]["condition"] != "instant":
+                await _settle_charging(tx, {**c, "charging": True}, cid)
+        else:
+            await cancel_commitment(tx, c["_id"], action.reason)
+            await _due(tx, c, int(c.get("given", 0)))
+
+
+async def _close_charged(tx: Tx, c: Doc) -> None:
+    """An all-or-nothing campaign's charges are over (it completed): what the commitment gave
+    is final and due; the rest returns to the pool."""
+    current = await matching.commitments.get(tx, c["_id"]) or c
+    given = int(current.get("given", 0))
+    if given > 0 and current["rule"]["condition"] != "instant":
+        await _release(tx, current, given)
+    else:
+        await cancel_commitment(tx, c["_id"], "charges over: unused remainder returned to the pool")
+    await _due(tx, current, given)
