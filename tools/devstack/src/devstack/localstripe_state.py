@@ -22,6 +22,8 @@ from typing import Any
 
 from localstripe import resources, server, webhooks
 
+from devstack import localstripe_connect
+
 
 def install(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--state", required=True, help="the state file (created when missing)")
     args = parser.parse_args()
     install(Path(args.state))
+    localstripe_connect.install()  # accounts, account links, transfers (payouts)
     sys.argv = ["localstripe", "--port", str(args.port)]  # without --from-scratch: load the state
     server.start()
 

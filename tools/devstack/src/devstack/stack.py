@@ -133,7 +133,6 @@ class Stack:
         return sys.executable
 
     def processes(self) -> list[Process]:
-        bin_dir = Path(sys.executable).parent
         procs: list[Process] = []
         for service in SERVICES:
             data = self.mongo_data or str(self.var / "mongo" / service)
@@ -150,7 +149,9 @@ class Stack:
                 )
             )  # fmt: skip
         if self.mongo_data == "memory":
-            stripe = [str(bin_dir / "localstripe"), "--port", str(self.ports.localstripe), "--from-scratch"]
+            # localstripe with Connect (devstack.localstripe_connect), from scratch like the binary
+            stripe = [sys.executable, "-m", "devstack.localstripe_connect", "--port", str(self.ports.localstripe),
+                      "--from-scratch"]  # fmt: skip
         else:  # its state lives as long as the services' data (payments keeps Stripe ids)
             stripe = [sys.executable, "-m", "devstack.localstripe_state", "--port", str(self.ports.localstripe),
                       "--state", str(self.var / "localstripe" / "state.pickle")]  # fmt: skip

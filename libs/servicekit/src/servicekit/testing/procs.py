@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -96,4 +97,8 @@ def nx_args(port: int, data_dir: str, workdir: Path) -> list[str]:
 
 
 def localstripe_args(port: int) -> list[str]:
+    """localstripe with the project's Connect extension (tools/devstack) when it is installed,
+    which is the case in the workspace's environment; the plain binary otherwise."""
+    if importlib.util.find_spec("devstack") and importlib.util.find_spec("devstack.localstripe_connect"):
+        return [sys.executable, "-m", "devstack.localstripe_connect", "--port", str(port), "--from-scratch"]
     return [_bin("localstripe"), "--port", str(port), "--from-scratch"]
