@@ -266,8 +266,13 @@ class _Base:
         *,
         client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """`client` shares one pooled connection between many of these (one per caller, each
+        with its own token); `headers` go with every request of this one (a request id, a
+        proxy's headers)."""
         self.token = token
+        self.headers = dict(headers or {})
         self._own = client is None
         self._client = client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
@@ -293,7 +298,7 @@ class _Base:
         json: Any = None,
         data: dict[str, str] | None = None,
     ) -> httpx.Response:
-        sent = {k: str(v) for k, v in _present(headers or {}).items()}
+        sent = {**self.headers, **{k: str(v) for k, v in _present(headers or {}).items()}}
         if self.token:
             sent["Authorization"] = f"Bearer {self.token}"
         answer = await self._client.request(
