@@ -285,6 +285,9 @@ class CampaignOut(BaseModel):
     distance_km: float | None = None
     allowed_actions: list[str] = []
     owner_deleted: bool = Field(default=False, description="the owner deleted their account")
+    owner_deleted_at: datetime | None = Field(
+        default=None, description="when the owner deleted their account"
+    )
     pending_decision: Literal["owner_deleted"] | None = Field(
         default=None, description="waiting for an admin: POST /campaigns/{id}/owner-decision"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from servicekit.auth import Principal
+from servicekit.mongo import as_utc
 
 from . import domain, markup
 from .domain_funding import empty_totals
@@ -53,6 +54,7 @@ def campaign_out(doc: Doc, principal: Principal | None = None, distance: float |
         distance_km=round(distance, 3) if distance is not None else None,
         allowed_actions=domain.allowed_actions(doc, actors),
         owner_deleted=doc.get("owner_deleted_at") is not None,
+        owner_deleted_at=as_utc(doc.get("owner_deleted_at")),
         pending_decision=doc.get("pending_decision"),
         hidden=doc.get("hidden") is True,
         hidden_reason=doc.get("hidden_reason"),

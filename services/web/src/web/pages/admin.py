@@ -1,6 +1,7 @@
 """The admins' pages: the moderation queue of submitted campaigns (approve, return or reject with
 a reason), the abuse reports (hide the content or dismiss the report, and the decisions taken),
-and registering a city with its territory and a trial.
+registering a city with its territory and a trial, and deciding what becomes of a campaign
+whose owner deleted their account (keep it running or stop it).
 
 Only admins: anyone else gets the 403 page (the API would refuse them too; the page says so
 before calling it). Every rule stays in the services: campaigns decides what moderation may do,
@@ -25,6 +26,7 @@ router = APIRouter()
 CAMPAIGNS = "/api/v1/campaigns/campaigns"
 REPORTS = "/api/v1/campaigns/reports"
 CITIES = "/api/v1/endorsements/municipalities"
+OWNER_DECISIONS = "/api/v1/campaigns/owner-decisions"
 QUEUE_SIZE = 50
 POSTCODE = re.compile(r"^[A-Za-z0-9-]{2,10}$")
 
@@ -70,9 +72,10 @@ def report_target_names(site: Site) -> dict[str, str]:
 
 @router.get("/admin", include_in_schema=False)
 async def overview(site: AdminSite) -> Response:
-    submitted, reports = await asyncio.gather(
+    submitted, reports, orphans = await asyncio.gather(
         site.api("GET", CAMPAIGNS, params={"status": "submitted", "limit": QUEUE_SIZE}),
         site.api("GET", REPORTS, params={"state": "open", "limit": 100}),
+        site.api("GET", OWNER_DECISIONS, params={"limit": QUEUE_SIZE}),
     )
     return site.render(
         "admin/overview.html",
@@ -80,6 +83,9 @@ async def overview(site: AdminSite) -> Response:
         submitted_more=bool(submitted.get("next_cursor")),
         reports=len(reports.get("items", [])),
         reports_more=bool(reports.get("next_cursor")),
+        # The API pages this list by size only: a full page may hide more.
+        owner_decisions=len(orphans.get("items", [])),
+        owner_decisions_more=len(orphans.get("items", [])) >= QUEUE_SIZE,
     )
 
 
@@ -308,6 +314,75 @@ async def register_city(site: AdminSite, form: Form) -> Response:
             site.flash(_("%(city)s is registered.") % {"city": city.get("name", values["name"])})
             return site.redirect("/admin/cities")
     return await _render_cities(site, values=values, errors=errors)
+
+
+# -- campaigns whose owner deleted their account ---------------------------------------------
+
+
+@router.get("/admin/owner-decisions", include_in_schema=False)
+async def owner_decisions(site: AdminSite) -> Response:
+    waiting = await site.api("GET", OWNER_DECISIONS, params={"limit": QUEUE_SIZE})
+    return site.render("admin/owner_decisions.html", campaigns=waiting.get("items", []))
+
+
+async def _render_owner_decision(
+    site: Site,
+    campaign_id: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    campaign = await site.api("GET", f"{CAMPAIGNS}/{_q(campaign_id)}")
+    return site.render(
+        "admin/owner_decision.html",
+        status=422 if errors else 200,
+        campaign=campaign,
+        values=values or {},
+        errors=errors or {},
+    )
+
+
+@router.get("/admin/owner-decisions/{campaign_id}", include_in_schema=False)
+async def owner_decision_page(site: AdminSite, campaign_id: str) -> Response:
+    return await _render_owner_decision(site, campaign_id)
+
+
+@router.post("/admin/owner-decisions/{campaign_id}", include_in_schema=False)
+async def decide_owner_deleted(site: AdminSite, form: Form, campaign_id: str) -> Response:
+    _ = site.gettext
+    decision = str(form.get("decision", "")).strip()
+    reason = str(form.get("reason", "")).strip()
+    values = {"decision": decision, "reason": reason}
+    errors: dict[str, str] = {}
+    if decision not in ("keep", "stop"):
+        errors["decision"] = _("Choose a decision.")
+    elif decision == "stop" and len(reason) < 3:
+        errors["reason"] = _("Give the backers a reason: they are told why the campaign stops.")
+    elif len(reason) > 2000:
+        errors["reason"] = _("Keep the reason under 2,000 characters.")
+    if not errors:
+        body: dict[str, Any] = {"decision": decision}
+        if reason:
+            body["reason"] = reason
+        try:
+            await site.api("POST", f"{CAMPAIGNS}/{_q(campaign_id)}/owner-decision", json=body)
+        except ApiFailure as failure:
+            if failure.status == 422:
+                errors = _errors(failure)
+            elif failure.status == 409:
+                errors = {"__all__": _("This campaign is no longer waiting for a decision.")}
+            else:
+                raise
+        else:
+            site.flash(
+                _("The campaign keeps running without its owner.")
+                if decision == "keep"
+                else _(
+                    "The campaign is stopped: canceled if it was live (its pledges released and refunded), rejected if it was waiting for review."
+                )
+            )
+            return site.redirect("/admin/owner-decisions")
+    return await _render_owner_decision(site, campaign_id, values=values, errors=errors)
 
 
 # -- parked events (servicekit.parked, mounted by every service that consumes events) ---------
