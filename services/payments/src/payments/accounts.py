@@ -22,6 +22,7 @@ from servicekit.privacy import pseudonym
 
 from . import domain
 from .pledges import PledgeBook
+from .receipts_store import ReceiptStore
 from .store import ERASURES, Doc, Store
 
 log = get_logger(__name__)
@@ -56,6 +57,7 @@ async def user_deleted(tx: Tx, user_id: str) -> None:
                 )
         elif pledge["status"] in ABANDON:
             await store.move_pledge(tx, pledge["_id"], [pledge["status"]], domain.ABANDONED, setup_open=False)
+    await ReceiptStore(tx.db).pseudonymise_backer(tx, user_id, alias)
     customer = await store.take_customer(tx, f"user:{user_id}")
     if customer is not None:
         await store.insert_erasure(

@@ -13,11 +13,14 @@ from servicekit.idempotency import Idempotency
 from servicekit.jobs import every
 from servicekit.logging import get_logger
 
-from . import api_ledger, api_pledges, api_subscriptions, api_webhooks, handlers
+from . import api_ledger, api_pledges, api_receipts, api_subscriptions, api_webhooks, handlers
 from .accounts import AccountErasures
 from .charging import Charger
 from .ledger import LedgerBook
 from .pledges import PledgeBook
+from .receipts import Receipts
+from .receipts_store import COLLECTIONS as RECEIPT_COLLECTIONS
+from .receipts_store import INDEXES as RECEIPT_INDEXES
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, Store
 from .stripe_api import StripeApi
@@ -37,6 +40,7 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.provide(Charger(book))
     ctx.provide(StripeWebhooks(settings, book, subscriptions))
     ctx.provide(AccountErasures(book))
+    ctx.provide(Receipts(book))
 
 
 async def _stripe_setup(ctx: ServiceContext, stop: asyncio.Event) -> None:
@@ -81,6 +85,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_pledges.router,
             api_ledger.router,
             api_subscriptions.router,
+            api_receipts.router,
             api_webhooks.router,
             parked.router,
         ],
@@ -90,8 +95,8 @@ def build(settings: Settings | None = None) -> FastAPI:
             handlers.match_handlers,
             handlers.account_handlers,
         ],
-        indexes=INDEXES,
-        collections=COLLECTIONS,
+        indexes=[*INDEXES, *RECEIPT_INDEXES],
+        collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS],
         background=[_stripe_setup, _stripe_events, _charging, _erasures],
         on_startup=[_start],
     )

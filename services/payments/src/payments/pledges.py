@@ -29,6 +29,7 @@ from . import domain
 from .campaigns import follow_ended_campaign
 from .domain import IntentState
 from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
+from .receipts_store import ReceiptStore
 from .settings import Settings
 from .store import Doc, Store
 from .stripe_api import StripeApi
@@ -490,6 +491,8 @@ class PledgeBook:
                 )
             if not new:
                 return False
+            # A gift given back is no longer deductible: its tax receipt, if any, is cancelled.
+            await ReceiptStore(tx.db).void_receipt(tx, pledge_id, "refunded")
             data = domain.event_data(
                 pledge,
                 payment_id=pledge.get("payment_id"),
