@@ -83,6 +83,13 @@ class PledgeBook:
 
     async def create(self, principal: Principal, body: dict[str, Any], key: str) -> Doc:
         """A pledge with its SetupIntent; the same key and body answer the first answer again."""
+        limit = self.settings.unverified_pledge_max_amount
+        if not principal.email_verified and int(body["amount"]) > limit:
+            raise DomainError(
+                "email_not_verified",
+                403,
+                f"verify your email address to pledge more than {limit} (minor units)",
+            )
         claim = await self.idempotency.begin(f"pledges.create|{principal.sub}", key, body)
         if claim.stored is not None:
             return claim.stored.value

@@ -19,6 +19,8 @@ class Settings(ServiceSettings):
 
     pledge_min_amount: int = 100
     pledge_max_amount: int = 10_000_000
+    # Above this amount (minor units) a pledge needs a verified email address (the token's claim).
+    unverified_pledge_max_amount: int = 10_000
     tip_max_amount: int = 1_000_000
     # How long a backer whose off-session charge failed may retry with another card.
     charge_grace_period_s: int = 7 * 24 * 3600
