@@ -199,3 +199,49 @@ def test_codes_are_typed_forgivingly_and_census_rows_normalised() -> None:
     assert domain.census_digest("p", "s", "AB123456", born, "93100") != domain.census_digest(
         "p", "t", "AB123456", born, "93100"
     )
+
+
+async def test_a_city_that_verifies_residents_counts_only_the_proof_not_the_profile(svc) -> None:
+    slug = await svc.city(postcodes=("93100",))
+    await svc.appoint(slug, "usr_claire", "manager")
+    await svc.trial(slug)
+    call_id = await _vote_call(svc, slug, "usr_claire")
+    r = await svc.http.post(
+        f"/calls/{call_id}/proposals", headers=svc.who("usr_amina"),
+        json={"title": "Bal du Bel-Air", "summary": "Un bal pour le quartier", "requested_amount": 20_000,
+              "postcode": "93100"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    proposal = r.json()["id"]
+    setup = {"rule": {"kind": "approval", "max_lines": 3}, "tie_break": "lowest_amount",
+             "headings": [{"key": "city", "name": "Toute la ville", "budget": 100_000}]}  # fmt: skip
+    r = await svc.http.put(f"/calls/{call_id}/ballot-setup", json=setup, headers=svc.who("usr_claire"))
+    assert r.status_code == 200, r.text
+    now = datetime.now(UTC)
+    r = await svc.http.post(f"/calls/{call_id}/schedule", headers=svc.who("usr_claire"), json={
+        "submission_closes_at": now.isoformat(), "vote_opens_at": now.isoformat(),
+        "vote_closes_at": (now + timedelta(days=7)).isoformat()})  # fmt: skip
+    assert r.status_code == 200, r.text
+    # A postcode of the city in the profile is enough while the city verifies nobody...
+    await svc.publish("user.registered", "usr_v", {"user_id": "usr_v", "email": "v@ex.org", "display_name": "V",
+                                                   "locale": "fr", "postcode": "93100"}, source="gateway")  # fmt: skip
+    await svc.known("users", {"_id": "usr_v"})
+    r = await svc.http.put(f"/calls/{call_id}/ballot/lines/{proposal}", headers=svc.who("usr_v"))
+    assert r.status_code == 200, r.text
+    # ...but not once it takes a census: then only the proof counts.
+    await svc.http.put(
+        f"/municipalities/{slug}/residency", json={"methods": ["census"]}, headers=svc.who("usr_claire")
+    )
+    r = await svc.http.put(
+        f"/municipalities/{slug}/residency/census", content=CENSUS,
+        headers={**svc.who("usr_claire"), "content-type": "text/csv"},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    r = await svc.http.post(f"/calls/{call_id}/ballot/checkout", headers=svc.who("usr_v"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_resident"
+    assert "census" in r.json()["error"]["message"]
+    claim = {"document_number": "CD789012", "birth_date": "1990-12-24", "postcode": "93100"}
+    r = await svc.http.post(f"/calls/{call_id}/residency/census", json=claim, headers=svc.who("usr_v"))
+    assert r.status_code == 200, r.text
+    r = await svc.http.post(f"/calls/{call_id}/ballot/checkout", headers=svc.who("usr_v"))
+    assert r.status_code == 200, r.text

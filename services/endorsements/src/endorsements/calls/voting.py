@@ -17,6 +17,7 @@ from servicekit.mongo import Mongo, Tx, utcnow
 
 from .. import store
 from ..access import require_official
+from ..residency import usecases as residency
 from ..store import Doc
 from . import store as calls
 from .ballots import (
@@ -134,7 +135,12 @@ async def _context(src: store.Source, call: Doc, setup: Setup) -> tuple[dict[str
 
 
 async def _residency(src: store.Source, call: Doc, principal: Principal) -> tuple[str | None, bool]:
-    """(the voter's postcode, whether it is the city's)."""
+    """(the voter's postcode, whether they are a resident). A city that verifies residents
+    (census file, postal letter: residency/) counts only the proof given for this call, with
+    the postcode it carries; otherwise a postcode of the city in the voter's profile."""
+    if await residency.methods_of(src, call["municipality"]):
+        proof = await residency.verified_resident(src, call["_id"], principal.sub)
+        return (proof["postcode"], True) if proof else (None, False)
     muni = await store.municipality(src, call["municipality"])
     user = await store.user(src, principal.sub) or {}
     postcode = user.get("postcode")
@@ -200,6 +206,10 @@ async def _voter_checks(src: store.Source, call: Doc, principal: Principal) -> t
     _require_vote_open(call, utcnow())
     postcode, resident = await _residency(src, call, principal)
     if not resident:
+        if await residency.methods_of(src, call["municipality"]):
+            raise DomainError(
+                "not_resident", 403, "prove that you live in the city first (census or letter code)"
+            )
         raise DomainError("not_resident", 403, "only residents vote (a postcode of the city in your profile)")
     return postcode, resident
 
