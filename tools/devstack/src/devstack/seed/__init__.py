@@ -7,7 +7,8 @@ has the data: they look things up before creating them.
 
 The story: Montreuil (a subscribed city, with a manager and a reviewer) and its citizens;
 Amina's street-workout park (keep-it-all), Lucas's repair café (all-or-nothing); pledges;
-a label with land and match funding; a call for projects; a city webhook.
+a label with land and match funding; a call for projects; a city webhook; a campaign whose
+owner deleted their account, waiting for the admin.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from . import accounts, campaigns, cities, moderation, notifications, pledges
+from . import accounts, campaigns, cities, moderation, notifications, owner_decisions, pledges
 from .context import Demo
 
 # Order matters: people first, then the city, then projects, labels, money, and who hears of it.
@@ -31,6 +32,7 @@ STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("pledges", pledges.run),
     ("notifications", notifications.run),
     ("moderation", moderation.run),  # a returned proposal, abuse reports (one decided)
+    ("owner decisions", owner_decisions.run),  # a deleted owner's live campaign, for the admin
 ]
 
 
