@@ -125,6 +125,17 @@ async def test_letters_codes_verify_once_expire_and_follow_the_polygon(svc) -> N
     await svc.appoint(slug, "usr_claire", "manager")
     await svc.trial(slug)
     call_id = await _vote_call(svc, slug, "usr_claire")
+    # A polygon-only city: a proposal located inside the polygon is accepted, one with a postcode
+    # only is told to give its location, one outside is refused.
+    proposal = {"title": "Bal du Bel-Air", "summary": "Un bal pour le quartier", "requested_amount": 20_000,
+                "postcode": "93100"}  # fmt: skip
+    for where, status, words in [({}, 422, "location"), ({"lat": 48.80, "lon": 2.30}, 422, "territory"),
+                                 ({"lat": 48.86, "lon": 2.44}, 201, "")]:  # fmt: skip
+        r = await svc.http.post(
+            f"/calls/{call_id}/proposals", json={**proposal, **where}, headers=svc.who("usr_amina")
+        )
+        assert r.status_code == status, r.text
+        assert status == 201 or words in r.json()["error"]["message"]
     await svc.http.put(
         f"/municipalities/{slug}/residency", json={"methods": ["letter"]}, headers=svc.who("usr_claire")
     )

@@ -55,6 +55,13 @@ class ProposalIn(BaseModel):
     requested_amount: Money
     goal: Money | None = Field(default=None, description="the campaign goal if it becomes a campaign")
     postcode: Postcode
+    lat: float | None = Field(
+        default=None,
+        ge=-90,
+        le=90,
+        description="where the project is (a city whose territory is a polygon needs it)",
+    )
+    lon: float | None = Field(default=None, ge=-180, le=180)
     campaign_id: Id | None = Field(default=None, description="a campaign draft this proposal stands for")
 
 

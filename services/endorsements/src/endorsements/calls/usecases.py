@@ -145,8 +145,11 @@ async def submit_proposal(mongo: Mongo, principal: Principal, call_id: str, body
     muni = await store.municipality(mongo.db, call["municipality"])
     if refusal := submission_refusal(call, utcnow()):
         raise DomainError("submissions_closed", 409, refusal)
-    in_territory = store.territory_of(muni).contains(body.postcode)
+    territory = store.territory_of(muni)
+    in_territory = territory.contains(body.postcode, body.lat, body.lon)
     if refusal := eligibility_refusal(call, body.category, in_territory):
+        if territory.polygons and (body.lat is None or body.lon is None):
+            refusal = "give the project's location (lat, lon): the city's territory is drawn on the map"
         raise DomainError("not_eligible", 422, refusal)
     if body.campaign_id is not None:
         campaign = await store.campaign(mongo.db, body.campaign_id)
