@@ -9,7 +9,6 @@ import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
@@ -20,7 +19,7 @@ from servicekit.signing import jwks
 from .domain import route_timeout
 from .keys import KeyRing
 from .openapi_merge import MergedOpenApi
-from .proxy import proxy
+from .proxy import Forwarded, UpstreamPool
 
 router = APIRouter()
 
@@ -105,9 +104,8 @@ async def route_to_service(service: str, path: str, request: Request) -> Respons
             )
         raise DomainError("not_found", 404, f"no service named {service!r}")
     timeout = route_timeout(ctx.settings.route_timeouts, service, path, ctx.settings.upstream_timeout_s)
-    return await proxy(
-        request,
-        ctx.get(AiohttpTransport),
+    return Forwarded(
+        ctx.get(UpstreamPool),
         upstream,
         _raw_rest(request, service, path),
         timeout,
@@ -132,9 +130,8 @@ async def stripe_webhook(request: Request) -> Response:
     timeout = route_timeout(
         ctx.settings.route_timeouts, "payments", "webhooks/stripe", ctx.settings.upstream_timeout_s
     )
-    return await proxy(
-        request,
-        ctx.get(AiohttpTransport),
+    return Forwarded(
+        ctx.get(UpstreamPool),
         ctx.settings.upstream_payments,
         "/webhooks/stripe",
         timeout,

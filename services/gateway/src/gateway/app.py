@@ -16,7 +16,7 @@ from .handlers import handlers
 from .keys import KeyRing, TokenIssuer
 from .openapi_merge import MergedOpenApi
 from .passwords import Passwords
-from .proxy import UpstreamRoutes, make_client, make_transport
+from .proxy import UpstreamPool, UpstreamRoutes, make_client, make_transport
 from .ratelimit import RateLimitMiddleware, RateLimits
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, AccountStore
@@ -30,6 +30,7 @@ async def _start(ctx: ServiceContext) -> None:
     keys = ctx.provide(KeyRing(settings.jwt_keys_dir, settings.jwt_active_key))
     # The gateway verifies tokens on its own endpoints with its own keys, no HTTP round trip.
     ctx.verifier.set_jwks(jwks(keys.published))
+    ctx.provide(UpstreamPool(settings))
     transport = ctx.provide(make_transport(settings))
     http = ctx.provide(make_client(settings, transport), as_type=httpx.AsyncClient)
     limits = ctx.provide(RateLimits(settings))
@@ -43,6 +44,7 @@ async def _start(ctx: ServiceContext) -> None:
 
 async def _stop(ctx: ServiceContext) -> None:
     await ctx.get(httpx.AsyncClient).aclose()
+    await ctx.get(UpstreamPool).aclose()
 
 
 def build(settings: Settings | None = None) -> FastAPI:

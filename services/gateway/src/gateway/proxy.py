@@ -1,25 +1,30 @@
 """Reverse proxy `/api/v1/<service>/<path>` -> `<upstream>/<path>` over pooled connections.
 
-httpx's own pool collapses under concurrency (encode/httpx#3215), so the client keeps
-httpx's API on the aiohttp transport. Bodies stream both ways; hop-by-hop headers are
-stripped; `X-Request-ID` and `traceparent` travel on; the bearer token is forwarded untouched
-(services verify it themselves). A down or slow upstream gives a fast 503/504 JSON error.
+Straight ASGI on aiohttp's client: the request is built from the ASGI scope's raw headers and
+the answer written back as ASGI messages, with no framework request/response objects in
+between (httpx's models on top of aiohttp, then Starlette's, cost more than the proxying
+itself; httpx's own pool collapses under concurrency, encode/httpx#3215). Bodies stream both
+ways; hop-by-hop headers are stripped; `X-Request-ID` and `traceparent` travel on; the bearer
+token is forwarded untouched (services verify it themselves). A down or slow upstream gives a
+fast 503/504 JSON error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.cookiejar
+import random
 import re
-import secrets
+from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
-from fastapi import Request
 from httpx_aiohttp import AiohttpTransport
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from yarl import URL
 
 from servicekit.errors import error_response
 from servicekit.logging import get_logger
@@ -40,23 +45,28 @@ HOP_BY_HOP = {
     "upgrade",
     "host",
 }
+_HOP_BY_HOP_B = {h.encode() for h in HOP_BY_HOP}
+# Dropped from what goes upstream besides hop-by-hop: the gateway sets them itself.
+_REPLACED_B = {b"x-request-id", b"x-forwarded-proto"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 BODILESS_METHODS = {*SAFE_METHODS, "TRACE"}
 BUFFER_MAX_BYTES = 256 * 1024
+STREAM_CHUNK_BYTES = 64 * 1024
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
-def make_transport(settings: Settings) -> AiohttpTransport:
-    def session() -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=settings.upstream_max_connections, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
-        )
-        # No cookie jar: a proxy must never keep one user's cookies for the next request.
-        return aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
-        )
+def _session(settings: Settings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=settings.upstream_max_connections, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
+    )
+    # No cookie jar: a proxy must never keep one user's cookies for the next request.
+    return aiohttp.ClientSession(
+        connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+    )
 
-    return AiohttpTransport(client=session)
+
+def make_transport(settings: Settings) -> AiohttpTransport:
+    return AiohttpTransport(client=lambda: _session(settings))
 
 
 def make_client(settings: Settings, transport: AiohttpTransport) -> httpx.AsyncClient:
@@ -66,135 +76,220 @@ def make_client(settings: Settings, transport: AiohttpTransport) -> httpx.AsyncC
     return httpx.AsyncClient(transport=transport, timeout=timeout, cookies=jar)
 
 
+class UpstreamPool:
+    """The proxy's keep-alive connections to every upstream (one aiohttp session, made on first
+    use inside the running loop)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = _session(self.settings)
+        return self._session
+
+    def timeout(self, read: float, connect: float) -> aiohttp.ClientTimeout:
+        # `sock_read` bounds each wait for the upstream (as httpx's read timeout did), `connect`
+        # the wait for a pooled connection plus connecting.
+        found = self._timeouts.get((read, connect))
+        if found is None:
+            found = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=connect)
+            self._timeouts[(read, connect)] = found
+        return found
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
 def new_traceparent(request_id: str | None) -> str:
     """A W3C trace context for requests that arrive without one; the trace id is the request id
-    when that is already 32 hex digits (ours are), so logs and traces line up."""
-    trace_id = (
-        request_id if request_id and re.fullmatch(r"[0-9a-f]{32}", request_id) else secrets.token_hex(16)
-    )
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    when that is already 32 hex digits (ours are), so logs and traces line up. (Trace and span
+    ids must be unique, not secret: no system call for them.)"""
+    trace_id = request_id if request_id and HEX32.fullmatch(request_id) else f"{random.getrandbits(128):032x}"
+    return f"00-{trace_id}-{random.getrandbits(64):016x}-01"
 
 
-def forward_headers(request: Request) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    # The transport would otherwise ask for gzip itself and pass a compressed body to a client
-    # that never asked for one.
-    headers.setdefault("accept-encoding", "identity")
-    request_id = request.scope.get("state", {}).get("request_id")
+def forward_headers(scope: Scope, with_body: bool) -> list[tuple[str, str]]:
+    """The client's headers for the upstream, from the scope's raw list (several headers of one
+    name stay several). Values as str (decoded as latin-1, as received); the client library
+    writes them as UTF-8."""
+    headers: list[tuple[str, str]] = []
+    prior_xff = None
+    has_traceparent = has_accept_encoding = False
+    for key, value in scope["headers"]:
+        if key in _HOP_BY_HOP_B or key in _REPLACED_B:
+            continue
+        if key == b"x-forwarded-for":
+            if prior_xff is None:
+                prior_xff = value.decode("latin-1")
+            continue
+        if key == b"content-length" and not with_body:
+            # A body the client sent anyway is not forwarded, so neither is its length: an
+            # upstream that answers before reading it would take those bytes as the next
+            # request on the pooled connection.
+            continue
+        if key == b"traceparent":
+            has_traceparent = True
+        elif key == b"accept-encoding":
+            has_accept_encoding = True
+        headers.append((key.decode("latin-1"), value.decode("latin-1")))
+    if not has_accept_encoding:
+        # The client library would otherwise ask for gzip itself and pass a compressed body to a
+        # client that never asked for one.
+        headers.append(("accept-encoding", "identity"))
+    request_id = scope.get("state", {}).get("request_id")
     if request_id:
-        headers["x-request-id"] = request_id
-    if "traceparent" not in headers:
-        headers["traceparent"] = new_traceparent(request_id)
-    client = request.client.host if request.client else ""
-    prior = request.headers.get("x-forwarded-for")
-    headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
-    headers["x-forwarded-proto"] = request.url.scheme
+        headers.append(("x-request-id", request_id))
+    if not has_traceparent:
+        headers.append(("traceparent", new_traceparent(request_id)))
+    client = scope.get("client")
+    host = client[0] if client else ""
+    headers.append(("x-forwarded-for", f"{prior_xff}, {host}" if prior_xff else host))
+    headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
     return headers
 
 
-async def proxy(
-    request: Request,
-    transport: httpx.AsyncBaseTransport,
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _error(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
+    await error_response(Request(scope), status, code, message)(scope, receive, send)
+
+
+async def forward(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    pool: UpstreamPool,
     upstream: str,
     path: str,
     timeout: float,
     connect_timeout: float,
-) -> Response:
-    """Straight to the transport with httpx's Request/Response: the client's redirect, auth and
-    cookie handling are not wanted in a proxy and cost a third of its time."""
+) -> None:
+    """Send the request in `scope` to `upstream`/`path` and its answer back to the client."""
     url = f"{upstream.rstrip('/')}/{path.lstrip('/')}"
-    query = request.scope.get("query_string", b"")
+    query = scope.get("query_string", b"")
     if query:
-        # Forwarded as received (parsing and re-encoding costs time and can change it).
         url = f"{url}?{query.decode('latin-1')}"
-    method = request.method
-    headers = forward_headers(request)
+    method = scope["method"]
+    with_body = method not in BODILESS_METHODS
+    headers = forward_headers(scope, with_body)
     # GETs are retried once on connection errors (safe); bodies are streamed, never retried.
     attempts = 2 if method in SAFE_METHODS else 1
-    content = None if method in BODILESS_METHODS else request.stream()
-    if content is None:
-        # A body the client sent anyway is not forwarded, so neither is its length: an upstream
-        # that answers before reading it would take those bytes as the next request on the
-        # pooled connection.
-        headers.pop("content-length", None)
-    # As bytes (Starlette decoded them as latin-1): httpx would encode str values as ASCII and
-    # fail with a 500 on any other byte a client may send.
-    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    session = pool.session()
+    client_timeout = pool.timeout(timeout, connect_timeout)
     for attempt in range(1, attempts + 1):
         try:
-            upstream_request = httpx.Request(
+            # `encoded=True`: path and query go on exactly as the client encoded them (decoding
+            # and re-encoding would turn `%2F` into a separator or change the query).
+            upstream_response = await session.request(
                 method,
-                url,
-                headers=raw_headers,
-                content=content,
-                extensions={
-                    "timeout": {
-                        "connect": connect_timeout,
-                        "read": timeout,
-                        "write": timeout,
-                        "pool": connect_timeout,
-                    }
-                },
+                URL(url, encoded=True),
+                headers=headers,
+                data=_body(receive) if with_body else None,
+                allow_redirects=False,
+                compress=False,
+                timeout=client_timeout,
             )
-            upstream_response = await transport.handle_async_request(upstream_request)
             break
-        except (
-            httpx.ConnectError,
-            httpx.ConnectTimeout,
-            aiohttp.ClientConnectionError,
-            ConnectionError,
-        ) as exc:
-            # (httpx-aiohttp reports a refused or dropped connection as ConnectTimeout.)
+        except aiohttp.ConnectionTimeoutError as exc:
             if attempt < attempts:
                 await asyncio.sleep(0.05)
                 continue
             log.warning("upstream_unavailable", url=url, error=str(exc))
-            return error_response(
-                request, 503, "unavailable", "the service is unavailable, try again shortly"
+            await _error(
+                scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
             )
-        except httpx.TimeoutException:
+            return
+        except (aiohttp.ServerTimeoutError, TimeoutError):
             log.warning("upstream_timeout", url=url)
-            return error_response(request, 504, "upstream_timeout", "the service did not answer in time")
-        except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
+            await _error(scope, receive, send, 504, "upstream_timeout", "the service did not answer in time")
+            return
+        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+            # Refused, reset, or a pooled connection the upstream had closed.
+            if attempt < attempts:
+                await asyncio.sleep(0.05)
+                continue
             log.warning("upstream_unavailable", url=url, error=str(exc))
-            return error_response(
-                request, 503, "unavailable", "the service is unavailable, try again shortly"
+            await _error(
+                scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
             )
-    # The gateway's own middleware sets X-Request-ID (the same id the upstream echoes).
+            return
+        except (aiohttp.ClientError, OSError) as exc:
+            log.warning("upstream_unavailable", url=url, error=str(exc))
+            await _error(
+                scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
+            )
+            return
     # A list, not a dict: several Set-Cookie headers (the site's) must stay separate headers.
+    # The gateway's own middleware sets X-Request-ID (the same id the upstream echoes).
     response_headers = [
-        (k.lower().encode("latin-1"), v.encode("latin-1"))
-        for k, v in upstream_response.headers.multi_items()
-        if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
+        (k.lower(), v)
+        for k, v in upstream_response.raw_headers
+        if k.lower() not in _HOP_BY_HOP_B and k.lower() != b"x-request-id"
     ]
     length = upstream_response.headers.get("content-length", "")
-    if length.isdigit() and int(length) <= BUFFER_MAX_BYTES:
-        # Small answers with a known length (nearly all API answers) are read whole: a streaming
-        # response costs a task group and extra writes per request, several times the proxying.
-        try:
-            # Raw bytes: `aread()` would decode a gzip body while Content-Length still counts it
-            # compressed (the site's pages are gzipped).
-            body = b"".join([chunk async for chunk in upstream_response.aiter_raw()])
-        except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
-            log.warning("upstream_read_failed", url=url, error=str(exc))
-            return error_response(
-                request, 503, "unavailable", "the service is unavailable, try again shortly"
+    try:
+        if length.isdigit() and int(length) <= BUFFER_MAX_BYTES:
+            # Small answers with a known length (nearly all API answers) are read whole and sent in
+            # one message: streaming costs extra writes per request, several times the proxying.
+            try:
+                # Raw bytes (no decompression): Content-Length counts a gzipped body compressed.
+                body = await upstream_response.read()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("upstream_read_failed", url=url, error=str(exc))
+                await _error(
+                    scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
+                )
+                return
+            if method != "HEAD":
+                response_headers = [
+                    *(h for h in response_headers if h[0] != b"content-length"),
+                    (b"content-length", str(len(body)).encode()),
+                ]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": upstream_response.status,
+                    "headers": response_headers,
+                }
             )
-        finally:
-            await upstream_response.aclose()
-        response = Response(body, status_code=upstream_response.status_code)
-        response.raw_headers = [
-            *(h for h in response.raw_headers if h[0] == b"content-length"),
-            *(h for h in response_headers if h[0] != b"content-length"),
-        ]
-        return response
-    streaming = StreamingResponse(
-        upstream_response.aiter_raw(),
-        status_code=upstream_response.status_code,
-        background=BackgroundTask(upstream_response.aclose),
-    )
-    streaming.raw_headers = response_headers
-    return streaming
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(
+            {"type": "http.response.start", "status": upstream_response.status, "headers": response_headers}
+        )
+        async for chunk in upstream_response.content.iter_chunked(STREAM_CHUNK_BYTES):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        upstream_response.release()
+
+
+class Forwarded(Response):
+    """A route's answer that is the upstream's: the route returns it, Starlette calls it with the
+    request's own receive/send, and `forward` streams the body both ways."""
+
+    def __init__(
+        self, pool: UpstreamPool, upstream: str, path: str, timeout: float, connect_timeout: float
+    ) -> None:
+        super().__init__()
+        self._target = (pool, upstream, path, timeout, connect_timeout)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await forward(scope, receive, send, *self._target)
 
 
 # The gateway's own paths; every other path is a page of the web site.
@@ -217,6 +312,7 @@ class UpstreamRoutes:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._upstreams: dict[str, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -224,6 +320,8 @@ class UpstreamRoutes:
             await self.app(scope, receive, send)
             return
         ctx = scope["app"].state.ctx
+        if self._upstreams is None:
+            self._upstreams = ctx.settings.upstreams()
         if is_site_path(path):
             if scope["method"] not in SITE_METHODS:
                 await self.app(scope, receive, send)
@@ -234,7 +332,7 @@ class UpstreamRoutes:
                 rest = raw.decode("ascii", errors="replace")
         elif path.startswith("/api/v1/"):
             service, _, rest = path[len("/api/v1/") :].partition("/")
-            upstream = ctx.settings.upstreams().get(service)
+            upstream = self._upstreams.get(service)
             if upstream is None:
                 await self.app(scope, receive, send)
                 return
@@ -249,17 +347,20 @@ class UpstreamRoutes:
         else:
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
         try:
-            response = await proxy(
-                request,
-                ctx.get(AiohttpTransport),
+            await forward(
+                scope,
+                receive,
+                send,
+                ctx.get(UpstreamPool),
                 upstream,
                 rest,
                 timeout,
                 ctx.settings.upstream_connect_timeout_s,
             )
         except Exception:
+            # Only before anything was sent can there be an error answer; after, the server
+            # closes the connection.
             log.exception("proxy_failed", path=path)
-            response = error_response(request, 500, "internal_error", "internal error")
-        await response(scope, receive, send)
+            with contextlib.suppress(Exception):
+                await _error(scope, receive, send, 500, "internal_error", "internal error")
