@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.async_api import Page, expect
 
-from .conftest import Person, api_login
+from .conftest import MailBox, Person, api_login
 
 E = "/api/v1/endorsements"
 
@@ -52,12 +52,24 @@ def new_person(prefix: str) -> Person:
     return Person(f"{prefix}-{token}@example.localhost", "a long demo password", f"{prefix.title()} {token}")
 
 
-async def register(site_url: str, who: Person, postcode: str | None = None) -> str:
+async def register(
+    site_url: str, who: Person, postcode: str | None = None, mailbox: MailBox | None = None
+) -> str:
+    """An account through the API; with `mailbox`, its emailed verification link is followed too
+    (proposing and voting need a verified address)."""
     body = {"email": who.email, "password": who.password, "display_name": who.name, "locale": "en"}
     if postcode:
         body["postcode"] = postcode
     created = await call_api(site_url, "POST", "/api/v1/auth/register", json=body, expect_status=(201,))
+    if mailbox is not None:
+        await verify_email(site_url, mailbox, who)
     return str(created["id"])
+
+
+async def verify_email(site_url: str, mailbox: MailBox, who: Person) -> None:
+    link = await asyncio.to_thread(mailbox.wait_link, who.email, r"verify-email")
+    token = link.split("token=", 1)[1].split("&", 1)[0]
+    await call_api(site_url, "POST", "/api/v1/auth/verify-email", json={"token": token})
 
 
 async def make_city(site_url: str, admin: Person) -> dict[str, Any]:
@@ -155,7 +167,7 @@ def path_of(url: str) -> str:
 
 
 async def test_city_page_and_a_call_for_projects(
-    page: Page, new_page: Any, admin: Person, make_campaign: Any, log_in: Any, site_url: str,
+    page: Page, new_page: Any, admin: Person, make_campaign: Any, log_in: Any, site_url: str, mailbox: MailBox,
     assert_accessible: Callable[[Page], Awaitable[None]],
 ) -> None:  # fmt: skip
     city = await make_city(site_url, admin)
@@ -204,7 +216,7 @@ async def test_city_page_and_a_call_for_projects(
 
     # A resident proposes a project from the call's page; the form says what is missing.
     citizen = new_person("citizen")
-    await register(site_url, citizen, postcode=city["postcode"])
+    await register(site_url, citizen, postcode=city["postcode"], mailbox=mailbox)
     await signed_in(log_in, page, citizen)
     await page.goto(f"/cities/{slug}/calls/{call['id']}")
     await page.get_by_label("What you propose").fill("Plant trees and make shade in the schoolyard.")
@@ -331,7 +343,7 @@ async def test_a_manager_reads_the_subscription_and_registers_a_webhook(
 
 
 async def test_a_resident_votes_for_a_proposal_on_the_call_page(
-    page: Page, admin: Person, log_in: Any, site_url: str,
+    page: Page, admin: Person, log_in: Any, site_url: str, mailbox: MailBox,
     assert_accessible: Callable[[Page], Awaitable[None]],
 ) -> None:  # fmt: skip
     city = await make_city(site_url, admin)
@@ -340,7 +352,7 @@ async def test_a_resident_votes_for_a_proposal_on_the_call_page(
     await appoint(site_url, admin, slug, manager, "manager")
     call = await open_call(site_url, manager, slug, selection_mode="vote", title="Benches for the squares")
     resident = new_person("resident")
-    await register(site_url, resident, postcode=city["postcode"])
+    await register(site_url, resident, postcode=city["postcode"], mailbox=mailbox)
     token = await api_login(site_url, resident)
     await call_api(site_url, "POST", f"{E}/calls/{call['id']}/proposals", token, expect_status=(201,), json={
         "title": "Benches on the market square", "summary": "Six benches in the shade of the plane trees.",

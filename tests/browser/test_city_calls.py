@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import Page, expect
 
-from .conftest import Person, api_login
+from .conftest import MailBox, Person, api_login
 from .test_cities import E, appoint, call_api, eventually, make_city, new_person, register, signed_in
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -26,7 +26,7 @@ def local(moment: datetime) -> str:
 
 
 async def test_claire_runs_a_call_and_the_winner_is_launched_labelled(
-    page: Page, new_page: Any, admin: Person, log_in: Any, site_url: str,
+    page: Page, new_page: Any, admin: Person, log_in: Any, site_url: str, mailbox: MailBox,
     assert_accessible: Callable[[Page], Awaitable[None]],
 ) -> None:  # fmt: skip
     city = await make_city(site_url, admin)
@@ -35,7 +35,7 @@ async def test_claire_runs_a_call_and_the_winner_is_launched_labelled(
     await appoint(site_url, admin, slug, claire, "manager")
     residents = [new_person("resident") for _ in range(3)]
     for who in residents:
-        await register(site_url, who, postcode=city["postcode"])
+        await register(site_url, who, postcode=city["postcode"], mailbox=mailbox)
 
     # Claire opens a call from the console; the maximum award above the budget is refused beside it.
     await signed_in(log_in, page, claire)

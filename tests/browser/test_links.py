@@ -64,7 +64,7 @@ async def scenario(site_url: str, admin: Person, make_campaign: Any, mailbox: Ma
     city = await make_city(site_url, admin)
     slug = city["slug"]
     manager_id = await appoint(site_url, admin, slug, people["manager"], "manager")
-    backer_id = await register(site_url, people["backer"], postcode=city["postcode"])
+    backer_id = await register(site_url, people["backer"], postcode=city["postcode"], mailbox=mailbox)
     invitee_id = await register(site_url, people["invitee"])
     campaign = await make_campaign(people["owner"], municipality=slug, title="Links garden")
     cid = campaign["id"]
