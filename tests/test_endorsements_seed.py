@@ -4,10 +4,9 @@ street-workout park labelled with land and an instant match; a second run adds n
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 
+from devstack.running import RunningStack
 from devstack.seed import accounts, campaigns, cities
 from devstack.seed.context import Demo, token_claims
 
@@ -15,10 +14,11 @@ E = "/api/v1/endorsements"
 
 
 async def test_seed_cities_step_registers_montreuil_and_labels_the_park(
-    gateway_url: str, tmp_path: Path
+    gateway_url: str, stack: RunningStack
 ) -> None:
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
-        demo = Demo(client=client, var=tmp_path)
+        # The stack's own var: the accounts step opens the verification links in its mail sink.
+        demo = Demo(client=client, var=stack.stack.var)
         await accounts.run(demo)
         await cities.run(demo)
         await campaigns.run(demo)

@@ -3,19 +3,19 @@ webhook endpoint registered by its manager (secret shown once); a second run add
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 
+from devstack.running import RunningStack
 from devstack.seed import accounts, cities, notifications
 from devstack.seed.context import Demo
 
 N = "/api/v1/notifications"
 
 
-async def test_seed_notifications_step(gateway_url: str, tmp_path: Path) -> None:
+async def test_seed_notifications_step(gateway_url: str, stack: RunningStack) -> None:
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
-        demo = Demo(client=client, var=tmp_path)
+        # The stack's own var: the accounts step opens the verification links in its mail sink.
+        demo = Demo(client=client, var=stack.stack.var)
         await accounts.run(demo)
         await cities.run(demo)  # Claire becomes Montreuil's manager (her token says so)
         await notifications.run(demo)

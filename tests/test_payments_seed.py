@@ -5,7 +5,6 @@ all-or-nothing ones authorised; a second run adds nothing."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import httpx
 
@@ -15,11 +14,12 @@ from devstack.seed.context import Demo
 
 
 async def test_seed_pledges_step_pays_and_authorises_through_the_checkout(
-    gateway_url: str, stack: RunningStack, tmp_path: Path
+    gateway_url: str, stack: RunningStack
 ) -> None:
     pledges.STRIPE = f"http://127.0.0.1:{stack.stack.ports.localstripe}"
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
-        demo = Demo(client=client, var=tmp_path)
+        # The stack's own var: the accounts step opens the verification links in its mail sink.
+        demo = Demo(client=client, var=stack.stack.var)
         await accounts.run(demo)
         await cities.run(demo)
         await campaigns.run(demo)

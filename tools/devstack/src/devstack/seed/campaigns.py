@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .context import Demo, Person
+from civicfund_client import CampaignsCampaignOut
 
-C = "/api/v1/campaigns/campaigns"
+from .context import Demo, Person
 
 PROJECTS: list[dict[str, Any]] = [
     {
@@ -118,13 +118,10 @@ PROJECTS: list[dict[str, Any]] = [
 ]
 
 
-async def _find(demo: Demo, owner: Person, title: str) -> dict[str, Any] | None:
+async def _find(demo: Demo, owner: Person, title: str) -> CampaignsCampaignOut | None:
     cursor = None
     while True:
-        params: dict[str, Any] = {"mine": "true", "limit": 50}
-        if cursor:
-            params["cursor"] = cursor
-        page = await demo.call("GET", C, owner, params=params)
+        page = await demo.api(owner).campaigns_list_campaigns(mine=True, limit=50, cursor=cursor)
         for campaign in page["items"]:
             if campaign["title"] == title:
                 return campaign
@@ -133,42 +130,38 @@ async def _find(demo: Demo, owner: Person, title: str) -> dict[str, Any] | None:
             return None
 
 
-async def _ensure_live(demo: Demo, project: dict[str, Any]) -> dict[str, Any]:
+async def _ensure_live(demo: Demo, project: dict[str, Any]) -> CampaignsCampaignOut:
     owner = demo.people[project["owner"]]
-    admin = demo.people["admin"]
+    as_owner, as_admin = demo.api(owner), demo.api(demo.people["admin"])
     campaign = await _find(demo, owner, project["campaign"]["title"])
     if campaign is None:
-        campaign = await demo.call(
-            "POST",
-            C,
-            owner,
-            json=project["campaign"],
-            headers={"Idempotency-Key": f"seed-campaign-{project['key']}-{owner.user_id}"},
+        campaign = await as_owner.campaigns_create_campaign(
+            body=project["campaign"], idempotency_key=f"seed-campaign-{project['key']}-{owner.user_id}"
         )
     cid = campaign["id"]
     if campaign["status"] == "draft":
-        have = {n["title"] for n in (await demo.call("GET", f"{C}/{cid}/needs", owner))["items"]}
+        have = {n["title"] for n in (await as_owner.campaigns_list_needs(cid))["items"]}
         for need in project["needs"]:
             if need["title"] not in have:
-                await demo.call("POST", f"{C}/{cid}/needs", owner, json=need)
-        campaign = await demo.call("POST", f"{C}/{cid}/submit", owner)
+                await as_owner.campaigns_add_need(cid, body=need)
+        campaign = await as_owner.campaigns_submit_campaign(cid)
     if campaign["status"] == "submitted":
-        campaign = await demo.call("POST", f"{C}/{cid}/moderation", admin, json={"decision": "approve"})
+        campaign = await as_admin.campaigns_moderate_campaign(cid, body={"decision": "approve"})
     return campaign
 
 
-async def _ensure_meetup(demo: Demo, owner: Person, campaign: dict[str, Any], meetup: dict[str, Any]) -> None:
+async def _ensure_meetup(
+    demo: Demo, owner: Person, campaign: CampaignsCampaignOut, meetup: dict[str, Any]
+) -> None:
     cid = campaign["id"]
-    upcoming = await demo.call("GET", f"{C}/{cid}/meetups", owner)
+    upcoming = await demo.api(owner).campaigns_list_meetups(cid)
     if any(m["title"] == meetup["title"] for m in upcoming["items"]):
         return
     day = datetime.now(UTC) + timedelta(days=meetup["days_from_now"])
     starts = day.replace(hour=16, minute=0, second=0, microsecond=0)  # 18:00 in Paris, summer time
-    await demo.call(
-        "POST",
-        f"{C}/{cid}/meetups",
-        owner,
-        json={
+    await demo.api(owner).campaigns_schedule_meetup(
+        cid,
+        body={
             "title": meetup["title"],
             "description": meetup["description"],
             "place": meetup["place"],

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from .context import Demo, Person
+from civicfund_client import ApiError, EndorsementsLabelOut
 
-E = "/api/v1/endorsements"
+from .context import Demo, Person, refusal_ok
+
+E = "/api/v1/endorsements"  # for steps still calling `demo.call` by path
 SLUG = "montreuil"
 POOL = "Budget participatif 2027"
 CALL_TITLE = "Budget participatif 2027: des places pour tous"
@@ -44,11 +45,8 @@ MONTREUIL_OUTLINE = {
 
 
 async def _official(demo: Demo, admin: Person, person: Person, role: str) -> None:
-    await demo.call(
-        "PUT",
-        f"{E}/municipalities/{SLUG}/officials/{person.user_id}",
-        admin,
-        json={"role": role, "email": person.email},
+    await demo.api(admin).endorsements_appoint_official(
+        user_id=person.user_id, slug=SLUG, body={"role": role, "email": person.email}
     )
 
 
@@ -64,13 +62,10 @@ async def run(demo: Demo) -> None:
     admin = demo.people["admin"]
     claire = demo.people["montreuil_manager"]
     yusuf = demo.people["montreuil_reviewer"]
-    found = await demo.call("GET", f"{E}/municipalities/{SLUG}", expect=(200, 404))
-    if "error" in (found or {}):
-        found = await demo.call(
-            "POST",
-            f"{E}/municipalities",
-            admin,
-            json={
+    found = await refusal_ok(demo.api().endorsements_get_municipality(SLUG), 404)
+    if isinstance(found, ApiError):
+        found = await demo.api(admin).endorsements_register_municipality(
+            body={
                 "name": "Montreuil",
                 "slug": SLUG,
                 "official_code": "93048",
@@ -85,7 +80,7 @@ async def run(demo: Demo) -> None:
     await _official(demo, admin, claire, "manager")
     await _official(demo, admin, yusuf, "reviewer")
     # A trial lets the city label at once; the payments step adds the real subscription.
-    await demo.call("POST", f"{E}/municipalities/{SLUG}/trial", admin, json={"days": 90})
+    await demo.api(admin).endorsements_grant_trial(SLUG, body={"days": 90})
     await _refresh_roles(demo, claire, yusuf)
     demo.ids["pool.budget_participatif_2027"] = await _pool(demo, claire)
     demo.ids["call.budget_participatif_2027"] = await _call(demo, claire)
@@ -93,31 +88,27 @@ async def run(demo: Demo) -> None:
 
 
 async def _pool(demo: Demo, claire: Person) -> str:
-    pools = await demo.call("GET", f"{E}/municipalities/{SLUG}/pools", claire)
+    pools = await demo.api(claire).endorsements_list_pools(SLUG)
     for pool in pools["items"]:
         if pool["name"] == POOL and pool["year"] == 2027:
             return pool["id"]
-    created = await demo.call(
-        "POST",
-        f"{E}/municipalities/{SLUG}/pools",
-        claire,
-        json={"name": POOL, "year": 2027, "budget": 5_000_000, "currency": "EUR"},
-        headers={"Idempotency-Key": "seed-montreuil-pool-bp-2027"},
+    created = await demo.api(claire).endorsements_create_pool(
+        SLUG,
+        body={"name": POOL, "year": 2027, "budget": 5_000_000, "currency": "EUR"},
+        idempotency_key="seed-montreuil-pool-bp-2027",
     )
     return created["id"]
 
 
 async def _call(demo: Demo, claire: Person) -> str:
-    calls = await demo.call("GET", f"{E}/municipalities/{SLUG}/calls")
+    calls = await demo.api().endorsements_list_calls(SLUG)
     for call in calls["items"]:
         if call["title"] == CALL_TITLE:
             return call["id"]
     now = datetime.now(UTC).replace(microsecond=0)
-    created = await demo.call(
-        "POST",
-        f"{E}/municipalities/{SLUG}/calls",
-        claire,
-        json={
+    created = await demo.api(claire).endorsements_open_call(
+        SLUG,
+        body={
             "title": CALL_TITLE,
             "theme": "espaces publics",
             "description": "Des projets qui rendent les places, parcs et rues de Montreuil accessibles à "
@@ -141,15 +132,13 @@ async def _call(demo: Demo, claire: Person) -> str:
 async def _vote_call(demo: Demo, claire: Person) -> str:
     """A call decided by the residents' vote, with its vote open: residents propose while
     submissions are open, then Claire closes them and opens the vote, and residents vote."""
-    calls = await demo.call("GET", f"{E}/municipalities/{SLUG}/calls")
+    calls = await demo.api().endorsements_list_calls(SLUG)
     call = next((c for c in calls["items"] if c["title"] == VOTE_CALL_TITLE), None)
     now = datetime.now(UTC).replace(microsecond=0)
     if call is None:
-        call = await demo.call(
-            "POST",
-            f"{E}/municipalities/{SLUG}/calls",
-            claire,
-            json={
+        call = await demo.api(claire).endorsements_open_call(
+            SLUG,
+            body={
                 "title": VOTE_CALL_TITLE,
                 "theme": "fêtes et rencontres",
                 "description": "Des fêtes et des rencontres dans chaque quartier, choisies par les habitants.",
@@ -166,21 +155,21 @@ async def _vote_call(demo: Demo, claire: Person) -> str:
             },
         )
     call_id = str(call["id"])
-    listed = await demo.call("GET", f"{E}/calls/{call_id}/proposals")
+    listed = await demo.api().endorsements_list_proposals(call_id)
     ids = {p["title"]: p["id"] for p in listed["items"]}
     opens = datetime.fromisoformat(str(call["vote_opens_at"]))
     if opens > now:  # submissions still open: the proposals come in, then the vote opens
         for key, title, summary, amount in VOTE_PROPOSALS:
             if title not in ids:
-                created = await demo.call(
-                    "POST", f"{E}/calls/{call_id}/proposals", demo.people[key],
-                    json={"title": title, "summary": summary, "category": "culture", "requested_amount": amount,
+                created = await demo.api(demo.people[key]).endorsements_submit_proposal(
+                    call_id,
+                    body={"title": title, "summary": summary, "category": "culture", "requested_amount": amount,
                           "goal": amount * 2, "postcode": "93100"},
                 )  # fmt: skip
                 ids[title] = created["id"]
-        await demo.call(
-            "POST", f"{E}/calls/{call_id}/schedule", claire,
-            json={"submission_closes_at": now.isoformat(), "vote_opens_at": now.isoformat(),
+        await demo.api(claire).endorsements_reschedule_call(
+            call_id,
+            body={"submission_closes_at": now.isoformat(), "vote_opens_at": now.isoformat(),
                   "vote_closes_at": (now + timedelta(days=21)).isoformat()},
         )  # fmt: skip
     for key, title in VOTE_BALLOTS:
@@ -195,9 +184,8 @@ async def _vote(demo: Demo, resident: Person, proposal_id: str, timeout: float =
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        path = f"{E}/proposals/{proposal_id}/votes"
-        answer = await demo.call("POST", path, resident, expect=(201, 403, 409))
-        if answer.get("proposal_id") or answer.get("error", {}).get("code") == "already_voted":
+        answer = await refusal_ok(demo.api(resident).endorsements_cast_vote(proposal_id), 403, 409)
+        if not isinstance(answer, ApiError) or answer.code == "already_voted":
             return
         if loop.time() > deadline:
             raise RuntimeError(f"the vote of {resident.email} was refused: {answer}")
@@ -208,27 +196,28 @@ async def _street_workout(demo: Demo) -> str | None:
     cid = demo.ids.get("campaign.street_workout")
     if cid:
         return cid
-    listing = await demo.call("GET", "/api/v1/campaigns/campaigns", params={"municipality": SLUG})
+    listing = await demo.api().campaigns_list_campaigns(municipality=SLUG)
     amina = demo.people["amina"]
-    for campaign in listing.get("items", []):
-        if campaign.get("owner_id") == amina.user_id and "workout" in campaign.get("title", "").lower():
+    for campaign in listing["items"]:
+        if campaign["owner_id"] == amina.user_id and "workout" in campaign["title"].lower():
             return campaign["id"]
     return None
 
 
-async def _request_label(demo: Demo, amina: Person, cid: str, timeout: float = 30.0) -> dict[str, Any] | None:
+async def _request_label(
+    demo: Demo, amina: Person, cid: str, timeout: float = 30.0
+) -> EndorsementsLabelOut | None:
     """Amina asks for the label, once endorsements has heard of her campaign (events are async)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        response = await demo.client.post(f"{E}/labels", json={"campaign_id": cid}, headers=amina.auth)
-        if response.status_code == 201:
-            return response.json()
-        code = (response.json().get("error") or {}).get("code") if response.content else None
-        if code == "label_exists":
-            return None
-        if code != "campaign_not_found" or loop.time() > deadline:
-            raise RuntimeError(f"label request failed: {response.status_code} {response.text[:300]}")
+        try:
+            return await demo.api(amina).endorsements_request_label(body={"campaign_id": cid})
+        except ApiError as refused:
+            if refused.code == "label_exists":
+                return None
+            if refused.code != "campaign_not_found" or loop.time() > deadline:
+                raise RuntimeError(f"label request failed: {refused}") from refused
         await asyncio.sleep(0.5)
 
 
@@ -242,22 +231,20 @@ async def label_run(demo: Demo) -> None:
     if cid is None:
         demo.notes.append("cities.label_run: no street-workout campaign found, nothing labelled")
         return
-    existing = await demo.call("GET", f"{E}/campaigns/{cid}/labels")
+    existing = await demo.api().endorsements_campaign_labels(cid)
     if existing["labels"]:
         demo.ids["label.street_workout"] = existing["labels"][0]["id"]
         return
     label = await _request_label(demo, amina, cid)
     if label is None:
-        queue = await demo.call("GET", f"{E}/municipalities/{SLUG}/review-queue", yusuf)
+        queue = await demo.api(yusuf).endorsements_review_queue(SLUG)
         label = next(i["label"] for i in queue["items"] if i["campaign"]["id"] == cid and i["label"])
     if label["status"] == "requested":
-        label = await demo.call("POST", f"{E}/labels/{label['id']}/review", yusuf)
+        label = await demo.api(yusuf).endorsements_start_review(label["id"])
     pool_id = demo.ids.get("pool.budget_participatif_2027") or await _pool(demo, claire)
-    granted = await demo.call(
-        "POST",
-        f"{E}/labels/{label['id']}/grant",
-        claire,
-        json={
+    granted = await demo.api(claire).endorsements_grant_label(
+        label["id"],
+        body={
             "note": "Un équipement sportif gratuit et ouvert à toutes et tous à Bel-Air.",
             "support": [
                 {
@@ -273,7 +260,7 @@ async def label_run(demo: Demo) -> None:
             ],
             "match": {"pool_id": pool_id, "condition": "instant", "ratio": 1, "cap_per_project": 300_000},
         },
-        headers={"Idempotency-Key": f"seed-label-{cid}"},
+        idempotency_key=f"seed-label-{cid}",
     )
     demo.ids["label.street_workout"] = granted["id"]
     if granted["commitment_ids"]:

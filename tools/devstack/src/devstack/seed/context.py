@@ -1,17 +1,27 @@
-"""What the seed steps share: the HTTP client (to the gateway), people, and created ids."""
+"""What the seed steps share: the HTTP client (to the gateway), people, and created ids.
+
+Steps call the gateway through the typed client generated from the API document
+(`demo.api(person)`: one method per operation, refusals raise `civicfund_client.ApiError`);
+`refusal_ok` turns an expected refusal (409 on a re-run) into a value.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from civicfund_client import ApiError as Refused
+from civicfund_client import CivicfundClient, GatewayTokensOut
 from servicekit.errors import ApiError
+
+T = TypeVar("T")
 
 
 def token_claims(token: str) -> dict[str, Any]:
@@ -21,6 +31,17 @@ def token_claims(token: str) -> dict[str, Any]:
         return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
         return {}
+
+
+async def refusal_ok(call: Awaitable[T], *statuses: int) -> T | Refused:
+    """The answer, or the refusal itself when its status is one of `statuses` (what a re-run
+    meets: the account exists, the vote was cast); any other refusal propagates."""
+    try:
+        return await call
+    except Refused as refused:
+        if refused.status in statuses:
+            return refused
+        raise
 
 
 @dataclass
@@ -51,6 +72,10 @@ class Demo:
     ids: dict[str, str] = field(default_factory=dict)  # "campaign.street_workout" -> id
     notes: list[str] = field(default_factory=list)
 
+    def api(self, who: Person | None = None) -> CivicfundClient:
+        """The typed client as `who` (anonymous without), on the shared connection."""
+        return CivicfundClient(str(self.client.base_url), who.token if who else None, client=self.client)
+
     async def call(
         self,
         method: str,
@@ -72,10 +97,8 @@ class Demo:
         return response.json() if response.content else None
 
     async def login(self, person: Person) -> None:
-        """Log in through the gateway (`/api/v1/auth/login`) and keep the person's tokens."""
-        answer = await self.call(
-            "POST", "/api/v1/auth/login", json={"email": person.email, "password": person.password}
-        )
+        """Log in through the gateway and keep the person's tokens."""
+        answer = await self.api().gateway_login(body={"email": person.email, "password": person.password})
         self._keep_tokens(person, answer)
 
     async def relogin(self, person: Person, timeout: float = 30.0) -> None:
@@ -85,13 +108,12 @@ class Demo:
         deadline = loop.time() + timeout
         while True:
             if person.refresh_token:
-                response = await self.client.post(
-                    "/api/v1/auth/refresh", json={"refresh_token": person.refresh_token}
-                )
-                if response.status_code == 200:
-                    self._keep_tokens(person, response.json())
-                else:
+                try:
+                    refreshed = await self.api().gateway_refresh(body={"refresh_token": person.refresh_token})
+                except Refused:
                     await self.login(person)
+                else:
+                    self._keep_tokens(person, refreshed)
             else:
                 await self.login(person)
             have = token_claims(person.token).get("municipalities") or {}
@@ -107,7 +129,7 @@ class Demo:
             await asyncio.sleep(0.3)
 
     @staticmethod
-    def _keep_tokens(person: Person, answer: dict[str, Any]) -> None:
+    def _keep_tokens(person: Person, answer: GatewayTokensOut) -> None:
         person.token = answer["access_token"]
         person.refresh_token = answer["refresh_token"]
         person.user_id = answer["user"]["id"]

@@ -5,14 +5,11 @@ park is an open report in the admin's queue. Re-running finds each of them and a
 
 from __future__ import annotations
 
-from typing import Any
+from civicfund_client import CampaignsCampaignIn, CampaignsCampaignOut, CampaignsReportOut, CampaignsUpdateIn
 
 from .context import Demo, Person
 
-C = "/api/v1/campaigns/campaigns"
-R = "/api/v1/campaigns/reports"
-
-RETURNED = {
+RETURNED: CampaignsCampaignIn = {
     "title": "Free fridge at Croix-de-Chavaux",
     "summary": "A shared fridge where shops and neighbours leave food instead of throwing it away.",
     "description": "A fridge outside the community centre, cleaned every day by volunteers.",
@@ -29,7 +26,7 @@ RETURN_REASON = (
     "Please say who cleans the fridge and checks the dates, and add the community centre's "
     "agreement to host it."
 )
-UPDATE = {
+UPDATE: CampaignsUpdateIn = {
     "title": "The city gave us the square",
     "body": "Montreuil agreed to lend us the corner of the square for the park. Thank you all!",
 }
@@ -37,59 +34,61 @@ DISMISS_NOTE = "This is news of the project, not an advert: nothing to hide."
 OPEN_DETAILS = "The market uses the square on Sundays: is the park compatible with it?"
 
 
-async def _mine(demo: Demo, owner: Person, title: str) -> dict[str, Any] | None:
-    params: dict[str, Any] = {"mine": "true", "limit": 50}
+async def _mine(demo: Demo, owner: Person, title: str) -> CampaignsCampaignOut | None:
+    cursor: str | None = None
     while True:
-        page = await demo.call("GET", C, owner, params=params)
+        page = await demo.api(owner).campaigns_list_campaigns(mine=True, limit=50, cursor=cursor)
         for campaign in page["items"]:
             if campaign["title"] == title:
                 return campaign
-        if not page["next_cursor"]:
+        cursor = page["next_cursor"]
+        if not cursor:
             return None
-        params["cursor"] = page["next_cursor"]
 
 
 async def _returned_campaign(demo: Demo) -> None:
     sofia, admin = demo.people["sofia"], demo.people["admin"]
     campaign = await _mine(demo, sofia, RETURNED["title"])
     if campaign is None:
-        campaign = await demo.call("POST", C, sofia, json=RETURNED)
+        campaign = await demo.api(sofia).campaigns_create_campaign(body=RETURNED)
     cid = campaign["id"]
     if campaign["status"] == "draft" and not campaign.get("reason"):
-        campaign = await demo.call("POST", f"{C}/{cid}/submit", sofia)
+        campaign = await demo.api(sofia).campaigns_submit_campaign(cid)
     if campaign["status"] == "submitted":
-        await demo.call(
-            "POST", f"{C}/{cid}/moderation", admin, json={"decision": "return", "reason": RETURN_REASON}
+        await demo.api(admin).campaigns_moderate_campaign(
+            cid, body={"decision": "return", "reason": RETURN_REASON}
         )
     demo.ids["campaign.returned_fridge"] = cid
 
 
 async def _park_update(demo: Demo, park_id: str) -> str:
     amina = demo.people["amina"]
-    params: dict[str, Any] = {"limit": 50}
+    cursor: str | None = None
     while True:
-        page = await demo.call("GET", f"{C}/{park_id}/updates", params=params)
+        page = await demo.api().campaigns_list_updates(park_id, limit=50, cursor=cursor)
         for update in page["items"]:
             if update["title"] == UPDATE["title"]:
                 return str(update["id"])
-        if not page["next_cursor"]:
+        cursor = page["next_cursor"]
+        if not cursor:
             break
-        params["cursor"] = page["next_cursor"]
-    posted = await demo.call("POST", f"{C}/{park_id}/updates", amina, json=UPDATE)
+    posted = await demo.api(amina).campaigns_post_update(park_id, body=UPDATE)
     return str(posted["id"])
 
 
-async def _decided(demo: Demo, reporter: Person, target_id: str) -> dict[str, Any] | None:
+async def _decided(demo: Demo, reporter: Person, target_id: str) -> CampaignsReportOut | None:
     """The admin's decided report by `reporter` on `target_id`, if there is one."""
-    params: dict[str, Any] = {"state": "decided", "limit": 100}
+    cursor: str | None = None
     while True:
-        page = await demo.call("GET", R, demo.people["admin"], params=params)
+        page = await demo.api(demo.people["admin"]).campaigns_list_reports(
+            state="decided", limit=100, cursor=cursor
+        )
         for report in page["items"]:
             if report["reporter_id"] == reporter.user_id and report["target_id"] == target_id:
                 return report
-        if not page["next_cursor"]:
+        cursor = page["next_cursor"]
+        if not cursor:
             return None
-        params["cursor"] = page["next_cursor"]
 
 
 async def _reports(demo: Demo) -> None:
@@ -98,27 +97,22 @@ async def _reports(demo: Demo) -> None:
     update_id = await _park_update(demo, park_id)
     dismissed = await _decided(demo, lucas, update_id)
     if dismissed is None:
-        report = await demo.call(
-            "POST",
-            f"{C}/{park_id}/reports",
-            lucas,
-            json={
+        report = await demo.api(lucas).campaigns_report_content(
+            park_id,
+            body={
                 "target": "update",
                 "target_id": update_id,
                 "reason": "spam",
                 "details": "Looks like an ad",
             },
         )
-        dismissed = await demo.call(
-            "POST", f"{R}/{report['id']}/decision", admin, json={"decision": "dismiss", "note": DISMISS_NOTE}
+        dismissed = await demo.api(admin).campaigns_decide_report(
+            report["id"], body={"decision": "dismiss", "note": DISMISS_NOTE}
         )
     demo.ids["report.dismissed"] = dismissed["id"]
     # Open: reporting again while it is open answers the same report.
-    open_report = await demo.call(
-        "POST",
-        f"{C}/{park_id}/reports",
-        sofia,
-        json={"target": "campaign", "reason": "other", "details": OPEN_DETAILS},
+    open_report = await demo.api(sofia).campaigns_report_content(
+        park_id, body={"target": "campaign", "reason": "other", "details": OPEN_DETAILS}
     )
     demo.ids["report.open"] = open_report["id"]
 

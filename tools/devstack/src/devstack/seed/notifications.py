@@ -18,15 +18,12 @@ HOOK_URL = "http://127.0.0.1:8090/hooks/montreuil"
 
 async def run(demo: Demo) -> None:
     sofia = demo.people["sofia"]
-    await demo.call(
-        "PUT",
-        f"{N}/me/preferences",
-        sofia,
-        json={"categories": {"calls": {"email": True, "inapp": True}, "campaign_news": {"email": False}}},
+    await demo.api(sofia).notifications_change_preferences(
+        body={"categories": {"calls": {"email": True, "inapp": True}, "campaign_news": {"email": False}}}
     )
 
     claire = demo.people["montreuil_manager"]
-    existing = await demo.call("GET", f"{N}/webhooks/endpoints?municipality=montreuil", claire)
+    existing = await demo.api(claire).notifications_list_endpoints(municipality="montreuil")
     for endpoint in existing["items"]:
         if endpoint["url"] == HOOK_URL:
             demo.ids["webhook.montreuil"] = endpoint["id"]
@@ -35,11 +32,8 @@ async def run(demo: Demo) -> None:
                 f"once (POST {N}/webhooks/endpoints/{endpoint['id']}/rotate-secret for a new one)"
             )
             return
-    created = await demo.call(
-        "POST",
-        f"{N}/webhooks/endpoints",
-        claire,
-        json={
+    created = await demo.api(claire).notifications_register_endpoint(
+        body={
             "municipality": "montreuil",
             "url": HOOK_URL,
             "event_types": ["endorsement.*", "match.committed", "call.opened", "call.proposal_selected"],

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from civicfund_client import ApiError, CampaignsCampaignOut, PaymentsPledgeOut
+
 from .context import Demo, Person
 
 STRIPE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8420").rstrip("/")
@@ -40,38 +42,33 @@ async def _card_payment_method() -> str:
     return (await _stripe("POST", "/v1/payment_methods", {"type": "card", **CARD}))["id"]
 
 
-async def _save_card_in_browser(pledge: dict[str, Any]) -> None:
-    secret = pledge["client_secret"]
+async def _save_card_in_browser(pledge: PaymentsPledgeOut) -> None:
+    secret = str(pledge.get("client_secret"))
     seti = secret.split("_secret_")[0]
     data = {"key": "pk_test_civicfund", "client_secret": secret, "payment_method_data[type]": "card"}
     data.update({f"payment_method_data[{k.replace('[', '][', 1)}": v for k, v in CARD.items()})
     await _stripe("POST", f"/v1/setup_intents/{seti}/confirm", data, secret=False)
 
 
-async def _pledge(demo: Demo, backer: Person, campaign: dict[str, Any], amount: int, tip: int) -> str:
-    created = await demo.call(
-        "POST",
-        "/api/v1/payments/pledges",
-        backer,
-        json={
+async def _pledge(demo: Demo, backer: Person, campaign: CampaignsCampaignOut, amount: int, tip: int) -> str:
+    api = demo.api(backer)
+    created = await api.payments_create_pledge(
+        body={
             "campaign_id": campaign["id"],
             "amount": amount,
             "currency": campaign["currency"],
             "tip": tip,
             "public_name": backer.display_name.split(" ")[0],
         },
-        headers={"Idempotency-Key": f"seed-{backer.key}-{campaign['id']}"},
+        idempotency_key=f"seed-{backer.key}-{campaign['id']}",
     )
     if created.get("next_action") == "retry":  # a card that failed on an earlier run
-        created = await demo.call(
-            "POST",
-            f"/api/v1/payments/pledges/{created['id']}/retry",
-            backer,
-            headers={"Idempotency-Key": f"seed-retry-{backer.key}-{campaign['id']}"},
+        created = await api.payments_retry_pledge(
+            created["id"], idempotency_key=f"seed-retry-{backer.key}-{campaign['id']}"
         )
     if created.get("next_action") == "confirm_card_setup":
         await _save_card_in_browser(created)
-        created = await demo.call("POST", f"/api/v1/payments/pledges/{created['id']}/confirm", backer)
+        created = await api.payments_confirm_pledge(created["id"])
     return created["status"]
 
 
@@ -79,36 +76,36 @@ async def _subscribe_city(demo: Demo) -> None:
     manager = demo.people.get("montreuil_manager")
     if manager is None:
         return
-    current = await demo.client.get(
-        "/api/v1/payments/subscriptions", params={"municipality": "montreuil"}, headers=manager.auth
-    )
-    active = [
-        s for s in (current.json().get("items", []) if current.status_code == 200 else []) if s["active"]
-    ]
+    api = demo.api(manager)
+    try:
+        current = (await api.payments_list_subscriptions(municipality="montreuil"))["items"]
+    except ApiError:
+        current = []  # payments has not heard of the city yet: subscribing below says so
+    active = [s for s in current if s["active"]]
     if active:
         demo.ids["subscription.montreuil"] = active[0]["id"]
         return
-    response = await demo.client.post(
-        "/api/v1/payments/subscriptions",
-        json={
-            "municipality": "montreuil",
-            "plan": "yearly",
-            "payment_method": await _card_payment_method(),
-            "billing_email": manager.email,
-        },
-        headers={**manager.auth, "Idempotency-Key": "seed-montreuil-subscription"},
-    )
-    body = response.json() if response.content else {}
-    code = (body.get("error") or {}).get("code")
-    if response.status_code in (200, 201):
-        demo.ids["subscription.montreuil"] = body["id"]
-    else:
-        demo.notes.append(f"Montreuil not subscribed yet ({response.status_code} {code}): is it registered?")
+    try:
+        created = await api.payments_subscribe_city(
+            body={
+                "municipality": "montreuil",
+                "plan": "yearly",
+                "payment_method": await _card_payment_method(),
+                "billing_email": manager.email,
+            },
+            idempotency_key="seed-montreuil-subscription",
+        )
+    except ApiError as refused:
+        demo.notes.append(
+            f"Montreuil not subscribed yet ({refused.status} {refused.code}): is it registered?"
+        )
+        return
+    demo.ids["subscription.montreuil"] = created["id"]
 
 
 async def run(demo: Demo) -> None:
-    live = await demo.call("GET", "/api/v1/campaigns/campaigns", params={"municipality": "montreuil"})
-    campaigns = [c for c in live.get("items", []) if c.get("status") == "live"]
+    live = await demo.api().campaigns_list_campaigns(municipality="montreuil")
+    campaigns = [c for c in live["items"] if c["status"] == "live"]
     if not campaigns:
         print("    (no live campaign in Montreuil yet: no pledges seeded)", flush=True)
         demo.notes.append("pledges: skipped, no live campaign in Montreuil")
