@@ -192,3 +192,24 @@ async def test_a_burst_is_handled_in_batches_and_one_poison_event_is_isolated(
         assert [json.loads(m.body)["data"]["n"] for m in parked] == [17]
         assert await _count(k, "burst") == 59  # every other event exactly once, the duplicate skipped
         assert await k.mongo.db.inbox.count_documents({"_id": {"$regex": "^kit.burst"}}) == 59
+
+
+async def test_a_batch_mixing_handled_new_and_repeated_events_runs_each_new_one_once(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
+    """The batch's inbox write (one upsert per event) decides what is new: an event handled by
+    an earlier batch and the second copy of one inside the batch are skipped."""
+    async with kit(env, test_contracts, relay=False) as k:
+        consumer = k.bus.consumer(counting_handlers("kit.mixed"), k.mongo, k.contracts)
+        handler = consumer.handlers.find("kit.ping")
+        assert handler is not None
+        earlier, new, third = _ping(1), _ping(2), _ping(3)
+        assert await k.mongo.transact(lambda tx: consumer._handle_once(tx, earlier, handler)) is True
+        assert await k.mongo.transact(lambda tx: consumer._handle_once(tx, earlier, handler)) is False
+        batch = [(None, e, handler) for e in (earlier, new, new, third)]
+        fresh = await k.mongo.transact(lambda tx: consumer._handle_batch(tx, batch))  # type: ignore[arg-type]
+        assert fresh == [False, True, False, True]
+        assert [await _count(k, f"ping-{n}") for n in (1, 2, 3)] == [1, 1, 1]
+        rows = await k.mongo.db.inbox.find({}).sort([("_id", 1)]).to_list()
+        assert [r["_id"] for r in rows] == sorted(f"kit.mixed|{e.id}" for e in (earlier, new, third))
+        assert all(r["type"] == "kit.ping" and r["received_at"] is not None for r in rows)

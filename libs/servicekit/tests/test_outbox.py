@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from servicekit.mongo import Tx
+from servicekit.mongo import Tx, as_utc
 from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.plugin import TestEnv
 from servicekit.testing.proxy import CuttableProxy
@@ -198,3 +198,31 @@ async def test_gauges_count_the_backlog_without_the_datastore_falling_back(
         await k.outbox._update_gauges()
         assert gauge("outbox_backlog") == 0
         assert gauge("outbox_oldest_pending_age_seconds") == 0
+
+
+async def test_a_steady_flow_is_relayed_on_wake_and_every_row_ends_marked_sent(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
+    """With a poll far away, only the commit wake-ups move events: a commit that lands while
+    the relay publishes or marks (its wake-up must not be lost) is relayed at once. The marks
+    ride on the next batch's read; the last one is made before the relay goes idle."""
+    async with kit(env, test_contracts, outbox_poll_interval_s=60) as k:
+        _, received = await tap(k.bus, "kit.#")
+        await asyncio.sleep(0.3)  # the relay has its lease and waits for a wake-up
+        ids: list[list[str]] = []
+        for burst in range(15):
+            ids += await asyncio.gather(*(_write(k, 1, f"flow-{burst}-{j}") for j in range(3)))
+            # Well before the poll: relayed because of the commits' wake-ups.
+            expected = 3 * (burst + 1)
+            await eventually(lambda n=expected: len(received) >= n, timeout=5, interval=0.005)
+            await asyncio.sleep(0.007 * (burst % 4))  # commits land in every phase of the relay
+        got = [json.loads(m.body)["id"] for m in received]
+        assert sorted(got) == sorted(i for one in ids for i in one)
+
+        async def all_sent() -> bool:
+            return await k.mongo.db.outbox.count_documents({"status": {"$eq": "sent"}}) == len(got)
+
+        await eventually(all_sent, timeout=2)
+        assert await k.outbox.backlog() == 0
+        rows = await k.mongo.db.outbox.find({}, {"sent_at": 1, "created_at": 1}).to_list()
+        assert all(as_utc(r["sent_at"]) >= as_utc(r["created_at"]) for r in rows)  # type: ignore[operator]

@@ -22,6 +22,7 @@ import fnmatch
 import json
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import aio_pika
@@ -34,6 +35,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from pydantic import ValidationError
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from . import metrics
@@ -358,24 +360,17 @@ class Consumer:
     async def _handle_batch(
         self, tx: Tx, ready: list[tuple[AbstractIncomingMessage, Event, Handler]]
     ) -> list[bool]:
-        ids = [self._inbox_id(event) for _, event, _ in ready]
-        done = {
-            d["_id"]
-            for d in await tx.db.inbox.find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session).to_list()
-        }
+        # One round trip records the batch and tells which events are new: an upsert per
+        # event, and those that inserted are the new ones (the same event twice in the batch
+        # inserts once). A conflict with another replica fails the batch; the one-by-one pass
+        # then skips what that replica committed.
         now = utcnow()
-        fresh: list[bool] = []
-        rows = []
-        for inbox_id, (_, event, _) in zip(ids, ready, strict=True):
-            is_new = inbox_id not in done
-            fresh.append(is_new)
-            if is_new:
-                done.add(inbox_id)  # the same event twice in one batch is handled once
-                rows.append({"_id": inbox_id, "type": event.routing_key, "received_at": now})
-        if rows:
-            # A DuplicateKeyError here (another replica committed one of them first) fails the
-            # batch; the one-by-one pass then skips it.
-            await tx.db.inbox.insert_many(rows, session=tx.session)
+        result = await tx.db.inbox.bulk_write(
+            [UpdateOne(*self._inbox_row(event, now), upsert=True) for _, event, _ in ready],
+            ordered=True,
+            session=tx.session,
+        )
+        fresh = [i in result.upserted_ids for i in range(len(ready))]
         for is_new, (_, event, handler) in zip(fresh, ready, strict=True):
             if is_new:
                 with self._log_context(event):
@@ -383,17 +378,24 @@ class Consumer:
         return fresh
 
     async def _handle_once(self, tx: Tx, event: Event, handler: Handler) -> bool:
-        inbox_id = self._inbox_id(event)
-        if await tx.db.inbox.find_one({"_id": inbox_id}, session=tx.session) is not None:
-            return False
         try:
-            await tx.db.inbox.insert_one(
-                {"_id": inbox_id, "type": event.routing_key, "received_at": utcnow()}, session=tx.session
+            # Already there: matched, nothing inserted (one round trip, no failed write).
+            result = await tx.db.inbox.update_one(
+                *self._inbox_row(event, utcnow()), upsert=True, session=tx.session
             )
         except DuplicateKeyError:
             return False  # another replica is handling it in parallel and committed first
+        if result.upserted_id is None:
+            return False
         await handler(event, tx)
         return True
+
+    def _inbox_row(self, event: Event, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The inbox row as an upsert (filter, update): it inserts only if the event is new."""
+        return (
+            {"_id": self._inbox_id(event)},
+            {"$setOnInsert": {"type": event.routing_key, "received_at": now}},
+        )
 
     def _attempts(self, message: AbstractIncomingMessage) -> int:
         value = (message.headers or {}).get("x-attempts", 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import PyMongoError
@@ -36,6 +37,10 @@ LEASE_TTL_S = 15
 # after into an array-containment test that no index serves (a scan of every row kept a week);
 # `$eq` is a plain comparison it runs through the (status, created_at) index. Same on MongoDB.
 PENDING: dict[str, Any] = {"status": {"$eq": "pending"}}
+# After a short batch is published, how long the relay waits for the next commit so that one
+# transaction marks that batch sent and reads the next (see `Outbox.relay_pending`). A row
+# stays pending that much longer at most; its event is already on the broker.
+MARK_DELAY_S = 0.02
 
 
 class Outbox:
@@ -87,12 +92,12 @@ class Outbox:
         loop = asyncio.get_running_loop()
         gauges_at = float("-inf")
         while not stop.is_set():
+            self._wake.clear()  # `relay_pending` clears it again before each read
             try:
                 if lease.needs_renewal():
                     await lease.acquire()
                 if lease.held_until_ms and bus.ready:
-                    while await self.relay_once(bus):
-                        pass
+                    await self.relay_pending(bus)
                 if loop.time() - gauges_at >= poll:
                     await self._update_gauges()
                     gauges_at = loop.time()
@@ -101,49 +106,78 @@ class Outbox:
                 log.warning("outbox_relay_db_error", error=str(exc))
             except Exception:
                 log.exception("outbox_relay_error")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
         with contextlib.suppress(Exception):
             await lease.release()
 
-    async def relay_once(self, bus: Bus) -> int:
-        """Publish one batch of pending rows; returns how many were confirmed."""
+    async def relay_pending(self, bus: Bus) -> int:
+        """Publish pending rows batch after batch until none is left; returns how many were
+        confirmed.
 
-        # Read inside a transaction: on nx-27017 that takes the datastore's lock, so the relay
-        # never sees a row of a transaction still open in another replica (nx gives plain reads
-        # no isolation) and publishes an event that is then rolled back.
-        async def pending(tx: Tx) -> list[dict[str, Any]]:
-            return (
-                await tx.db.outbox.find(PENDING, session=tx.session)
-                .sort([("created_at", 1)])
-                .limit(self.mongo.settings.outbox_batch_size)
-                .to_list()
+        One transaction per batch: it marks the previous batch sent (one update for all its
+        rows) and reads the next, so a steady flow costs one transaction per wake instead of
+        a read and a mark. After a short batch the relay waits up to `MARK_DELAY_S` for the
+        next commit before that transaction, which then also reads the new rows. The loop
+        ends on a read that found nothing, in the transaction that made the last marks.
+
+        The wake is cleared before each read: a commit after it sets it again, so nothing
+        committed meanwhile waits for the poll. A crash between a confirm and its mark
+        republishes those rows (consumers dedupe by event id); nothing is marked unconfirmed.
+        """
+        batch = self.mongo.settings.outbox_batch_size
+        confirmed: list[str] = []
+        confirmed_at = utcnow()
+        total = 0
+        while True:
+            self._wake.clear()
+            rows = await self._mark_and_read(confirmed, confirmed_at, batch)
+            confirmed = []
+            if not rows:
+                return total
+            confirmed = await bus.publish_raw_many(
+                [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
             )
-
-        rows = await self.mongo.transact(pending)
-        if not rows:
-            return 0
-        confirmed = await bus.publish_raw_many(
-            [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
-        )
-        if confirmed:
-            ids = list(confirmed)
-            now = utcnow()
-
-            async def mark(tx: Tx) -> None:
-                await tx.db.outbox.update_many(
-                    {"_id": {"$in": ids}}, {"$set": {"status": "sent", "sent_at": now}}, session=tx.session
-                )
-
-            await self.mongo.transact(mark)
+            confirmed_at = utcnow()  # `sent_at`: when the broker confirmed, not when marked
             by_id = {row["_id"]: row for row in rows}
             for rid in confirmed:
                 EVENTS_PUBLISHED.labels(self.service, by_id[rid]["routing_key"]).inc()
-        if len(confirmed) < len(rows):
-            log.warning("outbox_publish_incomplete", pending=len(rows) - len(confirmed))
-            return 0  # broker trouble: back off to the poll interval
-        return len(confirmed)
+            total += len(confirmed)
+            if len(confirmed) < len(rows):
+                log.warning("outbox_publish_incomplete", pending=len(rows) - len(confirmed))
+                await self._mark_and_read(confirmed, confirmed_at, 0)
+                return total  # broker trouble: back off to the poll interval
+            if len(rows) < batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=MARK_DELAY_S)
+
+    async def _mark_and_read(self, sent: list[str], sent_at: datetime, limit: int) -> list[dict[str, Any]]:
+        """Mark the rows `sent` (ids the broker confirmed at `sent_at`) and read up to `limit`
+        pending rows, oldest first, in one transaction.
+
+        Read inside a transaction: on nx-27017 that takes the datastore's lock, so the relay
+        never sees a row of a transaction still open in another replica (nx gives plain reads
+        no isolation) and publishes an event that is then rolled back."""
+        if not sent and not limit:
+            return []
+
+        async def mark_and_read(tx: Tx) -> list[dict[str, Any]]:
+            if sent:
+                await tx.db.outbox.update_many(
+                    {"_id": {"$in": sent}},
+                    {"$set": {"status": "sent", "sent_at": sent_at}},
+                    session=tx.session,
+                )
+            if not limit:
+                return []
+            return (
+                await tx.db.outbox.find(PENDING, session=tx.session)
+                .sort([("created_at", 1)])
+                .limit(limit)
+                .to_list()
+            )
+
+        return await self.mongo.transact(mark_and_read)
 
     async def _update_gauges(self) -> None:
         pending = await self.backlog()
