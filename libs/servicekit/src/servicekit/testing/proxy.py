@@ -13,6 +13,8 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.open = True
+        # Added before each chunk is passed on, both ways: a slow upstream (or a slow network).
+        self.delay_s = 0.0
 
     async def start(self) -> CuttableProxy:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -50,6 +52,8 @@ class CuttableProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if self.delay_s:
+                        await asyncio.sleep(self.delay_s)
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, asyncio.IncompleteReadError, RuntimeError):
