@@ -20,13 +20,14 @@ from pathlib import Path
 
 import httpx
 
-from . import accounts, campaigns, cities, moderation, notifications, owner_decisions, pledges
+from . import accounts, ballots, campaigns, cities, moderation, notifications, owner_decisions, pledges
 from .context import Demo
 
 # Order matters: people first, then the city, then projects, labels, money, and who hears of it.
 STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("accounts", accounts.run),
     ("cities", cities.run),
+    ("ballots", ballots.run),  # the residents' ballots and the closed vote of 'Fête des quartiers 2027'
     ("campaigns", campaigns.run),
     ("labels", cities.label_run),  # the city labels projects once they exist, before the pledges it matches
     ("pledges", pledges.run),
