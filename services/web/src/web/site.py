@@ -15,20 +15,22 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlsplit
 
+import httpx
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from civicfund_client import CivicfundClient
 from servicekit.logging import get_logger
 from servicekit.mongo import epoch_ms
 
-from .gateway import ApiFailure, Gateway
+from .gateway import ApiFailure, Gateway, RoutedClient, parsed
 from .i18n import negotiate
 from .rendering import StaticAssets, Templates
 from .settings import Settings
@@ -152,26 +154,50 @@ class Site:
         headers: dict[str, str] | None = None,
         auth: bool = True,
     ) -> Any:
-        """Call the gateway as the signed-in person (anonymous when nobody is, or `auth=False`).
-        An expired access token is refreshed first; a token the API refuses is refreshed once;
+        """Call the gateway by path as the signed-in person (anonymous when nobody is, or
+        `auth=False`); pages on the typed client use `client()` instead."""
+        return parsed(await self._send(method, path, json=json, params=params, headers=headers, auth=auth))
+
+    def client(self, *, auth: bool = True) -> CivicfundClient:
+        """The typed API client (one method per operation of the API document) as the signed-in
+        person, or anonymous with `auth=False`; refusals raise `ApiFailure`."""
+
+        async def send(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            return await self._send(method, url, auth=auth, **kwargs)
+
+        return RoutedClient(send, self.web.gateway.http)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> httpx.Response:
+        """An expired access token is refreshed first; a token the API refuses is refreshed once;
         a session that cannot be refreshed ends with `LoginRequired`."""
         gateway = self.web.gateway
         token = await self._fresh_token() if auth and self.session else None
         kwargs: dict[str, Any] = {
             "json": json,
+            "data": data,
             "params": params,
             "headers": headers,
             "request_id": self.request_id,
             "client_ip": self.client_ip,
         }
         try:
-            return await gateway.call(method, path, token=token, **kwargs)
+            return await gateway.send(method, path, token=token, **kwargs)
         except ApiFailure as failure:
             if failure.status != 401 or token is None:
                 raise
         token = await self._refresh(force=True)
         try:
-            return await gateway.call(method, path, token=token, **kwargs)
+            return await gateway.send(method, path, token=token, **kwargs)
         except ApiFailure as failure:
             if failure.status == 401:
                 await self._end_session()
@@ -202,10 +228,8 @@ class Site:
             if not force and int(latest.get("access_exp_ms", 0)) - margin_ms > epoch_ms():
                 return str(latest["access_token"])
             try:
-                tokens = await self.web.gateway.call(
-                    "POST", "/api/v1/auth/refresh", json={"refresh_token": latest["refresh_token"]},
-                    request_id=self.request_id, client_ip=self.client_ip,
-                )  # fmt: skip
+                api = self.web.gateway.client(request_id=self.request_id, client_ip=self.client_ip)
+                tokens = await api.gateway_refresh(body={"refresh_token": latest["refresh_token"]})
             except ApiFailure as failure:
                 if failure.status in (400, 401, 403, 422):
                     await self._end_session()
@@ -216,7 +240,7 @@ class Site:
             self.session = latest
             return str(latest["access_token"])
 
-    def _apply_tokens(self, session: dict[str, Any], tokens: dict[str, Any]) -> None:
+    def _apply_tokens(self, session: dict[str, Any], tokens: Mapping[str, Any]) -> None:
         session["access_token"] = tokens["access_token"]
         session["refresh_token"] = tokens["refresh_token"]
         session["access_exp_ms"] = epoch_ms() + int(tokens.get("expires_in", 900)) * 1000
@@ -226,7 +250,7 @@ class Site:
 
     # -- signing in and out ----------------------------------------------------------------
 
-    async def sign_in(self, tokens: dict[str, Any]) -> None:
+    async def sign_in(self, tokens: Mapping[str, Any]) -> None:
         """Start a session from a login answer (tokens + user); roles come from `/auth/me`."""
         sid = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
@@ -239,10 +263,10 @@ class Site:
         self._apply_tokens(session, tokens)
         session["user_id"] = session["user"].get("id")
         try:
-            me = await self.web.gateway.call(
-                "GET", "/api/v1/auth/me", token=session["access_token"], request_id=self.request_id
-            )
-            session["user"].update(me or {})
+            me = await self.web.gateway.client(
+                session["access_token"], request_id=self.request_id
+            ).gateway_me()
+            session["user"].update(me)
         except ApiFailure as failure:
             log.warning("me_unavailable_at_login", error=str(failure))
         old = self.session
@@ -261,8 +285,8 @@ class Site:
         """Re-read `/auth/me` into the session (after a profile change or a new role)."""
         if self.session is None:
             return
-        me = await self.api("GET", "/api/v1/auth/me")
-        self.session["user"].update(me or {})
+        me = await self.client().gateway_me()
+        self.session["user"].update(me)
         await self.web.sessions.put(self.session)
 
     async def renew_tokens(self) -> None:
@@ -273,7 +297,7 @@ class Site:
         await self._refresh(force=True)
         await self.refresh_profile()
 
-    async def replace_tokens(self, tokens: dict[str, Any]) -> None:
+    async def replace_tokens(self, tokens: Mapping[str, Any]) -> None:
         """A password change answers new tokens for this session (the others are logged out)."""
         if self.session is None:
             return
@@ -283,10 +307,8 @@ class Site:
     async def sign_out(self) -> None:
         if self.session is not None:
             try:
-                await self.web.gateway.call(
-                    "POST", "/api/v1/auth/logout", json={"refresh_token": self.session["refresh_token"]},
-                    request_id=self.request_id,
-                )  # fmt: skip
+                api = self.web.gateway.client(request_id=self.request_id)
+                await api.gateway_logout(body={"refresh_token": self.session["refresh_token"]})
             except ApiFailure as failure:
                 log.info("logout_not_confirmed", error=str(failure))
         await self._end_session()

@@ -124,7 +124,7 @@ async def signup(site: SiteDep, form: Form) -> Response:
     if values["postcode"]:
         body["postcode"] = values["postcode"]
     try:
-        await site.api("POST", "/api/v1/auth/register", json=body, auth=False)
+        await site.client(auth=False).gateway_register(body=body)
     except ApiFailure as failure:
         if failure.code == "email_taken":
             errors["email"] = site.gettext(
@@ -140,8 +140,9 @@ async def signup(site: SiteDep, form: Form) -> Response:
     # Signed in at once (the account works before the address is verified), so the next page can
     # send the link again.
     try:
-        tokens = await site.api("POST", "/api/v1/auth/login", json={"email": body["email"], "password": password},
-                                auth=False)  # fmt: skip
+        tokens = await site.client(auth=False).gateway_login(
+            body={"email": body["email"], "password": password}
+        )
     except ApiFailure:
         tokens = None
     if tokens is not None:
@@ -158,7 +159,7 @@ async def check_email(site: SiteDep) -> Response:
 @router.post("/signup/resend", include_in_schema=False)
 async def resend_link(site: SignedIn, form: Form) -> Response:
     try:
-        await site.api("POST", "/api/v1/auth/verify-email/resend")
+        await site.client().gateway_resend_verification()
     except ApiFailure as failure:
         if failure.status != 429:
             raise
@@ -189,7 +190,7 @@ async def verify_page(site: SiteDep, token: str = Token) -> Response:
 async def verify(site: SiteDep, form: Form) -> Response:
     token = str(form.get("token", ""))[:2000]
     try:
-        await site.api("POST", "/api/v1/auth/verify-email", json={"token": token}, auth=False)
+        await site.client(auth=False).gateway_verify_email(body={"token": token})
     except ApiFailure as failure:
         if failure.status not in (400, 404, 410, 422):
             raise
@@ -221,7 +222,7 @@ async def forgot(site: SiteDep, form: Form) -> Response:
         errors["email"] = site.gettext("Enter your email address.")
     else:
         try:
-            await site.api("POST", "/api/v1/auth/password-reset", json={"email": email}, auth=False)
+            await site.client(auth=False).gateway_request_password_reset(body={"email": email})
         except ApiFailure as failure:
             if failure.status == 429:
                 errors["__all__"] = site.gettext("Too many attempts. Wait a few minutes and try again.")
@@ -252,8 +253,9 @@ async def reset(site: SiteDep, form: Form) -> Response:
     errors = _new_password_errors(site, new, again)
     if not errors:
         try:
-            await site.api("POST", "/api/v1/auth/password-reset/confirm",
-                           json={"token": token, "new_password": new}, auth=False)  # fmt: skip
+            await site.client(auth=False).gateway_confirm_password_reset(
+                body={"token": token, "new_password": new}
+            )
         except ApiFailure as failure:
             if failure.status == 422:
                 errors = _field_errors(site, failure, {"password": "new_password"})
@@ -297,7 +299,7 @@ def _profile(site: Site, me: dict[str, Any], values: dict[str, str], errors: dic
 
 @router.get("/account", include_in_schema=False)
 async def profile_page(site: SignedIn) -> Response:
-    me = await site.api("GET", "/api/v1/auth/me")
+    me = await site.client().gateway_me()
     values = {
         "display_name": me.get("display_name", ""),
         "locale": me.get("locale", site.locale),
@@ -323,13 +325,13 @@ async def save_profile(site: SignedIn, form: Form) -> Response:
         changes["postcode"] = values["postcode"]
     if not errors:
         try:
-            await site.api("PATCH", "/api/v1/auth/me", json=changes)
+            await site.client().gateway_update_me(body=changes)
         except ApiFailure as failure:
             if failure.status != 422:
                 raise
             errors = _field_errors(site, failure)
     if errors:
-        me = await site.api("GET", "/api/v1/auth/me")
+        me = await site.client().gateway_me()
         return _profile(site, me, values, errors, 422)
     await site.refresh_profile()
     if values["locale"] != site.locale:
@@ -356,8 +358,9 @@ async def change_password(site: SignedIn, form: Form) -> Response:
         errors["current_password"] = site.gettext("Enter your current password.")
     if not errors:
         try:
-            tokens = await site.api("POST", "/api/v1/auth/me/password",
-                                    json={"current_password": current, "new_password": new})  # fmt: skip
+            tokens = await site.client().gateway_change_password(
+                body={"current_password": current, "new_password": new}
+            )
         except ApiFailure as failure:
             if failure.code == "wrong_password" or failure.status == 403:
                 errors["current_password"] = site.gettext("This is not your current password.")
@@ -390,7 +393,7 @@ async def delete_account(site: SignedIn, form: Form) -> Response:
         errors["password"] = site.gettext("Enter your password.")
     else:
         try:
-            await site.api("DELETE", "/api/v1/auth/me", json={"password": password})
+            await site.client().gateway_delete_me(body={"password": password})
         except ApiFailure as failure:
             if failure.code == "wrong_password" or failure.status == 403:
                 errors["password"] = site.gettext("This is not your password.")

@@ -11,15 +11,20 @@ import asyncio
 import re
 import secrets
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from civicfund_client import CampaignsCampaignDetail, PaymentsPledgeIn, PaymentsPledgeOut
+
 from ..gateway import ApiFailure
 from ..i18n import Formats, major_to_minor
 from ..site import Form, SignedIn, Site
-from .pledges import PLEDGES, describe, failure_text
+from .pledges import describe, failure_text
+
+T = TypeVar("T")
 
 router = APIRouter()
 
@@ -32,20 +37,20 @@ def new_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-async def campaign_of(site: Site, campaign_id: str) -> dict[str, Any]:
-    return await site.api("GET", f"/api/v1/campaigns/campaigns/{campaign_id}")  # 404 -> the 404 page
+async def campaign_of(site: Site, campaign_id: str) -> CampaignsCampaignDetail:
+    return await site.client().campaigns_get_campaign(campaign_id)  # 404 -> the 404 page
 
 
-async def pledge_of(site: Site, pledge_id: str) -> dict[str, Any]:
-    return await site.api("GET", f"{PLEDGES}/{pledge_id}")
+async def pledge_of(site: Site, pledge_id: str) -> PaymentsPledgeOut:
+    return await site.client().payments_get_pledge(pledge_id)
 
 
-async def patiently(site: Site, method: str, path: str, **kwargs: Any) -> Any:
+async def patiently(call: Callable[[], Awaitable[T]]) -> T:
     """A money call whose key may still be in flight (a double click): wait for the first answer.
     A campaign approved a moment ago may not be live in payments' projection yet: wait for it."""
     for attempt in range(BUSY_RETRIES):
         try:
-            return await site.api(method, path, **kwargs)
+            return await call()
         except ApiFailure as failure:
             waiting = failure.code == "request_in_progress" or (
                 failure.code in ("campaign_not_live", "campaign_not_found") and attempt < 3
@@ -123,15 +128,15 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
     if campaign.get("status") != "live":
         errors["__all__"] = site.gettext("This project is not taking pledges.")
     if not errors:
-        body: dict[str, Any] = {
-            "campaign_id": campaign_id, "amount": amount, "currency": currency, "tip": tip or 0,
+        body: PaymentsPledgeIn = {
+            "campaign_id": campaign_id, "amount": amount or 0, "currency": currency, "tip": tip or 0,
             "anonymous": values["anonymous"],
         }  # fmt: skip
         if values["public_name"] and not values["anonymous"]:
             body["public_name"] = values["public_name"]
         try:
             pledge = await patiently(
-                site, "POST", PLEDGES, json=body, headers={"Idempotency-Key": values["key"]}
+                lambda: site.client().payments_create_pledge(body=body, idempotency_key=values["key"])
             )
         except ApiFailure as failure:
             errors = pledge_errors(site, failure, currency)
@@ -188,7 +193,7 @@ async def confirm(site: SignedIn, form: Form, pledge_id: str) -> Response:
     """Stripe.js saved the card (or finished 3-D Secure): payments re-fetches and goes on."""
     before_pledge = await pledge_of(site, pledge_id)
     before = await funded(site, before_pledge["campaign_id"])
-    pledge = await patiently(site, "POST", f"{PLEDGES}/{pledge_id}/confirm")
+    pledge = await patiently(lambda: site.client().payments_confirm_pledge(pledge_id))
     action = pledge.get("next_action")
     if action == "confirm_card_setup":
         site.flash(site.gettext("Your card is not saved yet. Enter it again."), "error")
@@ -244,7 +249,7 @@ async def retry_page(site: SignedIn, pledge_id: str) -> Response:
 async def retry(site: SignedIn, form: Form, pledge_id: str) -> Response:
     key = str(form.get("key", ""))[:200] or new_key()
     try:
-        await patiently(site, "POST", f"{PLEDGES}/{pledge_id}/retry", headers={"Idempotency-Key": key})
+        await patiently(lambda: site.client().payments_retry_pledge(pledge_id, idempotency_key=key))
     except ApiFailure as failure:
         if failure.code != "not_retryable":
             raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,6 @@ from .city_console import form_errors, may_manage, official_city, optional, role
 
 router = APIRouter()
 
-SUBSCRIPTIONS = "/api/v1/payments/subscriptions"
 PLANS = ("monthly", "yearly")
 
 
@@ -42,7 +42,7 @@ async def _render(
     city, role, _officials = await official_city(site, slug)
     refused = False
     try:
-        listing = await site.api("GET", SUBSCRIPTIONS, params={"municipality": slug})
+        listing = await site.client().payments_list_subscriptions(municipality=slug)
     except ApiFailure as failure:
         if failure.status != 403:
             raise
@@ -63,7 +63,7 @@ async def _render(
     else:
         state = "lapsed" if subscriptions else "none"
     invoiced = await asyncio.gather(
-        *(optional(site, f"{SUBSCRIPTIONS}/{s['id']}/invoices", params={"municipality": slug})
+        *(optional(site, site.client().payments_list_invoices(s["id"], municipality=slug))
           for s in subscriptions[:3])
     )  # fmt: skip
     invoices = sorted((i for got in invoiced for i in (got or {}).get("items", [])),
@@ -102,8 +102,7 @@ async def card_step(site: SignedIn, form: Form, slug: str) -> Response:
         if values["billing_email"]:
             body["billing_email"] = values["billing_email"]
         try:
-            setup = await site.api("POST", f"{SUBSCRIPTIONS}/card-setups", json=body,
-                                   headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+            setup = await site.client().payments_card_setup(body=body, idempotency_key=uuid.uuid4().hex)
         except ApiFailure as failure:
             if failure.status not in (400, 403, 404, 409, 422):
                 raise
@@ -130,9 +129,7 @@ async def subscribe(site: SignedIn, form: Form, slug: str) -> Response:
     if form.get("billing_email"):
         body["billing_email"] = str(form.get("billing_email"))
     try:
-        sub = await site.api(
-            "POST", SUBSCRIPTIONS, json=body, headers={"Idempotency-Key": f"sub-{setup_intent}"}
-        )
+        sub = await site.client().payments_subscribe_city(body=body, idempotency_key=f"sub-{setup_intent}")
     except ApiFailure as failure:
         if failure.status not in (400, 402, 403, 404, 409, 422):
             raise
@@ -153,8 +150,8 @@ async def subscribe(site: SignedIn, form: Form, slug: str) -> Response:
 async def confirm_page(site: SignedIn, slug: str, subscription_id: str) -> Response:
     """Back to a first payment that still waits for the bank (the secret is kept by payments)."""
     city, role, _officials = await official_city(site, slug)
-    listing = await site.api("GET", SUBSCRIPTIONS, params={"municipality": slug})
-    sub = next((s for s in listing.get("items", []) if s["id"] == subscription_id), None)
+    listing = await site.client().payments_list_subscriptions(municipality=slug)
+    sub = next((s for s in listing["items"] if s["id"] == subscription_id), None)
     if sub is None or not sub.get("client_secret"):
         return site.redirect(f"/cities/{slug}/subscription")
     return _card_page(site, city, role, intent_kind="payment_intent", client_secret=sub["client_secret"],
@@ -166,7 +163,7 @@ async def refresh(site: SignedIn, form: Form, slug: str, subscription_id: str) -
     """Whatever the bank answered in the browser, payments re-fetches the subscription."""
     _ = site.gettext
     await official_city(site, slug)
-    sub = await site.api("POST", f"{SUBSCRIPTIONS}/{subscription_id}/refresh", params={"municipality": slug})
+    sub = await site.client().payments_refresh_subscription(subscription_id, municipality=slug)
     if sub.get("active"):
         site.flash(_("Payment confirmed: the subscription is active."))
     else:
@@ -176,11 +173,10 @@ async def refresh(site: SignedIn, form: Form, slug: str, subscription_id: str) -
     return site.redirect(f"/cities/{slug}/subscription")
 
 
-async def _change(site: Site, slug: str, path: str, body: dict[str, Any], done: str,
-                  headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+async def _change(site: Site, slug: str, call: Callable[[], Awaitable[object]], done: str) -> Response:
     await official_city(site, slug)
     try:
-        await site.api("POST", path, json=body, params={"municipality": slug}, headers=headers)
+        await call()
     except ApiFailure as failure:
         if failure.status not in (400, 402, 403, 404, 409, 422):
             raise
@@ -195,8 +191,8 @@ async def change_plan(site: SignedIn, form: Form, slug: str, subscription_id: st
     if plan not in PLANS:
         return await _render(site, slug, status=422, errors={"__all__": site.gettext("Choose a plan.")})
     done = site.gettext("The plan is now %(plan)s.") % {"plan": _plan_names(site)[plan].lower()}
-    return await _change(site, slug, f"{SUBSCRIPTIONS}/{subscription_id}/plan", {"plan": plan}, done,
-                         {"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+    return await _change(site, slug, lambda: site.client().payments_change_plan(
+        subscription_id, municipality=slug, idempotency_key=uuid.uuid4().hex, body={"plan": plan}), done)  # fmt: skip
 
 
 @router.post("/cities/{slug}/subscription/{subscription_id}/cancellation", include_in_schema=False)
@@ -205,5 +201,5 @@ async def cancellation(site: SignedIn, form: Form, slug: str, subscription_id: s
     _ = site.gettext
     done = (_("The subscription ends with the paid period; labelling works until then.") if cancel
             else _("The cancellation is undone: the subscription renews."))  # fmt: skip
-    return await _change(site, slug, f"{SUBSCRIPTIONS}/{subscription_id}/cancellation",
-                         {"cancel_at_period_end": cancel}, done)  # fmt: skip
+    return await _change(site, slug, lambda: site.client().payments_cancel_at_period_end(
+        subscription_id, municipality=slug, body={"cancel_at_period_end": cancel}), done)  # fmt: skip

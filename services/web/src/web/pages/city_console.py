@@ -7,6 +7,7 @@ which answers 403 to anyone but its officials and admins (the 403 page)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from ..gateway import ApiFailure
@@ -27,10 +28,12 @@ def form_errors(failure: ApiFailure) -> dict[str, str]:
     return errors
 
 
-async def optional(site: Site, path: str, **kwargs: Any) -> Any:
-    """A read the page can do without (None when the API refuses or is down)."""
+async def optional(site: Site, read: str | Awaitable[Any], **kwargs: Any) -> Any:
+    """A read the page can do without (None when the API refuses or is down): a typed client
+    call (`site.client().endorsements_list_pools(slug)`), or a path for pages still calling by
+    path (then `kwargs` are `site.api`'s)."""
     try:
-        return await site.api("GET", path, **kwargs)
+        return await (site.api("GET", read, **kwargs) if isinstance(read, str) else read)
     except ApiFailure:
         return None
 
@@ -38,12 +41,13 @@ async def optional(site: Site, path: str, **kwargs: Any) -> Any:
 async def official_city(site: Site, slug: str) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """The city, the caller's role there and the city's officials; the officials list answers
     403 to anyone but the city's officials and admins (the error page), 404 for an unknown city."""
-    officials = await site.api("GET", f"{E}/municipalities/{slug}/officials")
-    city = await site.api("GET", f"{E}/municipalities/{slug}")
+    api = site.client()
+    officials = await api.endorsements_list_officials(slug)
+    city = await api.endorsements_get_municipality(slug)
     me = site.user.get("id") if site.user else None
-    items = list(officials.get("items", []))
+    items: list[dict[str, Any]] = [dict(o) for o in officials["items"]]
     role = next((o["role"] for o in items if o.get("user_id") == me), None)
-    return city, role or ("admin" if site.is_admin else ""), items
+    return dict(city), role or ("admin" if site.is_admin else ""), items
 
 
 def may_manage(role: str) -> bool:

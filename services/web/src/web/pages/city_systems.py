@@ -18,12 +18,10 @@ from servicekit.events import default_contracts_dir
 
 from ..gateway import ApiFailure
 from ..site import Form, SignedIn, Site
-from .city_console import E, form_errors, may_manage, official_city, optional, role_names
+from .city_console import form_errors, may_manage, official_city, optional, role_names
 
 router = APIRouter()
 
-WEBHOOKS = "/api/v1/notifications/webhooks"
-CLIENTS = "/api/v1/auth/clients"
 MAX_DELIVERIES = 10
 
 
@@ -32,15 +30,14 @@ async def _render_webhooks(
     errors: dict[str, str] | None = None, created: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
     city, role, _officials = await official_city(site, slug)
+    api = site.client()
     endpoints, types = await asyncio.gather(
-        site.api("GET", f"{WEBHOOKS}/endpoints", params={"municipality": slug}),
-        optional(site, f"{WEBHOOKS}/event-types"),
+        api.notifications_list_endpoints(municipality=slug), optional(site, api.notifications_event_types())
     )
-    items = endpoints.get("items", [])
+    items = endpoints["items"]
     logs = await asyncio.gather(
-        *(optional(site, f"{WEBHOOKS}/endpoints/{e['id']}/deliveries", params={"limit": MAX_DELIVERIES})
-          for e in items)
-    )  # fmt: skip
+        *(optional(site, api.notifications_delivery_log(e["id"], limit=MAX_DELIVERIES)) for e in items)
+    )
     hooks = [
         {"endpoint": e, "deliveries": (log or {}).get("items", [])}
         for e, log in zip(items, logs, strict=True)
@@ -72,7 +69,9 @@ async def register_webhook(site: SignedIn, form: Form, slug: str) -> Response:
     created = None
     if not errors:
         try:
-            created = await site.api("POST", f"{WEBHOOKS}/endpoints", json={"municipality": slug, **values})
+            created = await site.client().notifications_register_endpoint(
+                body={"municipality": slug, **values}
+            )
         except ApiFailure as failure:
             if failure.status not in (400, 409, 422):
                 raise
@@ -90,7 +89,7 @@ async def replay_delivery(
     _ = site.gettext
     await official_city(site, slug)
     try:
-        await site.api("POST", f"{WEBHOOKS}/endpoints/{endpoint_id}/deliveries/{delivery_id}/replay")
+        await site.client().notifications_replay_one(endpoint_id, delivery_id)
     except ApiFailure as failure:
         if failure.status not in (400, 403, 404, 409, 422):
             raise
@@ -126,7 +125,7 @@ async def _render_systems(
     amqp: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
     city, role, _officials = await official_city(site, slug)
-    clients = await optional(site, CLIENTS, params={"municipality": slug})
+    clients = await optional(site, site.client().gateway_list_clients(municipality=slug))
     _text, channels = _catalogue(_contracts_dir(site) / "asyncapi.yaml")
     form = {"name": "", **(values or {})}
     return site.render("city_systems/systems.html", status=status, city=city, role=role,
@@ -158,8 +157,8 @@ async def create_client(site: SignedIn, form: Form, slug: str) -> Response:
     secret = None
     if not errors:
         try:
-            secret = await site.api(
-                "POST", CLIENTS, json={"municipality": slug, "name": values["name"][:100]}
+            secret = await site.client().gateway_create_client(
+                body={"municipality": slug, "name": values["name"][:100]}
             )
         except ApiFailure as failure:
             if failure.status not in (400, 403, 409, 422):
@@ -175,7 +174,7 @@ async def create_client(site: SignedIn, form: Form, slug: str) -> Response:
 async def rotate_client(site: SignedIn, form: Form, slug: str, client_id: str) -> Response:
     await official_city(site, slug)
     try:
-        secret = await site.api("POST", f"{CLIENTS}/{client_id}/rotate-secret")
+        secret = await site.client().gateway_rotate_secret(client_id)
     except ApiFailure as failure:
         if failure.status not in (400, 403, 404, 409, 422):
             raise
@@ -187,7 +186,7 @@ async def rotate_client(site: SignedIn, form: Form, slug: str, client_id: str) -
 async def amqp_credentials(site: SignedIn, form: Form, slug: str) -> Response:
     await official_city(site, slug)
     try:
-        amqp = await site.api("POST", f"{E}/municipalities/{slug}/amqp-user")
+        amqp = await site.client().endorsements_create_amqp_user(slug)
     except ApiFailure as failure:
         if failure.status not in (400, 403, 404, 409, 422, 503):
             raise

@@ -5,14 +5,17 @@ managers and admins manage officials; the gateway puts the role in the person's 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from civicfund_client import EndorsementsAppointByEmailIn, EndorsementsInviteIn
+
 from ..gateway import ApiFailure
 from ..site import Form, SignedIn, Site
-from .city_console import E, form_errors, may_manage, official_city, role_names
+from .city_console import form_errors, may_manage, official_city, role_names
 
 router = APIRouter()
 
@@ -50,11 +53,10 @@ def _person(site: Site, form: Any) -> tuple[dict[str, str], dict[str, str]]:
 
 
 async def _send(
-    site: Site, slug: str, form_name: str, method: str, path: str, body: dict[str, Any] | None,
-    values: dict[str, str], done: str,
-) -> Response:  # fmt: skip
+    site: Site, slug: str, form_name: str, call: Awaitable[object], values: dict[str, str], done: str
+) -> Response:
     try:
-        await site.api(method, path, json=body)
+        await call
     except ApiFailure as failure:
         if failure.status not in (400, 403, 404, 409, 422):
             raise
@@ -72,8 +74,10 @@ async def invite(site: SignedIn, form: Form, slug: str) -> Response:
     if errors:
         return await _render(site, slug, status=422, form_name="invite", values=values, errors=errors)
     done = site.gettext("The invitation is sent to %(email)s; its link is valid for 14 days.") % values
-    return await _send(site, slug, "invite", "POST", f"{E}/municipalities/{slug}/invitations", values, values,
-                       done)  # fmt: skip
+    body: EndorsementsInviteIn = {"email": values["email"], "role": values["role"]}
+    return await _send(
+        site, slug, "invite", site.client().endorsements_invite_official(slug, body=body), values, done
+    )
 
 
 @router.post("/cities/{slug}/officials", include_in_schema=False)
@@ -82,8 +86,9 @@ async def appoint(site: SignedIn, form: Form, slug: str) -> Response:
     if errors:
         return await _render(site, slug, status=422, form_name="appoint", values=values, errors=errors)
     done = site.gettext("%(email)s is appointed.") % values
-    return await _send(site, slug, "appoint", "POST", f"{E}/municipalities/{slug}/officials", values, values,
-                       done)  # fmt: skip
+    body: EndorsementsAppointByEmailIn = {"email": values["email"], "role": values["role"]}
+    call = site.client().endorsements_appoint_official_by_email(slug, body=body)
+    return await _send(site, slug, "appoint", call, values, done)
 
 
 @router.post("/cities/{slug}/officials/{user_id}/role", include_in_schema=False)
@@ -92,11 +97,13 @@ async def change_role(site: SignedIn, form: Form, slug: str, user_id: str) -> Re
     if role not in ROLES:
         site.flash(site.gettext("Choose a role from the list."), "error")
         return site.redirect(f"/cities/{slug}/officials")
-    return await _send(site, slug, "role", "PUT", f"{E}/municipalities/{slug}/officials/{user_id}",
-                       {"role": role}, {}, site.gettext("The role is changed."))  # fmt: skip
+    call = site.client().endorsements_appoint_official(user_id=user_id, slug=slug, body={"role": role})
+    return await _send(site, slug, "role", call, {}, site.gettext("The role is changed."))
 
 
 @router.post("/cities/{slug}/officials/{user_id}/remove", include_in_schema=False)
 async def remove(site: SignedIn, form: Form, slug: str, user_id: str) -> Response:
-    return await _send(site, slug, "remove", "DELETE", f"{E}/municipalities/{slug}/officials/{user_id}", None,
-                       {}, site.gettext("The official is removed; their access ends now."))  # fmt: skip
+    call = site.client().endorsements_remove_official(user_id=user_id, slug=slug)
+    return await _send(
+        site, slug, "remove", call, {}, site.gettext("The official is removed; their access ends now.")
+    )

@@ -79,11 +79,10 @@ def slug_of(text: str) -> str:
 async def municipalities(site: Site) -> dict[str, str]:
     """slug -> name of the cities taking part ({} when endorsements does not answer)."""
     try:
-        found = await site.api("GET", "/api/v1/endorsements/municipalities", auth=False)
+        found = await site.client(auth=False).endorsements_list_municipalities()
     except ApiFailure:
         return {}
-    items = found.get("items", []) if isinstance(found, dict) else []
-    return {str(m["slug"]): str(m.get("name") or m["slug"]) for m in items if m.get("slug")}
+    return {m["slug"]: m["name"] or m["slug"] for m in found["items"] if m["slug"]}
 
 
 def city_name(cities: dict[str, str], slug: str | None) -> str:
@@ -129,9 +128,7 @@ async def discover(
     trail = [t for t in trail if t][-MAX_TRAIL:]
     cities_task = asyncio.ensure_future(municipalities(site))
     try:
-        listing = await site.api(
-            "GET", "/api/v1/campaigns/campaigns", params={**params, "cursor": cursor or None}
-        )
+        listing = await site.client().campaigns_list_campaigns(**params, cursor=cursor or None)
     except ApiFailure as failure:
         if failure.status != 422:
             cities_task.cancel()
@@ -148,7 +145,7 @@ async def discover(
                 errors.setdefault(api_to_field[name], message)
                 params[name] = None
         cursor, trail = "", []
-        listing = await site.api("GET", "/api/v1/campaigns/campaigns", params=params)
+        listing = await site.client().campaigns_list_campaigns(**params)
     cities = await cities_task
 
     base: dict[str, Any] = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "newest")}

@@ -22,7 +22,6 @@ from ..site import Form, LoginRequired, SignedIn, Site
 
 router = APIRouter()
 
-E = "/api/v1/endorsements"
 ROLE_WAIT_S = 6.0
 ROLE_POLL_S = 0.4
 
@@ -62,7 +61,7 @@ async def accept(site: SignedIn, form: Form) -> Response:
         error = _("This invitation link is incomplete. Open the link from the email again.")
     else:
         try:
-            official = await site.api("POST", f"{E}/invitations/accept", json={"token": token})
+            official = await site.client().endorsements_accept_invitation(body={"token": token})
         except ApiFailure as failure:
             if failure.code == "wrong_invitee":
                 error = _(
@@ -79,7 +78,7 @@ async def accept(site: SignedIn, form: Form) -> Response:
             slug, role = official["municipality"], official["role"]
             city = slug
             with contextlib.suppress(ApiFailure):
-                city = (await site.api("GET", f"{E}/municipalities/{slug}", auth=False))["name"]
+                city = (await site.client(auth=False).endorsements_get_municipality(slug))["name"]
             message = _("You are now %(role)s of %(city)s.") % {"role": _role_name(site, role), "city": city}
             if not await _wait_for_role(site, slug, role):
                 message += " " + _(

@@ -67,7 +67,7 @@ def _local_link(site: Site, link: str | None) -> str | None:
 @router.get("/me", include_in_schema=False)
 async def overview(site: SignedIn) -> Response:
     try:
-        unread = (await site.api("GET", "/api/v1/notifications/me/unread-count")).get("unread", 0)
+        unread = (await site.client().notifications_my_unread_count())["unread"]
     except ApiFailure as failure:
         if failure.status in (401, 403, 404):
             raise
@@ -77,15 +77,15 @@ async def overview(site: SignedIn) -> Response:
 
 # -- following ----------------------------------------------------------------------------------
 
-# Campaigns has no "what do I follow" listing yet (asked for): this page uses it as soon as it
-# answers, and says so plainly until then.
-FOLLOWING_PATH = "/api/v1/campaigns/me/following"
+# The listing answers the most recently followed first, in one page (no cursor): all of them, up
+# to its maximum. A campaigns service without the route yet: the page says so plainly.
+FOLLOWING_LIMIT = 200
 
 
 @router.get("/me/following", include_in_schema=False)
 async def following(site: SignedIn, cursor: str = Query("", max_length=500)) -> Response:
     try:
-        page = await site.api("GET", FOLLOWING_PATH, params={"cursor": cursor, "limit": 20})
+        page = await site.client().campaigns_campaigns_i_follow(limit=FOLLOWING_LIMIT)
     except ApiFailure as failure:
         if failure.status not in (404, 405, 501):
             raise
@@ -97,7 +97,7 @@ async def following(site: SignedIn, cursor: str = Query("", max_length=500)) -> 
 
 @router.post("/me/following/{campaign_id}/unfollow", include_in_schema=False)
 async def unfollow(site: SignedIn, form: Form, campaign_id: str) -> Response:
-    await site.api("DELETE", f"/api/v1/campaigns/campaigns/{quote(campaign_id, safe='')}/follow")
+    await site.client().campaigns_unfollow_campaign(campaign_id)
     site.flash(site.gettext("You no longer follow this campaign."), "info")
     return site.redirect("/me/following")
 
@@ -107,11 +107,9 @@ async def unfollow(site: SignedIn, form: Form, campaign_id: str) -> Response:
 
 @router.get("/me/inbox", include_in_schema=False)
 async def inbox(site: SignedIn, unread: bool = False, before: str = Query("", max_length=40)) -> Response:
-    page = await site.api(
-        "GET", "/api/v1/notifications/me", params={"unread_only": "true" if unread else None, "before": before,
-                                                   "limit": 30},
-    )  # fmt: skip
-    items = page.get("items", [])
+    page = await site.client().notifications_my_inbox(unread_only=True if unread else None, before=before or None,
+                                                      limit=30)  # fmt: skip
+    items = page["items"]
     for item in items:
         item["href"] = _local_link(site, item.get("link"))
     older = items[-1]["created_at"] if len(items) == 30 else None
@@ -128,13 +126,13 @@ def _inbox_back(form: Any) -> str:
 async def mark_read(site: SignedIn, form: Form) -> Response:
     item_id = str(form.get("item", ""))[:300]
     if item_id:
-        await site.api("POST", f"/api/v1/notifications/me/items/{quote(item_id, safe='')}/read")
+        await site.client().notifications_mark_read(item_id)
     return site.redirect(_inbox_back(form))
 
 
 @router.post("/me/inbox/read-all", include_in_schema=False)
 async def mark_all_read(site: SignedIn, form: Form) -> Response:
-    await site.api("POST", "/api/v1/notifications/me/read-all")
+    await site.client().notifications_mark_all_read()
     site.flash(site.gettext("Everything is marked as read."))
     return site.redirect(_inbox_back(form))
 
@@ -157,20 +155,20 @@ def _rows(site: Site, categories: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/me/notifications", include_in_schema=False)
 async def preferences_page(site: SignedIn) -> Response:
-    prefs = await site.api("GET", "/api/v1/notifications/me/preferences")
-    return site.render("me/notifications.html", rows=_rows(site, prefs.get("categories", {})), error=None)
+    prefs = await site.client().notifications_my_preferences()
+    return site.render("me/notifications.html", rows=_rows(site, prefs["categories"]), error=None)
 
 
 @router.post("/me/notifications", include_in_schema=False)
 async def save_preferences(site: SignedIn, form: Form) -> Response:
-    current = (await site.api("GET", "/api/v1/notifications/me/preferences")).get("categories", {})
+    current = (await site.client().notifications_my_preferences())["categories"]
     choices = {
         name: {channel: form.get(f"{name}-{channel}") is not None for channel in ("email", "inapp")}
         for name, view in current.items()
         if not view.get("locked")
     }
     try:
-        await site.api("PUT", "/api/v1/notifications/me/preferences", json={"categories": choices})
+        await site.client().notifications_change_preferences(body={"categories": choices})
     except ApiFailure as failure:
         if failure.status != 422:
             raise
@@ -199,14 +197,17 @@ async def _unsubscribe_call(site: Site, method: str, token: str) -> bool:
     """Notifications' unsubscribe link, GET (checks the token, changes nothing) or POST (turns
     the emails off). Its answer is an HTML page (for emails sent before the links pointed here),
     so success is "not refused"; False when the link is not valid."""
+    api = site.client(auth=False)
     try:
-        await site.api(method, "/api/v1/notifications/unsubscribe", params={"token": token}, auth=False)
+        await (
+            api.notifications_unsubscribe(token=token)
+            if method == "POST"
+            else api.notifications_unsubscribe_page(token=token)
+        )
     except ApiFailure as failure:
         if failure.status in (400, 422):
             return False
         raise
-    except ValueError:
-        pass  # an HTML page, not JSON: the link was accepted
     return True
 
 

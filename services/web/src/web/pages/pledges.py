@@ -4,18 +4,19 @@ receipt of a paid one. The words for statuses and failures live here; the checko
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+
+from civicfund_client import CampaignsCampaignDetail
 
 from ..gateway import ApiFailure
 from ..site import SignedIn, Site
 
 router = APIRouter()
 
-PLEDGES = "/api/v1/payments/pledges"
 PAGE_SIZE = 50
 
 
@@ -63,13 +64,13 @@ def failure_text(gettext: Callable[[str], str], reason: str | None) -> str:
     return gettext("The payment did not go through.")
 
 
-async def campaigns_by_id(site: Site, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+async def campaigns_by_id(site: Site, ids: list[str]) -> dict[str, CampaignsCampaignDetail | None]:
     """The campaigns of these pledges (titles and totals), read concurrently; one that cannot be
     read is None (the list still shows)."""
 
-    async def one(campaign_id: str) -> dict[str, Any] | None:
+    async def one(campaign_id: str) -> CampaignsCampaignDetail | None:
         try:
-            return await site.api("GET", f"/api/v1/campaigns/campaigns/{campaign_id}")
+            return await site.client().campaigns_get_campaign(campaign_id)
         except ApiFailure:
             return None
 
@@ -78,7 +79,7 @@ async def campaigns_by_id(site: Site, ids: list[str]) -> dict[str, dict[str, Any
     return dict(zip(unique, found, strict=True))
 
 
-def describe(site: Site, pledge: dict[str, Any]) -> dict[str, Any]:
+def describe(site: Site, pledge: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **pledge,
         "status_text": status_text(site.gettext, pledge["status"]),
@@ -89,11 +90,8 @@ def describe(site: Site, pledge: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/me/pledges", include_in_schema=False)
 async def my_pledges(site: SignedIn, page: int = Query(1, ge=1, le=1000)) -> Response:
-    answer = await site.api(
-        "GET", "/api/v1/payments/me/pledges",
-        params={"limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE},
-    )  # fmt: skip
-    items = answer.get("items", [])
+    answer = await site.client().payments_my_pledges(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    items = answer["items"]
     more = len(items) > PAGE_SIZE
     pledges = [describe(site, p) for p in items[:PAGE_SIZE]]
     campaigns = await campaigns_by_id(site, [p["campaign_id"] for p in pledges])
@@ -102,7 +100,7 @@ async def my_pledges(site: SignedIn, page: int = Query(1, ge=1, le=1000)) -> Res
 
 @router.get("/me/pledges/{pledge_id}/receipt", include_in_schema=False)
 async def receipt(site: SignedIn, pledge_id: str) -> Response:
-    pledge = describe(site, await site.api("GET", f"{PLEDGES}/{pledge_id}"))
+    pledge = describe(site, await site.client().payments_get_pledge(pledge_id))
     campaigns = await campaigns_by_id(site, [pledge["campaign_id"]])
     status = 200 if pledge.get("receipt") else 404
     return site.render(

@@ -32,8 +32,7 @@ async def login(site: SiteDep, form: Form) -> Response:
         errors["password"] = site.gettext("Enter your password.")
     if not errors:
         try:
-            tokens = await site.api("POST", "/api/v1/auth/login", json={"email": email, "password": password},
-                                    auth=False)  # fmt: skip
+            tokens = await site.client(auth=False).gateway_login(body={"email": email, "password": password})
         except ApiFailure as failure:
             if failure.status == 429:
                 errors["__all__"] = site.gettext("Too many attempts. Wait a few minutes and try again.")
@@ -64,7 +63,7 @@ async def switch_language(site: SiteDep, locale: str, next: str = Query("/", max
         if site.user is not None and site.user.get("locale") != locale:
             # The account remembers it too (emails follow the account's language).
             try:
-                await site.api("PATCH", "/api/v1/auth/me", json={"locale": locale})
+                await site.client().gateway_update_me(body={"locale": locale})
                 site.user["locale"] = locale
                 await site.web.sessions.put(site.session)  # type: ignore[arg-type]
             except ApiFailure:
