@@ -10,7 +10,8 @@ request leaves, each stage's time is taken where it happens:
 
   confirm    the confirm request answered (payments charged the card and committed)
   outbox     payments' outbox row for `payment.succeeded` written (its `created_at`)
-  relay      that row confirmed by the broker and marked sent (its `sent_at`)
+  relay      that row confirmed by the broker (its `sent_at`: the confirm's time, written when
+             the relay marks the batch sent, with its next read)
   broker     the event delivered to a queue of this script bound like campaigns' own
   consumer   campaigns handled it (its inbox row's `received_at`)
   visible    the campaign read through the gateway shows the new total (polled every 5 ms)
@@ -168,7 +169,11 @@ async def run(gateway: str, stripe_base: str, payments_mongo: str, campaigns_mon
                     await asyncio.sleep(0.005)
                 if i < 5 or event_id is None:
                     continue
-                row = await payments.outbox.find_one({"_id": event_id}) or {}
+                for _ in range(200):  # the relay marks a batch sent with its next read (<= 20 ms later)
+                    row = await payments.outbox.find_one({"_id": event_id}) or {}
+                    if row.get("sent_at") is not None:
+                        break
+                    await asyncio.sleep(0.005)
                 inbox = await campaigns.inbox.find_one({"_id": f"campaigns.funding|{event_id}"}) or {}
                 stage_times = {
                     "confirm": answered,

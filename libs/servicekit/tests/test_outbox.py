@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from servicekit import outbox as outbox_module
 from servicekit.mongo import Tx, as_utc
 from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.plugin import TestEnv
@@ -226,3 +227,31 @@ async def test_a_steady_flow_is_relayed_on_wake_and_every_row_ends_marked_sent(
         assert await k.outbox.backlog() == 0
         rows = await k.mongo.db.outbox.find({}, {"sent_at": 1, "created_at": 1}).to_list()
         assert all(as_utc(r["sent_at"]) >= as_utc(r["created_at"]) for r in rows)  # type: ignore[operator]
+
+
+async def test_a_relay_dying_between_confirm_and_mark_loses_nothing(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Confirmed rows are marked sent with the relay's next read: a relay killed before that
+    leaves them pending, and the next relay publishes them again (consumers dedupe by id)."""
+    monkeypatch.setattr(outbox_module, "MARK_DELAY_S", 30)  # hold the marks back for the test
+    async with kit(env, test_contracts, relay=False) as k:
+        _, received = await tap(k.bus, "kit.#")
+        ids = await _write(k, 3, "crash")
+        relaying = asyncio.create_task(k.outbox.relay_pending(k.bus))
+        await eventually(lambda: len(received) == 3)
+        assert await k.outbox.backlog() == 3  # on the broker, not yet marked
+        relaying.cancel()  # the process dies here
+        with pytest.raises(asyncio.CancelledError):
+            await relaying
+
+        monkeypatch.setattr(outbox_module, "MARK_DELAY_S", 0.02)
+        k.start_relay()
+        await eventually(lambda: len(received) == 6)
+
+        async def drained() -> bool:
+            return await k.outbox.backlog() == 0
+
+        await eventually(drained)
+        got = [json.loads(m.body)["id"] for m in received]
+        assert sorted(got) == sorted(ids * 2)  # each at least once: here exactly twice
