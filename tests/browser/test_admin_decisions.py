@@ -122,6 +122,19 @@ async def test_an_admin_decides_what_becomes_of_a_deleted_owners_campaigns(
     await expect(admin_page.get_by_role("button", name="Send the decision")).to_have_count(0)
     await assert_accessible(admin_page)
 
+    # In French (the switch also changes the admin's account: switched back, whatever happens).
+    try:
+        await admin_page.get_by_role("link", name="Français").click()
+        await expect(admin_page.get_by_text("Cette campagne n'attend plus de décision.")).to_be_visible()
+        await admin_page.goto("/admin/owner-decisions")
+        await expect(
+            admin_page.get_by_role("heading", name="Campagnes sans porteur", level=1)
+        ).to_be_visible()
+        await assert_accessible(admin_page)
+    finally:
+        await admin_page.goto("/lang/en?next=/admin")
+    await expect(admin_page.get_by_role("heading", name="Admin", level=1)).to_be_visible()
+
     # Admins only.
     await sign_up(person)
     citizen_page = await new_page()
