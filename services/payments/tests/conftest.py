@@ -228,6 +228,8 @@ def _settings(env: TestEnv, localstripe_url: str, **overrides: Any) -> Settings:
         stripe_webhook_secret=WEBHOOK_SECRET,
         worker_tick_s=0.2,
         charge_concurrency=2,
+        # A campaign whose charges have not settled is looked at again soon (payouts).
+        payout_recheck_s=1.0,
         **overrides,
     )
 

@@ -174,6 +174,8 @@ def test_ledger_splits_tips_and_refunds_project_money_first() -> None:
         "refunded": 2_500,
         "raised": 0,
         "platform_fees": 0,
+        "stripe_fees": 0,
+        "paid_out": 0,
         "payout_owed": 0,
     }
     assert domain.journal_by_pledge(docs) == {"p": MoneyView(2_800, 2_800)}

@@ -13,10 +13,11 @@ from servicekit.idempotency import Idempotency
 from servicekit.jobs import every
 from servicekit.logging import get_logger
 
-from . import api_ledger, api_pledges, api_receipts, api_subscriptions, api_webhooks, handlers
+from . import api_ledger, api_payouts, api_pledges, api_receipts, api_subscriptions, api_webhooks, handlers
 from .accounts import AccountErasures
 from .charging import Charger
 from .ledger import LedgerBook
+from .payouts import Payouts
 from .pledges import PledgeBook
 from .receipts import Receipts
 from .receipts_store import COLLECTIONS as RECEIPT_COLLECTIONS
@@ -38,7 +39,8 @@ async def _start(ctx: ServiceContext) -> None:
     subscriptions = ctx.provide(CitySubscriptions(book))
     ctx.provide(LedgerBook(book))
     ctx.provide(Charger(book))
-    ctx.provide(StripeWebhooks(settings, book, subscriptions))
+    payouts = ctx.provide(Payouts(book))
+    ctx.provide(StripeWebhooks(settings, book, subscriptions, payouts))
     ctx.provide(AccountErasures(book))
     ctx.provide(Receipts(book))
 
@@ -77,6 +79,13 @@ async def _charging(ctx: ServiceContext, stop: asyncio.Event) -> None:
     await asyncio.gather(*(every(tick, job, stop, name=f"payments-{name}") for name, job in jobs.items()))
 
 
+async def _payouts(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Campaigns whose charges settled get their payout; unsettled transfers are re-checked."""
+    tick = ctx.get(Settings).worker_tick_s
+    jobs = ctx.get(Payouts).jobs()
+    await asyncio.gather(*(every(tick, job, stop, name=f"payments-{name}") for name, job in jobs.items()))
+
+
 def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
@@ -86,6 +95,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_ledger.router,
             api_subscriptions.router,
             api_receipts.router,
+            api_payouts.router,
             api_webhooks.router,
             parked.router,
         ],
@@ -97,7 +107,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         ],
         indexes=[*INDEXES, *RECEIPT_INDEXES],
         collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS],
-        background=[_stripe_setup, _stripe_events, _charging, _erasures],
+        background=[_stripe_setup, _stripe_events, _charging, _erasures, _payouts],
         on_startup=[_start],
     )
 

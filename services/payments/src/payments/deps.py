@@ -9,6 +9,7 @@ from fastapi import Depends
 from servicekit.app import component
 
 from .ledger import LedgerBook
+from .payouts import Payouts
 from .pledges import PledgeBook
 from .subscriptions import CitySubscriptions
 from .webhooks import StripeWebhooks
@@ -17,3 +18,4 @@ Pledges = Annotated[PledgeBook, Depends(component(PledgeBook))]
 Ledger = Annotated[LedgerBook, Depends(component(LedgerBook))]
 Subscriptions = Annotated[CitySubscriptions, Depends(component(CitySubscriptions))]
 Webhooks = Annotated[StripeWebhooks, Depends(component(StripeWebhooks))]
+PayoutsDep = Annotated[Payouts, Depends(component(Payouts))]

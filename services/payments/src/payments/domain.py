@@ -361,8 +361,9 @@ def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
 # -- ledger -------------------------------------------------------------------------------------
 # Accounts: "project" is what the campaign raised from backers (sum == campaigns' `raised`),
 # "platform" the backers' tips, "match" what cities' match funding added (campaigns' `matched`),
-# "commitments" a memo of open match commitments (promises, not money). Entry ids derive from
-# Stripe object ids / event ids, so recording twice is a no-op.
+# "commitments" a memo of open match commitments (promises, not money), "stripe_fees" Stripe's
+# fees on the project's charges and "payouts" the transfers to the holder (payouts.py), both
+# negative. Entry ids derive from Stripe object ids / event ids, so recording twice is a no-op.
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,7 @@ class LedgerEntry:
     id: str
     campaign_id: str
     pledge_id: str
-    account: Literal["project", "platform", "match", "commitments"]
+    account: Literal["project", "platform", "match", "commitments", "stripe_fees", "payouts"]
     kind: Literal[
         "charge",
         "platform_fee",
@@ -379,6 +380,9 @@ class LedgerEntry:
         "match_released",
         "match_committed",
         "match_canceled",
+        "stripe_fee",
+        "transfer",
+        "transfer_reversal",
     ]
     amount: int  # signed minor units: money in is positive
     currency: str
@@ -491,8 +495,12 @@ def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
         "refunded": -sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "refund"),
         "raised": raised,
         "platform_fees": sum(e["amount"] for e in entries if e["account"] == "platform"),
-        # Until payouts exist, everything the project raised is owed to it.
-        "payout_owed": raised,
+        # Stripe's fees on the project's charges (recorded when a payout is computed: payouts.py)
+        # and what was transferred to the holder's connected account, both negative entries.
+        "stripe_fees": -sum(e["amount"] for e in entries if e["account"] == "stripe_fees"),
+        "paid_out": -sum(e["amount"] for e in entries if e["account"] == "payouts"),
+        "payout_owed": raised
+        + sum(e["amount"] for e in entries if e["account"] in ("stripe_fees", "payouts")),
     }
 
 

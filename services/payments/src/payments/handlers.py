@@ -1,6 +1,7 @@
 """Events payments consumes, each mapped to its use case (run in the consumer's transaction):
 campaigns (projection and outcomes: campaigns.py), municipalities (subscriptions.py),
-cities' match funding (matches.py) and deleted accounts (accounts.py)."""
+cities' match funding (matches.py), deleted accounts (accounts.py) and campaigns whose end
+releases money (payouts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from . import accounts, campaigns, domain, matches, subscriptions
+from . import accounts, campaigns, domain, matches, payouts, subscriptions
 
 campaign_handlers = Handlers("payments.campaigns")
 municipality_handlers = Handlers("payments.municipalities")
@@ -19,6 +20,8 @@ account_handlers = Handlers("payments.accounts")
 @campaign_handlers.on(*(f"campaign.{verb}" for verb in domain.CAMPAIGN_STATES_WITH_VERSION))
 async def on_campaign_changed(event: Event, tx: Tx) -> None:
     await campaigns.campaign_changed(tx, event.routing_key, event.data)
+    # After the projection (same transaction): an end that releases money is remembered.
+    await payouts.campaign_ended(tx, event.data["campaign_id"])
 
 
 @municipality_handlers.on("municipality.registered")

@@ -34,6 +34,18 @@ class Settings(ServiceSettings):
     # A charge or refund claimed by a worker that died is retried after this long.
     stuck_claim_after_s: float = 600.0
 
+    # Payouts (Stripe Connect): holders' Express accounts, and the site's pages Stripe's hosted
+    # onboarding sends them back to (return) or to ask for a fresh link (refresh), under the
+    # gateway's public address (the local stack passes PUBLIC_BASE_URL).
+    connect_country: str = "FR"
+    public_base_url: str = "http://127.0.0.1:8000"
+    connect_return_path: str = "/payouts/onboarding/return"
+    connect_refresh_path: str = "/payouts/onboarding/refresh"
+    # A campaign whose charges have not settled is looked at again after this long.
+    payout_recheck_s: float = 30.0
+    # A transfer asked of Stripe and not settled by its webhook is re-checked after this long.
+    payout_sweep_after_s: float = 60.0
+
     city_plan_currency: str = "EUR"
     city_plan_monthly_amount: int = 4_900
     city_plan_yearly_amount: int = 49_000

@@ -30,6 +30,8 @@ Doc = dict[str, Any]
 STRIPE_EVENTS = "stripe_events"
 # Stripe customers of deleted accounts, to delete at Stripe (a servicekit WorkQueue: accounts.py).
 ERASURES = "erasures"
+# Campaigns whose end may release money, looked at until their charges settle (payouts.py).
+PAYOUT_CHECKS = "payout_checks"
 
 COLLECTIONS = [
     "pledges",
@@ -40,6 +42,9 @@ COLLECTIONS = [
     "subscriptions",
     "municipalities",
     ERASURES,
+    "connected_accounts",
+    "payouts",
+    PAYOUT_CHECKS,
 ]
 INDEXES = [
     Index("pledges", [("backer_id", 1), ("created_at", -1)]),
@@ -53,6 +58,12 @@ INDEXES = [
     Index("subscriptions", [("municipality", 1)]),
     Index(ERASURES, [("status", 1), ("due_ms", 1)]),
     Index(ERASURES, [("status", 1), ("lease_ms", 1)]),
+    Index("connected_accounts", [("stripe_account_id", 1)], unique=True),
+    Index("payouts", [("campaign_id", 1), ("sequence", 1)], unique=True),
+    Index("payouts", [("owner_id", 1), ("created_ms", -1)]),
+    Index("payouts", [("status", 1), ("updated_ms", 1)]),
+    Index("payouts", [("transfer_id", 1)]),
+    Index(PAYOUT_CHECKS, [("status", 1), ("due_ms", 1)]),
 ]
 
 
@@ -227,3 +238,78 @@ class Store:
 
     async def set_subscription(self, tx: Tx, subscription_id: str, **fields: Any) -> None:
         await self._update(tx, "subscriptions", {"_id": subscription_id}, fields)
+
+    # -- payouts: connected accounts, payouts, campaigns to check (payouts.py) ------------------
+
+    async def connected_account(self, user_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db.connected_accounts.find_one({"_id": user_id}, session=_session(tx))
+
+    async def connected_account_by_stripe(self, stripe_account_id: str) -> Doc | None:
+        return await self.db.connected_accounts.find_one({"stripe_account_id": stripe_account_id})
+
+    async def insert_connected_account(self, tx: Tx, doc: Doc) -> Doc:
+        return await self._insert(tx, "connected_accounts", doc)
+
+    async def set_connected_account(self, tx: Tx, user_id: str, fields: Doc) -> None:
+        await self._update(tx, "connected_accounts", {"_id": user_id}, fields)
+
+    async def payout(self, payout_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db.payouts.find_one({"_id": payout_id}, session=_session(tx))
+
+    async def payout_with_transfer(self, transfer_id: str) -> Doc | None:
+        return await self.db.payouts.find_one({"transfer_id": transfer_id})
+
+    async def payouts_of_campaign(self, campaign_id: str, tx: Tx | None = None) -> list[Doc]:
+        cursor = self.db.payouts.find({"campaign_id": campaign_id}, session=_session(tx))
+        return await cursor.sort([("sequence", 1)]).to_list()
+
+    async def payouts_of_owner(self, owner_id: str, limit: int) -> list[Doc]:
+        cursor = self.db.payouts.find({"owner_id": owner_id}).sort([("created_ms", -1)])
+        return await cursor.limit(limit).to_list()
+
+    async def payouts_in(self, status: str, limit: int, updated_before_ms: int | None = None) -> list[Doc]:
+        """Oldest change first; `updated_before_ms` for the sweeper (stale transfers)."""
+        match: Doc = {"status": status}
+        if updated_before_ms is not None:
+            match["updated_ms"] = {"$lt": updated_before_ms}
+        cursor = self.db.payouts.find(match).sort([("updated_ms", 1)])
+        return await cursor.limit(limit).to_list()
+
+    async def approved_payouts_of(self, tx: Tx, owner_id: str) -> list[Doc]:
+        return await tx.db.payouts.find(
+            {"owner_id": owner_id, "status": "approved"}, session=tx.session
+        ).to_list()
+
+    async def insert_payout(self, tx: Tx, doc: Doc) -> Doc:
+        return await self._insert(tx, "payouts", doc)
+
+    async def move_payout(
+        self, tx: Tx, payout_id: str, from_status: str, to_status: str, **fields: Any
+    ) -> Doc | None:
+        """Conditional transition (the pledges' idiom): None when the payout was no longer in
+        `from_status`."""
+        now = utcnow()
+        moved = await self._update(
+            tx,
+            "payouts",
+            {"_id": payout_id, "status": from_status},
+            {"status": to_status, "updated_at": now, "updated_ms": int(now.timestamp() * 1000), **fields},
+        )
+        return await self.payout(payout_id, tx) if moved else None
+
+    async def set_payout(self, tx: Tx, payout_id: str, status: str, **fields: Any) -> bool:
+        """Fields that do not change the payout's state (its transfer id), if still in `status`."""
+        return await self._update(tx, "payouts", {"_id": payout_id, "status": status}, fields)
+
+    async def payout_check(self, campaign_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db[PAYOUT_CHECKS].find_one({"_id": campaign_id}, session=_session(tx))
+
+    async def save_payout_check(self, tx: Tx, campaign_id: str, fields: Doc) -> None:
+        if await self.payout_check(campaign_id, tx) is None:
+            await self._insert(tx, PAYOUT_CHECKS, {"_id": campaign_id, **fields})
+        else:
+            await self._update(tx, PAYOUT_CHECKS, {"_id": campaign_id}, fields)
+
+    async def due_payout_checks(self, now_ms: int, limit: int = 50) -> list[Doc]:
+        cursor = self.db[PAYOUT_CHECKS].find({"status": "due", "due_ms": {"$lte": now_ms}})
+        return await cursor.sort([("due_ms", 1)]).limit(limit).to_list()

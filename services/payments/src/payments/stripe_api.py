@@ -242,6 +242,71 @@ class StripeApi:
         params: dict[str, Any] = {"cancel_at_period_end": cancel}
         return plain(await self.v1.subscriptions.update_async(subscription_id, params=params))
 
+    # -- Connect: holders' accounts and payouts (payouts.py) --------------------------------------
+
+    async def create_connected_account(self, user_id: str, email: str | None, key: str) -> str:
+        """An Express account for a project holder, able to receive transfers."""
+        params: dict[str, Any] = {
+            "type": "express",
+            "country": self.settings.connect_country,
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"user_id": user_id},
+        }
+        if email:
+            params["email"] = email
+        account = await self.v1.accounts.create_async(params=params, options=self.opts(key))
+        return account.id
+
+    async def connected_account(self, account_id: str) -> dict[str, Any]:
+        return plain(await self.v1.accounts.retrieve_async(account_id))
+
+    async def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        """Stripe's hosted onboarding (single use, short-lived: never stored or replayed)."""
+        link = await self.v1.account_links.create_async(
+            params={
+                "account": account_id,
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+                "type": "account_onboarding",
+            }
+        )
+        return str(link.url)
+
+    async def create_transfer(
+        self, amount: int, currency: str, destination: str, group: str, metadata: dict[str, str], key: str
+    ) -> dict[str, Any]:
+        """Separate charges and transfers: the platform's balance to the connected account."""
+        transfer = await self.v1.transfers.create_async(
+            params={
+                "amount": amount,
+                "currency": currency.lower(),
+                "destination": destination,
+                "transfer_group": group,
+                "metadata": metadata,
+            },
+            options=self.opts(key),
+        )
+        return plain(transfer)
+
+    async def transfer(self, transfer_id: str) -> dict[str, Any]:
+        return plain(await self.v1.transfers.retrieve_async(transfer_id))
+
+    async def charge_fee(self, payment_intent_id: str) -> int:
+        """Stripe's processing fee on a PaymentIntent's charge (its balance transaction)."""
+        intent = plain(await self.v1.payment_intents.retrieve_async(payment_intent_id))
+        charge = intent.get("latest_charge")
+        if isinstance(charge, dict):
+            charge = charge.get("id")
+        if not isinstance(charge, str):
+            return 0
+        txn = plain(await self.v1.charges.retrieve_async(charge)).get("balance_transaction")
+        if isinstance(txn, dict):
+            txn = txn.get("id")
+        if not isinstance(txn, str):
+            return 0
+        fee = plain(await self.v1.balance_transactions.retrieve_async(txn)).get("fee", 0)
+        return int(fee) if isinstance(fee, int) else 0
+
     # -- localstripe only -------------------------------------------------------------------------
 
     async def register_local_webhook(self, url: str) -> None:

@@ -4,8 +4,8 @@ servicekit WorkQueue's worker, app.py) applies it, retried with backoff, `failed
 MAX_PROCESSING_ATTEMPTS.
 
 Processing never trusts the event's copy of the object: it re-fetches the PaymentIntent,
-SetupIntent, refunds or subscription from Stripe and records its current state, so duplicated,
-late and reordered deliveries all converge on the same outcome.
+SetupIntent, refunds, subscription, connected account or transfer from Stripe and records its
+current state, so duplicated, late and reordered deliveries all converge on the same outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from servicekit.jobs import WorkQueue
 from servicekit.mongo import Tx, utcnow
 
 from .metrics import WEBHOOKS
+from .payouts import Payouts
 from .pledges import PledgeBook
 from .settings import Settings
 from .store import STRIPE_EVENTS, Doc
@@ -33,10 +34,13 @@ BACKOFF_S = (2, 4, 8, 16, 32, 64, 128, 256, 300)
 
 
 class StripeWebhooks:
-    def __init__(self, settings: Settings, book: PledgeBook, subscriptions: CitySubscriptions) -> None:
+    def __init__(
+        self, settings: Settings, book: PledgeBook, subscriptions: CitySubscriptions, payouts: Payouts
+    ) -> None:
         self.settings = settings
         self.book = book
         self.subscriptions = subscriptions
+        self.payouts = payouts
         self.store = book.store
         self.mongo = book.mongo
         self.queue = WorkQueue(
@@ -147,4 +151,10 @@ class StripeWebhooks:
             return await self.subscriptions.refresh(subscription_id)
         if event_type.startswith("customer.subscription."):
             return await self.subscriptions.refresh(obj["id"])
+        # Connect (payouts.py): Stripe names them account.updated and transfer.created /
+        # transfer.updated / transfer.reversed.
+        if event_type == "account.updated" and isinstance(obj.get("id"), str):
+            return await self.payouts.account_updated(obj["id"])
+        if event_type in ("transfer.created", "transfer.updated", "transfer.reversed"):
+            return await self.payouts.transfer_changed(obj)
         return False

@@ -1,0 +1,241 @@
+"""Payouts with Stripe Connect against the real local Stripe (localstripe with
+devstack.localstripe_connect), which signs and delivers its own `account.updated` and
+`transfer.*` webhooks to payments; the tests read Stripe's side with the official SDK."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import stripe
+
+from servicekit.testing.helpers import eventually, tap
+
+SECRET_KEY = "sk_test_civicfund_tests"
+
+
+def sdk(base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(SECRET_KEY, base_addresses={"api": base}, http_client=stripe.HTTPXClient())
+
+
+def idem() -> dict[str, str]:
+    return {"Idempotency-Key": f"idem-{uuid.uuid4().hex}"}
+
+
+async def campaign(payments: Any, owner: str, model: str = "keep_it_all") -> str:
+    campaign_id = f"cmp_{uuid.uuid4().hex}"
+    data = payments.campaign_data(campaign_id, owner, "live", model, version=3)
+    await payments.publish("campaign.published", campaign_id, data)
+    await eventually(lambda: payments.store.campaign(campaign_id), timeout=10)
+    return campaign_id
+
+
+async def paid_pledge(payments: Any, campaign_id: str, amount: int, tip: int) -> dict[str, Any]:
+    backer = payments.auth(f"usr_{uuid.uuid4().hex[:8]}")
+    body = {"campaign_id": campaign_id, "amount": amount, "currency": "EUR", "tip": tip}
+    async with payments.client() as client:
+        created = await client.post("/pledges", json=body, headers={**backer, **idem()})
+    assert created.status_code == 201, created.text
+    paid = await payments.checkout(created.json(), payments.good_card, backer)
+    assert paid["status"] == "succeeded", paid
+    return paid
+
+
+async def onboard(payments: Any, holder: dict[str, str]) -> str:
+    """The holder's browser on Stripe's hosted onboarding: the local Stripe's page, its button,
+    then back to the site's return page."""
+    async with payments.client() as client:
+        started = await client.post(
+            "/payouts/account/onboarding", json={"email": "amina@example.org"}, headers={**holder, **idem()}
+        )
+        assert started.status_code == 200, started.text
+        link = started.json()
+        assert link["account"]["status"] == "onboarding" and link["account"]["stripe_account_id"].startswith(
+            "acct_"
+        )
+    async with httpx.AsyncClient(timeout=10) as browser:
+        page = await browser.get(link["url"])
+        assert page.status_code == 200 and "Complete onboarding" in page.text
+        done = await browser.post(link["url"], data={"decision": "complete"})
+        assert done.status_code == 303
+        assert done.headers["location"].endswith("/payouts/onboarding/return")
+        # A link is single use: opened again, it sends the holder to the refresh page.
+        again = await browser.get(link["url"])
+        assert again.status_code == 302 and again.headers["location"].endswith("/payouts/onboarding/refresh")
+    return str(link["account"]["stripe_account_id"])
+
+
+async def payouts_of(payments: Any, campaign_id: str, who: dict[str, str]) -> list[dict[str, Any]]:
+    async with payments.client() as client:
+        r = await client.get(f"/campaigns/{campaign_id}/payouts", headers=who)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+async def wait_status(payments: Any, campaign_id: str, who: dict[str, str], status: str) -> dict[str, Any]:
+    async def reached() -> bool:
+        items = await payouts_of(payments, campaign_id, who)
+        return bool(items) and items[-1]["status"] == status
+
+    await eventually(reached, timeout=40, interval=0.2)
+    return (await payouts_of(payments, campaign_id, who))[-1]
+
+
+def stripe_fee(amount: int) -> int:
+    return 25 + (amount * 150 + 5_000) // 10_000  # the local Stripe's EEA card pricing
+
+
+async def test_keep_it_all_payout_onboarding_approval_transfer_webhooks(
+    payments_hearing_localstripe: Any,
+) -> None:
+    payments = payments_hearing_localstripe
+    assert payments.ctx.bus is not None
+    _q, seen = await tap(payments.ctx.bus, "payout.*")
+    client_sdk = sdk(payments.browser.base)
+    owner = f"usr_holder_{uuid.uuid4().hex[:6]}"
+    holder, admin = payments.auth(owner), payments.auth("usr_admin", roles=["admin"])
+    stranger = payments.auth(f"usr_{uuid.uuid4().hex[:8]}")
+    campaign_id = await campaign(payments, owner)
+    await paid_pledge(payments, campaign_id, 2_500, 300)
+    await paid_pledge(payments, campaign_id, 1_000, 0)
+
+    # Onboarding: Stripe's account.updated (delivered by the local Stripe) makes it ready; the
+    # return page's refresh asks Stripe as well.
+    account_id = await onboard(payments, holder)
+
+    async def ready() -> bool:
+        async with payments.client() as client:
+            r = await client.get("/payouts/account", headers=holder)
+        return bool(r.json()["status"] == "ready")
+
+    await eventually(ready, timeout=30, interval=0.2)
+    async with payments.client() as client:
+        refreshed = await client.post("/payouts/account/refresh", headers=holder)
+        assert refreshed.json()["status"] == "ready" and refreshed.json()["payouts_enabled"] is True
+        assert (await client.get("/payouts/account", headers=stranger)).json()["status"] == "none"
+
+    # The campaign ends: keep-it-all releases what it raised, less Stripe's fees; tips apart.
+    ended = payments.campaign_data(campaign_id, owner, "succeeded", "keep_it_all", version=4)
+    await payments.publish("campaign.succeeded", campaign_id, ended)
+    payout = await wait_status(payments, campaign_id, holder, "pending")
+    fees = stripe_fee(2_800) + stripe_fee(1_000)
+    assert payout["raised"] == 3_500 and payout["tips"] == 300 and payout["stripe_fees"] == fees
+    assert payout["amount"] == 3_500 - fees and payout["sequence"] == 1 and payout["currency"] == "EUR"
+    assert payout["transfer_group"] == f"campaign_{campaign_id}"
+
+    async with payments.client() as client:
+        # Only the owner and admins see a campaign's payouts; only admins approve.
+        assert (await client.get(f"/campaigns/{campaign_id}/payouts", headers=stranger)).status_code == 404
+        refused = await client.post(f"/payouts/{payout['id']}/approve", headers={**holder, **idem()})
+        assert refused.status_code == 403
+        queue = await client.get("/payouts", params={"status": "pending", "limit": 200}, headers=admin)
+        assert payout["id"] in [p["id"] for p in queue.json()["items"]]
+        assert (await client.get("/payouts", headers=holder)).status_code == 403
+
+        key = idem()
+        approved = await client.post(f"/payouts/{payout['id']}/approve", headers={**admin, **key})
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["status"] == "transferring"
+        replay = await client.post(f"/payouts/{payout['id']}/approve", headers={**admin, **key})
+        assert replay.status_code == 200 and replay.json()["id"] == payout["id"]
+        twice = await client.post(f"/payouts/{payout['id']}/approve", headers={**admin, **idem()})
+        assert twice.status_code == 409 and twice.json()["error"]["code"] == "payout_state_conflict"
+
+    # Stripe's transfer.created settles it: paid.
+    paid = await wait_status(payments, campaign_id, holder, "paid")
+    transfers = (
+        await client_sdk.v1.transfers.list_async(params={"transfer_group": f"campaign_{campaign_id}"})
+    ).data
+    assert [t.id for t in transfers] == [paid["transfer_id"]]
+    transfer = transfers[0]
+    assert transfer.amount == paid["amount"] and transfer.destination == account_id
+    assert transfer.currency == "eur" and transfer.metadata["payout_id"] == payout["id"]
+    # The money is in the holder's connected account (read with the Stripe-Account header).
+    balance = await client_sdk.v1.balance.retrieve_async(options={"stripe_account": account_id})
+    assert balance.available[0].amount == paid["amount"]
+
+    async with payments.client() as client:
+        ledger = (await client.get(f"/campaigns/{campaign_id}/ledger", headers=holder)).json()
+        mine = (await client.get("/me/payouts", headers=holder)).json()["items"]
+    totals = ledger["totals"]
+    assert (
+        totals["raised"] == 3_500 and totals["stripe_fees"] == fees and totals["paid_out"] == paid["amount"]
+    )
+    assert totals["payout_owed"] == 0 and totals["platform_fees"] == 300
+    assert [p["id"] for p in mine] == [payout["id"]]
+
+    await eventually(lambda: len(seen) >= 3, timeout=30)
+    kinds = [(m.routing_key, json.loads(m.body)["data"]["status"]) for m in seen]
+    assert kinds[:3] == [
+        ("payout.created", "pending"),
+        ("payout.approved", "approved"),
+        ("payout.paid", "paid"),
+    ]
+
+    # Reversed at Stripe: the payout failed; an admin sees it and retries: a new transfer.
+    await client_sdk.v1.transfers.reversals.create_async(paid["transfer_id"])
+    failed = await wait_status(payments, campaign_id, holder, "failed")
+    assert failed["failure_reason"] == "transfer_reversed"
+    async with payments.client() as client:
+        failures = await client.get("/payouts", params={"status": "failed", "limit": 200}, headers=admin)
+        assert payout["id"] in [p["id"] for p in failures.json()["items"]]
+        retried = await client.post(f"/payouts/{payout['id']}/retry", headers={**admin, **idem()})
+        assert retried.status_code == 200 and retried.json()["attempt"] == 2
+    again = await wait_status(payments, campaign_id, holder, "paid")
+    assert again["transfer_id"] != paid["transfer_id"] and again["attempt"] == 2
+    async with payments.client() as client:
+        totals = (await client.get(f"/campaigns/{campaign_id}/ledger", headers=holder)).json()["totals"]
+    assert totals["paid_out"] == paid["amount"] and totals["payout_owed"] == 0
+
+
+async def test_an_approved_payout_waits_for_the_holders_account(payments_hearing_localstripe: Any) -> None:
+    """Approved before the holder onboarded: nothing is asked of Stripe until account.updated
+    says the account can receive transfers; then it is transferred and paid."""
+    payments = payments_hearing_localstripe
+    client_sdk = sdk(payments.browser.base)
+    owner = f"usr_late_{uuid.uuid4().hex[:6]}"
+    holder, admin = payments.auth(owner), payments.auth("usr_admin", roles=["admin"])
+    campaign_id = await campaign(payments, owner)
+    await paid_pledge(payments, campaign_id, 4_000, 0)
+    ended = payments.campaign_data(campaign_id, owner, "failed", "keep_it_all", version=4)
+    await payments.publish("campaign.failed", campaign_id, ended)  # keep-it-all keeps it anyway
+    payout = await wait_status(payments, campaign_id, holder, "pending")
+    async with payments.client() as client:
+        approved = await client.post(f"/payouts/{payout['id']}/approve", headers={**admin, **idem()})
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    group = {"transfer_group": f"campaign_{campaign_id}"}
+    assert (await client_sdk.v1.transfers.list_async(params=group)).data == []
+
+    await onboard(payments, holder)
+    paid = await wait_status(payments, campaign_id, holder, "paid")
+    assert paid["amount"] == 4_000 - stripe_fee(4_000)
+    assert [t.id for t in (await client_sdk.v1.transfers.list_async(params=group)).data] == [
+        paid["transfer_id"]
+    ]
+
+
+async def test_all_or_nothing_pays_out_only_after_its_charges_settle(
+    payments_hearing_localstripe: Any,
+) -> None:
+    payments = payments_hearing_localstripe
+    owner = f"usr_aon_{uuid.uuid4().hex[:6]}"
+    holder = payments.auth(owner)
+    campaign_id = await campaign(payments, owner, "all_or_nothing")
+    backer = payments.auth(f"usr_{uuid.uuid4().hex[:8]}")
+    body = {"campaign_id": campaign_id, "amount": 6_000, "currency": "EUR"}
+    async with payments.client() as client:
+        created = await client.post("/pledges", json=body, headers={**backer, **idem()})
+    authorized = await payments.checkout(created.json(), payments.good_card, backer)
+    assert authorized["status"] == "authorized"
+    ended = payments.campaign_data(campaign_id, owner, "succeeded", "all_or_nothing", version=4)
+    await payments.publish("campaign.succeeded", campaign_id, ended)
+
+    async def charged() -> bool:
+        pledge = await payments.store.pledge(authorized["id"])
+        return bool(pledge and pledge["status"] == "succeeded")
+
+    await eventually(charged, timeout=40, interval=0.2)
+    payout = await wait_status(payments, campaign_id, holder, "pending")
+    assert payout["raised"] == 6_000 and payout["amount"] == 6_000 - stripe_fee(6_000)

@@ -1,0 +1,177 @@
+"""The payout rules, pure and table-driven: the state machine (every state x every action),
+when a campaign's money is released, how much, and what Stripe's objects mean."""
+
+from __future__ import annotations
+
+import pytest
+
+from payments import domain
+from payments import payouts_domain as rules
+
+# Every (state, action) pair: the state it leads to, or None (ignored / refused).
+EXPECTED = {
+    ("pending", "approve"): "approved",
+    ("approved", "start"): "transferring",
+    ("transferring", "transfer_created"): "paid",
+    ("transferring", "transfer_failed"): "failed",
+    ("transferring", "transfer_reversed"): "failed",
+    ("paid", "transfer_reversed"): "failed",
+    ("failed", "retry"): "approved",
+}
+
+
+@pytest.mark.parametrize("state", rules.STATES)
+@pytest.mark.parametrize("action", sorted(rules.ACTIONS))
+def test_state_machine_every_state_and_action(state: str, action: str) -> None:
+    assert rules.next_state(state, action) == EXPECTED.get((state, action))
+
+
+def test_the_machine_has_exactly_the_documented_actions() -> None:
+    assert {
+        "approve",
+        "start",
+        "transfer_created",
+        "transfer_failed",
+        "transfer_reversed",
+        "retry",
+    } == rules.ACTIONS
+    assert set(rules.STATES) == {"pending", "approved", "transferring", "paid", "failed"}
+
+
+@pytest.mark.parametrize(
+    ("state", "action"),
+    [("approved", "approve"), ("paid", "approve"), ("transferring", "retry"), ("paid", "transfer_created")],
+)
+def test_a_person_asking_a_move_that_does_not_apply_is_refused(state: str, action: str) -> None:
+    with pytest.raises(rules.PayoutRefused) as refused:
+        rules.require(state, action)
+    assert refused.value.code == "payout_state_conflict"
+
+
+def test_unknown_states_and_actions_are_bugs_not_no_ops() -> None:
+    with pytest.raises(ValueError):
+        rules.next_state("lost", "approve")
+    with pytest.raises(ValueError):
+        rules.next_state("pending", "pay")
+
+
+@pytest.mark.parametrize(
+    ("model", "outcome", "releases"),
+    [
+        ("keep_it_all", "succeeded", True),
+        ("keep_it_all", "failed", True),  # keep-it-all keeps what it raised
+        ("keep_it_all", "completed", True),
+        ("keep_it_all", "canceled", False),  # refunded instead
+        ("all_or_nothing", "succeeded", True),
+        ("all_or_nothing", "completed", True),
+        ("all_or_nothing", "failed", False),  # every card released
+        ("all_or_nothing", "canceled", False),
+        ("something_else", "succeeded", False),
+    ],
+)
+def test_which_outcomes_release_money(model: str, outcome: str, releases: bool) -> None:
+    assert rules.releases_money(model, outcome) is releases
+
+
+@pytest.mark.parametrize(
+    ("model", "statuses", "settled"),
+    [
+        ("keep_it_all", [domain.SUCCEEDED, domain.PENDING, domain.REQUIRES_ACTION], True),
+        ("all_or_nothing", [domain.SUCCEEDED, domain.RELEASED, domain.ABANDONED], True),
+        ("all_or_nothing", [], True),
+        ("all_or_nothing", [domain.SUCCEEDED, domain.CHARGE_DUE], False),
+        ("all_or_nothing", [domain.SUCCEEDED, domain.CHARGING], False),
+        ("all_or_nothing", [domain.SUCCEEDED, domain.CHARGE_FAILED], False),  # grace period running
+        ("all_or_nothing", [domain.REQUIRES_ACTION], False),
+        ("all_or_nothing", [domain.AUTHORIZED], False),  # about to be charged
+    ],
+)
+def test_all_or_nothing_waits_for_its_charges_to_settle(
+    model: str, statuses: list[str], settled: bool
+) -> None:
+    assert rules.charges_settled(model, statuses) is settled
+
+
+def _ledger() -> list[dict]:
+    entries = [
+        *domain.charge_entries("c", "p1", 2_500, 300, "EUR", "pi_1"),
+        *domain.charge_entries("c", "p2", 1_000, 0, "EUR", "pi_2"),
+        *domain.refund_entries("c", "p2", "re_1", 400, 1_000, "EUR"),
+        domain.match_entry("match_committed", "com_1", "c", 9_000, "EUR"),
+    ]
+    return [e.doc() for e in entries]
+
+
+def test_release_is_raised_less_fees_with_tips_apart() -> None:
+    release = rules.release(_ledger(), stripe_fees=120, payouts=[])
+    assert (release.raised, release.tips, release.stripe_fees) == (3_100, 300, 120)
+    assert release.amount == 2_980 and release.fees == 120
+
+
+def test_a_later_payout_releases_only_what_came_after_the_earlier_ones() -> None:
+    first = {"status": "paid", "amount": 2_980, "stripe_fees": 120}
+    later_ledger = [*_ledger(), *[e.doc() for e in domain.charge_entries("c", "p3", 500, 0, "EUR", "pi_3")]]
+    release = rules.release(later_ledger, stripe_fees=152, payouts=[first])
+    assert release.amount == 500 - 32 and release.fees == 32
+    # Nothing new: nothing to release (never a negative payout).
+    assert rules.release(_ledger(), stripe_fees=120, payouts=[first]).amount == 0
+
+
+@pytest.mark.parametrize(
+    ("account", "status"),
+    [
+        (
+            {"details_submitted": False, "payouts_enabled": False, "capabilities": {"transfers": "inactive"}},
+            "onboarding",
+        ),
+        (
+            {"details_submitted": True, "payouts_enabled": True, "capabilities": {"transfers": "active"}},
+            "ready",
+        ),
+        (
+            {"details_submitted": True, "payouts_enabled": False, "capabilities": {"transfers": "inactive"}},
+            "restricted",
+        ),
+        (
+            {"details_submitted": True, "payouts_enabled": True, "capabilities": {"transfers": "pending"}},
+            "restricted",
+        ),
+        ({}, "onboarding"),
+    ],
+)
+def test_connected_account_status(account: dict, status: str) -> None:
+    assert rules.account_status(account) == status
+
+
+@pytest.mark.parametrize(
+    ("transfer", "action"),
+    [
+        ({"amount": 1_000, "amount_reversed": 0, "reversed": False}, "transfer_created"),
+        ({"amount": 1_000, "amount_reversed": 200, "reversed": False}, "transfer_created"),  # partial
+        ({"amount": 1_000, "amount_reversed": 1_000, "reversed": True}, "transfer_reversed"),
+    ],
+)
+def test_what_a_transfer_means_for_its_payout(transfer: dict, action: str) -> None:
+    assert rules.transfer_action(transfer) == action
+
+
+def test_ids_and_keys_are_derived_so_retries_find_the_same_objects() -> None:
+    assert rules.payout_id("cmp_abc", 2) == "po_abc_2"
+    assert rules.transfer_group("cmp_abc") == "campaign_cmp_abc"
+    assert rules.transfer_key({"_id": "po_abc_2", "attempt": 1}) == "payout-po_abc_2-transfer-1"
+    assert rules.transfer_key({"_id": "po_abc_2", "attempt": 2}) != rules.transfer_key({"_id": "po_abc_2"})
+
+
+def test_ledger_totals_count_fees_and_payouts() -> None:
+    docs = [
+        *_ledger(),
+        domain.LedgerEntry(
+            "stripe_fee:pi_1", "c", "p1", "stripe_fees", "stripe_fee", -120, "EUR", "pi_1"
+        ).doc(),
+        domain.LedgerEntry("payout:tr_1", "c", "", "payouts", "transfer", -2_980, "EUR", "tr_1").doc(),
+    ]
+    totals = domain.ledger_totals(docs)
+    assert totals["raised"] == 3_100 and totals["stripe_fees"] == 120 and totals["paid_out"] == 2_980
+    assert totals["payout_owed"] == 0 and totals["platform_fees"] == 300
+    # Fees and payouts are not pledge money: reconciliation against Stripe's charges ignores them.
+    assert set(domain.journal_by_pledge(docs)) == {"p1", "p2"}
