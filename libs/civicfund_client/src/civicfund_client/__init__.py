@@ -84,12 +84,13 @@ class _Base:
         headers: dict[str, Any] | None = None,
         json: Any = None,
         data: dict[str, str] | None = None,
+        content: str | bytes | None = None,
     ) -> httpx.Response:
         sent = {**self.headers, **{k: str(v) for k, v in _present(headers or {}).items()}}
         if self.token:
             sent["Authorization"] = f"Bearer {self.token}"
         answer = await self._client.request(
-            method, url, params=_present(params or {}), headers=sent, json=json, data=data
+            method, url, params=_present(params or {}), headers=sent, json=json, data=data, content=content
         )
         if answer.status_code >= 400:
             raise ApiError(answer)
@@ -1014,6 +1015,8 @@ class EndorsementsProposalIn(TypedDict):
     requested_amount: int
     goal: NotRequired[int | None]
     postcode: str
+    lat: NotRequired[float | None]
+    lon: NotRequired[float | None]
     campaign_id: NotRequired[str | None]
 
 
@@ -1461,6 +1464,27 @@ class NotificationsServicekitParkedReplayed(TypedDict):
     replayed: list[str]
 
 
+class PaymentsAccountOut(TypedDict):
+    status: Literal["none", "onboarding", "ready", "restricted"]
+    stripe_account_id: NotRequired[str | None]
+    payouts_enabled: NotRequired[bool]
+    details_submitted: NotRequired[bool]
+    requirements_due: NotRequired[list[str]]
+
+
+class PaymentsCampaignMatchOut(TypedDict):
+    municipality: str
+    currency: str
+    status: str
+    promised: int
+    due: int
+    received: int
+
+
+class PaymentsCampaignMatchPage(TypedDict):
+    items: list[PaymentsCampaignMatchOut]
+
+
 class PaymentsCancellationIn(TypedDict):
     cancel_at_period_end: bool
 
@@ -1482,6 +1506,33 @@ class PaymentsDifference(TypedDict):
     stripe: int
 
 
+class PaymentsDonorIn(TypedDict):
+    name: str
+    address: str
+    postcode: str
+    city: str
+
+
+class PaymentsDueOut(TypedDict):
+    id: str
+    campaign_id: str
+    campaign_title: NotRequired[str | None]
+    municipality: str
+    currency: str
+    status: Literal["promised", "canceled", "due", "transfer_declared", "received"]
+    promised: int
+    amount: int
+    method: NotRequired[Literal["invoice", "bank_transfer"] | None]
+    invoice_id: NotRequired[str | None]
+    transfer_reference: NotRequired[str | None]
+    declared_at: NotRequired[str | None]
+    received_at: NotRequired[str | None]
+
+
+class PaymentsDuePage(TypedDict):
+    items: list[PaymentsDueOut]
+
+
 class PaymentsEntryOut(TypedDict):
     id: str
     pledge_id: str
@@ -1491,6 +1542,26 @@ class PaymentsEntryOut(TypedDict):
     currency: str
     stripe_ref: str
     at: str
+
+
+class PaymentsHolderTaxStatusIn(TypedDict):
+    eligible: bool
+    legal_name: str
+    registration: str
+    address: str
+    object: str
+    legal_basis: NotRequired[str]
+
+
+class PaymentsHolderTaxStatusOut(TypedDict):
+    user_id: str
+    eligible: bool
+    legal_name: str
+    registration: str
+    address: str
+    object: str
+    legal_basis: str
+    recorded_at: str
 
 
 class PaymentsInvoiceOut(TypedDict):
@@ -1515,6 +1586,15 @@ class PaymentsLedgerOut(TypedDict):
     entries: list[PaymentsEntryOut]
 
 
+class PaymentsOnboardingIn(TypedDict):
+    email: NotRequired[str | None]
+
+
+class PaymentsOnboardingOut(TypedDict):
+    url: str
+    account: PaymentsAccountOut
+
+
 class PaymentsParkedMessage(TypedDict):
     message_id: str | None
     reason: str | None
@@ -1533,6 +1613,29 @@ class PaymentsParkedQueue(TypedDict):
 class PaymentsParkedQueues(TypedDict):
     service: str
     queues: list[PaymentsParkedQueue]
+
+
+class PaymentsPayoutOut(TypedDict):
+    id: str
+    campaign_id: str
+    owner_id: str
+    sequence: int
+    status: Literal["pending", "approved", "transferring", "paid", "failed"]
+    amount: int
+    currency: str
+    raised: int
+    stripe_fees: int
+    tips: int
+    attempt: int
+    transfer_id: NotRequired[str | None]
+    transfer_group: str
+    failure_reason: NotRequired[str | None]
+    created_at: str
+    updated_at: str
+
+
+class PaymentsPayoutPage(TypedDict):
+    items: list[PaymentsPayoutOut]
 
 
 class PaymentsPlanIn(TypedDict):
@@ -1615,6 +1718,37 @@ class PaymentsSubscriptionOut(TypedDict):
 
 class PaymentsSubscriptionPage(TypedDict):
     items: list[PaymentsSubscriptionOut]
+
+
+class PaymentsTaxReceiptOut(TypedDict):
+    pledge_id: str
+    number: str
+    year: int
+    amount: int
+    currency: str
+    paid_at: str
+    issued_at: str
+    status: str
+    association: str
+    donor_name: str | None
+
+
+class PaymentsTaxReceiptStatusOut(TypedDict):
+    pledge_id: str
+    receipt: PaymentsTaxReceiptOut | None
+    available: bool
+    refusal: str | None
+
+
+class PaymentsTaxYearOut(TypedDict):
+    year: int
+    total: int
+    by_association: dict[str, int]
+    receipts: list[PaymentsTaxReceiptOut]
+
+
+class PaymentsTransferIn(TypedDict):
+    reference: str
 
 
 class CivicfundClient(_Base):
@@ -2351,10 +2485,15 @@ class CivicfundClient(_Base):
         )
         return cast("EndorsementsResidencyOut", answer.json())
 
-    async def endorsements_upload_census(self, slug: str) -> EndorsementsCensusUploadOut:
+    async def endorsements_upload_census(
+        self, slug: str, *, body: str | bytes
+    ) -> EndorsementsCensusUploadOut:
         """Upload Census: PUT /api/v1/endorsements/municipalities/{slug}/residency/census. Replace the city's census with a CSV file (columns document_number, birth_date as"""
         answer = await self._call(
-            "PUT", f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency/census"
+            "PUT",
+            f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency/census",
+            content=body,
+            headers={"content-type": "text/csv"},
         )
         return cast("EndorsementsCensusUploadOut", answer.json())
 
@@ -2557,15 +2696,80 @@ class CivicfundClient(_Base):
         answer = await self._call("GET", f"/api/v1/pages/campaigns/{_segment(campaign_id)}")
         return cast("GatewayCampaignPage", answer.json())
 
+    async def payments_campaign_matches(self, campaign_id: str) -> PaymentsCampaignMatchPage:
+        """Campaign Matches: GET /api/v1/payments/campaigns/{campaign_id}/city-matches. Public: each city's match for the campaign, as promised / due / received."""
+        answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/city-matches")
+        return cast("PaymentsCampaignMatchPage", answer.json())
+
     async def payments_campaign_ledger(self, campaign_id: str) -> PaymentsLedgerOut:
         """Campaign Ledger: GET /api/v1/payments/campaigns/{campaign_id}/ledger."""
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/ledger")
         return cast("PaymentsLedgerOut", answer.json())
 
+    async def payments_campaign_payouts(self, campaign_id: str) -> PaymentsPayoutPage:
+        """Campaign Payouts: GET /api/v1/payments/campaigns/{campaign_id}/payouts. The campaign's owner and admins (404 for anyone else)."""
+        answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/payouts")
+        return cast("PaymentsPayoutPage", answer.json())
+
     async def payments_campaign_reconciliation(self, campaign_id: str) -> PaymentsReconciliationOut:
         """Campaign Reconciliation: GET /api/v1/payments/campaigns/{campaign_id}/reconciliation."""
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/reconciliation")
         return cast("PaymentsReconciliationOut", answer.json())
+
+    async def payments_list_dues(
+        self,
+        *,
+        municipality: str | None = None,
+        status: Literal["transfer_declared"] | None = None,
+        limit: int | None = None,
+    ) -> PaymentsDuePage:
+        """List Dues: GET /api/v1/payments/city-dues. A city's dues (its officials, admins), or with status=transfer_declared every transfer"""
+        answer = await self._call(
+            "GET",
+            "/api/v1/payments/city-dues",
+            params={"municipality": municipality, "status": status, "limit": limit},
+        )
+        return cast("PaymentsDuePage", answer.json())
+
+    async def payments_confirm_transfer(self, due_id: str, *, idempotency_key: str) -> PaymentsDueOut:
+        """Confirm Transfer: POST /api/v1/payments/city-dues/{due_id}/transfer-confirmation. An admin confirms the transfer received (money: Idempotency-Key); the ledger records it."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/city-dues/{_segment(due_id)}/transfer-confirmation",
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return cast("PaymentsDueOut", answer.json())
+
+    async def payments_declare_transfer(
+        self, due_id: str, *, idempotency_key: str, body: PaymentsTransferIn
+    ) -> PaymentsDueOut:
+        """Declare Transfer: POST /api/v1/payments/city-dues/{due_id}/transfer-declaration. A manager of the city declares the bank transfer sent (money: Idempotency-Key)."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/city-dues/{_segment(due_id)}/transfer-declaration",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsDueOut", answer.json())
+
+    async def payments_holder_status(self, user_id: str) -> PaymentsHolderTaxStatusOut:
+        """Holder Status: GET /api/v1/payments/holders/{user_id}/tax-status. A holder's recorded tax status (admins and the holder)."""
+        answer = await self._call("GET", f"/api/v1/payments/holders/{_segment(user_id)}/tax-status")
+        return cast("PaymentsHolderTaxStatusOut", answer.json())
+
+    async def payments_record_holder(
+        self, user_id: str, *, body: PaymentsHolderTaxStatusIn
+    ) -> PaymentsHolderTaxStatusOut:
+        """Record Holder: PUT /api/v1/payments/holders/{user_id}/tax-status. Record a holder's legal identity and whether it may issue tax receipts (admins)."""
+        answer = await self._call(
+            "PUT", f"/api/v1/payments/holders/{_segment(user_id)}/tax-status", json=body
+        )
+        return cast("PaymentsHolderTaxStatusOut", answer.json())
+
+    async def payments_my_payouts(self, *, limit: int | None = None) -> PaymentsPayoutPage:
+        """My Payouts: GET /api/v1/payments/me/payouts."""
+        answer = await self._call("GET", "/api/v1/payments/me/payouts", params={"limit": limit})
+        return cast("PaymentsPayoutPage", answer.json())
 
     async def payments_my_pledges(
         self, *, limit: int | None = None, offset: int | None = None
@@ -2575,6 +2779,17 @@ class CivicfundClient(_Base):
             "GET", "/api/v1/payments/me/pledges", params={"limit": limit, "offset": offset}
         )
         return cast("PaymentsPledgePage", answer.json())
+
+    async def payments_my_year(self, year: int) -> PaymentsTaxYearOut:
+        """My Year: GET /api/v1/payments/me/tax-receipts/{year}. The caller's receipts of a year and their total per association."""
+        answer = await self._call("GET", f"/api/v1/payments/me/tax-receipts/{_segment(year)}")
+        return cast("PaymentsTaxYearOut", answer.json())
+
+    async def payments_my_year_pdf(self, year: int) -> bytes:
+        """My Year Pdf: GET /api/v1/payments/me/tax-receipts/{year}/summary.pdf. The year's summary as PDF."""
+        return (
+            await self._call("GET", f"/api/v1/payments/me/tax-receipts/{_segment(year)}/summary.pdf")
+        ).content
 
     async def payments_list_parked(self, *, limit: int | None = None) -> PaymentsParkedQueues:
         """List Parked: GET /api/v1/payments/ops/parked. Admins: each consumer queue of this service with what it parked (first `limit`) and why."""
@@ -2587,6 +2802,63 @@ class CivicfundClient(_Base):
             "POST", f"/api/v1/payments/ops/parked/{_segment(queue)}/replay", params={"limit": limit}
         )
         return cast("PaymentsReplayed", answer.json())
+
+    async def payments_payouts_by_status(
+        self,
+        *,
+        status: Literal["pending", "approved", "transferring", "paid", "failed"] | None = None,
+        limit: int | None = None,
+    ) -> PaymentsPayoutPage:
+        """Payouts By Status: GET /api/v1/payments/payouts. Admins: payouts waiting for approval (`pending`, oldest first), failures (`failed`), ..."""
+        answer = await self._call(
+            "GET", "/api/v1/payments/payouts", params={"status": status, "limit": limit}
+        )
+        return cast("PaymentsPayoutPage", answer.json())
+
+    async def payments_my_account(self) -> PaymentsAccountOut:
+        """My Account: GET /api/v1/payments/payouts/account. The caller's connected account as payments last recorded it (`none`: not started)."""
+        answer = await self._call("GET", "/api/v1/payments/payouts/account")
+        return cast("PaymentsAccountOut", answer.json())
+
+    async def payments_start_onboarding(
+        self, *, idempotency_key: str, body: PaymentsOnboardingIn
+    ) -> PaymentsOnboardingOut:
+        """Start Onboarding: POST /api/v1/payments/payouts/account/onboarding. Create the caller's Express account (once) and a link to Stripe's hosted onboarding,"""
+        answer = await self._call(
+            "POST",
+            "/api/v1/payments/payouts/account/onboarding",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsOnboardingOut", answer.json())
+
+    async def payments_refresh_account(self) -> PaymentsAccountOut:
+        """Refresh Account: POST /api/v1/payments/payouts/account/refresh. After onboarding (the return page): Stripe's current word on the account."""
+        answer = await self._call("POST", "/api/v1/payments/payouts/account/refresh")
+        return cast("PaymentsAccountOut", answer.json())
+
+    async def payments_get_payout(self, payout_id: str) -> PaymentsPayoutOut:
+        """Get Payout: GET /api/v1/payments/payouts/{payout_id}."""
+        answer = await self._call("GET", f"/api/v1/payments/payouts/{_segment(payout_id)}")
+        return cast("PaymentsPayoutOut", answer.json())
+
+    async def payments_approve_payout(self, payout_id: str, *, idempotency_key: str) -> PaymentsPayoutOut:
+        """Approve Payout: POST /api/v1/payments/payouts/{payout_id}/approve. pending -> approved, and the transfer at once when the holder's account is ready (then"""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/payouts/{_segment(payout_id)}/approve",
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return cast("PaymentsPayoutOut", answer.json())
+
+    async def payments_retry_payout(self, payout_id: str, *, idempotency_key: str) -> PaymentsPayoutOut:
+        """Retry Payout: POST /api/v1/payments/payouts/{payout_id}/retry. failed -> approved (a new attempt, a new transfer)."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/payouts/{_segment(payout_id)}/retry",
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return cast("PaymentsPayoutOut", answer.json())
 
     async def payments_create_pledge(
         self, *, idempotency_key: str, body: PaymentsPledgeIn
@@ -2615,6 +2887,24 @@ class CivicfundClient(_Base):
             headers={"Idempotency-Key": idempotency_key},
         )
         return cast("PaymentsPledgeOut", answer.json())
+
+    async def payments_receipt_status(self, pledge_id: str) -> PaymentsTaxReceiptStatusOut:
+        """Receipt Status: GET /api/v1/payments/pledges/{pledge_id}/tax-receipt. The pledge's tax receipt, or whether one can be issued (the backer only)."""
+        answer = await self._call("GET", f"/api/v1/payments/pledges/{_segment(pledge_id)}/tax-receipt")
+        return cast("PaymentsTaxReceiptStatusOut", answer.json())
+
+    async def payments_issue_receipt(self, pledge_id: str, *, body: PaymentsDonorIn) -> PaymentsTaxReceiptOut:
+        """Issue Receipt: POST /api/v1/payments/pledges/{pledge_id}/tax-receipt. Issue the pledge's tax receipt in the donor's name (once: asking again answers the same"""
+        answer = await self._call(
+            "POST", f"/api/v1/payments/pledges/{_segment(pledge_id)}/tax-receipt", json=body
+        )
+        return cast("PaymentsTaxReceiptOut", answer.json())
+
+    async def payments_receipt_pdf(self, pledge_id: str) -> bytes:
+        """Receipt Pdf: GET /api/v1/payments/pledges/{pledge_id}/tax-receipt.pdf. The receipt as PDF (Cerfa n° 11580 fields)."""
+        return (
+            await self._call("GET", f"/api/v1/payments/pledges/{_segment(pledge_id)}/tax-receipt.pdf")
+        ).content
 
     async def payments_list_subscriptions(self, *, municipality: str) -> PaymentsSubscriptionPage:
         """List Subscriptions: GET /api/v1/payments/subscriptions."""

@@ -142,7 +142,7 @@ async def receipt_status(
 
 
 @router.post("/pledges/{pledge_id}/tax-receipt", response_model=TaxReceiptOut, status_code=201,
-             responses={200: {"description": "issued earlier: the same receipt"}})  # fmt: skip
+             responses={200: {"model": TaxReceiptOut, "description": "issued earlier: the same receipt"}})  # fmt: skip
 async def issue_receipt(
     pledge_id: str, body: DonorIn, principal: PrincipalDep, receipts: ReceiptsDep, response: Response
 ) -> TaxReceiptOut:

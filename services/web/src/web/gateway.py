@@ -84,9 +84,12 @@ class SiteClient(CivicfundClient):
         headers: dict[str, Any] | None = None,
         json: Any = None,
         data: dict[str, str] | None = None,
+        content: str | bytes | None = None,
     ) -> httpx.Response:
         try:
-            return await super()._call(method, url, params=params, headers=headers, json=json, data=data)
+            return await super()._call(
+                method, url, params=params, headers=headers, json=json, data=data, content=content
+            )
         except ApiError as error:
             raise _failure(error.response) from error
         except httpx.TimeoutException as exc:
@@ -117,8 +120,11 @@ class RoutedClient(CivicfundClient):
         headers: dict[str, Any] | None = None,
         json: Any = None,
         data: dict[str, str] | None = None,
+        content: str | bytes | None = None,
     ) -> httpx.Response:
-        return await self._send(method, url, params=params, headers=headers, json=json, data=data)
+        return await self._send(
+            method, url, params=params, headers=headers, json=json, data=data, content=content
+        )
 
 
 def parsed(response: httpx.Response) -> Any:
@@ -166,6 +172,7 @@ class Gateway:
         token: str | None = None,
         json: Any = None,
         data: dict[str, str] | None = None,
+        content: str | bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         request_id: str | None = None,
@@ -173,7 +180,9 @@ class Gateway:
     ) -> httpx.Response:
         query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         api = self.client(token, request_id=request_id, client_ip=client_ip)
-        return await api._call(method, path, params=query, headers=headers, json=json, data=data)
+        return await api._call(
+            method, path, params=query, headers=headers, json=json, data=data, content=content
+        )
 
     async def call(
         self,

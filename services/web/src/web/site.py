@@ -174,6 +174,7 @@ class Site:
         *,
         json: Any = None,
         data: dict[str, str] | None = None,
+        content: str | bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         auth: bool = True,
@@ -185,6 +186,7 @@ class Site:
         kwargs: dict[str, Any] = {
             "json": json,
             "data": data,
+            "content": content,
             "params": params,
             "headers": headers,
             "request_id": self.request_id,

@@ -134,6 +134,10 @@ def _json_body(operation: dict[str, Any]) -> tuple[str, str] | None:
         return "json", annotation(content["application/json"].get("schema"))
     if "application/x-www-form-urlencoded" in content:
         return "data", "dict[str, str]"
+    text = next((kind for kind in content if kind.startswith("text/")), None)
+    if text is not None:
+        # A file sent as is (a census as text/csv): the body and its media type.
+        return f"content:{text}", "str | bytes"
     return None
 
 
@@ -145,6 +149,8 @@ def _answer(operation: dict[str, Any]) -> tuple[str, str]:
         content = response.get("content") or {}
         if "application/json" in content:
             return annotation(content["application/json"].get("schema")), "json"
+        if any(not kind.startswith("text/") for kind in content):
+            return "bytes", "bytes"  # a document (PDF...)
         if content:
             return "str", "text"
         return "None", "none"
@@ -193,7 +199,13 @@ def method_source(path: str, verb: str, operation: dict[str, Any]) -> list[str]:
         call.append(f"params={{{params}}}")
     if headers:
         call.append(f"headers={{{head}}}")
-    if body is not None:
+    if body is not None and body[0].startswith("content:"):
+        call.append("content=body")
+        media = body[0].removeprefix("content:")
+        call.append(f"headers={{{head + ', ' if head else ''}'content-type': {media!r}}}")
+        if headers:
+            call.remove(f"headers={{{head}}}")
+    elif body is not None:
         call.append(f"{body[0]}=body")
     sent = f"self._call({', '.join(call)})"
     if reads == "json":
@@ -201,6 +213,8 @@ def method_source(path: str, verb: str, operation: dict[str, Any]) -> list[str]:
         lines.append(f"        return cast({returns!r}, answer.json())")
     elif reads == "text":
         lines.append(f"        return (await {sent}).text")
+    elif reads == "bytes":
+        lines.append(f"        return (await {sent}).content")
     else:
         lines.append(f"        await {sent}")
     lines.append("")
@@ -297,12 +311,13 @@ class _Base:
         headers: dict[str, Any] | None = None,
         json: Any = None,
         data: dict[str, str] | None = None,
+        content: str | bytes | None = None,
     ) -> httpx.Response:
         sent = {**self.headers, **{k: str(v) for k, v in _present(headers or {}).items()}}
         if self.token:
             sent["Authorization"] = f"Bearer {self.token}"
         answer = await self._client.request(
-            method, url, params=_present(params or {}), headers=sent, json=json, data=data
+            method, url, params=_present(params or {}), headers=sent, json=json, data=data, content=content
         )
         if answer.status_code >= 400:
             raise ApiError(answer)
