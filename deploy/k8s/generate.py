@@ -47,6 +47,14 @@ def manifests(service: str) -> list[dict]:
         )
     if service == "web":
         env.append({"name": "GATEWAY_URL", "value": "http://gateway:8000"})
+    # Keys that must outlive a deploy: a new one makes every uploaded census and posted code
+    # (endorsements) or every unsubscribe link sent (notifications) unusable.
+    for owner, name in (("endorsements", "RESIDENCY_PEPPER"), ("notifications", "UNSUBSCRIBE_SECRET")):
+        if service == owner:
+            key = name.lower().replace("_", "-")
+            env.append(
+                {"name": name, "valueFrom": {"secretKeyRef": {"name": f"{service}-{key}", "key": "value"}}}
+            )
     container = {
         "name": service,
         "image": f"civicfund/{service}:latest",
