@@ -47,3 +47,61 @@ def serve(app_import: str, settings: ServiceSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _sig, _frame: None)
     uvicorn.Server(config).run(sockets=sockets)
+
+
+def serve_granian(app_import: str, settings: ServiceSettings) -> None:
+    """The same contract on granian (a Rust HTTP/1.1 server; the app runs on this process's
+    loop), for a service whose own work per request is small enough that the server's share
+    shows (the gateway). In-flight requests finish and the lifespan shuts down on SIGTERM or
+    SIGINT, then the process returns 0. Granian always binds with SO_REUSEPORT on Linux, so
+    without `HTTP_REUSE_PORT` the port is first bound plainly: a port in use still fails at
+    start instead of being shared with whatever holds it. Client addresses from
+    `X-Forwarded-For` are trusted from `FORWARDED_ALLOW_IPS` only, as uvicorn does."""
+    import asyncio
+    import importlib
+    import logging
+    import os
+
+    import uvloop
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    if not settings.http_reuse_port:
+        probe = socket.socket(socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.http_host, settings.http_port))
+        except OSError as exc:
+            raise SystemExit(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc}") from exc
+        finally:
+            probe.close()
+    module, _, name = app_import.partition(":")
+    app = ProxyHeadersMiddleware(
+        getattr(importlib.import_module(module), name),
+        trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    )
+    level = settings.log_level.lower()
+    server = Server(
+        app,
+        address=settings.http_host,
+        port=settings.http_port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=2048,
+        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
+    )
+    # Granian says its embedded mode is experimental each start; that is known here.
+    logging.getLogger("_granian").addFilter(lambda record: "experimental" not in record.getMessage())
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.signal_handler_interrupt)
+        await server.serve()
+
+    uvloop.run(main())
+    if server.interrupt_children:  # the app failed to start, or its worker died
+        raise SystemExit(1)

@@ -1,8 +1,9 @@
-"""`python -m gateway`: run the service."""
+"""`python -m gateway`: run the service (on granian: the proxy's own cost per request is small
+enough that the HTTP server's share of it shows; see README, Speed)."""
 
-from servicekit.app import run
+from servicekit.serving import serve_granian
 
 from .settings import Settings
 
 if __name__ == "__main__":
-    run("gateway.app:app", Settings())
+    serve_granian("gateway.app:app", Settings())
