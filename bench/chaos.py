@@ -11,11 +11,16 @@ Parameters:
   --pledges N       pledges spread over the campaigns (about ten backers per campaign)
   --faults LIST     the fault schedule, injected in this order, one every --fault-gap seconds,
                     for --rounds rounds, while the pledges are made and the campaigns close:
-                      kill      SIGKILL one replica of a service (supervisord restarts it)
+                      kill      SIGKILL one replica of a service (supervisord restarts it);
+                                and a payments replica once more while the all-or-nothing
+                                campaigns close and their pledges are charged
                       cut       cut a service's broker connection (servicekit's CuttableProxy
                                 between it and RabbitMQ) for --cut-s seconds
-                      webhooks  every Stripe event localstripe holds delivered again to
-                                /webhooks/stripe, twice each, --late-s seconds late, shuffled
+                      webhooks  Stripe's webhooks (localstripe delivers them to a relay of
+                                this script, which passes them on to /webhooks/stripe) held
+                                back --late-s seconds, then delivered twice each, shuffled;
+                                and every earlier event localstripe holds delivered again,
+                                twice each, shuffled
                       slow      payments -> localstripe slowed by --slow-delay-s per chunk (a
                                 proxy) for --slow-s seconds
   --rounds N        how many times the schedule is run (default 1)
@@ -162,6 +167,8 @@ class Report:
     requests_retried: int = 0
     webhook_redeliveries: int = 0
     webhook_duplicates: int = 0
+    webhooks_relayed: int = 0
+    webhooks_held: int = 0
     events: int = 0
     figures: dict[str, int] = field(default_factory=dict)
     parked_explained: list[str] = field(default_factory=list)
@@ -180,6 +187,8 @@ class Report:
             f"events: {self.events} outbox rows (internal and public), {self.figures.get('events seen on the bus', 0)} seen on the bus "
             f"({self.figures.get('events published twice', 0)} of them twice: the relay is at least once)",
             f"deliveries: {self.figures.get('emails', 0)} emails, {self.figures.get('city webhooks', 0)} city webhooks",
+            f"Stripe webhooks: {self.webhooks_relayed} relayed as they came, {self.webhooks_held} held "
+            "back and delivered late, shuffled, twice",
             f"duplicates absorbed: inbox {self.figures.get('events_duplicate', 0)}+, Stripe webhooks "
             f"{self.webhook_duplicates} of {self.webhook_redeliveries} re-delivered "
             f"({self.figures.get('webhooks_duplicate', 0)}+ counted by payments)",
@@ -259,6 +268,8 @@ class Chaos:
         self.run: Up | None = None
         self.campaigns: list[Campaign] = []
         self.hooks: collections.Counter[str] = collections.Counter()
+        self.holding: list[tuple[bytes, str]] | None = None  # Stripe's deliveries held back
+        self.relays: list[asyncio.Task[None]] = []
         self.published: list[tuple[str, str, str]] = []  # (event id, routing key, municipality) as seen
         self.redeliveries: list[asyncio.Task[None]] = []
         self.exits = contextlib.AsyncExitStack()
@@ -266,7 +277,46 @@ class Chaos:
 
     # -- the stack --------------------------------------------------------------------------------
 
+    async def serve_bench(self) -> None:
+        """The bench's own HTTP server: the city system's webhook receiver (`/hook`) and the
+        relay localstripe delivers Stripe's webhooks to (`/stripe`), which passes them on to
+        the gateway's /webhooks/stripe, or holds them while the webhooks fault lasts."""
+        app = FastAPI()
+
+        @app.post("/hook")
+        async def hook(request: Request) -> Response:
+            body = json.loads(await request.body())
+            self.hooks[str(body.get("id"))] += 1
+            return Response(status_code=204)
+
+        @app.post("/stripe")
+        async def stripe_relay(request: Request) -> Response:
+            delivery = (await request.body(), request.headers.get("stripe-signature", ""))
+            if self.holding is not None:
+                self.holding.append(delivery)
+            else:
+                self.relays.append(asyncio.create_task(self.forward(*delivery)))
+            return Response(status_code=200)
+
+        self.bench_url = await self.exits.enter_async_context(serve(app, ready_path=None))
+
+    async def forward(self, payload: bytes, signature: str, redelivery: bool = False) -> None:
+        try:
+            answer = await self.api.call(
+                "POST", "/webhooks/stripe", None, content=payload,
+                headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+            )  # fmt: skip
+        except RuntimeError as exc:
+            self.report.breaches.append(f"a Stripe webhook was refused: {exc}")
+            return
+        if redelivery:
+            self.report.webhook_redeliveries += 1
+            self.report.webhook_duplicates += bool(answer.get("duplicate"))
+        else:
+            self.report.webhooks_relayed += 1
+
     async def start(self) -> None:
+        await self.serve_bench()
         broker = urlparse(self.o.amqp_url)
         for service in REPLICATED:
             proxy = await CuttableProxy(broker.hostname or "127.0.0.1", broker.port or 5672).start()
@@ -274,7 +324,8 @@ class Chaos:
         await self.stripe_proxy.start()
         args = ["--replicas", ",".join(f"{s}=2" for s in REPLICATED), "--environment", "test",
                 "--env", "DEADLINE_TICK_S=1", "--env", "OUTBOX_POLL_INTERVAL_S=0.2",
-                "--stripe-via", f"payments=http://127.0.0.1:{self.stripe_proxy.port}"]  # fmt: skip
+                "--stripe-via", f"payments=http://127.0.0.1:{self.stripe_proxy.port}",
+                "--env", f"STRIPE_LOCAL_WEBHOOK_URL={self.bench_url}/stripe"]  # fmt: skip
         for service, proxy in self.broker_proxies.items():
             netloc = f"{broker.username or 'guest'}:{broker.password or 'guest'}@127.0.0.1:{proxy.port}"
             args += ["--amqp-via", f"{service}={urlunparse(broker._replace(netloc=netloc))}"]
@@ -282,8 +333,29 @@ class Chaos:
             self.var, self.base, self.namespace, *args, module="devstack.chaos_stack",
             env={"AMQP_URL": self.o.amqp_url},
         )  # fmt: skip
-        await asyncio.to_thread(self.run.wait_for, "==> Civicfund is running", 600)
+        await asyncio.to_thread(self.wait_ready, 900)
         await self.tap()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Every service's /readyz green (the runner's own start-up check gives up after 3
+        minutes, which a loaded machine can take)."""
+        assert self.run is not None
+        deadline = time.monotonic() + timeout
+        for service in SERVICES:
+            while True:
+                if self.run.proc.poll() is not None:
+                    raise RuntimeError(f"the runner exited ({self.run.proc.returncode})")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (
+                        httpx.get(
+                            f"http://127.0.0.1:{self.ports.http(service)}/readyz", timeout=5
+                        ).status_code
+                        == 200
+                    ):
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} not ready after {timeout:.0f} s")
+                time.sleep(0.5)
 
     async def tap(self) -> None:
         """A queue of the bench's own bound to every internal event: what the relays published
@@ -306,7 +378,7 @@ class Chaos:
         await queue.consume(keep)
 
     async def stop(self) -> None:
-        for task in self.redeliveries:
+        for task in [*self.redeliveries, *self.relays]:
             task.cancel()
         await self.exits.aclose()
         if self.run is not None:
@@ -374,15 +446,7 @@ class Chaos:
     async def receiver(self, slug: str, manager: Account) -> None:
         """A city system of the run's city: its client token, its webhook here, deliveries
         counted per event id."""
-        app = FastAPI()
-
-        @app.post("/hook")
-        async def hook(request: Request) -> Response:
-            body = json.loads(await request.body())
-            self.hooks[str(body.get("id"))] += 1
-            return Response(status_code=204)
-
-        url = await self.exits.enter_async_context(serve(app, ready_path=None))
+        url = self.bench_url
         client = await self.api.call(
             "POST", "/api/v1/auth/clients", manager, json={"municipality": slug, "name": "City IT"}
         )
@@ -454,11 +518,11 @@ class Chaos:
             if round_ + 1 < self.o.rounds and not self.busy:
                 break
 
-    async def inject(self, kind: str) -> None:
-        at = f"{time.monotonic() - self.t0:.0f}s"
+    async def inject(self, kind: str, service: str | None = None, when: str = "") -> None:
+        at = f"{time.monotonic() - self.t0:.0f}s" + (f", {when}" if when else "")
         assert self.run is not None
         if kind == "kill":
-            service = self.rng.choice(REPLICATED)
+            service = service or self.rng.choice(REPLICATED)
             program = f"services:{service}-{self.rng.choice((1, 2))}"
             pid = await asyncio.to_thread(self.run.pid, program)
             os.kill(pid, signal.SIGKILL)
@@ -501,8 +565,16 @@ class Chaos:
                 after = page["data"][-1]["id"]
 
     async def redeliver(self, events: list[dict[str, Any]]) -> None:
-        """What Stripe does on a bad day: each event again, twice, late, in any order."""
+        """What Stripe does on a bad day: what it sends meanwhile held back --late-s seconds and
+        then delivered twice each, shuffled; and every earlier event again, twice, shuffled."""
+        self.holding = []
         await asyncio.sleep(self.o.late_s)
+        held, self.holding = self.holding, None
+        late = [d for d in held for _ in range(2)]
+        self.rng.shuffle(late)
+        self.report.webhooks_held += len(held)
+        for payload, signature in late:
+            await self.forward(payload, signature, redelivery=True)
         deliveries = [e for e in events for _ in range(2)]
         self.rng.shuffle(deliveries)
         secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_civicfund_local")  # the stack's (settings)
@@ -510,12 +582,7 @@ class Chaos:
             payload = json.dumps(event).encode()
             stamp = int(time.time())
             signature = hmac.new(secret.encode(), b"%d.%s" % (stamp, payload), hashlib.sha256).hexdigest()
-            answer = await self.api.call(
-                "POST", "/webhooks/stripe", None, content=payload,
-                headers={"Stripe-Signature": f"t={stamp},v1={signature}", "Content-Type": "application/json"},
-            )  # fmt: skip
-            self.report.webhook_redeliveries += 1
-            self.report.webhook_duplicates += bool(answer.get("duplicate"))
+            await self.forward(payload, f"t={stamp},v1={signature}", redelivery=True)
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -582,10 +649,14 @@ class Chaos:
         mongo = f"mongodb://127.0.0.1:{self.ports.mongo('campaigns')}/?directConnection=true"
         for c in self.campaigns:
             await asyncio.to_thread(move_deadline_to_the_past, mongo, self.var / "run" / "locks", c.id)
+        if "kill" in self.o.faults:  # payments charging the all-or-nothing pledges, killed
+            await asyncio.sleep(1.5)
+            await self.inject("kill", service="payments", when="while the campaigns close")
         await self.until_closed()
         self.busy = False
         await faults
         await asyncio.gather(*self.redeliveries)
+        await asyncio.gather(*self.relays)
         self.report.seconds["closing"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -626,10 +697,10 @@ class Chaos:
         """The checks, again and again until they pass or --settle-s runs out (the platform is
         eventually consistent: what is still on its way is not a breach, what never arrives is)."""
         deadline = time.monotonic() + self.o.settle_s
+        admin.token = (await self.api.call(
+            "POST", "/api/v1/auth/login", None, json={"email": ADMIN_EMAIL, "password": PASSWORD}
+        ))["access_token"]  # fmt: skip
         while True:
-            admin.token = (await self.api.call(
-                "POST", "/api/v1/auth/login", None, json={"email": ADMIN_EMAIL, "password": PASSWORD}
-            ))["access_token"]  # fmt: skip
             breaches, explained = await self.check(admin, slug)
             if not breaches or time.monotonic() > deadline:
                 break
