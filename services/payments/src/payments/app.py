@@ -16,6 +16,11 @@ from servicekit.logging import get_logger
 from . import api_ledger, api_payouts, api_pledges, api_receipts, api_subscriptions, api_webhooks, handlers
 from .accounts import AccountErasures
 from .charging import Charger
+from .city_dues import api as api_city_dues
+from .city_dues import handlers as city_dues_handlers
+from .city_dues.store import COLLECTIONS as DUE_COLLECTIONS
+from .city_dues.store import INDEXES as DUE_INDEXES
+from .city_dues.usecases import CityDues
 from .ledger import LedgerBook
 from .payouts import Payouts
 from .pledges import PledgeBook
@@ -42,6 +47,7 @@ async def _start(ctx: ServiceContext) -> None:
     payouts = ctx.provide(Payouts(book))
     ctx.provide(StripeWebhooks(settings, book, subscriptions, payouts))
     ctx.provide(AccountErasures(book))
+    ctx.provide(CityDues(book))
     ctx.provide(Receipts(book))
 
 
@@ -86,6 +92,11 @@ async def _payouts(ctx: ServiceContext, stop: asyncio.Event) -> None:
     await asyncio.gather(*(every(tick, job, stop, name=f"payments-{name}") for name, job in jobs.items()))
 
 
+async def _city_dues(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    """Cities' dues billed on their Stripe customer (a servicekit WorkQueue)."""
+    await ctx.get(CityDues).run(stop, ctx.get(Settings).worker_tick_s)
+
+
 def build(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
@@ -94,8 +105,9 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_pledges.router,
             api_ledger.router,
             api_subscriptions.router,
-            api_receipts.router,
             api_payouts.router,
+            api_receipts.router,
+            api_city_dues.router,
             api_webhooks.router,
             parked.router,
         ],
@@ -104,10 +116,11 @@ def build(settings: Settings | None = None) -> FastAPI:
             handlers.municipality_handlers,
             handlers.match_handlers,
             handlers.account_handlers,
+            city_dues_handlers.handlers,
         ],
-        indexes=[*INDEXES, *RECEIPT_INDEXES],
-        collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS],
-        background=[_stripe_setup, _stripe_events, _charging, _erasures, _payouts],
+        indexes=[*INDEXES, *RECEIPT_INDEXES, *DUE_INDEXES],
+        collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS, *DUE_COLLECTIONS],
+        background=[_stripe_setup, _stripe_events, _charging, _erasures, _city_dues, _payouts],
         on_startup=[_start],
     )
 

@@ -361,7 +361,8 @@ def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
 # -- ledger -------------------------------------------------------------------------------------
 # Accounts: "project" is what the campaign raised from backers (sum == campaigns' `raised`),
 # "platform" the backers' tips, "match" what cities' match funding added (campaigns' `matched`),
-# "commitments" a memo of open match commitments (promises, not money), "stripe_fees" Stripe's
+# "commitments" a memo of open match commitments (promises, not money), "city" what cities
+# owe for their matches once due (match_due +, match_received -: city_dues/), "stripe_fees" Stripe's
 # fees on the project's charges and "payouts" the transfers to the holder (payouts.py), both
 # negative. Entry ids derive from Stripe object ids / event ids, so recording twice is a no-op.
 
@@ -371,7 +372,7 @@ class LedgerEntry:
     id: str
     campaign_id: str
     pledge_id: str
-    account: Literal["project", "platform", "match", "commitments", "stripe_fees", "payouts"]
+    account: Literal["project", "platform", "match", "commitments", "stripe_fees", "payouts", "city"]
     kind: Literal[
         "charge",
         "platform_fee",
@@ -380,6 +381,8 @@ class LedgerEntry:
         "match_released",
         "match_committed",
         "match_canceled",
+        "match_due",
+        "match_received",
         "stripe_fee",
         "transfer",
         "transfer_reversal",
@@ -491,6 +494,8 @@ def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
     return {
         "matched": sum(e["amount"] for e in entries if e["account"] == "match"),
         "match_committed_open": sum(e["amount"] for e in entries if e["account"] == "commitments"),
+        "match_owed_by_city": sum(e["amount"] for e in entries if e["account"] == "city"),
+        "match_received": -sum(e["amount"] for e in entries if e["kind"] == "match_received"),
         "charged": sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "charge"),
         "refunded": -sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "refund"),
         "raised": raised,

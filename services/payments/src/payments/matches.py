@@ -4,6 +4,7 @@ endorsements' ids, so a redelivered event adds nothing. Runs in the event handle
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from servicekit.mongo import Tx, utcnow
@@ -42,7 +43,16 @@ async def applied(tx: Tx, d: dict[str, Any]) -> None:
 
 
 async def released(tx: Tx, d: dict[str, Any]) -> None:
-    entry = domain.match_entry(
-        "match_released", d["commitment_id"], d["campaign_id"], d["amount"], d["currency"]
-    )
-    await Store.of(tx).append_ledger(tx, [entry], utcnow())
+    """`amount` is the commitment's total released so far: an all-or-nothing campaign's match
+    grows as its pledges are charged, so each release adds what it adds to the ones before."""
+    store = Store.of(tx)
+    before = await store.entries_of_ref(tx, "match_released", d["commitment_id"])
+    total = int(d["amount"])
+    added = total - sum(int(e["amount"]) for e in before)
+    if added <= 0:
+        return  # a redelivery, or an older release arriving after a newer one
+    ref = d["commitment_id"]
+    entry = domain.match_entry("match_released", ref, d["campaign_id"], added, d["currency"])
+    if before:  # the first release keeps the id it always had
+        entry = replace(entry, id=f"{entry.id}:{total}")
+    await store.append_ledger(tx, [entry], utcnow())

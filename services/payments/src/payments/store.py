@@ -198,6 +198,9 @@ class Store:
     async def ledger_entry(self, tx: Tx, entry_id: str) -> Doc | None:
         return await tx.db.ledger.find_one({"_id": entry_id}, session=tx.session)
 
+    async def entries_of_ref(self, tx: Tx, kind: str, ref: str) -> list[Doc]:
+        return await tx.db.ledger.find({"kind": kind, "stripe_ref": ref}, session=tx.session).to_list()
+
     async def project_entries_of(self, tx: Tx, pledge_id: str) -> list[Doc]:
         return await tx.db.ledger.find(
             {"pledge_id": pledge_id, "account": "project"}, session=tx.session

@@ -242,6 +242,47 @@ class StripeApi:
         params: dict[str, Any] = {"cancel_at_period_end": cancel}
         return plain(await self.v1.subscriptions.update_async(subscription_id, params=params))
 
+    # -- cities' match dues (city_dues/) ----------------------------------------------------------
+
+    async def invoice_city_due(
+        self, customer: str, amount: int, currency: str, description: str, metadata: dict[str, str], key: str
+    ) -> str:
+        """An invoice of one line on the city's customer (the one its subscription bills). The
+        item is created first, pending, and the invoice takes it: localstripe gathers pending
+        items itself; real Stripe is asked to (`pending_invoice_items_behavior`)."""
+        await self.v1.invoice_items.create_async(
+            params={"customer": customer, "amount": amount, "currency": currency.lower(),
+                    "description": description, "metadata": metadata},
+            options=self.opts(f"{key}-item"),
+        )  # fmt: skip
+        params: dict[str, Any] = {"customer": customer, "description": description, "metadata": metadata}
+        if not self.local:
+            params.update(pending_invoice_items_behavior="include", auto_advance=False)
+        invoice = await self.v1.invoices.create_async(params=params, options=self.opts(f"{key}-invoice"))
+        return invoice.id
+
+    async def invoice(self, invoice_id: str) -> dict[str, Any]:
+        return plain(await self.v1.invoices.retrieve_async(invoice_id))
+
+    async def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Finalise (real Stripe; localstripe pays a draft) and charge the customer's default card.
+        A declined card or a customer without one leaves the invoice open (returned as is)."""
+        invoice = await self.invoice(invoice_id)
+        if invoice.get("status") == "paid":
+            return invoice
+        try:
+            if not self.local and invoice.get("status") == "draft":
+                await self.v1.invoices.finalize_invoice_async(invoice_id)
+            return plain(await self.v1.invoices.pay_async(invoice_id))
+        except (stripe.CardError, stripe.InvalidRequestError) as exc:
+            log.info("city_invoice_not_paid", invoice=invoice_id, error=str(exc))
+            return await self.invoice(invoice_id)
+
+    async def void_invoice_if_open(self, invoice_id: str) -> None:
+        invoice = await self.invoice(invoice_id)
+        if invoice.get("status") in ("draft", "open"):
+            await self.v1.invoices.void_invoice_async(invoice_id)
+
     # -- Connect: holders' accounts and payouts (payouts.py) --------------------------------------
 
     async def create_connected_account(self, user_id: str, email: str | None, key: str) -> str:

@@ -21,6 +21,7 @@ from servicekit.errors import DomainError
 from servicekit.jobs import WorkQueue
 from servicekit.mongo import Tx, utcnow
 
+from .city_dues.usecases import CityDues
 from .metrics import WEBHOOKS
 from .payouts import Payouts
 from .pledges import PledgeBook
@@ -144,6 +145,9 @@ class StripeWebhooks:
                 return False
             await self.book.record_refunds_of(pledge)
             return True
+        due_id = (obj.get("metadata") or {}).get("city_due_id")
+        if event_type.startswith("invoice.") and isinstance(due_id, str) and isinstance(obj.get("id"), str):
+            return await CityDues(self.book).invoice_changed(obj["id"], due_id)
         if event_type in ("invoice.paid", "invoice.payment_failed", "invoice.payment_succeeded"):
             subscription_id = obj.get("subscription")
             if not isinstance(subscription_id, str):

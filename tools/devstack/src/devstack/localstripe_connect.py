@@ -32,6 +32,8 @@ from localstripe.errors import UserError
 from localstripe.resources import Event, StripeObject, random_id, store, try_convert_to_bool
 from localstripe.webhooks import schedule_webhook
 
+from devstack import localstripe_invoices
+
 ONBOARDING_PATH = "/connect/onboarding/"
 ACCOUNT_LINK_TTL_S = 300  # Stripe's account links expire after five minutes
 # Stripe's standard EEA card pricing, so that payouts have real fees to show apart.
@@ -571,6 +573,7 @@ def install() -> None:
 def main() -> None:
     """The same command line as `localstripe` (`--port`, `--from-scratch`), with Connect."""
     install()
+    localstripe_invoices.install()  # one-off invoices (cities' match dues)
     sys.argv[0] = "localstripe"
     server.start()
 

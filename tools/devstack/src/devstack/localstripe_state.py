@@ -22,7 +22,7 @@ from typing import Any
 
 from localstripe import resources, server, webhooks
 
-from devstack import localstripe_connect
+from devstack import localstripe_connect, localstripe_invoices
 
 
 def install(path: Path) -> None:
@@ -66,6 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     install(Path(args.state))
     localstripe_connect.install()  # accounts, account links, transfers (payouts)
+    localstripe_invoices.install()  # one-off invoices (cities' match dues)
     sys.argv = ["localstripe", "--port", str(args.port)]  # without --from-scratch: load the state
     server.start()
 
