@@ -235,6 +235,8 @@ def test_totals_are_the_same_in_any_order_and_with_duplicates() -> None:
         "matched": 4_200,
         "matched_counted": 1_200,
         "match_promised": 8_000,
+        "in_kind_delivered": 0,
+        "in_kind_counted": 0,
         "backers_count": 2,  # a (pledge) and c (payment); b released, d refunded
     }
     assert _totals_after(FACTS) == expected
@@ -284,7 +286,14 @@ def test_need_counts_and_offer_decisions() -> None:
         "offered": 2,
         "accepted": 3,
         "remaining": 1,
+        "delivered": 0,
     }
+    # Delivered help stays accepted (it took its share of the need) and is counted as delivered.
+    delivered = [*offers[:1], {"state": "delivered", "quantity": 3}]
+    assert community.need_counts(need, delivered)["accepted"] == 3
+    assert community.need_counts(need, delivered)["delivered"] == 3
+    assert community.delivery_refusal({"state": "pending"}) is not None
+    assert community.delivery_refusal({"state": "accepted"}) is None
     assert community.decide_offer({"state": "pending", "quantity": 1}, "accept", need, 3) == "accepted"
     assert community.decide_offer({"state": "pending", "quantity": 9}, "decline", need, 3) == "declined"
     with pytest.raises(ValueError, match="exceed"):

@@ -54,3 +54,12 @@ async def decide_offer(
 ) -> OfferOut:
     """Owner: accept or decline an offer (accepting never exceeds the quantity needed)."""
     return offer_out(await needs.decide(store, principal, campaign_id, need_id, offer_id, body.decision))
+
+
+@router.post("/campaigns/{campaign_id}/needs/{need_id}/offers/{offer_id}/delivered", response_model=OfferOut)
+async def confirm_delivered(
+    campaign_id: str, need_id: str, offer_id: str, store: Store, principal: PrincipalDep
+) -> OfferOut:
+    """Owner: the accepted help was delivered; its declared value counts from now on (toward the
+    goal where the need says so). Confirming again changes nothing."""
+    return offer_out(await needs.delivered(store, principal, campaign_id, need_id, offer_id))

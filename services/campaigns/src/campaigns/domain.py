@@ -256,9 +256,12 @@ def closing_action(campaign: dict[str, Any]) -> str:
 
 
 def counted_toward_goal(totals: dict[str, Any]) -> int:
+    """Money raised or pledged, the match that counts, and in-kind help the owner declared as
+    counting at a declared value, once delivered (shown apart from money everywhere)."""
     return (
         int(totals.get("raised", 0)) + int(totals.get("pledged", 0)) + int(totals.get("matched_counted", 0))
-    )
+        + int(totals.get("in_kind_counted", 0))
+    )  # fmt: skip
 
 
 def goal_just_reached(campaign: dict[str, Any]) -> bool:

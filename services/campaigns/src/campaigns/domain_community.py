@@ -12,22 +12,34 @@ COMMUNITY_OPEN_STATUSES = ("draft", "submitted", "live")
 
 def need_counts(need: dict[str, Any], offers: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Public counts of a need: how much was offered (still pending) and accepted."""
-    offered = accepted = count = 0
+    offered = accepted = delivered = count = 0
     for offer in offers:
         if offer.get("hidden") is True:  # hidden by moderation (domain_reports): not help on offer
             continue
         if offer["state"] == "pending":
             offered += int(offer["quantity"])
             count += 1
-        elif offer["state"] == "accepted":
+        elif offer["state"] in ("accepted", "delivered"):
             accepted += int(offer["quantity"])
             count += 1
+            if offer["state"] == "delivered":
+                delivered += int(offer["quantity"])
     return {
         "offers_count": count,
         "offered": offered,
         "accepted": accepted,
         "remaining": max(0, int(need["quantity"]) - accepted),
+        "delivered": delivered,
     }
+
+
+def delivery_refusal(offer: dict[str, Any]) -> str | None:
+    """Why the owner cannot confirm this offer as delivered, or None (only accepted help is)."""
+    if offer["state"] == "delivered":
+        return None  # confirming again changes nothing
+    if offer["state"] != "accepted":
+        return f"only accepted help can be confirmed delivered (this offer is {offer['state']})"
+    return None
 
 
 def decide_offer(offer: dict[str, Any], decision: str, need: dict[str, Any], accepted: int) -> str:

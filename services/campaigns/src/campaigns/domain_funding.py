@@ -9,6 +9,8 @@ Record shapes (what funding.py stores):
   refund      {_id: refund id, payment_id, amount}
   commitment  {_id: commitment_id, counts_toward_goal: bool, max_amount, applied: {application_id:
                amount}, released_amount?, canceled_amount?, canceled: bool, award?}
+  in_kind     {_id: offer_id, value, counts_toward_goal: bool, delivered: bool}: help a neighbour
+               gave against a need with a declared value, once its owner confirmed the delivery
 """
 
 from __future__ import annotations
@@ -52,11 +54,21 @@ def commitment_given(commitment: dict[str, Any]) -> int:
     return max(base, award)
 
 
+def in_kind_value(record: dict[str, Any]) -> tuple[int, int]:
+    """(value delivered, value counted toward the goal) of an in-kind record: nothing before the
+    owner confirmed the delivery, and only a need declared as counting counts."""
+    if not bool(record.get("delivered")):
+        return 0, 0
+    value = int(record.get("value", 0))
+    return value, value if bool(record.get("counts_toward_goal")) else 0
+
+
 def totals(
     pledges: Iterable[dict[str, Any]],
     payments: Iterable[dict[str, Any]],
     refunds: Iterable[dict[str, Any]],
     commitments: Iterable[dict[str, Any]],
+    in_kind: Iterable[dict[str, Any]] = (),
 ) -> dict[str, int]:
     refunds_by_payment: dict[str, list[dict[str, Any]]] = {}
     for refund in refunds:
@@ -82,12 +94,19 @@ def totals(
             matched_counted += given
         if not bool(commitment.get("canceled")):
             match_promised += max(given, int(commitment.get("max_amount", 0)))
+    in_kind_delivered = in_kind_counted = 0
+    for record in in_kind:
+        delivered, counted = in_kind_value(record)
+        in_kind_delivered += delivered
+        in_kind_counted += counted
     return {
         "raised": raised,
         "pledged": pledged,
         "matched": matched,
         "matched_counted": matched_counted,
         "match_promised": match_promised,
+        "in_kind_delivered": in_kind_delivered,
+        "in_kind_counted": in_kind_counted,
         "backers_count": len(backers),
     }
 
@@ -98,13 +117,14 @@ def totals(
 # function of its state, so the campaign's totals always equal `totals(...)` over the final
 # records, whatever the order and however often an event came (a repeat changes nothing: delta 0).
 
-AMOUNT_KEYS = ("raised", "pledged", "matched", "matched_counted", "match_promised")
+AMOUNT_KEYS = ("raised", "pledged", "matched", "matched_counted", "match_promised", "in_kind_delivered",
+               "in_kind_counted")  # fmt: skip
 
 
 def contribution(
     kind: str, record: dict[str, Any] | None, refunds: Iterable[dict[str, Any]] = ()
 ) -> dict[str, int]:
-    """What one record adds to the campaign's totals (`kind`: pledge, payment, commitment)."""
+    """What one record adds to the campaign's totals (`kind`: pledge, payment, commitment, in_kind)."""
     out = dict.fromkeys(AMOUNT_KEYS, 0)
     if record is None:
         return out
@@ -119,6 +139,8 @@ def contribution(
         out["match_promised"] = (
             0 if bool(record.get("canceled")) else max(given, int(record.get("max_amount", 0)))
         )
+    elif kind == "in_kind":
+        out["in_kind_delivered"], out["in_kind_counted"] = in_kind_value(record)
     else:
         raise ValueError(f"unknown funding record kind {kind!r}")
     return out

@@ -53,6 +53,29 @@ def _url(value: AnyHttpUrl | None) -> str | None:
 
 
 class CampaignIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Repair café at La Boissière",
+                    "summary": "A monthly repair café: bring your broken bike or toaster, leave with it fixed.",
+                    "description": "Volunteer repairers help neighbours fix their things. The money buys "
+                    "**tools and spare parts** for a year.",
+                    "category": "solidarity",
+                    "municipality": "montreuil",
+                    "neighbourhood": "La Boissière",
+                    "postcode": "93100",
+                    "lat": 48.8705,
+                    "lon": 2.465,
+                    "goal": 450_000,
+                    "currency": "EUR",
+                    "funding_model": "all_or_nothing",
+                    "duration_days": 30,
+                }
+            ]
+        },
+    )
     title: str = Field(min_length=3, max_length=140)
     summary: str = Field(default="", max_length=500)
     description: str = Field(default="", max_length=20_000, description="markdown")
@@ -143,6 +166,8 @@ class Totals(BaseModel):
     matched: int
     matched_counted: int
     match_promised: int
+    in_kind_delivered: int = Field(default=0, description="valued in-kind help delivered (not money)")
+    in_kind_counted: int = Field(default=0, description="the part of it that counts toward the goal")
     funded: int
     progress_bp: int
     backers_count: int
@@ -174,6 +199,10 @@ class NeedOut(BaseModel):
     offered: int
     accepted: int
     remaining: int
+    delivered: int = Field(default=0, description="accepted help the owner confirmed delivered")
+    unit_value: int | None = None
+    counts_toward_goal: bool = False
+    value_delivered: int = Field(default=0, description="delivered x unit_value, minor units")
 
 
 class NeedList(BaseModel):
@@ -322,6 +351,18 @@ class NeedIn(Strict):
     kind: Literal["volunteers", "hosting", "goods", "space", "skills", "other"] = "other"
     quantity: int = Field(ge=1, le=10_000)
     unit: str = Field(default="", max_length=40)
+    unit_value: int | None = Field(
+        default=None, ge=1, le=100_000_000, description="declared value of one unit, minor units"
+    )
+    counts_toward_goal: StrictBool = Field(
+        default=False, description="delivered help counts toward the goal at unit_value (needs unit_value)"
+    )
+
+    @model_validator(mode="after")
+    def _counted_needs_a_value(self) -> NeedIn:
+        if self.counts_toward_goal and self.unit_value is None:
+            raise ValueError("a need that counts toward the goal needs its unit_value")
+        return self
 
 
 class NeedEdit(Strict):

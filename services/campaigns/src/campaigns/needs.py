@@ -14,6 +14,7 @@ from servicekit.mongo import Tx, utcnow
 
 from . import domain_community
 from .access import not_found, require_owner, visible
+from .funding import apply_change
 from .models import NeedEdit, NeedIn, OfferIn
 from .store import CampaignStore, Doc, insert, ms, save
 
@@ -162,6 +163,38 @@ async def decide(
         tx.emit(
             "campaign.offer_decided", campaign_id, {**_offer_data(campaign, need, saved), "decision": state}
         )
+        return saved
+
+    return await store.run(work)
+
+
+async def delivered(
+    store: CampaignStore, principal: Principal, campaign_id: str, need_id: str, offer_id: str
+) -> Doc:
+    """Owner: confirm that accepted help was delivered. Help against a need declared with a value
+    is then worth quantity x unit value; against a need declared as counting, that value counts
+    toward the goal (campaigns' totals, `in_kind_counted`), never mixed with the money."""
+    campaign = await visible(store, campaign_id, principal)
+    require_owner(campaign, principal, "confirm deliveries")
+
+    async def work(tx: Tx) -> Doc:
+        need = await _need(store, tx, campaign_id, need_id)
+        offer = await store.offer(need_id, offer_id, tx)
+        if offer is None:
+            raise not_found("offer")
+        if refusal := domain_community.delivery_refusal(offer):
+            raise DomainError("offer_not_accepted", 409, refusal)
+        if offer["state"] == "delivered":
+            return offer
+        saved = await save(tx, "offers", {**offer, "state": "delivered", "delivered_at": utcnow()})
+        await _recount(store, tx, need)
+        record = {
+            "_id": offer_id, "campaign_id": campaign_id, "need_id": need_id,
+            "value": int(offer["quantity"]) * int(need.get("unit_value") or 0),
+            "counts_toward_goal": bool(need.get("counts_toward_goal")), "delivered": True,
+        }  # fmt: skip
+        await insert(tx, "in_kind", record)
+        await apply_change(store, tx, "in_kind", None, record)
         return saved
 
     return await store.run(work)

@@ -89,7 +89,7 @@ CLOSINGS = "closings"
 # Created by `ensure_text_index`, not with INDEXES: nx-27017 fails ("constraint failed") to
 # re-create an existing text index once the collection holds documents, which would stop a restart.
 TEXT_INDEX = [("title", "text"), ("summary", "text"), ("description", "text")]
-COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases", "report_claims"})
+COLLECTIONS = sorted({i.collection for i in INDEXES} | {"campaigns", "leases", "report_claims", "in_kind"})
 
 NO_DEADLINE_MS = 253_402_300_799_000  # 9999-12-31: drafts sort after every real deadline
 # Near a point, campaigns are looked up by grid cell (nx-27017 has no geospatial index, and a
@@ -189,6 +189,7 @@ async def recompute_totals(tx: Tx, campaign_id: str) -> dict[str, int]:
         await all_of("payments"),
         await all_of("refunds"),
         await all_of("commitments"),
+        await all_of("in_kind"),
     )
 
 

@@ -88,6 +88,9 @@ def need_out(need: Doc) -> NeedOut:
         quantity=need["quantity"],
         unit=need.get("unit", ""),
         open=bool(need.get("open", True)),
+        unit_value=need.get("unit_value"),
+        counts_toward_goal=bool(need.get("counts_toward_goal")),
+        value_delivered=int(counts.get("delivered", 0)) * int(need.get("unit_value") or 0),
         **counts,
     )
 
