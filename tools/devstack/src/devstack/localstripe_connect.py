@@ -9,6 +9,9 @@ webhook scheduler), so the state file of `localstripe_state` keeps these objects
 
     python -m devstack.localstripe_connect --port 8420 --from-scratch   # what the tests run
 
+LOCALSTRIPE_PUBLIC_URL (optional) is the address account links point the holder's browser at
+(default: the address the API request came to).
+
 What it does NOT do (the payments README lists it too): no Standard/Custom account
 dashboards, no verification (onboarding is one button), no payouts from connected accounts to
 banks, no destination charges or `on_behalf_of`, no application fees, and the `Stripe-Account`
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -403,7 +407,10 @@ def _create_account(_request: web.Request, data: dict[str, Any]) -> StripeObject
 
 
 def _create_account_link(request: web.Request, data: dict[str, Any]) -> StripeObject:
-    return AccountLink(f"{request.scheme}://{request.host}", **data)
+    # The holder's browser opens the link: where it reaches localstripe may differ from where
+    # payments does (docker compose: `localstripe:8420` inside, `localhost:8420` outside).
+    public = os.environ.get("LOCALSTRIPE_PUBLIC_URL") or f"{request.scheme}://{request.host}"
+    return AccountLink(public, **data)
 
 
 def _create_transfer(_request: web.Request, data: dict[str, Any]) -> StripeObject:
