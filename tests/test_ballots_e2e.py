@@ -9,7 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from endorsements.calls.ballots import Proposal, ballots_digest, heading_result, tally
+from endorsements.calls.ballots import Proposal, heading_result, multiset_digest, tally
 
 E = "/api/v1/endorsements"
 
@@ -114,7 +114,7 @@ async def test_a_vote_through_the_gateway_with_verified_and_unverified_residents
     assert outcomes == {"Cinéma": (3, True), "Pique-nique": (2, True), "Bal du Bel-Air": (1, False)}
     published = await platform.call("GET", f"{E}/calls/{cid}/ballots", None)
     assert published["total"] == 4 and published["digest"] == results["digest"]
-    assert ballots_digest([(b["voter"], b["lines"]) for b in published["items"]]) == results["digest"]
+    assert multiset_digest([(b["voter"], b["lines"]) for b in published["items"]]) == results["digest"]
     listed = {p["id"]: p for p in (await platform.call("GET", f"{E}/calls/{cid}/proposals", None))["items"]}
     recount = heading_result(
         [Proposal(pid, p["requested_amount"], p["submitted_at"]) for pid, p in listed.items()],

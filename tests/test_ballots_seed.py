@@ -9,7 +9,7 @@ import httpx
 from devstack.running import RunningStack
 from devstack.seed import accounts, ballots, cities
 from devstack.seed.context import Demo
-from endorsements.calls.ballots import ballots_digest
+from endorsements.calls.ballots import multiset_digest
 
 E = "/api/v1/endorsements"
 
@@ -42,4 +42,4 @@ async def test_seed_finishes_the_vote_of_the_fete_des_quartiers(
         }
         published = (await client.get(f"{E}/calls/{call_id}/ballots")).json()
         assert published["total"] == 5
-        assert ballots_digest([(b["voter"], b["lines"]) for b in published["items"]]) == results["digest"]
+        assert multiset_digest([(b["voter"], b["lines"]) for b in published["items"]]) == results["digest"]

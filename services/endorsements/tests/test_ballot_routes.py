@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from endorsements.calls.ballots import Proposal as P
-from endorsements.calls.ballots import ballots_digest, heading_result, tally
+from endorsements.calls.ballots import heading_result, multiset_digest, tally
 
 
 def _iso(dt: datetime) -> str:
@@ -201,7 +201,9 @@ async def test_ballot_from_setup_to_recountable_results(svc) -> None:
     published = page1["items"] + page2["items"]
     assert len(published) == 4 and {b["channel"] for b in published} == {"online", "paper"}
     assert not any(b["voter"] in ("v1", "v2", "v3") for b in published)  # pseudonyms
-    assert ballots_digest([(b["voter"], b["lines"]) for b in published]) == first["digest"] == page1["digest"]
+    assert (
+        multiset_digest([(b["voter"], b["lines"]) for b in published]) == first["digest"] == page1["digest"]
+    )
     proposals = {p["id"]: p for p in (await svc.http.get(f"/calls/{call_id}/proposals")).json()["items"]}
     city_ids = [ids[t] for t in ("Bal du Bel-Air", "Pique-nique", "Cinéma")]
     mine = heading_result(

@@ -185,3 +185,14 @@ def test_a_recount_from_the_stored_ballots_gives_the_same_digest_and_winners() -
     first = heading_result(props, tally(c for _, c in ballots), BUDGET, "earliest_submission")
     again = heading_result(props, tally(c for _, c in reordered), BUDGET, "earliest_submission")
     assert first == again
+
+
+def test_the_multiset_digest_ignores_order_and_sees_any_change() -> None:
+    from endorsements.calls.ballots import multiset_digest
+
+    ballots = [("v1", ["p1", "p2"]), ("v2", ["p2"]), ("pb_1", ["p3"])]
+    assert multiset_digest(ballots) == multiset_digest(list(reversed(ballots)))
+    assert multiset_digest(ballots) == multiset_digest([("v1", ["p2", "p1"]), *ballots[1:]])
+    assert multiset_digest(ballots) != multiset_digest([("v1", ["p1"]), *ballots[1:]])
+    assert multiset_digest(ballots) != multiset_digest(ballots[:2])
+    assert multiset_digest(ballots) != multiset_digest([*ballots, ("v2", ["p2"])])

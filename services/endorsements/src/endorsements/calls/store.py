@@ -71,3 +71,24 @@ async def counted_ballots(src: Source, call_id: str, skip: int = 0, limit: int =
 
 async def ballots_by(src: Source, voter_id: str) -> list[Doc]:
     return await ballots.find(src, {"voter_id": voter_id})
+
+
+async def ballot_groups(src: Source, call_id: str, slices: int) -> list[Doc]:
+    """The counted ballots grouped by their proposals (`key`), with how many there are and the
+    sums of their fingerprints: one `$group` the datastore runs, however many ballots."""
+    db, session = split(src)
+    sums = {f"f{i}": {"$sum": f"$f{i}"} for i in range(slices)}
+    pipeline = [
+        {"$match": {"call_id": call_id, "status": "counted"}},
+        {"$group": {"_id": "$key", "n": {"$sum": 1}, **sums}},
+    ]
+    return [doc async for doc in await db[ballots.name].aggregate(pipeline, session=session)]
+
+
+async def ballot_counts(src: Source, call_id: str, by: str, channel: str | None = None) -> dict[str, int]:
+    """How many counted ballots per value of `by` (channel, postcode), of one channel or all."""
+    db, session = split(src)
+    match: Doc = {"call_id": call_id, "status": "counted"} | ({"channel": channel} if channel else {})
+    pipeline = [{"$match": match}, {"$group": {"_id": f"${by}", "n": {"$sum": 1}}}]
+    cursor = await db[ballots.name].aggregate(pipeline, session=session)
+    return {str(doc["_id"]): int(doc["n"]) async for doc in cursor}

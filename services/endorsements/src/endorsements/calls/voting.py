@@ -21,14 +21,15 @@ from ..residency import usecases as residency
 from ..store import Doc
 from . import store as calls
 from .ballots import (
+    FINGERPRINT_SLICES,
     BallotRuleError,
     Line,
     Proposal,
     add_refusal,
-    ballots_digest,
+    ballot_fingerprint,
     checkout_refusal,
+    digest_of_sums,
     heading_result,
-    tally,
 )
 from .headings import Heading, Setup, heading_of, load_setup, may_vote_in, parse_setup
 from .models import (
@@ -281,6 +282,7 @@ async def checkout(mongo: Mongo, principal: Principal, call_id: str) -> BallotOu
         assert doc is not None
         doc = {**doc, "lines": ids, "counted": ids, "status": "counted", "postcode": (postcode or "").upper(),
                "checked_out_at": utcnow()}  # fmt: skip
+        doc.update(_fingerprint(call_id, doc))
         await calls.ballots.put(tx, doc)
         return _ballot_out(call, setup, doc, proposals, where, postcode, resident)
 
@@ -324,6 +326,7 @@ async def enter_paper_ballot(
             "lines": list(body.lines), "counted": list(body.lines), "postcode": postcode,
             "station": body.station.strip(), "entered_by": principal.sub, "entered_at": utcnow(),
         }  # fmt: skip
+        doc.update(_fingerprint(call_id, doc))
         await calls.ballots.insert(tx, doc)
         return PaperBallotOut(
             id=doc["_id"], call_id=call_id, station=doc["station"], postcode=postcode, lines=doc["lines"],
@@ -344,54 +347,44 @@ def pseudonym(call_id: str, ballot: Doc) -> str:
     return hashlib.sha256(f"{call_id}|{ballot['voter_id']}".encode()).hexdigest()[:20]
 
 
+def _fingerprint(call_id: str, ballot: Doc) -> Doc:
+    """What a counted ballot stores for the count: its proposals as one grouping `key`, and its
+    fingerprint slices (`f0`...) for the digest."""
+    parts = ballot_fingerprint(pseudonym(call_id, ballot), ballot["counted"])
+    return {"key": ",".join(sorted(ballot["counted"])), **{f"f{i}": p for i, p in enumerate(parts)}}
+
+
 def count(
-    call: Doc, setup: Setup, proposals: dict[str, Doc], where: dict[str, Heading], ballots: list[Doc]
-) -> ResultsOut:
-    """The result from the stored ballots: per heading, heading_result over the ballots' lines
-    in that heading. Pure given its inputs, so a recount gives the same answer."""
-    per_heading: dict[str, list[list[str]]] = {h.key: [] for h in setup.headings}
-    channels: Counter[str] = Counter()
-    published = []
-    for b in ballots:
-        channels[b.get("channel", "online")] += 1
-        chosen = [pid for pid in b["counted"] if pid in where]
-        published.append((pseudonym(call["_id"], b), chosen))
-        split: dict[str, list[str]] = {}
-        for pid in chosen:
-            split.setdefault(where[pid].key, []).append(pid)
-        for key, pids in split.items():
-            per_heading[key].append(pids)
+    call: Doc, setup: Setup, proposals: dict[str, Doc], where: dict[str, Heading],
+    groups: list[tuple[list[str], int]], sums: list[int], channels: dict[str, int],
+) -> ResultsOut:  # fmt: skip
+    """The result from the stored ballots, given as (proposals chosen, how many ballots chose
+    exactly them): per heading, heading_result over the votes in that heading. Pure given its
+    inputs, so a recount from the published ballots gives the same answer."""
+    votes: Counter[str] = Counter()
+    in_heading: Counter[str] = Counter()
+    total = 0
+    for chosen, n in groups:
+        total += n
+        mine = {pid for pid in chosen if pid in where}
+        votes.update({pid: n for pid in mine})
+        in_heading.update({key: n for key in {where[pid].key for pid in mine}})
     headings, ranking = [], []
     for h in setup.headings:
         candidates = [
             Proposal(pid, _amount(call, p), p["submitted_at"].isoformat())
             for pid, p in proposals.items() if pid in where and where[pid].key == h.key
         ]  # fmt: skip
-        outcomes = heading_result(
-            candidates, tally(per_heading[h.key]), h.budget, setup.tie_break, setup.seed
-        )
+        outcomes = heading_result(candidates, votes, h.budget, setup.tie_break, setup.seed)
         headings.append(
             HeadingResultOut(
-                key=h.key,
-                name=h.name,
-                budget=h.budget,
-                priority=h.priority,
-                spent=sum(o.amount for o in outcomes if o.selected),
-                ballots=len(per_heading[h.key]),
-                outcomes=[
-                    HeadingOutcomeOut(
-                        proposal_id=o.proposal_id,
-                        title=proposals[o.proposal_id]["title"],
-                        votes=o.votes,
-                        amount=o.amount,
-                        rank=o.rank,
-                        selected=o.selected,
-                        why_not=o.why_not,
-                    )
-                    for o in outcomes
-                ],  # type: ignore[arg-type]
+                key=h.key, name=h.name, budget=h.budget, priority=h.priority,
+                spent=sum(o.amount for o in outcomes if o.selected), ballots=in_heading[h.key],
+                outcomes=[HeadingOutcomeOut(proposal_id=o.proposal_id, title=proposals[o.proposal_id]["title"],
+                                            votes=o.votes, amount=o.amount, rank=o.rank, selected=o.selected,
+                                            why_not=o.why_not) for o in outcomes],  # type: ignore[arg-type]
             )
-        )
+        )  # fmt: skip
         ranking += [
             RankedOut(proposal_id=o.proposal_id, votes=o.votes,
                       requested=int(proposals[o.proposal_id]["requested_amount"]), award=o.amount,
@@ -401,42 +394,47 @@ def count(
     return ResultsOut(
         call_id=call["_id"],
         final=call.get("vote_closes_at") is not None and utcnow() >= call["vote_closes_at"],
-        digest=ballots_digest(published),
-        ballots=len(ballots),
+        digest=digest_of_sums(total, sums),
+        ballots=total,
         ranking=ranking,
         tie_break=setup.tie_break,
-        online_ballots=channels["online"],
-        paper_ballots=channels["paper"],
+        online_ballots=channels.get("online", 0),
+        paper_ballots=channels.get("paper", 0),
         headings=headings,
     )
+
+
+async def _groups(src: store.Source, call_id: str) -> tuple[list[tuple[list[str], int]], list[int]]:
+    rows = await calls.ballot_groups(src, call_id, FINGERPRINT_SLICES)
+    groups = [([p for p in str(r["_id"] or "").split(",") if p], int(r["n"])) for r in rows]
+    sums = [sum(int(r.get(f"f{i}") or 0) for r in rows) for i in range(FINGERPRINT_SLICES)]
+    return groups, sums
 
 
 async def ballot_results(src: store.Source, call: Doc) -> ResultsOut:
     setup = _setup_of(call)
     proposals, where = await _context(src, call, setup)
-    return count(call, setup, proposals, where, await calls.counted_ballots(src, call["_id"]))
+    groups, sums = await _groups(src, call["_id"])
+    channels = await calls.ballot_counts(src, call["_id"], "channel")
+    return count(call, setup, proposals, where, groups, sums, channels)
 
 
 async def counted_ballots(src: store.Source, call: Doc, offset: int, limit: int) -> CountedBallotsOut:
     """The counted ballots as published (pseudonymous), a page at a time, with the digest of
-    all of them: anyone can recount the result and check it against the digest."""
-    setup = _setup_of(call)
-    _, where = await _context(src, call, setup)
-    every = await calls.counted_ballots(src, call["_id"])
-    every.sort(key=lambda b: b["_id"])
+    all of them (the results' digest): anyone can recount the result and check the digest."""
+    _setup_of(call)
+    page = await calls.counted_ballots(src, call["_id"], skip=offset, limit=limit + 1)
+    groups, sums = await _groups(src, call["_id"])
+    total = sum(n for _, n in groups)
     items = [
         CountedBallotOut(
-            voter=pseudonym(call["_id"], b), channel=b.get("channel", "online"),
-            lines=[pid for pid in b["counted"] if pid in where],
+            voter=pseudonym(call["_id"], b), channel=b.get("channel", "online"), lines=b["counted"]
         )
-        for b in every[offset : offset + limit]
-    ]  # fmt: skip
-    digest = ballots_digest(
-        [(pseudonym(call["_id"], b), [p for p in b["counted"] if p in where]) for b in every]
-    )
-    nxt = offset + limit if offset + limit < len(every) else None
+        for b in page[:limit]
+    ]
+    nxt = offset + limit if len(page) > limit else None
     return CountedBallotsOut(
-        call_id=call["_id"], digest=digest, total=len(every), items=items, next_offset=nxt
+        call_id=call["_id"], digest=digest_of_sums(total, sums), total=total, items=items, next_offset=nxt
     )
 
 
@@ -445,9 +443,9 @@ async def statistics(mongo: Mongo, principal: Principal, call_id: str) -> Statis
     call = await calls.call(mongo.db, call_id)
     await require_official(mongo.db, principal, call["municipality"], "shortlist")
     _setup_of(call)
-    rows: dict[str, Counter[str]] = {}
-    for b in await calls.counted_ballots(mongo.db, call_id):
-        rows.setdefault(b.get("postcode") or "?", Counter())[b.get("channel", "online")] += 1
+    online = await calls.ballot_counts(mongo.db, call_id, "postcode", channel="online")
+    paper = await calls.ballot_counts(mongo.db, call_id, "postcode", channel="paper")
+    rows = {pc: Counter({"online": online.get(pc, 0), "paper": paper.get(pc, 0)}) for pc in {*online, *paper}}
     out = [
         TurnoutRowOut(postcode=pc, online=c["online"], paper=c["paper"], total=c["online"] + c["paper"])
         for pc, c in sorted(rows.items())
@@ -464,4 +462,6 @@ async def forget_voter(tx: Tx, user_id: str) -> None:
     for ballot in await calls.ballots_by(tx, user_id):
         await calls.ballots.delete(tx, ballot["_id"])
         renamed: dict[str, Any] = {**ballot, "_id": f"{ballot['call_id']}|{alias}", "voter_id": alias}
+        if renamed.get("status") == "counted":
+            renamed.update(_fingerprint(renamed["call_id"], renamed))
         await calls.ballots.insert(tx, renamed)
