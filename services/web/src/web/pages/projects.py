@@ -542,10 +542,12 @@ async def backers_page(site: SignedIn, campaign_id: str) -> Response:
         ledger = None  # payments does not know the campaign yet (no money moved) or is away
     _ = site.gettext
     accounts = {"project": _("Project"), "platform": _("Platform tips"), "match": _("City match funding"),
-                "commitments": _("City promises")}  # fmt: skip
+                "commitments": _("City promises"), "stripe_fees": _("Stripe fees"), "payouts": _("Payouts")}  # fmt: skip
     entry_kinds = {"charge": _("Payment"), "refund": _("Refund"), "platform_fee": _("Tip to the platform"),
                    "match_applied": _("Match funding given"), "match_released": _("Match funding released"),
-                   "match_committed": _("Match funding promised"), "match_canceled": _("Promise withdrawn")}  # fmt: skip
+                   "match_committed": _("Match funding promised"), "match_canceled": _("Promise withdrawn"),
+                   "stripe_fee": _("Stripe fee"), "transfer": _("Paid out to you"),
+                   "transfer_reversal": _("Payout reversed")}  # fmt: skip
     return _dashboard(site, "projects/backers.html", campaign, "backers", ledger=ledger, accounts=accounts,
                       entry_kinds=entry_kinds)  # fmt: skip
 
