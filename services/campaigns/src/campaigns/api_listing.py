@@ -25,11 +25,13 @@ async def list_campaigns(
     store: Store,
     principal: OptionalPrincipalDep,
     status: Annotated[list[Status] | None, Query()] = None,
-    municipality: Slug = None,
-    category: Annotated[str | None, Query(max_length=40)] = None,
+    municipality: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,60}$", examples=["montreuil"])] = None,
+    category: Annotated[str | None, Query(max_length=40, examples=["solidarity"])] = None,
     funding_model: Literal["keep_it_all", "all_or_nothing"] | None = None,
     labelled_by: Slug = None,
-    q: Annotated[str | None, Query(min_length=2, max_length=100, description="text search")] = None,
+    q: Annotated[
+        str | None, Query(min_length=2, max_length=100, description="text search", examples=["repair café"])
+    ] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     within_km: Annotated[float, Query(gt=0, le=200)] = 5.0,

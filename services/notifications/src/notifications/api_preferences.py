@@ -25,7 +25,14 @@ class ChannelChoice(BaseModel):
 
 
 class PreferencesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"categories": {"calls": {"email": True, "inapp": True}, "campaign_news": {"email": False}}}
+            ]
+        },
+    )
 
     categories: dict[Annotated[str, Field(max_length=40)], ChannelChoice] = Field(max_length=20)
 
@@ -38,6 +45,28 @@ class CategoryOut(BaseModel):
 
 
 class PreferencesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "categories": {
+                        "calls": {
+                            "email": True,
+                            "inapp": True,
+                            "locked": False,
+                            "label": "Calls for projects in my city",
+                        },
+                        "campaign_news": {
+                            "email": False,
+                            "inapp": True,
+                            "locked": False,
+                            "label": "Campaigns I follow or back",
+                        },
+                    }
+                }
+            ]
+        }
+    )
     categories: dict[str, CategoryOut]
 
 

@@ -23,7 +23,21 @@ router = APIRouter(tags=["pledges"])
 
 
 class PledgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "campaign_id": "cmp_2c9a7e4b1d6f4a0e8b3c5d7f9e1a2b6d",
+                    "amount": 2_500,
+                    "currency": "EUR",
+                    "tip": 200,
+                    "public_name": "Sofia",
+                    "anonymous": False,
+                }
+            ]
+        },
+    )
 
     campaign_id: str = Field(min_length=1, max_length=100)
     amount: int = Field(gt=0, le=100_000_000, description="minor units")
@@ -45,6 +59,28 @@ class ReceiptOut(BaseModel):
 
 
 class PledgeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "plg_7d3e9a1c5b2f4e8a9c0d1e2f3a4b5c6d",
+                    "campaign_id": "cmp_2c9a7e4b1d6f4a0e8b3c5d7f9e1a2b6d",
+                    "amount": 2_500,
+                    "tip": 200,
+                    "currency": "EUR",
+                    "funding_model": "all_or_nothing",
+                    "status": "pending",
+                    "anonymous": False,
+                    "public_name": "Sofia",
+                    "created_at": "2027-02-03T10:15:00Z",
+                    "next_action": "confirm_card_setup",
+                    "intent_kind": "setup_intent",
+                    "client_secret": "seti_1Q2w3E4r5T6y7U8i_secret_9O0p1A2s3D4f5G6h",
+                }
+            ]
+        }
+    )
+
     id: str
     campaign_id: str
     amount: int

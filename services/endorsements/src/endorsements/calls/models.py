@@ -20,7 +20,29 @@ class Eligibility(BaseModel):
 
 
 class CallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Budget participatif 2027: des places pour tous",
+                    "theme": "espaces publics",
+                    "description": "Projects that open Montreuil's squares, parks and streets to everyone.",
+                    "eligibility": {"categories": ["public_space", "sport"], "territory_only": True},
+                    "budget": 20_000_000,
+                    "max_award": 3_000_000,
+                    "currency": "EUR",
+                    "submission_opens_at": "2027-01-10T09:00:00+01:00",
+                    "submission_closes_at": "2027-03-10T18:00:00+01:00",
+                    "vote_opens_at": "2027-03-20T09:00:00+01:00",
+                    "vote_closes_at": "2027-04-03T18:00:00+02:00",
+                    "winners": 8,
+                    "selection_mode": "jury_then_vote",
+                    "votes_per_resident": 3,
+                }
+            ]
+        },
+    )
 
     title: str = Field(min_length=3, max_length=140)
     theme: str = Field(default="", max_length=120)
@@ -47,7 +69,21 @@ class ScheduleIn(BaseModel):
 
 
 class ProposalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Picnic tables in the Montreau park",
+                    "summary": "Six picnic tables and a drinking fountain for the shared Sunday lunches.",
+                    "category": "public_space",
+                    "requested_amount": 180_000,
+                    "goal": 360_000,
+                    "postcode": "93100",
+                }
+            ]
+        },
+    )
 
     title: str = Field(min_length=3, max_length=140)
     summary: str = Field(min_length=10, max_length=5000)

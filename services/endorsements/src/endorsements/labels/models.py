@@ -12,7 +12,18 @@ from ..matching.models import CommitmentOut, MatchIn
 
 
 class LabelRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "campaign_id": "cmp_5b1e0c7a9d2f4e3a8c6b1d0e9f2a7c4b",
+                    "municipality": "montreuil",
+                    "message": "The park is on the Bel-Air square: could the city lend the corner plot?",
+                }
+            ]
+        },
+    )
 
     campaign_id: Id
     municipality: Slug | None = Field(default=None, description="defaults to the campaign's city")
@@ -55,7 +66,30 @@ class SupportOffer(BaseModel):
 
 
 class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "note": "A free sports ground open to everyone in Bel-Air.",
+                    "support": [
+                        {
+                            "kind": "land",
+                            "description": "A 400 m² municipal plot in the Guilands park",
+                            "address": "Parc des Guilands, 93100 Montreuil",
+                            "starts_on": "2027-03-01",
+                            "ends_on": "2032-02-29",
+                            "value": 1_200_000,
+                            "currency": "EUR",
+                        },
+                        {"kind": "permits", "description": "Fast-tracked works permit"},
+                    ],
+                    # No `match` here: with one the grant also needs an Idempotency-Key, which
+                    # the document cannot tie to the body (the examples phase sends none).
+                }
+            ]
+        },
+    )
 
     note: str = Field(default="", max_length=2000)
     support: list[SupportOffer] = Field(default_factory=list, max_length=20)
