@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import Demo, Person
+from civicfund_client import GatewayRegisterIn
 
-CAMPAIGNS = "/api/v1/campaigns/campaigns"
+from .context import Demo, Person, refusal_ok
+
 MARC = Person("marc", "marc@example.localhost", "Marc Lefèvre", "demo-password-6")
 ORPHAN: dict[str, Any] = {
     "title": "Shared garden behind the Paul-Langevin school",
@@ -31,16 +32,11 @@ STATUSES = ["live", "succeeded", "failed", "canceled", "completed"]
 
 async def _existing(demo: Demo) -> dict[str, Any] | None:
     cursor: str | None = None
+    admin = demo.api(demo.people["admin"])
     while True:
-        params: dict[str, Any] = {
-            "status": STATUSES,
-            "municipality": "montreuil",
-            "q": "Paul-Langevin",
-            "limit": 50,
-        }
-        if cursor:
-            params["cursor"] = cursor
-        page = await demo.call("GET", CAMPAIGNS, demo.people["admin"], params=params)
+        page = await admin.campaigns_list_campaigns(
+            status=STATUSES, municipality="montreuil", q="Paul-Langevin", limit=50, cursor=cursor
+        )
         for campaign in page["items"]:
             if campaign["title"] == ORPHAN["title"]:
                 return dict(campaign)
@@ -53,22 +49,22 @@ async def run(demo: Demo) -> None:
     found = await _existing(demo)
     if found is None:
         # 409: registered by a run that stopped before the campaign went live.
-        body = {"email": MARC.email, "password": MARC.password, "display_name": MARC.display_name,
+        body: GatewayRegisterIn = {"email": MARC.email, "password": MARC.password, "display_name": MARC.display_name,
                 "locale": MARC.locale}  # fmt: skip
-        await demo.call("POST", "/api/v1/auth/register", json=body, expect=(201, 409))
+        await refusal_ok(demo.api().gateway_register(body=body), 409)
         await demo.login(MARC)
-        campaign = await demo.call(
-            "POST", CAMPAIGNS, MARC, json=ORPHAN, headers={"Idempotency-Key": f"seed-orphan-{MARC.user_id}"}
+        marc = demo.api(MARC)
+        campaign = await marc.campaigns_create_campaign(
+            body=ORPHAN, idempotency_key=f"seed-orphan-{MARC.user_id}"
         )
-        await demo.call("POST", f"{CAMPAIGNS}/{campaign['id']}/submit", MARC)
-        found = await demo.call(
-            "POST",
-            f"{CAMPAIGNS}/{campaign['id']}/moderation",
-            demo.people["admin"],
-            json={"decision": "approve"},
+        await marc.campaigns_submit_campaign(campaign["id"])
+        found = dict(
+            await demo.api(demo.people["admin"]).campaigns_moderate_campaign(
+                campaign["id"], body={"decision": "approve"}
+            )
         )
         # campaigns hears of it from user.deleted and puts the campaign in the admin's queue.
-        await demo.call("DELETE", "/api/v1/auth/me", MARC, json={"password": MARC.password}, expect=(204,))
+        await marc.gateway_delete_me(body={"password": MARC.password})
     assert found is not None
     demo.ids["campaign.owner_deleted"] = found["id"]
     demo.notes.append(
