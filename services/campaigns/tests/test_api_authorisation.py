@@ -64,6 +64,9 @@ def _calls(t: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, int
             403,
         ),
         ("GET", f"/campaigns/{c}/meetups/{m}/attendees", None, 403),
+        ("POST", f"/campaigns/{c}/permits", {"name": "Works permit", "authority": "Mairie"}, 403),
+        ("POST", f"/campaigns/{c}/permits/pmt_any/decision", {"decision": "granted"}, 403),
+        ("POST", f"/campaigns/{c}/city-support/lbl_any/0", {"status": "delivered"}, 403),
         ("PUT", f"/campaigns/{d}/follow", None, 404),
         ("PUT", f"/campaigns/{d}/meetups/{m}/rsvp", None, 404),
     ]

@@ -86,7 +86,9 @@ async def proposal_selected(tx: Tx, data: dict[str, Any]) -> None:
         )
     await refresh_labelled_by(store, tx, campaign_id)
     commitment_id = data.get("commitment_id") or f"award:{data['proposal_id']}"
-    award = {"award": int(data["award"]), "municipality": data["municipality"]}
+    award = {"award": int(data["award"]), "municipality": data["municipality"], "call_id": data["call_id"]}
+    if isinstance(data.get("votes"), int):
+        award["votes"] = int(data["votes"])  # the project's record shows the votes it won
     base = {**match_base(campaign_id), "counts_toward_goal": True, "max_amount": int(data["award"])}
     await apply_change(
         store, tx, "commitment", *await merge(store, tx, "commitments", commitment_id, base, award)

@@ -237,6 +237,8 @@ def snapshot(campaign: dict[str, Any]) -> dict[str, Any]:
     totals = campaign.get("totals") or {}
     for key in ("raised", "matched", "pledged"):
         data[key] = int(totals.get(key, 0))
+    # Always said, false included: payments releases a held payout when it reads false.
+    data["permits_pending"] = campaign.get("permits_pending") is True
     return data
 
 

@@ -77,6 +77,9 @@ INDEXES = [
     Index("commitments", [("campaign_id", 1)]),
     Index("backers", [("campaign_id", 1)]),
     Index("labels", [("campaign_id", 1)]),
+    # The project's record (record.py, permits.py).
+    Index("permits", [("campaign_id", 1), ("declared_ms", 1)]),
+    Index("support_items", [("campaign_id", 1)]),
     # Abuse reports (reports.py): the queue by state in order, and the open ones on one item.
     Index("reports", [("state", 1), ("created_ms", 1)]),
     Index("reports", [("state", 1), ("decided_ms", -1)]),
@@ -388,6 +391,21 @@ class CampaignStore:
         return await self.db.labels.find(
             {"campaign_id": campaign_id, "status": "granted"}, session=_session(tx)
         ).to_list()
+
+    # -- the project's record: permits, city support confirmed, commitments ------------------
+
+    async def permits(self, campaign_id: str, tx: Tx | None = None) -> list[Doc]:
+        cursor = self.db.permits.find({"campaign_id": campaign_id}, session=_session(tx))
+        return await cursor.sort([("declared_ms", 1), ("_id", 1)]).to_list()
+
+    async def support_items(self, campaign_id: str) -> list[Doc]:
+        return await self.db.support_items.find({"campaign_id": campaign_id}).to_list()
+
+    async def labels_of(self, campaign_id: str) -> list[Doc]:
+        return await self.db.labels.find({"campaign_id": campaign_id}).to_list()
+
+    async def commitments_of(self, campaign_id: str) -> list[Doc]:
+        return await self.db.commitments.find({"campaign_id": campaign_id}).to_list()
 
     # -- needs and offers --------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ class PayoutOut(BaseModel):
     transfer_id: str | None = None
     transfer_group: str
     failure_reason: str | None = None
+    hold_reason: str | None = Field(
+        default=None, description="why a pending payout cannot be approved yet: permit_pending"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -90,6 +93,7 @@ def payout_out(doc: dict[str, Any]) -> PayoutOut:
         transfer_id=doc.get("transfer_id"),
         transfer_group=doc["transfer_group"],
         failure_reason=doc.get("failure_reason"),
+        hold_reason=doc.get("hold_reason"),
         created_at=when(doc["created_at"]),
         updated_at=when(doc["updated_at"]),
     )

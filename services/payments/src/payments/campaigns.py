@@ -13,7 +13,10 @@ from servicekit.mongo import Tx, utcnow
 from . import domain
 from .store import Doc, Store
 
-_PROJECTED = ("status", "currency", "funding_model", "owner_id", "municipality", "title", "goal")
+# permits_pending: a permit the project needs is not granted yet; its payouts wait (payouts.py).
+_PROJECTED = (
+    "status", "currency", "funding_model", "owner_id", "municipality", "title", "goal", "permits_pending",
+)  # fmt: skip
 
 
 async def campaign_changed(tx: Tx, routing_key: str, data: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ async def on_campaign_changed(event: Event, tx: Tx) -> None:
     await campaigns.campaign_changed(tx, event.routing_key, event.data)
     # After the projection (same transaction): an end that releases money is remembered.
     await payouts.campaign_ended(tx, event.data["campaign_id"])
+    # A permit declared or granted holds or releases the campaign's pending payouts.
+    await payouts.permits_changed(tx, event.data["campaign_id"])
 
 
 @municipality_handlers.on("municipality.registered")

@@ -64,6 +64,17 @@ async def campaign_ended(tx: Tx, campaign_id: str) -> None:
     )
 
 
+async def permits_changed(tx: Tx, campaign_id: str) -> None:
+    """Run by the campaign.* handler after the projection took the event (same transaction):
+    the campaign's pending payouts wait while a permit it needs is not granted (`hold_reason`),
+    and may be approved again once the campaign's latest event says none is pending."""
+    store = Store.of(tx)
+    hold = rules.hold_reason(await store.campaign(campaign_id, tx))
+    for payout in await store.pending_payouts_of_campaign(tx, campaign_id):
+        if payout.get("hold_reason") != hold:
+            await store.set_payout(tx, payout["_id"], rules.PENDING, hold_reason=hold, updated_at=utcnow())
+
+
 class Payouts:
     def __init__(self, book: PledgeBook) -> None:
         self.book = book
@@ -195,6 +206,7 @@ class Payouts:
         entries = await self.store.ledger(campaign_id)
 
         async def write(tx: Tx) -> Doc | None:
+            hold = rules.hold_reason(await self.store.campaign(campaign_id, tx))
             payouts = await self.store.payouts_of_campaign(campaign_id, tx)
             fees = -sum(e["amount"] for e in entries if e["account"] == "stripe_fees")
             release = rules.release(entries, fees, payouts)
@@ -214,6 +226,7 @@ class Payouts:
                 "stripe_fees": release.fees,
                 "tips": release.tips,
                 "status": rules.PENDING,
+                "hold_reason": hold,
                 "attempt": 1,
                 "transfer_group": rules.transfer_group(campaign_id),
                 "created_at": now,
@@ -271,6 +284,10 @@ class Payouts:
                 to = rules.require(doc["status"], action)
             except rules.PayoutRefused as exc:
                 raise DomainError(exc.code, 409, str(exc)) from exc
+            if doc.get("hold_reason"):
+                raise DomainError(
+                    str(doc["hold_reason"]), 409, "a permit the project needs is not granted yet"
+                )
             extra: dict[str, Any] = {f"{action}d_by" if action == "approve" else "retried_by": admin.sub}
             if action == "retry":
                 extra.update(attempt=doc.get("attempt", 1) + 1, failure_reason=None, transfer_id=None)
@@ -312,6 +329,8 @@ class Payouts:
         (not approved, or the holder's account cannot receive money yet)."""
         if payout["status"] != rules.APPROVED:
             return None
+        if rules.hold_reason(await self.store.campaign(payout["campaign_id"])) is not None:
+            return None  # a permit was declared after the approval: no money moves until granted
         account = await self.store.connected_account(payout["owner_id"])
         if account is None or account.get("status") != rules.READY:
             return None

@@ -62,6 +62,17 @@ UNSETTLED_PLEDGES = frozenset(
 )
 
 
+# Why a pending payout waits before an admin may approve it: a permit the project needs (declared
+# by its owner or the labelling city, campaigns' `permits_pending`) is not granted yet.
+PERMIT_PENDING = "permit_pending"
+
+
+def hold_reason(campaign: dict[str, Any] | None) -> str | None:
+    """The hold on a campaign's payouts from payments' projection of it, or None."""
+    # Truthiness, not `is True`: nx-27017's top-level $set stores a boolean as 1 (store.py).
+    return PERMIT_PENDING if campaign is not None and bool(campaign.get("permits_pending")) else None
+
+
 class PayoutRefused(ValueError):
     """A move the state machine does not allow (the API answers 409 with `code`)."""
 

@@ -283,6 +283,11 @@ class Store:
             {"owner_id": owner_id, "status": "approved"}, session=tx.session
         ).to_list()
 
+    async def pending_payouts_of_campaign(self, tx: Tx, campaign_id: str) -> list[Doc]:
+        return await tx.db.payouts.find(
+            {"campaign_id": campaign_id, "status": "pending"}, session=tx.session
+        ).to_list()
+
     async def insert_payout(self, tx: Tx, doc: Doc) -> Doc:
         return await self._insert(tx, "payouts", doc)
 

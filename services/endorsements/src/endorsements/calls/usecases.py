@@ -368,6 +368,7 @@ async def select_winners(
         ):
             raise DomainError("bad_selection", 422, refusal)
         chosen = {w.proposal_id: w.award for w in body.winners}
+        votes: dict[str, int] = {}  # a jury's choice has no votes to tell
     else:
         if body.winners:
             raise DomainError("computed_selection", 422, "winners of a voting call come from the results")
@@ -375,6 +376,7 @@ async def select_winners(
             raise DomainError("too_early", 409, "the vote is still open")
         ranking = (await _results(mongo.db, call)).ranking
         chosen = {r.proposal_id: r.award for r in ranking if r.selected}
+        votes = {r.proposal_id: r.votes for r in ranking if r.selected}
 
     async def select(tx: Tx) -> SelectionOut:
         c = await calls.call(tx, call_id)
@@ -401,6 +403,8 @@ async def select_winners(
                     extra["category"] = p["category"]
                 if body.note:
                     extra["note"] = body.note
+                if pid in votes:
+                    extra["votes"] = votes[pid]  # the project's record shows the votes it won
                 data = proposal_data(p, **extra)
                 await emit_with_public(tx, c["municipality"], "call.proposal_selected", pid, data)
         await calls.calls.patch(tx, call_id, {"status": "decided", "decided_at": utcnow()})
