@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from servicekit import outbox as outbox_module
-from servicekit.mongo import Tx, as_utc
+from servicekit.mongo import Tx, as_utc, epoch_ms
 from servicekit.testing.helpers import eventually, tap
 from servicekit.testing.plugin import TestEnv
 from servicekit.testing.proxy import CuttableProxy
@@ -255,3 +255,23 @@ async def test_a_relay_dying_between_confirm_and_mark_loses_nothing(
         await eventually(drained)
         got = [json.loads(m.body)["id"] for m in received]
         assert sorted(got) == sorted(ids * 2)  # each at least once: here exactly twice
+
+
+async def test_the_lease_is_renewed_while_a_steady_flow_keeps_the_relay_busy(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits closer together than the mark delay never let the outbox be found empty: the
+    relay still steps out to renew its lease, so no other replica takes over mid-flow."""
+    monkeypatch.setattr(outbox_module, "LEASE_TTL_S", 1.5)  # renewed once 0.5 s is left
+    async with kit(env, test_contracts) as k:
+        _, received = await tap(k.bus, "kit.#")
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 3.5
+        written = 0
+        while loop.time() < end:
+            await _write(k, 1, f"steady-{written}")
+            written += 1
+            await asyncio.sleep(0.005)
+        lease = await k.mongo.db.leases.find_one({"_id": "outbox-relay"})
+        assert lease is not None and lease["expires_ms"] > epoch_ms()  # renewed during the flow
+        await eventually(lambda: len(received) == written)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +98,7 @@ class Outbox:
                 if lease.needs_renewal():
                     await lease.acquire()
                 if lease.held_until_ms and bus.ready:
-                    await self.relay_pending(bus)
+                    await self.relay_pending(bus, keep_on=lambda: not lease.needs_renewal())
                 if loop.time() - gauges_at >= poll:
                     await self._update_gauges()
                     gauges_at = loop.time()
@@ -111,7 +112,7 @@ class Outbox:
         with contextlib.suppress(Exception):
             await lease.release()
 
-    async def relay_pending(self, bus: Bus) -> int:
+    async def relay_pending(self, bus: Bus, keep_on: Callable[[], bool] = lambda: True) -> int:
         """Publish pending rows batch after batch until none is left; returns how many were
         confirmed.
 
@@ -124,12 +125,19 @@ class Outbox:
         The wake is cleared before each read: a commit after it sets it again, so nothing
         committed meanwhile waits for the poll. A crash between a confirm and its mark
         republishes those rows (consumers dedupe by event id); nothing is marked unconfirmed.
+
+        A steady flow never finds the outbox empty: the loop also ends, after marking, when
+        `keep_on()` turns false (the lease wants renewing), with the wake set to come back.
         """
         batch = self.mongo.settings.outbox_batch_size
         confirmed: list[str] = []
         confirmed_at = utcnow()
         total = 0
         while True:
+            if not keep_on():
+                await self._mark_and_read(confirmed, confirmed_at, 0)
+                self._wake.set()
+                return total
             self._wake.clear()
             rows = await self._mark_and_read(confirmed, confirmed_at, batch)
             confirmed = []
