@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from civicfund_client import ApiError, EndorsementsBallotSetupIn
 
 from .cities import VOTE_BALLOTS
-from .context import Demo, Person
+from .context import Demo, Person, refusal_ok
 
-E = "/api/v1/endorsements"
-SETUP = {
+SETUP: EndorsementsBallotSetupIn = {
     "rule": {"kind": "approval", "max_lines": 2},
     "tie_break": "earliest_submission",
     "headings": [{"key": "montreuil", "name": "Tous les quartiers de Montreuil", "budget": 800_000}],
@@ -32,13 +32,13 @@ async def run(demo: Demo) -> None:
     if not call_id:
         demo.notes.append("ballots: no 'Fête des quartiers 2027' call, no vote to finish")
         return
-    call = await demo.call("GET", f"{E}/calls/{call_id}")
+    call = await demo.api().endorsements_get_call(call_id)
     closes = datetime.fromisoformat(str(call["vote_closes_at"]))
     if call["status"] != "open" or closes <= datetime.now(UTC):
         return  # finished by an earlier run
     if not call.get("ballot"):
-        await demo.call("PUT", f"{E}/calls/{call_id}/ballot-setup", claire, json=SETUP)
-    listed = await demo.call("GET", f"{E}/calls/{call_id}/proposals")
+        await demo.api(claire).endorsements_set_ballot(call_id, body=SETUP)
+    listed = await demo.api().endorsements_list_proposals(call_id)
     ids = {p["title"]: p["id"] for p in listed["items"]}
     chosen: dict[str, list[str]] = {}
     for key, title in VOTE_BALLOTS:
@@ -46,20 +46,24 @@ async def run(demo: Demo) -> None:
             chosen.setdefault(key, []).append(ids[title])
     for key, lines in chosen.items():
         await _ballot(demo, demo.people[key], call_id, lines)
-    stats = await demo.call("GET", f"{E}/calls/{call_id}/statistics", yusuf)
+    stats = await demo.api(yusuf).endorsements_vote_statistics(call_id)
     if stats["paper"] == 0:
         for postcode, titles in PAPER:
-            await demo.call(
-                "POST", f"{E}/calls/{call_id}/paper-ballots", yusuf, expect=(201,),
-                json={"station": STATION, "postcode": postcode, "lines": [ids[t] for t in titles if t in ids]},
-            )  # fmt: skip
+            await demo.api(yusuf).endorsements_enter_paper_ballot(
+                call_id,
+                body={
+                    "station": STATION,
+                    "postcode": postcode,
+                    "lines": [ids[t] for t in titles if t in ids],
+                },
+            )
     # Closing the vote publishes the results (the window must close after it opened).
     opened = datetime.fromisoformat(str(call["vote_opens_at"]))
     now = max(datetime.now(UTC), opened + timedelta(seconds=1))
     if now > datetime.now(UTC):
         await asyncio.sleep((now - datetime.now(UTC)).total_seconds())
-    await demo.call("POST", f"{E}/calls/{call_id}/schedule", claire, json={"vote_closes_at": now.isoformat()})
-    results = await demo.call("GET", f"{E}/calls/{call_id}/results")
+    await demo.api(claire).endorsements_reschedule_call(call_id, body={"vote_closes_at": now.isoformat()})
+    results = await demo.api().endorsements_call_results(call_id)
     demo.ids["results.fete_des_quartiers_2027"] = results["digest"]
 
 
@@ -72,12 +76,10 @@ async def _ballot(
     deadline = loop.time() + timeout
     for pid in lines:
         while True:
-            path = f"{E}/calls/{call_id}/ballot/lines/{pid}"
-            answer: Any = await demo.call("PUT", path, resident, expect=(200, 403, 409))
-            code = (answer.get("error") or {}).get("code")
-            if code in (None, "line_refused"):
+            answer = await refusal_ok(demo.api(resident).endorsements_add_ballot_line(call_id, pid), 403, 409)
+            if not isinstance(answer, ApiError) or answer.code == "line_refused":
                 break
             if loop.time() > deadline:
                 raise RuntimeError(f"the ballot of {resident.email} was refused: {answer}")
             await asyncio.sleep(0.5)
-    await demo.call("POST", f"{E}/calls/{call_id}/ballot/checkout", resident)
+    await demo.api(resident).endorsements_checkout_ballot(call_id)
