@@ -283,6 +283,13 @@ class CampaignsFollowing(TypedDict):
     followers_count: int
 
 
+class CampaignsInKindTotals(TypedDict):
+    citizens_delivered: int
+    citizens_counted: int
+    city_offered: int
+    city_delivered: int
+
+
 class CampaignsLabel(TypedDict):
     """A city's label on the campaign, with the support it offers."""
 
@@ -339,6 +346,24 @@ class CampaignsNeedIn(TypedDict):
     kind: NotRequired[Literal["volunteers", "hosting", "goods", "space", "skills", "other"]]
     quantity: int
     unit: NotRequired[str]
+    unit_value: NotRequired[int | None]
+    counts_toward_goal: NotRequired[bool]
+
+
+class CampaignsNeedLine(TypedDict):
+    need_id: str
+    title: str
+    kind: str
+    quantity: int
+    unit: str
+    unit_value: int | None
+    counts_toward_goal: bool
+    offered: int
+    accepted: int
+    delivered: int
+    value_offered: int
+    value_accepted: int
+    value_delivered: int
 
 
 class CampaignsNeedList(TypedDict):
@@ -360,6 +385,10 @@ class CampaignsNeedOut(TypedDict):
     offered: int
     accepted: int
     remaining: int
+    delivered: NotRequired[int]
+    unit_value: NotRequired[int | None]
+    counts_toward_goal: NotRequired[bool]
+    value_delivered: NotRequired[int]
 
 
 class CampaignsOfferDecision(TypedDict):
@@ -417,8 +446,68 @@ class CampaignsParkedQueues(TypedDict):
     queues: list[CampaignsParkedQueue]
 
 
+class CampaignsPermitDecision(TypedDict):
+    decision: Literal["granted", "refused"]
+    note: NotRequired[str | None]
+
+
+class CampaignsPermitIn(TypedDict):
+    name: str
+    authority: str
+
+
+class CampaignsPermitOut(TypedDict):
+    id: str
+    campaign_id: str
+    name: str
+    authority: str
+    declared_by: Literal["owner", "city"]
+    municipality: NotRequired[str | None]
+    status: Literal["required", "granted", "refused"]
+    note: NotRequired[str | None]
+    declared_at: str
+    decided_at: NotRequired[str | None]
+
+
 class CampaignsReason(TypedDict):
     reason: str
+
+
+class CampaignsRecordAward(TypedDict):
+    call_id: str
+    amount: int
+    votes: NotRequired[int | None]
+
+
+class CampaignsRecordInKind(TypedDict):
+    citizens: list[CampaignsNeedLine]
+    city: list[CampaignsSupportItem]
+    totals: CampaignsInKindTotals
+
+
+class CampaignsRecordMatch(TypedDict):
+    promised: int
+    given: int
+    counted: int
+
+
+class CampaignsRecordMoney(TypedDict):
+    raised: int
+    pledged: int
+    backers: int
+    currency: str
+
+
+class CampaignsRecordOut(TypedDict):
+    campaign_id: str
+    goal: int
+    progress_bp: int
+    money: CampaignsRecordMoney
+    match: CampaignsRecordMatch
+    award: CampaignsRecordAward | None
+    in_kind: CampaignsRecordInKind
+    permits: list[CampaignsPermitOut]
+    permits_pending: bool
 
 
 class CampaignsReplayed(TypedDict):
@@ -466,12 +555,29 @@ class CampaignsRsvpOut(TypedDict):
     state: Literal["going", "waitlisted", "none"]
 
 
+class CampaignsSupportConfirmation(TypedDict):
+    status: Literal["accepted", "delivered"]
+
+
+class CampaignsSupportItem(TypedDict):
+    id: str
+    label_id: str
+    index: int
+    municipality: str
+    type: Literal["land", "venue", "equipment", "permit", "other"]
+    description: str
+    value: int
+    status: Literal["offered", "accepted", "delivered"]
+
+
 class CampaignsTotals(TypedDict):
     raised: int
     pledged: int
     matched: int
     matched_counted: int
     match_promised: int
+    in_kind_delivered: NotRequired[int]
+    in_kind_counted: NotRequired[int]
     funded: int
     progress_bp: int
     backers_count: int
@@ -1630,6 +1736,7 @@ class PaymentsPayoutOut(TypedDict):
     transfer_id: NotRequired[str | None]
     transfer_group: str
     failure_reason: NotRequired[str | None]
+    hold_reason: NotRequired[str | None]
     created_at: str
     updated_at: str
 
@@ -1907,6 +2014,17 @@ class CivicfundClient(_Base):
         )
         return cast("CampaignsCampaignOut", answer.json())
 
+    async def campaigns_confirm_support(
+        self, campaign_id: str, label_id: str, index: int, *, body: CampaignsSupportConfirmation
+    ) -> CampaignsSupportItem:
+        """Confirm Support: POST /api/v1/campaigns/campaigns/{campaign_id}/city-support/{label_id}/{index}. Owner: the city's support item (the label's `support` list, by place) was accepted,"""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/campaigns/campaigns/{_segment(campaign_id)}/city-support/{_segment(label_id)}/{_segment(index)}",
+            json=body,
+        )
+        return cast("CampaignsSupportItem", answer.json())
+
     async def campaigns_complete_campaign(
         self, campaign_id: str, *, body: CampaignsCompletion
     ) -> CampaignsCampaignOut:
@@ -2028,6 +2146,16 @@ class CivicfundClient(_Base):
         )
         return cast("CampaignsOfferOut", answer.json())
 
+    async def campaigns_confirm_delivered(
+        self, campaign_id: str, need_id: str, offer_id: str
+    ) -> CampaignsOfferOut:
+        """Confirm Delivered: POST /api/v1/campaigns/campaigns/{campaign_id}/needs/{need_id}/offers/{offer_id}/delivered. Owner: the accepted help was delivered; its declared value counts from now on (toward the"""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/campaigns/campaigns/{_segment(campaign_id)}/needs/{_segment(need_id)}/offers/{_segment(offer_id)}/delivered",
+        )
+        return cast("CampaignsOfferOut", answer.json())
+
     async def campaigns_decide_owner_deleted(
         self, campaign_id: str, *, body: CampaignsOwnerDecision
     ) -> CampaignsCampaignOut:
@@ -2036,6 +2164,31 @@ class CivicfundClient(_Base):
             "POST", f"/api/v1/campaigns/campaigns/{_segment(campaign_id)}/owner-decision", json=body
         )
         return cast("CampaignsCampaignOut", answer.json())
+
+    async def campaigns_declare_permit(
+        self, campaign_id: str, *, body: CampaignsPermitIn
+    ) -> CampaignsPermitOut:
+        """Declare Permit: POST /api/v1/campaigns/campaigns/{campaign_id}/permits. The owner, or an official of the labelling city, declares a permit required: the payout"""
+        answer = await self._call(
+            "POST", f"/api/v1/campaigns/campaigns/{_segment(campaign_id)}/permits", json=body
+        )
+        return cast("CampaignsPermitOut", answer.json())
+
+    async def campaigns_decide_permit(
+        self, campaign_id: str, permit_id: str, *, body: CampaignsPermitDecision
+    ) -> CampaignsPermitOut:
+        """Decide Permit: POST /api/v1/campaigns/campaigns/{campaign_id}/permits/{permit_id}/decision. An official of the labelling city (the campaign's own city while none labels it) marks"""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/campaigns/campaigns/{_segment(campaign_id)}/permits/{_segment(permit_id)}/decision",
+            json=body,
+        )
+        return cast("CampaignsPermitOut", answer.json())
+
+    async def campaigns_get_record(self, campaign_id: str) -> CampaignsRecordOut:
+        """Get Record: GET /api/v1/campaigns/campaigns/{campaign_id}/record. Everything the project receives: money, the cities' match, a call's award and votes,"""
+        answer = await self._call("GET", f"/api/v1/campaigns/campaigns/{_segment(campaign_id)}/record")
+        return cast("CampaignsRecordOut", answer.json())
 
     async def campaigns_report_content(
         self, campaign_id: str, *, body: CampaignsReportIn
