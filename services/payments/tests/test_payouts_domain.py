@@ -17,6 +17,8 @@ EXPECTED = {
     ("transferring", "transfer_reversed"): "failed",
     ("paid", "transfer_reversed"): "failed",
     ("failed", "retry"): "approved",
+    ("pending", "cancel"): "failed",
+    ("approved", "cancel"): "failed",
 }
 
 
@@ -34,6 +36,7 @@ def test_the_machine_has_exactly_the_documented_actions() -> None:
         "transfer_failed",
         "transfer_reversed",
         "retry",
+        "cancel",
     } == rules.ACTIONS
     assert set(rules.STATES) == {"pending", "approved", "transferring", "paid", "failed"}
 

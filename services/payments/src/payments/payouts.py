@@ -40,6 +40,9 @@ async def campaign_ended(tx: Tx, campaign_id: str) -> None:
     check itself runs in the payouts job (it asks Stripe for fees)."""
     store = Store.of(tx)
     campaign = await store.campaign(campaign_id, tx)
+    if campaign is not None and campaign.get("status") == "canceled":
+        await _cancel_unpaid(tx, store, campaign_id)
+        return
     if campaign is None or not rules.releases_money(
         str(campaign.get("funding_model")), str(campaign.get("status"))
     ):
@@ -73,6 +76,21 @@ async def permits_changed(tx: Tx, campaign_id: str) -> None:
     for payout in await store.pending_payouts_of_campaign(tx, campaign_id):
         if payout.get("hold_reason") != hold:
             await store.set_payout(tx, payout["_id"], rules.PENDING, hold_reason=hold, updated_at=utcnow())
+
+
+async def _cancel_unpaid(tx: Tx, store: Store, campaign_id: str) -> None:
+    """A canceled campaign refunds its backers: a payout that has not left fails (a redelivery
+    finds nothing left to move). One already transferring or paid is left to Stripe's answer
+    and to the admins (see the README)."""
+    for payout in await store.payouts_of_campaign(campaign_id, tx):
+        to = rules.next_state(payout["status"], "cancel")
+        if to is None:
+            continue
+        moved = await store.move_payout(
+            tx, payout["_id"], payout["status"], to, failure_reason="campaign_canceled"
+        )
+        if moved is not None:
+            tx.emit("payout.failed", moved["_id"], rules.event_data(moved))
 
 
 class Payouts:
@@ -329,6 +347,9 @@ class Payouts:
         (not approved, or the holder's account cannot receive money yet)."""
         if payout["status"] != rules.APPROVED:
             return None
+        campaign = await self.store.campaign(payout["campaign_id"])
+        if campaign is not None and campaign.get("status") == "canceled":
+            return None  # the campaign.* handler fails it (_cancel_unpaid)
         if rules.hold_reason(await self.store.campaign(payout["campaign_id"])) is not None:
             return None  # a permit was declared after the approval: no money moves until granted
         account = await self.store.connected_account(payout["owner_id"])

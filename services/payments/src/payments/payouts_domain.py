@@ -9,6 +9,7 @@ is the model):
                                                   |  \\--transfer_failed--> failed
                                                   \\--transfer_reversed--> failed
     paid --transfer_reversed--> failed;   failed --retry--> approved (a new attempt)
+    pending | approved --cancel (the campaign was canceled)--> failed
 
 A payout has a `sequence` (1, 2, ... per campaign) and an `amount`, so that a campaign's money
 can later be released in several tranches (milestones): each tranche is one more payout.
@@ -38,6 +39,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (TRANSFERRING, "transfer_reversed"): FAILED,
     (PAID, "transfer_reversed"): FAILED,
     (FAILED, "retry"): APPROVED,
+    # The campaign was canceled before its money left: its backers are refunded instead.
+    (PENDING, "cancel"): FAILED,
+    (APPROVED, "cancel"): FAILED,
 }
 ACTIONS = frozenset(action for _, action in TRANSITIONS)
 
