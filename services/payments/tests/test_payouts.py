@@ -241,6 +241,56 @@ async def test_all_or_nothing_pays_out_only_after_its_charges_settle(
     assert payout["raised"] == 6_000 and payout["amount"] == 6_000 - stripe_fee(6_000)
 
 
+async def test_a_payout_waits_while_a_permit_the_project_needs_is_not_granted(
+    payments_hearing_localstripe: Any,
+) -> None:
+    """campaigns says `permits_pending: true` in its campaign.* events while a required permit
+    is not granted: the payout is created but stays pending (hold `permit_pending`) and an admin
+    cannot approve it; the campaign's next event saying false releases it."""
+    payments = payments_hearing_localstripe
+    owner = f"usr_permit_{uuid.uuid4().hex[:6]}"
+    holder, admin = payments.auth(owner), payments.auth("usr_admin", roles=["admin"])
+    campaign_id = f"cmp_{uuid.uuid4().hex}"
+    live = {
+        **payments.campaign_data(campaign_id, owner, "live", "keep_it_all", version=3),
+        "permits_pending": True,
+    }
+    await payments.publish("campaign.published", campaign_id, live)
+    await eventually(lambda: payments.store.campaign(campaign_id), timeout=10)
+    await paid_pledge(payments, campaign_id, 3_000, 0)
+    ended = {
+        **payments.campaign_data(campaign_id, owner, "succeeded", "keep_it_all", version=4),
+        "permits_pending": True,
+    }
+    await payments.publish("campaign.succeeded", campaign_id, ended)
+    payout = await wait_status(payments, campaign_id, holder, "pending")
+    assert payout["hold_reason"] == "permit_pending" and payout["amount"] == 3_000 - stripe_fee(3_000)
+    async with payments.client() as client:
+        held = await client.post(f"/payouts/{payout['id']}/approve", headers={**admin, **idem()})
+    assert held.status_code == 409 and held.json()["error"]["code"] == "permit_pending"
+
+    # An older event (version 2) saying false changes nothing: only the latest counts.
+    stale = {
+        **payments.campaign_data(campaign_id, owner, "live", "keep_it_all", version=2),
+        "permits_pending": False,
+    }
+    await payments.publish("campaign.edited", campaign_id, stale)
+    granted = {
+        **payments.campaign_data(campaign_id, owner, "succeeded", "keep_it_all", version=5),
+        "permits_pending": False,
+    }
+    await payments.publish("campaign.edited", campaign_id, granted)
+
+    async def released() -> bool:
+        return (await payouts_of(payments, campaign_id, holder))[-1]["hold_reason"] is None
+
+    await eventually(released, timeout=20, interval=0.2)
+    async with payments.client() as client:
+        approved = await client.post(f"/payouts/{payout['id']}/approve", headers={**admin, **idem()})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["hold_reason"] is None
+
+
 async def test_a_canceled_campaigns_unpaid_payout_fails(payments_hearing_localstripe: Any) -> None:
     """Canceled after it ended (its backers are refunded): the payout that had not left fails
     with `campaign_canceled`, and nothing is transferred."""
