@@ -237,3 +237,15 @@ async def test_unknown_methods_get_405_with_allow_and_odd_requests_pass_intact(g
     seen = next(e for e in reversed(upstream.received) if e["path"] == "/echo")
     # The transport writes header values as UTF-8: the same character, other bytes.
     assert seen["headers"]["idempotency-key"].encode("latin-1").decode() == "cl\xe9-1"
+
+
+async def test_head_answers_without_a_body_and_keeps_the_connection_usable(gateway, upstream) -> None:
+    # A HEAD answer announces a length but has no body: the proxy must neither wait for those
+    # bytes nor send any, and the pooled connections on both sides must read the next answer right.
+    async with gateway.client() as client:
+        for _ in range(3):
+            head = await client.head("/api/v1/campaigns/things/1")
+            assert head.status_code == 405 and head.content == b""
+            assert int(head.headers["content-length"]) > 0
+        after = await client.get("/api/v1/campaigns/things/1")
+    assert after.status_code == 200 and after.json() == {"id": "1", "name": "a thing"}
