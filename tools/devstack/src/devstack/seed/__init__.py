@@ -20,7 +20,18 @@ from pathlib import Path
 
 import httpx
 
-from . import accounts, ballots, campaigns, cities, moderation, notifications, owner_decisions, pledges
+from . import (
+    accounts,
+    ballots,
+    campaigns,
+    cities,
+    moderation,
+    notifications,
+    owner_decisions,
+    pledges,
+    receipts,
+    residency,
+)
 from .context import Demo
 
 # Order matters: people first, then the city, then projects, labels, money, and who hears of it.
@@ -34,6 +45,8 @@ STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("notifications", notifications.run),
     ("moderation", moderation.run),  # a returned proposal, abuse reports (one decided)
     ("owner decisions", owner_decisions.run),  # a deleted owner's live campaign, for the admin
+    ("tax receipts", receipts.run),  # Amina's association is eligible; Sofia's receipt
+    ("residency", residency.run),  # Bagnolet asks for a census entry or a letter's code to vote
 ]
 
 

@@ -35,6 +35,13 @@ PEOPLE = [
         "demo-password-2",
         municipalities={"montreuil": "reviewer"},
     ),
+    Person(
+        "bagnolet_manager",
+        "nadia.haddad@bagnolet.localhost",
+        "Nadia Haddad (Bagnolet)",
+        "demo-password-6",
+        municipalities={"bagnolet": "manager"},
+    ),
     Person("amina", "amina@example.localhost", "Amina Diallo", "demo-password-3"),
     Person("lucas", "lucas@example.localhost", "Lucas Bernard", "demo-password-4", "en"),
     Person("sofia", "sofia@example.localhost", "Sofia Rossi", "demo-password-5"),
