@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from payments.subscriptions import CitySubscriptions
+from servicekit.events import new_event
 from servicekit.testing.helpers import eventually
 
 
@@ -190,3 +191,16 @@ async def test_a_commitment_that_gave_nothing_is_withdrawn_and_releases_add_up(p
 
 async def _is(read: Any, value: int) -> bool:
     return await read() == value
+
+
+async def test_a_call_award_is_due_from_its_selection(payments: Any) -> None:
+    slug = await _city(payments)
+    proposal, campaign_id = f"prop_{uuid.uuid4().hex[:8]}", f"cmp_{uuid.uuid4().hex[:8]}"
+    selected = {"call_id": "call_1", "proposal_id": proposal, "municipality": slug, "campaign_id": campaign_id,
+                "proposer_id": "usr_amina", "title": "Trees", "award": 8_000, "currency": "EUR"}  # fmt: skip
+    payments.ctx.contracts.validate(new_event("endorsements", "call.proposal_selected", proposal, selected))
+    await payments.publish("call.proposal_selected", proposal, selected)
+    await payments.publish("call.proposal_selected", proposal, selected)  # redelivered
+    await eventually(lambda: _due_status(payments, slug, f"award_{proposal}", "due"), timeout=15)
+    entries = [e for e in await payments.store.ledger(campaign_id) if e["account"] == "city"]
+    assert [(e["kind"], e["amount"]) for e in entries] == [("match_due", 8_000)]

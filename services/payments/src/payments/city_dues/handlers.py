@@ -1,4 +1,5 @@
-"""match.* events -> the city's dues (its own queue, apart from the ledger's match handlers)."""
+"""match.* events and calls' awards -> the city's dues (its own queue, apart from the ledger's match
+handlers)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,8 @@ async def on_canceled(event: Event, tx: Tx) -> None:
 @handlers.on("match.due")
 async def on_due(event: Event, tx: Tx) -> None:
     await usecases.due(tx, event.data)
+
+
+@handlers.on("call.proposal_selected")
+async def on_award(event: Event, tx: Tx) -> None:
+    await usecases.award_selected(tx, event.data)

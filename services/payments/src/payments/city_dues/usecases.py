@@ -84,6 +84,18 @@ async def due(tx: Tx, d: dict[str, Any]) -> None:
         await dues.add_invoicing(tx, d["commitment_id"])
 
 
+async def award_selected(tx: Tx, d: dict[str, Any]) -> None:
+    """A call for projects' award (call.proposal_selected) is due like a match from the moment
+    the proposal is selected: the call's budget already set the money aside (no pool here)."""
+    campaign_id = d.get("campaign_id")
+    if not isinstance(campaign_id, str) or int(d.get("award") or 0) <= 0:
+        return  # nothing to collect (a jury's zero award, or a proposal without its campaign yet)
+    data = {"commitment_id": f"award_{d['proposal_id']}", "campaign_id": campaign_id,
+            "municipality": d["municipality"], "currency": d["currency"],
+            "max_amount": int(d["award"]), "amount": int(d["award"])}  # fmt: skip
+    await due(tx, data)
+
+
 # -- collection -----------------------------------------------------------------------------------
 
 
