@@ -26,7 +26,12 @@ PERMIT_DECISIONS: tuple[str, ...] = ("granted", "refused")
 PermitDeclarer = Literal["owner", "city"]
 
 
+# Endorsements' own names for some kinds (labels/models.py SupportOffer).
+_KIND_ALIASES = {"permits": "permit"}
+
+
 def support_type(kind: Any) -> str:
+    kind = _KIND_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
     return kind if isinstance(kind, str) and kind in SUPPORT_TYPES else "other"
 
 
