@@ -27,6 +27,7 @@ from ..gateway import ApiFailure
 from ..i18n import FORMAT_LOCALES, parse_instant
 from ..site import Form, SignedIn, Site, SiteDep
 from ..vocabulary import need_kind_names, support_kind_names
+from .city_dues import campaign_matches, dues_context
 from .discover import card_context, municipalities
 
 router = APIRouter()
@@ -100,9 +101,10 @@ async def render_campaign(
     offer_form: dict[str, Any] | None = None,
 ) -> Response:
     page_task = site.api("GET", f"/api/v1/pages/campaigns/{quote(campaign_id, safe='')}")
-    page, (updates, more_updates), cities = await asyncio.gather(
-        page_task, _updates(site, campaign_id, focus_update), municipalities(site)
-    )
+    page, (updates, more_updates), cities, city_matches = await asyncio.gather(
+        page_task, _updates(site, campaign_id, focus_update), municipalities(site),
+        campaign_matches(site, campaign_id),
+    )  # fmt: skip
     campaign = page.get("campaign")
     if not campaign:
         raise ApiFailure(503, "unavailable", "the campaign could not be fetched")
@@ -133,6 +135,8 @@ async def render_campaign(
         labels=labels,
         commitments=commitments,
         promised=promised,
+        city_matches=city_matches,
+        **dues_context(site),
         my_pledge=page.get("my_pledge"),
         unavailable=page.get("unavailable") or [],
         updates=updates,

@@ -23,6 +23,7 @@ from ..site import Form, SignedIn, Site
 from ..vocabulary import campaign_status_names, category_names, funding_model_names, support_kind_names
 from .cities import label_status_names
 from .city_console import E, form_errors, official_city, optional, role_names
+from .city_dues import city_owes, dues_context
 
 router = APIRouter()
 
@@ -78,11 +79,12 @@ async def _render_dashboard(
     errors: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     city, role, _officials = await official_city(site, slug)
-    queue, pools, page, subscriptions = await asyncio.gather(
+    queue, pools, page, subscriptions, dues = await asyncio.gather(
         site.api("GET", f"{E}/municipalities/{slug}/review-queue"),
         site.api("GET", f"{E}/municipalities/{slug}/pools"),
         site.api("GET", f"{E}/municipalities/{slug}/page", auth=False),
         optional(site, SUBSCRIPTIONS, params={"municipality": slug}),
+        city_owes(site, slug),
     )
     items = queue.get("items", [])
     waiting = [i for i in items if i.get("label") and i["label"]["status"] in WAITING]
@@ -94,6 +96,7 @@ async def _render_dashboard(
         requested=sum(1 for i in waiting if i["label"]["status"] == "requested"),
         pools=pools.get("items", []), labelled=page.get("labelled_campaigns", []), totals=page.get("totals", {}),
         form=form, errors=errors or {}, idempotency_key=uuid.uuid4().hex, **_names(site),
+        dues=dues, **dues_context(site),
     )  # fmt: skip
 
 
