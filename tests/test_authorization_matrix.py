@@ -202,6 +202,10 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
             {"plan": "yearly"}, idempotent=True),
         row("POST", f"/api/v1/payments/subscriptions/sub_unknown/cancellation?municipality={slug}",
             {"manager"}, {"cancel_at_period_end": True}),
+        # payments: the admins' payouts queue
+        row("GET", "/api/v1/payments/payouts?status=failed", {"admin"}),
+        row("POST", "/api/v1/payments/payouts/po_unknown_1/approve", {"admin"}, idempotent=True),
+        row("POST", "/api/v1/payments/payouts/po_unknown_1/retry", {"admin"}, idempotent=True),
         # campaigns: the admins' moderation
         row("GET", "/api/v1/campaigns/reports", {"admin"}),
         row("GET", "/api/v1/campaigns/owner-decisions", {"admin"}),
