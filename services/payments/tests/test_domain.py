@@ -170,6 +170,8 @@ def test_ledger_splits_tips_and_refunds_project_money_first() -> None:
     assert totals == {
         "matched": 0,
         "match_committed_open": 0,
+        "match_owed_by_city": 0,
+        "match_received": 0,
         "charged": 2_500,
         "refunded": 2_500,
         "raised": 0,
