@@ -170,6 +170,12 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("POST", f"{E}/calls/{call['id']}/schedule", {"manager"},
             {"vote_closes_at": (now + timedelta(days=6)).isoformat()}),
         row("GET", f"{E}/calls/{call['id']}/results", CITY_SYSTEM_READ),
+        row("PUT", f"{E}/calls/{call['id']}/ballot-setup", {"manager"},
+            {"rule": {"kind": "approval", "max_lines": 1}, "tie_break": "earliest_submission",
+             "headings": [{"key": "city", "name": "City", "budget": 500_000}]}),
+        row("POST", f"{E}/calls/{call['id']}/paper-ballots", OFFICIALS,
+            {"station": "Mairie", "postcode": "93100", "lines": ["prp_unknown"]}),
+        row("GET", f"{E}/calls/{call['id']}/statistics", OFFICIALS),
         row("POST", f"{E}/calls/{call['id']}/selection", {"manager"}, {}, idempotent=True),
         row("POST", f"{E}/calls/{to_close['id']}/close", {"manager"}),
         # the city systems' feed
