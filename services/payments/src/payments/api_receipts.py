@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from servicekit.app import component
 from servicekit.auth import AdminDep, PrincipalDep
@@ -33,7 +33,8 @@ class HolderTaxStatusIn(BaseModel):
         }]},
     )  # fmt: skip
 
-    eligible: bool = Field(description="may issue receipts for tax-deductible gifts (intérêt général)")
+    # Strict: pydantic would read 0 or "no" as false, which the document does not allow.
+    eligible: StrictBool = Field(description="may issue receipts for tax-deductible gifts (intérêt général)")
     legal_name: str = Field(min_length=2, max_length=200)
     registration: str = Field(
         min_length=5, max_length=30, pattern=r"^[A-Za-z0-9 ]+$", description="RNA or SIREN"

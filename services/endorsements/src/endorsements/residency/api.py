@@ -58,6 +58,7 @@ async def configure_residency(
     responses={
         400: {"description": "the body is not UTF-8 CSV"},
         413: {"description": "the file is too big"},
+        415: {"description": "the body is not text/csv"},
     },
 )
 async def upload_census(
