@@ -576,6 +576,7 @@ class CampaignsTotals(TypedDict):
     matched: int
     matched_counted: int
     match_promised: int
+    match_pledged: NotRequired[int]
     in_kind_delivered: NotRequired[int]
     in_kind_counted: NotRequired[int]
     funded: int
@@ -641,6 +642,11 @@ class EndorsementsAppointIn(TypedDict):
     email: NotRequired[str | None]
 
 
+class EndorsementsAssignIn(TypedDict):
+    proposal_id: str
+    heading: str
+
+
 class EndorsementsAward(TypedDict):
     proposal_id: str
     award: int
@@ -687,7 +693,7 @@ class EndorsementsBallotSetupIn(TypedDict):
     headings: list[EndorsementsHeadingIn]
     tie_break: Literal["earliest_submission", "lowest_amount", "draw"]
     seed: NotRequired[str]
-    assign: NotRequired[dict[str, Any]]
+    assign: NotRequired[list[EndorsementsAssignIn]]
 
 
 class EndorsementsBallotSetupOut(TypedDict):
@@ -1578,6 +1584,11 @@ class PaymentsAccountOut(TypedDict):
     requirements_due: NotRequired[list[str]]
 
 
+class PaymentsCampaignFallback(TypedDict):
+    kind: Literal["campaign"]
+    campaign_id: str
+
+
 class PaymentsCampaignMatchOut(TypedDict):
     municipality: str
     currency: str
@@ -1603,6 +1614,11 @@ class PaymentsCardSetupIn(TypedDict):
 class PaymentsCardSetupOut(TypedDict):
     setup_intent: str
     client_secret: str
+
+
+class PaymentsCityPoolFallback(TypedDict):
+    kind: Literal["city_pool"]
+    municipality: str
 
 
 class PaymentsDifference(TypedDict):
@@ -1648,6 +1664,14 @@ class PaymentsEntryOut(TypedDict):
     currency: str
     stripe_ref: str
     at: str
+
+
+class PaymentsFallbackOut(TypedDict):
+    kind: Literal["refund", "city_pool", "campaign"]
+    campaign_id: NotRequired[str | None]
+    municipality: NotRequired[str | None]
+    consent_version: NotRequired[str | None]
+    consented_at: NotRequired[str | None]
 
 
 class PaymentsHolderTaxStatusIn(TypedDict):
@@ -1756,6 +1780,8 @@ class PaymentsPledgeIn(TypedDict):
     tip: NotRequired[int]
     public_name: NotRequired[str | None]
     anonymous: NotRequired[bool]
+    fallback: NotRequired[PaymentsRefundFallback | PaymentsCityPoolFallback | PaymentsCampaignFallback]
+    fallback_consent: NotRequired[bool]
 
 
 class PaymentsPledgeOut(TypedDict):
@@ -1775,6 +1801,9 @@ class PaymentsPledgeOut(TypedDict):
     retry_until: NotRequired[str | None]
     failure_reason: NotRequired[str | None]
     receipt: NotRequired[PaymentsReceiptOut | None]
+    fallback: NotRequired[PaymentsFallbackOut]
+    fallback_of: NotRequired[str | None]
+    fallback_pledge_id: NotRequired[str | None]
 
 
 class PaymentsPledgePage(TypedDict):
@@ -1797,6 +1826,10 @@ class PaymentsReconciliationOut(TypedDict):
     ok: bool
     checked_pledges: int
     differences: list[PaymentsDifference]
+
+
+class PaymentsRefundFallback(TypedDict):
+    kind: Literal["refund"]
 
 
 class PaymentsReplayed(TypedDict):

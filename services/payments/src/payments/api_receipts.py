@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from servicekit.app import component
 from servicekit.auth import AdminDep, PrincipalDep
 
+# Imported with the service, not on the first request: fpdf2 takes seconds to import on a busy
+# machine, and the gateway's upstream timeout is shorter.
+from .receipt_pdf import receipt_pdf, summary_pdf
 from .receipts import HolderStatus, Receipts
 from .receipts_domain import Donor
 
@@ -155,13 +158,13 @@ async def issue_receipt(
     return _receipt(doc)
 
 
-@router.get("/pledges/{pledge_id}/tax-receipt.pdf", response_class=Response, responses=PDF)
-async def receipt_pdf(pledge_id: str, principal: PrincipalDep, receipts: ReceiptsDep) -> Response:
+@router.get(
+    "/pledges/{pledge_id}/tax-receipt.pdf", response_class=Response, responses=PDF, name="receipt_pdf"
+)
+async def get_receipt_pdf(pledge_id: str, principal: PrincipalDep, receipts: ReceiptsDep) -> Response:
     """The receipt as PDF (Cerfa n° 11580 fields)."""
-    from .receipt_pdf import receipt_pdf as render
-
     doc = await receipts.receipt(principal, pledge_id)
-    return Response(render(doc), media_type="application/pdf",
+    return Response(receipt_pdf(doc), media_type="application/pdf",
                     headers={"content-disposition": f'inline; filename="recu-{doc["number"]}.pdf"'})  # fmt: skip
 
 
@@ -176,8 +179,6 @@ async def my_year(year: Year, principal: PrincipalDep, receipts: ReceiptsDep) ->
 @router.get("/me/tax-receipts/{year}/summary.pdf", response_class=Response, responses=PDF)
 async def my_year_pdf(year: Year, principal: PrincipalDep, receipts: ReceiptsDep) -> Response:
     """The year's summary as PDF."""
-    from .receipt_pdf import summary_pdf
-
     summary = await receipts.year(principal, year)
     name = next((r["donor"]["name"] for r in summary["receipts"] if r.get("donor")), "")
     return Response(summary_pdf(summary, name), media_type="application/pdf",
