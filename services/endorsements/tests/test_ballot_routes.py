@@ -92,7 +92,7 @@ async def test_ballot_from_setup_to_recountable_results(svc) -> None:
         ({**setup, "rule": {"kind": "threshold"}}, "min_percent"),
         ({**setup, "headings": [{"key": "a", "name": "All", "budget": 2_000_000}]}, "more than the call"),
         ({**setup, "tie_break": "draw"}, "seed"),
-        ({**setup, "assign": {"prp_nope": "city"}}, "not a proposal"),
+        ({**setup, "assign": [{"proposal_id": "prp_nope", "heading": "city"}]}, "not a proposal"),
     ]:
         r = await svc.http.put(f"/calls/{call_id}/ballot-setup", json=bad, headers=claire)
         assert r.status_code == 422 and r.json()["error"]["code"] == "bad_ballot_rule", r.text

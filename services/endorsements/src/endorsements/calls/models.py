@@ -257,6 +257,13 @@ class HeadingIn(BaseModel):
     priority: bool = Field(default=False, description="reserved for priority neighbourhoods")
 
 
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: Id
+    heading: HeadingKey
+
+
 class BallotSetupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -264,8 +271,10 @@ class BallotSetupIn(BaseModel):
     headings: list[HeadingIn] = Field(min_length=1, max_length=50)
     tie_break: TieBreak
     seed: str = Field(default="", max_length=200, description="the draw's seed, published with the rule")
-    assign: dict[Id, HeadingKey] = Field(
-        default_factory=dict, max_length=500, description="proposal id -> heading key (else by postcode)"
+    assign: list[AssignIn] = Field(
+        default_factory=list,
+        max_length=500,
+        description="proposals the city puts in a heading (else by postcode)",
     )
 
 

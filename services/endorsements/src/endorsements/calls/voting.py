@@ -113,7 +113,8 @@ async def set_ballot(mongo: Mongo, principal: Principal, call_id: str, body: Bal
             raise DomainError("ballots_cast", 409, "ballots were checked out: the rule can no longer change")
         proposals = await calls.proposals_of(tx, call_id)
         try:
-            setup = parse_setup(body.model_dump(), int(c["budget"]), [p["_id"] for p in proposals])
+            raw = {**body.model_dump(), "assign": {a.proposal_id: a.heading for a in body.assign}}
+            setup = parse_setup(raw, int(c["budget"]), [p["_id"] for p in proposals])
         except BallotRuleError as exc:
             raise DomainError("bad_ballot_rule", 422, str(exc)) from exc
         return CallOut.of(await calls.calls.patch(tx, call_id, {"ballot": setup.as_dict()}))
