@@ -174,6 +174,7 @@ def test_ledger_splits_tips_and_refunds_project_money_first() -> None:
         "match_received": 0,
         "charged": 2_500,
         "refunded": 2_500,
+        "disputed": 0,
         "raised": 0,
         "platform_fees": 0,
         "stripe_fees": 0,

@@ -13,7 +13,16 @@ from servicekit.idempotency import Idempotency
 from servicekit.jobs import every
 from servicekit.logging import get_logger
 
-from . import api_ledger, api_payouts, api_pledges, api_receipts, api_subscriptions, api_webhooks, handlers
+from . import (
+    api_ledger,
+    api_payouts,
+    api_pledges,
+    api_receipts,
+    api_refunds,
+    api_subscriptions,
+    api_webhooks,
+    handlers,
+)
 from .accounts import AccountErasures
 from .charging import Charger
 from .city_dues import api as api_city_dues
@@ -21,12 +30,14 @@ from .city_dues import handlers as city_dues_handlers
 from .city_dues.store import COLLECTIONS as DUE_COLLECTIONS
 from .city_dues.store import INDEXES as DUE_INDEXES
 from .city_dues.usecases import CityDues
+from .disputes import Disputes
 from .ledger import LedgerBook
 from .payouts import Payouts
 from .pledges import PledgeBook
 from .receipts import Receipts
 from .receipts_store import COLLECTIONS as RECEIPT_COLLECTIONS
 from .receipts_store import INDEXES as RECEIPT_INDEXES
+from .refunds import Refunds
 from .settings import Settings
 from .store import COLLECTIONS, INDEXES, Store
 from .stripe_api import StripeApi
@@ -45,7 +56,9 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.provide(LedgerBook(book))
     ctx.provide(Charger(book))
     payouts = ctx.provide(Payouts(book))
-    ctx.provide(StripeWebhooks(settings, book, subscriptions, payouts))
+    disputes = ctx.provide(Disputes(book, payouts))
+    ctx.provide(Refunds(book))
+    ctx.provide(StripeWebhooks(settings, book, subscriptions, payouts, disputes))
     ctx.provide(AccountErasures(book))
     ctx.provide(CityDues(book))
     ctx.provide(Receipts(book))
@@ -106,6 +119,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_ledger.router,
             api_subscriptions.router,
             api_payouts.router,
+            api_refunds.router,
             api_receipts.router,
             api_city_dues.router,
             api_webhooks.router,

@@ -386,6 +386,8 @@ class LedgerEntry:
         "stripe_fee",
         "transfer",
         "transfer_reversal",
+        "dispute_withdrawn",
+        "dispute_reinstated",
     ]
     amount: int  # signed minor units: money in is positive
     currency: str
@@ -476,6 +478,45 @@ def refund_entries(
     return entries
 
 
+DISPUTE_KINDS = ("dispute_withdrawn", "dispute_reinstated")
+# Stripe's dispute statuses while the bank has not decided (the payout waits meanwhile).
+DISPUTE_OPEN = frozenset({"warning_needs_response", "needs_response", "under_review", "warning_under_review"})
+
+
+def dispute_entries(
+    campaign_id: str,
+    pledge_id: str,
+    dispute_id: str,
+    amount: int,
+    project_balance: int,
+    currency: str,
+    withdrawn: list[dict[str, Any]],
+    won: bool,
+) -> list[LedgerEntry]:
+    """A dispute's money: withdrawn when it opens (split like a refund: the project's share
+    first, then the tip), given back with the same split if the bank decides for us. `withdrawn`
+    holds the dispute's withdrawal entries already journaled (their split is kept)."""
+    entries: list[LedgerEntry] = []
+    if not withdrawn:
+        for e in refund_entries(campaign_id, pledge_id, dispute_id, amount, project_balance, currency):
+            entries.append(
+                LedgerEntry(
+                    f"dispute:{dispute_id}:withdrawn:{e.account}", campaign_id, pledge_id, e.account,
+                    "dispute_withdrawn", e.amount, currency, dispute_id,
+                )
+            )  # fmt: skip
+        withdrawn = [e.doc() for e in entries]
+    if won:
+        for w in withdrawn:
+            entries.append(
+                LedgerEntry(
+                    f"dispute:{dispute_id}:reinstated:{w['account']}", campaign_id, pledge_id, w["account"],
+                    "dispute_reinstated", -w["amount"], currency, dispute_id,
+                )
+            )  # fmt: skip
+    return entries
+
+
 def match_entry(
     kind: Literal["match_applied", "match_released", "match_committed", "match_canceled"],
     ref: str,
@@ -498,6 +539,10 @@ def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
         "match_received": -sum(e["amount"] for e in entries if e["kind"] == "match_received"),
         "charged": sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "charge"),
         "refunded": -sum(e["amount"] for e in entries if e["account"] == "project" and e["kind"] == "refund"),
+        # What open or lost disputes took back (the project's share; a won one nets to zero).
+        "disputed": -sum(
+            e["amount"] for e in entries if e["account"] == "project" and e["kind"] in DISPUTE_KINDS
+        ),
         "raised": raised,
         "platform_fees": sum(e["amount"] for e in entries if e["account"] == "platform"),
         # Stripe's fees on the project's charges (recorded when a payout is computed: payouts.py)
@@ -511,10 +556,12 @@ def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class MoneyView:
-    """Per pledge: gross money taken and given back (both accounts)."""
+    """Per pledge: gross money taken and given back (both accounts); `disputed`, what disputes
+    hold back net of those won."""
 
     charged: int = 0
     refunded: int = 0
+    disputed: int = 0
 
 
 def journal_by_pledge(entries: list[dict[str, Any]]) -> dict[str, MoneyView]:
@@ -523,10 +570,12 @@ def journal_by_pledge(entries: list[dict[str, Any]]) -> dict[str, MoneyView]:
         if e["account"] not in ("project", "platform"):
             continue  # match funding is the city's money, not a Stripe movement of a pledge
         view = out.get(e["pledge_id"], MoneyView())
-        if e["amount"] >= 0:
-            view = MoneyView(view.charged + e["amount"], view.refunded)
+        if e["kind"] in DISPUTE_KINDS:
+            view = MoneyView(view.charged, view.refunded, view.disputed - e["amount"])
+        elif e["amount"] >= 0:
+            view = MoneyView(view.charged + e["amount"], view.refunded, view.disputed)
         else:
-            view = MoneyView(view.charged, view.refunded - e["amount"])
+            view = MoneyView(view.charged, view.refunded - e["amount"], view.disputed)
         out[e["pledge_id"]] = view
     return out
 
@@ -536,7 +585,7 @@ def reconcile(journal: dict[str, MoneyView], stripe: dict[str, MoneyView]) -> li
     differences = []
     for pledge_id in sorted(set(journal) | set(stripe)):
         ours, theirs = journal.get(pledge_id, MoneyView()), stripe.get(pledge_id, MoneyView())
-        for field in ("charged", "refunded"):
+        for field in ("charged", "refunded", "disputed"):
             if getattr(ours, field) != getattr(theirs, field):
                 differences.append(
                     {

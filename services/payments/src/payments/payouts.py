@@ -303,9 +303,8 @@ class Payouts:
             except rules.PayoutRefused as exc:
                 raise DomainError(exc.code, 409, str(exc)) from exc
             if doc.get("hold_reason"):
-                raise DomainError(
-                    str(doc["hold_reason"]), 409, "a permit the project needs is not granted yet"
-                )
+                reason = str(doc["hold_reason"])
+                raise DomainError(reason, 409, rules.HOLD_MESSAGES.get(reason, "the payout is held"))
             extra: dict[str, Any] = {f"{action}d_by" if action == "approve" else "retried_by": admin.sub}
             if action == "retry":
                 extra.update(attempt=doc.get("attempt", 1) + 1, failure_reason=None, transfer_id=None)
@@ -351,7 +350,7 @@ class Payouts:
         if campaign is not None and campaign.get("status") == "canceled":
             return None  # the campaign.* handler fails it (_cancel_unpaid)
         if rules.hold_reason(await self.store.campaign(payout["campaign_id"])) is not None:
-            return None  # a permit was declared after the approval: no money moves until granted
+            return None  # a permit declared, or a dispute opened, after the approval: held
         account = await self.store.connected_account(payout["owner_id"])
         if account is None or account.get("status") != rules.READY:
             return None

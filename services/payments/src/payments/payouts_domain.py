@@ -69,12 +69,30 @@ UNSETTLED_PLEDGES = frozenset(
 # Why a pending payout waits before an admin may approve it: a permit the project needs (declared
 # by its owner or the labelling city, campaigns' `permits_pending`) is not granted yet.
 PERMIT_PENDING = "permit_pending"
+CAMPAIGN_REFUNDED = "campaign_refunded"
+DISPUTE_OPEN = "dispute_open"
 
 
 def hold_reason(campaign: dict[str, Any] | None) -> str | None:
-    """The hold on a campaign's payouts from payments' projection of it, or None."""
+    """The hold on a campaign's payouts from payments' projection of it, or None: a permit not
+    granted, every backer refunded by an admin (refunds.py), a dispute open (disputes.py)."""
+    if campaign is None:
+        return None
     # Truthiness, not `is True`: nx-27017's top-level $set stores a boolean as 1 (store.py).
-    return PERMIT_PENDING if campaign is not None and bool(campaign.get("permits_pending")) else None
+    if bool(campaign.get("permits_pending")):
+        return PERMIT_PENDING
+    if campaign.get("refunded_all_at"):
+        return CAMPAIGN_REFUNDED
+    if int(campaign.get("disputes_open") or 0) > 0:
+        return DISPUTE_OPEN
+    return None
+
+
+HOLD_MESSAGES = {
+    PERMIT_PENDING: "a permit the project needs is not granted yet",
+    CAMPAIGN_REFUNDED: "an admin refunded every backer of this campaign: nothing is paid out",
+    DISPUTE_OPEN: "a backer's bank disputes a payment to this campaign: the payout waits for its decision",
+}
 
 
 class PayoutRefused(ValueError):

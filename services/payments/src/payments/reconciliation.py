@@ -1,7 +1,7 @@
 """The reconciliation check: does the journal agree with Stripe's objects?
 
-For every pledge of a campaign, the money Stripe says its PaymentIntents took (succeeded) and
-gave back (refunds) is compared with the journal's entries. Used by
+For every pledge of a campaign, the money Stripe says its PaymentIntents took (succeeded), gave
+back (refunds) and had withdrawn by disputes not won is compared with the journal's entries. Used by
 `GET /campaigns/{id}/reconciliation` and by ops from a shell:
 
     python -m payments.reconciliation cmp_... [cmp_...]   # exit status 1 if anything differs
@@ -39,14 +39,20 @@ async def reconcile_campaign(book: PledgeBook, campaign_id: str) -> Reconciliati
     theirs: dict[str, domain.MoneyView] = {}
     pledges = await book.store.pledges_of_campaign(campaign_id)
     for pledge in pledges:
-        charged = refunded = 0
+        charged = refunded = disputed = 0
         for intent_id in pledge.get("intents", []):
             state, amount = await book.stripe.payment_intent_amount(intent_id)
             if state.status == "succeeded":
                 charged += amount
                 refunded += sum(a for _, a in await book.stripe.refunds_of(intent_id))
-        if charged or refunded:
-            theirs[pledge["_id"]] = domain.MoneyView(charged, refunded)
+                # A dispute holds its money back until won (open or lost: withdrawn).
+                disputed += sum(
+                    int(d["amount"])
+                    for d in await book.stripe.disputes_of(intent_id)
+                    if d.get("status") != "won"
+                )
+        if charged or refunded or disputed:
+            theirs[pledge["_id"]] = domain.MoneyView(charged, refunded, disputed)
     differences = domain.reconcile(journal, theirs)
     return Reconciliation(campaign_id, not differences, len(pledges), differences)
 

@@ -45,6 +45,7 @@ COLLECTIONS = [
     "connected_accounts",
     "payouts",
     PAYOUT_CHECKS,
+    "disputes",
 ]
 INDEXES = [
     Index("pledges", [("backer_id", 1), ("created_at", -1)]),
@@ -64,6 +65,8 @@ INDEXES = [
     Index("payouts", [("status", 1), ("updated_ms", 1)]),
     Index("payouts", [("transfer_id", 1)]),
     Index(PAYOUT_CHECKS, [("status", 1), ("due_ms", 1)]),
+    Index("disputes", [("campaign_id", 1), ("status", 1)]),
+    Index("disputes", [("open", 1), ("created_ms", -1)]),
 ]
 
 
@@ -321,3 +324,29 @@ class Store:
     async def due_payout_checks(self, now_ms: int, limit: int = 50) -> list[Doc]:
         cursor = self.db[PAYOUT_CHECKS].find({"status": "due", "due_ms": {"$lte": now_ms}})
         return await cursor.sort([("due_ms", 1)]).limit(limit).to_list()
+
+    # -- disputes (disputes.py) -----------------------------------------------------------------
+
+    async def dispute(self, dispute_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db.disputes.find_one({"_id": dispute_id}, session=_session(tx))
+
+    async def save_dispute(self, tx: Tx, dispute_id: str, fields: Doc) -> None:
+        if await self.dispute(dispute_id, tx) is None:
+            await self._insert(tx, "disputes", {"_id": dispute_id, **fields})
+        else:
+            await self._update(tx, "disputes", {"_id": dispute_id}, fields)
+
+    async def open_disputes_of_campaign(self, tx: Tx, campaign_id: str) -> list[Doc]:
+        return await tx.db.disputes.find(
+            {"campaign_id": campaign_id, "open": 1}, session=tx.session
+        ).to_list()
+
+    async def disputes_listing(self, open_only: bool, limit: int) -> list[Doc]:
+        match: Doc = {"open": 1} if open_only else {}
+        return await self.db.disputes.find(match).sort([("created_ms", -1)]).limit(limit).to_list()
+
+    async def payouts_not_left(self, tx: Tx, campaign_id: str) -> list[Doc]:
+        """The campaign's payouts whose money has not left (pending, approved)."""
+        return await tx.db.payouts.find(
+            {"campaign_id": campaign_id, "status": {"$in": ["pending", "approved"]}}, session=tx.session
+        ).to_list()

@@ -140,11 +140,22 @@ class StripeApi:
         intent = await self.v1.payment_intents.retrieve_async(intent_id)
         return payment_intent_state(intent), int(intent.amount)
 
-    async def refund(self, payment_intent: str, metadata: dict[str, str], key: str) -> tuple[str, int]:
-        refund = await self.v1.refunds.create_async(
-            params={"payment_intent": payment_intent, "metadata": metadata}, options=self.opts(key)
-        )
+    async def refund(
+        self, payment_intent: str, metadata: dict[str, str], key: str, amount: int | None = None
+    ) -> tuple[str, int]:
+        """Without `amount`: what is left of the payment (Stripe; localstripe refunds it all)."""
+        params: dict[str, Any] = {"payment_intent": payment_intent, "metadata": metadata}
+        if amount is not None:
+            params["amount"] = amount
+        refund = await self.v1.refunds.create_async(params=params, options=self.opts(key))  # type: ignore[arg-type]
         return refund.id, int(refund.amount)
+
+    async def dispute(self, dispute_id: str) -> dict[str, Any]:
+        return plain(await self.v1.disputes.retrieve_async(dispute_id))
+
+    async def disputes_of(self, payment_intent: str) -> list[dict[str, Any]]:
+        listing = await self.v1.disputes.list_async(params={"payment_intent": payment_intent, "limit": 100})
+        return [plain(d) for d in listing.data]
 
     async def refunds_of(self, payment_intent: str) -> list[tuple[str, int]]:
         listing = await self.v1.refunds.list_async(params={"payment_intent": payment_intent, "limit": 100})

@@ -22,6 +22,7 @@ from servicekit.jobs import WorkQueue
 from servicekit.mongo import Tx, utcnow
 
 from .city_dues.usecases import CityDues
+from .disputes import Disputes
 from .metrics import WEBHOOKS
 from .payouts import Payouts
 from .pledges import PledgeBook
@@ -36,9 +37,15 @@ BACKOFF_S = (2, 4, 8, 16, 32, 64, 128, 256, 300)
 
 class StripeWebhooks:
     def __init__(
-        self, settings: Settings, book: PledgeBook, subscriptions: CitySubscriptions, payouts: Payouts
+        self,
+        settings: Settings,
+        book: PledgeBook,
+        subscriptions: CitySubscriptions,
+        payouts: Payouts,
+        disputes: Disputes,
     ) -> None:
         self.settings = settings
+        self.disputes = disputes
         self.book = book
         self.subscriptions = subscriptions
         self.payouts = payouts
@@ -145,6 +152,9 @@ class StripeWebhooks:
                 return False
             await self.book.record_refunds_of(pledge)
             return True
+        # Disputes (disputes.py): created, funds_withdrawn, updated, funds_reinstated, closed.
+        if event_type.startswith("charge.dispute.") and isinstance(obj.get("id"), str):
+            return await self.disputes.changed(obj["id"])
         due_id = (obj.get("metadata") or {}).get("city_due_id")
         if event_type.startswith("invoice.") and isinstance(due_id, str) and isinstance(obj.get("id"), str):
             return await CityDues(self.book).invoice_changed(obj["id"], due_id)

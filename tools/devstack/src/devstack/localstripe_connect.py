@@ -36,7 +36,7 @@ from localstripe.errors import UserError
 from localstripe.resources import Event, StripeObject, random_id, store, try_convert_to_bool
 from localstripe.webhooks import schedule_webhook
 
-from devstack import localstripe_invoices
+from devstack import localstripe_disputes, localstripe_invoices
 
 ONBOARDING_PATH = "/connect/onboarding/"
 ACCOUNT_LINK_TTL_S = 300  # Stripe's account links expire after five minutes
@@ -615,6 +615,7 @@ def main() -> None:
     """The same command line as `localstripe` (`--port`, `--from-scratch`), with Connect."""
     install()
     localstripe_invoices.install()  # one-off invoices (cities' match dues)
+    localstripe_disputes.install()  # disputes on charges (refunds and disputes)
     sys.argv[0] = "localstripe"
     server.start()
 

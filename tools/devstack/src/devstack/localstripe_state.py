@@ -22,7 +22,7 @@ from typing import Any
 
 from localstripe import resources, server, webhooks
 
-from devstack import localstripe_connect, localstripe_invoices
+from devstack import localstripe_connect, localstripe_disputes, localstripe_invoices
 
 
 def install(path: Path) -> None:
@@ -67,6 +67,7 @@ def main() -> None:
     install(Path(args.state))
     localstripe_connect.install()  # accounts, account links, transfers (payouts)
     localstripe_invoices.install()  # one-off invoices (cities' match dues)
+    localstripe_disputes.install()  # disputes on charges (refunds and disputes)
     sys.argv = ["localstripe", "--port", str(args.port)]  # without --from-scratch: load the state
     server.start()
 
