@@ -23,7 +23,9 @@ async def _paid_pledge(payments: Any, campaign_id: str, backer: str, amount: int
     body = {"campaign_id": campaign_id, "amount": amount, "currency": "EUR", "tip": tip}
     key = {"Idempotency-Key": f"idem-{uuid.uuid4().hex}"}
     async with payments.client() as client:
-        r = await client.post("/pledges", json=body, headers={**payments.auth(backer), **key})
+        r = await client.post(
+            "/pledges", json=body, headers={**payments.auth(backer, email_verified=True), **key}
+        )
         assert r.status_code == 201, r.text
     confirmed = await payments.checkout(r.json(), payments.good_card, payments.auth(backer))
     assert confirmed["status"] == "succeeded", confirmed
