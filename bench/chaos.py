@@ -12,8 +12,8 @@ Parameters:
   --faults LIST     the fault schedule, injected in this order, one every --fault-gap seconds,
                     for --rounds rounds, while the pledges are made and the campaigns close:
                       kill      SIGKILL one replica of a service (supervisord restarts it);
-                                and a payments replica once more while the all-or-nothing
-                                campaigns close and their pledges are charged
+                                and both payments replicas once more as soon as one of them
+                                is charging an all-or-nothing pledge (a charge cut short)
                       cut       cut a service's broker connection (servicekit's CuttableProxy
                                 between it and RabbitMQ) for --cut-s seconds
                       webhooks  Stripe's webhooks (localstripe delivers them to a relay of
@@ -177,7 +177,7 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def text(self) -> str:
-        faults = collections.Counter(f.split(" ", 1)[0] for f in self.faults)
+        faults = collections.Counter(f.split(" ", 1)[0].rstrip(":") for f in self.faults)
         lines = [
             "== chaos run ==",
             f"pledges: {self.pledges_made} made of {self.pledges_planned} planned"
@@ -273,7 +273,6 @@ class Chaos:
         self.published: list[tuple[str, str, str]] = []  # (event id, routing key, municipality) as seen
         self.redeliveries: list[asyncio.Task[None]] = []
         self.exits = contextlib.AsyncExitStack()
-        self.busy = True  # the fault schedule keeps going while pledges are made and campaigns close
 
     # -- the stack --------------------------------------------------------------------------------
 
@@ -324,6 +323,8 @@ class Chaos:
         await self.stripe_proxy.start()
         args = ["--replicas", ",".join(f"{s}=2" for s in REPLICATED), "--environment", "test",
                 "--env", "DEADLINE_TICK_S=1", "--env", "OUTBOX_POLL_INTERVAL_S=0.2",
+                # A charge cut short by a kill is taken up again within the run (default 10 min).
+                "--env", "STUCK_CLAIM_AFTER_S=30",
                 "--stripe-via", f"payments=http://127.0.0.1:{self.stripe_proxy.port}",
                 "--env", f"STRIPE_LOCAL_WEBHOOK_URL={self.bench_url}/stripe"]  # fmt: skip
         for service, proxy in self.broker_proxies.items():
@@ -510,13 +511,11 @@ class Chaos:
     # -- faults -------------------------------------------------------------------------------------
 
     async def schedule(self) -> None:
-        for round_ in range(self.o.rounds):
+        for _ in range(self.o.rounds):
             for kind in self.o.faults:
                 await asyncio.sleep(self.o.fault_gap_s / 2)
                 await self.inject(kind)
                 await asyncio.sleep(self.o.fault_gap_s / 2)
-            if round_ + 1 < self.o.rounds and not self.busy:
-                break
 
     async def inject(self, kind: str, service: str | None = None, when: str = "") -> None:
         at = f"{time.monotonic() - self.t0:.0f}s" + (f", {when}" if when else "")
@@ -551,6 +550,33 @@ class Chaos:
             self.redeliveries.append(asyncio.create_task(self.redeliver(events)))
         else:
             raise SystemExit(f"--faults: unknown fault {kind!r} (one of {', '.join(FAULTS)})")
+
+    async def kill_while_charging(self) -> None:
+        """Both payments replicas SIGKILLed as soon as one of them has claimed an all-or-nothing
+        pledge to charge it (its datastore says `charging`), so a charge is cut short for sure."""
+        assert self.run is not None
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            f"mongodb://127.0.0.1:{self.ports.mongo('payments')}/?directConnection=true"
+        )
+        ours = [c.id for c in self.campaigns]
+        # Asked first: supervisorctl takes a second, a charge less.
+        pids = [await asyncio.to_thread(self.run.pid, f"services:payments-{i}") for i in (1, 2)]
+        deadline, seen = time.monotonic() + 60, 0
+        try:
+            while time.monotonic() < deadline and not seen:
+                seen = await client.payments.pledges.count_documents(
+                    {"campaign_id": {"$in": ours}, "status": {"$eq": "charging"}}
+                )
+                await asyncio.sleep(0.05)
+        finally:
+            await client.close()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        at = f"{time.monotonic() - self.t0:.0f}s"
+        what = f"{seen} pledge(s) being charged" if seen else "no charge seen in flight within 60 s"
+        self.report.faults.append(
+            f"kill services:payments-1,2 (pids {pids}) at {at}, while the campaigns close: {what}"
+        )
 
     async def stripe_events(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -649,11 +675,9 @@ class Chaos:
         mongo = f"mongodb://127.0.0.1:{self.ports.mongo('campaigns')}/?directConnection=true"
         for c in self.campaigns:
             await asyncio.to_thread(move_deadline_to_the_past, mongo, self.var / "run" / "locks", c.id)
-        if "kill" in self.o.faults:  # payments charging the all-or-nothing pledges, killed
-            await asyncio.sleep(1.5)
-            await self.inject("kill", service="payments", when="while the campaigns close")
+        if "kill" in self.o.faults:
+            await self.kill_while_charging()
         await self.until_closed()
-        self.busy = False
         await faults
         await asyncio.gather(*self.redeliveries)
         await asyncio.gather(*self.relays)
