@@ -4,7 +4,7 @@ read one's own pledges and receipts."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,31 @@ from .deps import Pledges
 from .pledges import setup_open
 
 router = APIRouter(tags=["pledges"])
+
+
+class RefundFallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["refund"]
+
+
+class CityPoolFallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["city_pool"]
+    municipality: str = Field(min_length=1, max_length=100)
+
+
+class CampaignFallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["campaign"]
+    campaign_id: str = Field(min_length=1, max_length=100)
+
+
+class FallbackOut(BaseModel):
+    kind: Literal["refund", "city_pool", "campaign"]
+    campaign_id: str | None = None
+    municipality: str | None = None
+    consent_version: str | None = None
+    consented_at: datetime | None = None
 
 
 class PledgeIn(BaseModel):
@@ -45,6 +70,12 @@ class PledgeIn(BaseModel):
     tip: int = Field(default=0, ge=0, le=1_000_000, description="optional tip to the platform, minor units")
     public_name: str | None = Field(default=None, min_length=1, max_length=80)
     anonymous: bool = False
+    # What happens if the campaign fails or is canceled (README, "If a campaign fails: the
+    # backer's choice"); anything but a refund needs the backer's consent.
+    fallback: Annotated[RefundFallback | CityPoolFallback | CampaignFallback, Field(discriminator="kind")] = (
+        RefundFallback(kind="refund")
+    )
+    fallback_consent: bool = False
 
 
 class ReceiptOut(BaseModel):
@@ -100,6 +131,10 @@ class PledgeOut(BaseModel):
     retry_until: datetime | None = None
     failure_reason: str | None = None
     receipt: ReceiptOut | None = None
+    fallback: FallbackOut = FallbackOut(kind="refund")
+    # The pledge this one was moved from (its campaign ended), or the one it was moved to.
+    fallback_of: str | None = None
+    fallback_pledge_id: str | None = None
 
 
 class PledgePage(BaseModel):
@@ -122,6 +157,7 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
         )
     retry_until = when(doc.get("retry_until"))
     action = domain.next_action(doc["status"], setup_open(doc), retry_until, utcnow())
+    choice = doc.get("fallback") or {"kind": "refund"}
     confirming = action in ("confirm_card_setup", "confirm_card_payment")
     return PledgeOut(
         id=doc["_id"],
@@ -140,6 +176,9 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
         retry_until=retry_until,
         failure_reason=doc.get("failure_reason"),
         receipt=receipt,
+        fallback=FallbackOut(**{k: when(v) if k == "consented_at" else v for k, v in choice.items()}),
+        fallback_of=doc.get("fallback_of"),
+        fallback_pledge_id=doc.get("fallback_pledge_id"),
     )
 
 

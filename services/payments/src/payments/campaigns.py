@@ -10,7 +10,7 @@ from typing import Any
 from servicekit.bus import PermanentError
 from servicekit.mongo import Tx, utcnow
 
-from . import domain
+from . import domain, fallback
 from .store import Doc, Store
 
 # permits_pending: a permit the project needs is not granted yet; its payouts wait (payouts.py).
@@ -61,6 +61,8 @@ async def _follow(tx: Tx, store: Store, pledge: Doc, outcome: str, reason: str |
     nothing left to move."""
     move = domain.outcome_move(outcome, pledge["funding_model"], pledge["status"], reason)
     if move is None:
+        return
+    if await fallback.release_or_repledge(tx, store, pledge, move, outcome):
         return
     moved = await store.move_pledge(
         tx, pledge["_id"], [pledge["status"]], move.status, refund_reason=move.refund_reason

@@ -25,7 +25,7 @@ from servicekit.logging import get_logger
 from servicekit.mongo import Mongo, Tx, utcnow
 from servicekit.mongo import as_utc as when
 
-from . import domain
+from . import domain, fallback
 from .campaigns import follow_ended_campaign
 from .domain import IntentState
 from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
@@ -116,6 +116,7 @@ class PledgeBook:
                 raise DomainError(
                     "tip_out_of_range", 422, f"tip must be at most {self.settings.tip_max_amount}"
                 )
+            choice = await fallback.checked_choice(self.store, campaign, body, utcnow())
             pledge_id = domain.pledge_id_for(principal.sub, key)
             metadata = {
                 "pledge_id": pledge_id,
@@ -138,6 +139,7 @@ class PledgeBook:
                 si.client_secret or "",
                 utcnow(),
             )
+            pledge["fallback"] = choice
 
             async def write(tx: Tx) -> Doc:
                 existing = await self.store.pledge(pledge_id, tx)

@@ -1,0 +1,79 @@
+"""The backer-chosen fallback, the use cases (rules: fallback_domain.py): the choice checked at
+checkout, and honoured inside the transaction that applies a campaign's outcome to a pledge
+(campaigns._follow), so the original pledge's release and the new pledge are one write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from servicekit.errors import DomainError
+from servicekit.mongo import Tx, utcnow
+
+from . import domain, fallback_domain
+from .fallback_domain import FallbackCampaign
+from .store import Doc, Store
+
+
+def campaign_of(doc: Doc | None) -> FallbackCampaign | None:
+    if doc is None:
+        return None
+    return FallbackCampaign(
+        doc["_id"],
+        doc.get("status", ""),
+        doc.get("currency", ""),
+        doc.get("funding_model", ""),
+        doc.get("municipality"),
+    )
+
+
+async def checked_choice(store: Store, campaign: Doc, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The fallback to store on a new pledge to `campaign`, or a 422 naming the field."""
+    choice = body.get("fallback")
+    target = None
+    if choice and choice.get("kind") == "campaign":
+        target = campaign_of(await store.campaign(str(choice.get("campaign_id", ""))))
+    own = campaign_of(campaign)
+    assert own is not None
+    try:
+        return fallback_domain.check_choice(choice, bool(body.get("fallback_consent")), own, target, now)
+    except domain.PledgeRejected as exc:
+        raise DomainError(exc.code, 422, str(exc)) from exc
+
+
+async def release_or_repledge(
+    tx: Tx, store: Store, pledge: Doc, move: domain.OutcomeMove, outcome: str
+) -> bool:
+    """Honour a `campaign` fallback instead of a plain release: the original pledge is released
+    (its campaign's totals drop: pledge.released) and a new pledge of the same amount with the
+    same card is written on the target. Returns False when the move applies as it is."""
+    choice = pledge.get("fallback") or fallback_domain.REFUND
+    if choice.get("kind") != "campaign":
+        return False
+    target = campaign_of(await store.campaign(str(choice.get("campaign_id")), tx))
+    if not fallback_domain.repledges(move, pledge, target):
+        return False
+    assert target is not None
+    now = utcnow()
+    new = fallback_domain.fallback_pledge(pledge, target, now)
+    moved = await store.move_pledge(
+        tx,
+        pledge["_id"],
+        [pledge["status"]],
+        domain.RELEASED,
+        refund_reason=move.refund_reason,
+        fallback_pledge_id=new["_id"],
+    )
+    if moved is None:
+        return True  # a redelivery or a worker got there first: nothing left to move
+    tx.emit(
+        "pledge.released",
+        pledge["_id"],
+        domain.event_data(pledge, reason=f"campaign {outcome}; moved to {target.id} as the backer chose"),
+    )
+    if await store.pledge(new["_id"], tx) is None:
+        await store.insert_pledge(tx, new)
+        if new["status"] == domain.AUTHORIZED:
+            tx.emit("pledge.authorized", new["_id"], domain.event_data(new))
+        # A charge-due pledge tells campaigns once it is paid (payment.succeeded, charging.py).
+    return True
