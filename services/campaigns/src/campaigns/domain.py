@@ -258,11 +258,12 @@ def closing_action(campaign: dict[str, Any]) -> str:
 
 
 def counted_toward_goal(totals: dict[str, Any]) -> int:
-    """Money raised or pledged, the match that counts, and in-kind help the owner declared as
-    counting at a declared value, once delivered (shown apart from money everywhere)."""
+    """Money raised or pledged, the match that counts (given, or pledged by an instant
+    commitment on the authorised pledges of an all-or-nothing campaign), and in-kind help the
+    owner declared as counting at a declared value, once delivered (shown apart from money)."""
     return (
         int(totals.get("raised", 0)) + int(totals.get("pledged", 0)) + int(totals.get("matched_counted", 0))
-        + int(totals.get("in_kind_counted", 0))
+        + int(totals.get("match_pledged", 0)) + int(totals.get("in_kind_counted", 0))
     )  # fmt: skip
 
 

@@ -11,6 +11,12 @@ Record shapes (what funding.py stores):
                amount}, released_amount?, canceled_amount?, canceled: bool, award?}
   in_kind     {_id: offer_id, value, counts_toward_goal: bool, delivered: bool}: help a neighbour
                gave against a need with a declared value, once its owner confirmed the delivery
+
+`match_pledged` is not one record's contribution: on an all-or-nothing campaign an instant
+commitment gives nothing before success (the pledges are not money yet), yet what it would give
+the pledges still authorised counts toward the goal, like the pledges themselves. It is derived
+from the campaign's outstanding pledges and its commitments' terms together (`match_pledged`),
+so the use cases compute it again whenever a pledge or a commitment changes.
 """
 
 from __future__ import annotations
@@ -63,13 +69,74 @@ def in_kind_value(record: dict[str, Any]) -> tuple[int, int]:
     return value, value if bool(record.get("counts_toward_goal")) else 0
 
 
+def _ratio_hundredths(rule: dict[str, Any]) -> int:
+    """The rule's ratio in hundredths (100 = 1:1), as endorsements stores it (at most two
+    decimals); a ratio that is missing or not a number matches nothing here."""
+    try:
+        return max(0, round(float(rule.get("ratio", 0)) * 100))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _match_of_one(rule: dict[str, Any], amount: int) -> int:
+    """What one contribution yields under the ratio (floored) and the per-contribution cap."""
+    value = amount * _ratio_hundredths(rule) // 100
+    cap = rule.get("cap_per_contribution")
+    return min(value, int(cap)) if cap else value
+
+
+def pledged_match_of(commitment: dict[str, Any], pledges: Iterable[dict[str, Any]]) -> int:
+    """What one instant commitment would give the outstanding pledges of an all-or-nothing
+    campaign if they were charged now: the ratio and the per-contribution cap on each pledge, at
+    most `max_contributions_per_backer` pledges of one backer (their largest, then by id, so that
+    the answer does not depend on the order the events came in), nothing unless the pledges come
+    from `min_backers` distinct backers, and never more than is left of the commitment.
+
+    It is an estimate: at success endorsements matches the charges first come, first served,
+    and this is replaced by what it actually gives (`matched`) as the charges are matched."""
+    rule = commitment.get("rule") or {}
+    if (
+        rule.get("condition") != "instant"
+        or bool(commitment.get("canceled"))
+        or not bool(commitment.get("counts_toward_goal"))
+    ):
+        return 0
+    by_backer: dict[str, list[tuple[int, str]]] = {}
+    for pledge in pledges:
+        amount = pledge_outstanding(pledge)
+        if amount > 0:
+            by_backer.setdefault(str(pledge.get("backer_id")), []).append((amount, str(pledge["_id"])))
+    if len(by_backer) < int(rule.get("min_backers") or 0):
+        return 0
+    per_backer = int(rule.get("max_contributions_per_backer") or 0)
+    matched = 0
+    for items in by_backer.values():
+        items.sort(key=lambda item: (-item[0], item[1]))
+        for amount, _ in items[:per_backer] if per_backer else items:
+            matched += _match_of_one(rule, amount)
+    left = max(0, int(commitment.get("max_amount", 0)) - commitment_given(commitment))
+    return min(matched, left)
+
+
+def match_pledged(
+    funding_model: str, commitments: Iterable[dict[str, Any]], pledges: Iterable[dict[str, Any]]
+) -> int:
+    """The pledged match of a campaign: only all-or-nothing campaigns have pledges to match."""
+    if funding_model != "all_or_nothing":
+        return 0
+    outstanding = [p for p in pledges if pledge_outstanding(p) > 0]
+    return sum(pledged_match_of(c, outstanding) for c in commitments) if outstanding else 0
+
+
 def totals(
     pledges: Iterable[dict[str, Any]],
     payments: Iterable[dict[str, Any]],
     refunds: Iterable[dict[str, Any]],
     commitments: Iterable[dict[str, Any]],
     in_kind: Iterable[dict[str, Any]] = (),
+    funding_model: str = "keep_it_all",
 ) -> dict[str, int]:
+    pledges, commitments = list(pledges), list(commitments)
     refunds_by_payment: dict[str, list[dict[str, Any]]] = {}
     for refund in refunds:
         refunds_by_payment.setdefault(refund["payment_id"], []).append(refund)
@@ -105,6 +172,7 @@ def totals(
         "matched": matched,
         "matched_counted": matched_counted,
         "match_promised": match_promised,
+        "match_pledged": match_pledged(funding_model, commitments, pledges),
         "in_kind_delivered": in_kind_delivered,
         "in_kind_counted": in_kind_counted,
         "backers_count": len(backers),

@@ -51,18 +51,25 @@ async def apply_change(
     refunds_after: list[Doc] | None = None,
 ) -> None:
     """One funding record changed from `before` to `after`: move the campaign's totals (and
-    its backer count) by the difference of the record's contribution; emit goal_reached once."""
+    its backer count) by the difference of the record's contribution, derive the pledged match
+    again when a pledge or a commitment of an all-or-nothing campaign changed; emit
+    goal_reached once."""
+    if before == after and refunds_before == refunds_after:
+        return
     old = domain_funding.contribution(kind, before, refunds_before or [])
     new = domain_funding.contribution(kind, after, refunds_after or [])
     change = domain_funding.delta(old, new)
     share_change = domain_funding.backer_share(new) - domain_funding.backer_share(old)
-    if not any(change.values()):
-        return
     cid = after["campaign_id"]
     campaign = await store.campaign(cid, tx)
     if campaign is None:
         raise LookupError(f"campaign {cid} vanished")
     totals = {**domain_funding.empty_totals(), **(campaign.get("totals") or {})}
+    if kind in ("pledge", "commitment") and campaign.get("funding_model") == "all_or_nothing":
+        pledged_match = await _match_pledged(store, tx, cid)
+        change["match_pledged"] = pledged_match - totals["match_pledged"]
+    if not any(change.values()):
+        return
     for key, value in change.items():
         totals[key] += value
     if share_change and kind in ("pledge", "payment"):
@@ -76,6 +83,16 @@ async def apply_change(
         emit_snapshot(tx, "campaign.goal_reached", await save(tx, "campaigns", changed))
         return
     await save(tx, "campaigns", changed)
+
+
+async def _match_pledged(store: CampaignStore, tx: Tx, campaign_id: str) -> int:
+    """The pledged match from the campaign's records as they are in this transaction (a
+    concurrent change to another pledge conflicts on the campaign document and is retried)."""
+    commitments = await store.funding_records(tx, "commitments", campaign_id)
+    if not any((c.get("rule") or {}).get("condition") == "instant" for c in commitments):
+        return 0
+    pledges = await store.funding_records(tx, "pledges", campaign_id)
+    return domain_funding.match_pledged("all_or_nothing", commitments, pledges)
 
 
 async def _move_backer(store: CampaignStore, tx: Tx, campaign_id: str, backer_id: str, amount: int) -> int:

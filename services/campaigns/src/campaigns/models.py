@@ -166,6 +166,11 @@ class Totals(BaseModel):
     matched: int
     matched_counted: int
     match_promised: int
+    match_pledged: int = Field(
+        default=0,
+        description="all-or-nothing: what the instant matches would give the pledges still authorised "
+        "(counts toward the goal; replaced by `matched` as the charges are matched at success)",
+    )
     in_kind_delivered: int = Field(default=0, description="valued in-kind help delivered (not money)")
     in_kind_counted: int = Field(default=0, description="the part of it that counts toward the goal")
     funded: int

@@ -187,12 +187,14 @@ async def recompute_totals(tx: Tx, campaign_id: str) -> dict[str, int]:
     async def all_of(name: str) -> list[Doc]:
         return await tx.db[name].find({"campaign_id": campaign_id}, session=tx.session).to_list()
 
+    campaign = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session) or {}
     return domain_funding.totals(
         await all_of("pledges"),
         await all_of("payments"),
         await all_of("refunds"),
         await all_of("commitments"),
         await all_of("in_kind"),
+        funding_model=str(campaign.get("funding_model") or "keep_it_all"),
     )
 
 
@@ -516,6 +518,10 @@ class CampaignStore:
 
     async def refunds_of_payment(self, tx: Tx, payment_id: str) -> list[Doc]:
         return await self.db.refunds.find({"payment_id": payment_id}, session=tx.session).to_list()
+
+    async def funding_records(self, tx: Tx, collection: str, campaign_id: str) -> list[Doc]:
+        """Every record of one kind (pledges, commitments ...) of a campaign."""
+        return await self.db[collection].find({"campaign_id": campaign_id}, session=tx.session).to_list()
 
     # -- abuse reports -----------------------------------------------------------------------
 
