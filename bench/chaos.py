@@ -44,8 +44,9 @@ At the end, checked by code (each failure is a breach; exit status 1 on any):
   emails     no (recipient, Message-ID) twice in the SMTP sink
   webhooks   every public event of the city delivered to its webhook, each exactly once
   outbox     no outbox row pending in any service's datastore
-  parked     nothing parked, or each parked message parked on purpose by its handler (a reason
-             other than max_attempts, printed)
+  parked     nothing parked, or each parked message refused by its handler for a stated reason
+             (rejected_by_handler, printed); any other reason (max_attempts, contract_violation,
+             malformed_envelope, no_handler) is a breach
 It prints pledges, faults injected, events, duplicates absorbed (inbox, webhook), retries.
 """
 
@@ -872,10 +873,10 @@ class Chaos:
                 for m in await peek(channel, name.removesuffix(".dead"), 200):
                     body = m["body"] if isinstance(m["body"], dict) else {}
                     what = f"{queue}: {body.get('type')} {body.get('subject')} ({m['reason']}: {m['error']})"
-                    (breaches if m["reason"] in (None, "max_attempts") else explained).append(what)
+                    (explained if m["reason"] == "rejected_by_handler" else breaches).append(what)
         finally:
             await connection.close()
-        return [f"parked without a handler's reason: {b}" for b in breaches], explained
+        return [f"parked: {b}" for b in breaches], explained
 
     async def stripe_list(self, path: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
