@@ -164,7 +164,7 @@ def _call(method: str, url: str, who: dict[str, str], **kwargs: Any) -> Any:
 
 
 def _live_campaign(
-    gateway: str, owner: dict[str, str], admin: dict[str, str], model: str, city: str
+    gateway: str, owner: dict[str, str], admin: dict[str, str], model: str, city: str = "montreuil"
 ) -> dict[str, Any]:
     base = f"{gateway}/api/v1/campaigns/campaigns"
     campaign = _call(
