@@ -30,6 +30,7 @@ from . import (
     owner_decisions,
     pledges,
     receipts,
+    record,
     residency,
 )
 from .context import Demo
@@ -41,6 +42,7 @@ STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("ballots", ballots.run),  # the residents' ballots and the closed vote of 'Fête des quartiers 2027'
     ("campaigns", campaigns.run),
     ("labels", cities.label_run),  # the city labels projects once they exist, before the pledges it matches
+    ("record", record.run),  # the park's planks counted toward its goal and its permit, granted
     ("pledges", pledges.run),
     ("notifications", notifications.run),
     ("moderation", moderation.run),  # a returned proposal, abuse reports (one decided)
