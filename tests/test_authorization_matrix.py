@@ -176,6 +176,12 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("POST", f"{E}/calls/{call['id']}/paper-ballots", OFFICIALS,
             {"station": "Mairie", "postcode": "93100", "lines": ["prp_unknown"]}),
         row("GET", f"{E}/calls/{call['id']}/statistics", OFFICIALS),
+        # residency: how the city's residents prove it (its managers; a census is sent as
+        # text/csv, so the manager's JSON here passes authorisation and is then refused 415)
+        row("PUT", f"{E}/municipalities/{slug}/residency", {"manager"}, {"methods": ["census", "letter"]}),
+        row("PUT", f"{E}/municipalities/{slug}/residency/census", {"manager"}),
+        row("POST", f"{E}/municipalities/{slug}/residency/letters", {"manager"},
+            {"call_id": call["id"], "addresses": [{"line1": "1 rue de la Paix", "postcode": "93100"}]}),
         row("POST", f"{E}/calls/{call['id']}/selection", {"manager"}, {}, idempotent=True),
         row("POST", f"{E}/calls/{to_close['id']}/close", {"manager"}),
         # the city systems' feed
@@ -208,6 +214,10 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
             {"plan": "yearly"}, idempotent=True),
         row("POST", f"/api/v1/payments/subscriptions/sub_unknown/cancellation?municipality={slug}",
             {"manager"}, {"cancel_at_period_end": True}),
+        # payments: a holder's tax status (whether its campaigns' backers get tax receipts)
+        row("PUT", f"/api/v1/payments/holders/{owner.user_id}/tax-status", {"admin"},
+            {"eligible": True, "legal_name": "Association du Square", "registration": "W931234567",
+             "address": "3 rue des Lilas, 93100 Montreuil", "object": "Animer le square"}),
         # payments: the admins' payouts queue
         row("GET", "/api/v1/payments/payouts?status=failed", {"admin"}),
         row("POST", "/api/v1/payments/payouts/po_unknown_1/approve", {"admin"}, idempotent=True),

@@ -29,6 +29,7 @@ class World:
     city: str
     helper: Any  # offers help (an offer's author is not one of the roles)
     other_owner: Any  # owns the campaign the owner pledges to
+    call: dict[str, Any] | None = None  # the city's call for residency claims, made once
 
     async def live(self) -> dict[str, Any]:
         return await self.platform.live_campaign(
@@ -73,6 +74,47 @@ class World:
             assert made.json()["error"]["code"] == "campaign_not_found", made.text
             await asyncio.sleep(0.2)
         raise AssertionError("payments never heard of the campaign")
+
+    async def receiptable_pledge(self) -> dict[str, Any]:
+        """The owner's paid pledge to an association's campaign (eligible for tax receipts),
+        once payments' ledger holds the money (a receipt is issued for money kept)."""
+        holder = self.other_owner
+        await self.platform.call(
+            "PUT", f"/api/v1/payments/holders/{holder.user_id}/tax-status", self.platform.admin,
+            json={"eligible": True, "legal_name": "Association du Square", "registration": "W931234567",
+                  "address": "3 rue des Lilas, 93100 Montreuil", "object": "Animer le square"},
+        )  # fmt: skip
+        campaign = await self.platform.live_campaign(holder, municipality=self.city, postcode="93100")
+        pledge = await self.platform.pledge(self.people["owner"], campaign, 2_000)
+        for _ in range(100):
+            state = await self.platform.call("GET", f"{P}/{pledge['id']}/tax-receipt", self.people["owner"])
+            if state["available"]:
+                return pledge
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"the pledge never became receiptable: {state}")
+
+    async def residency_call(self) -> dict[str, Any]:
+        """A call of the city voting now, whose residents prove residency by letter or census."""
+        if self.call is None:
+            now = datetime.now(UTC)
+            E = "/api/v1/endorsements"
+            manager = self.people["official"]
+            self.call = await self.platform.call(
+                "POST", f"{E}/municipalities/{self.city}/calls", manager, 201,
+                json={"title": "Budget participatif", "budget": 500_000, "max_award": 100_000,
+                      "currency": "EUR", "submission_opens_at": (now - timedelta(days=2)).isoformat(),
+                      "submission_closes_at": (now - timedelta(days=1)).isoformat(),
+                      "vote_opens_at": (now - timedelta(hours=1)).isoformat(),
+                      "vote_closes_at": (now + timedelta(days=5)).isoformat(),
+                      "selection_mode": "vote", "winners": 1},
+            )  # fmt: skip
+            await self.platform.call(
+                "PUT",
+                f"{E}/municipalities/{self.city}/residency",
+                manager,
+                json={"methods": ["census", "letter"]},
+            )
+        return self.call
 
 
 Request = tuple[str, str, dict[str, Any] | None]
@@ -137,7 +179,55 @@ async def _retry_pledge(w: World) -> Request:
     return "POST", f"{P}/{(await w.pending_pledge())['id']}/retry", None
 
 
+async def _delivered(w: World) -> Request:
+    campaign = await w.live()
+    need = await w.need(campaign)
+    offer = await w.offer(campaign, need)
+    base = f"{C}/{campaign['id']}/needs/{need['id']}/offers/{offer['id']}"
+    await w.platform.call("POST", f"{base}/decision", w.people["owner"], json={"decision": "accept"})
+    return "POST", f"{base}/delivered", None
+
+
+async def _tax_receipt(w: World) -> Request:
+    body = {"name": "Owner Person", "address": "12 rue de Paris", "postcode": "93100", "city": "Montreuil"}
+    return "POST", f"{P}/{(await w.receiptable_pledge())['id']}/tax-receipt", body
+
+
+async def _onboarding(w: World) -> Request:
+    return "POST", "/api/v1/payments/payouts/account/onboarding", {}
+
+
+async def _letter_claim(w: World) -> Request:
+    """A fresh letter's code for each caller: one code verifies one account."""
+    call = await w.residency_call()
+    batch = await w.platform.call(
+        "POST", f"/api/v1/endorsements/municipalities/{w.city}/residency/letters", w.people["official"], 201,
+        json={"call_id": call["id"], "addresses": [{"line1": "1 rue de la Paix", "postcode": "93100"}]},
+    )  # fmt: skip
+    return (
+        "POST",
+        f"/api/v1/endorsements/calls/{call['id']}/residency/letter",
+        {"code": batch["letters"][0]["code"]},
+    )
+
+
+async def _census_claim(w: World) -> Request:
+    """A census whose one row is the caller's (an upload replaces the city's census)."""
+    call = await w.residency_call()
+    number = f"ID{uuid.uuid4().hex[:10]}"
+    async with w.platform.client() as client:
+        uploaded = await client.put(
+            f"/api/v1/endorsements/municipalities/{w.city}/residency/census",
+            content=f"document_number,birth_date,postcode\n{number},1980-04-02,93100\n",
+            headers={**w.people["official"].headers, "Content-Type": "text/csv"},
+        )
+    assert uploaded.status_code == 200, uploaded.text
+    body = {"document_number": number, "birth_date": "1980-04-02", "postcode": "93100"}
+    return "POST", f"/api/v1/endorsements/calls/{call['id']}/residency/census", body
+
+
 OWNER = frozenset({"owner"})
+SIGNED_IN = frozenset({"citizen", "owner", "official", "admin"})
 CASES: list[Case] = [
     ("edit campaign", OWNER, _edit, False),
     ("submit draft", OWNER, _submit, True),
@@ -152,6 +242,14 @@ CASES: list[Case] = [
     # The backer's pledge: admins read and re-check it for support, only the backer retries.
     ("confirm pledge", frozenset({"owner", "admin"}), _confirm_pledge, True),
     ("retry pledge", OWNER, _retry_pledge, True),
+    ("confirm in-kind delivered", OWNER, _delivered, False),
+    # The backer's receipt, in the donor's name: not even an admin issues it for them.
+    ("issue tax receipt", OWNER, _tax_receipt, False),
+    # One's own payout account (the project's holder onboards themself).
+    ("start payout onboarding", SIGNED_IN, _onboarding, False),
+    # Residency is proved by each person for themself, for a call of the city.
+    ("prove residency by letter", SIGNED_IN, _letter_claim, True),
+    ("prove residency by census", SIGNED_IN, _census_claim, True),
 ]
 
 
