@@ -66,21 +66,45 @@ async def patiently(call: Callable[[], Awaitable[T]]) -> T:
 
 def blank_values(site: Site) -> dict[str, Any]:
     name = (site.user or {}).get("display_name", "")
-    return {"amount": "", "tip": "", "public_name": name, "anonymous": False, "key": new_key()}
+    return {
+        "amount": "", "tip": "", "public_name": name, "anonymous": False, "key": new_key(),
+        "fallback": "refund", "fallback_consent": False,
+    }  # fmt: skip
 
 
-def render_back(site: Site, campaign: dict[str, Any], values: dict[str, Any], errors: dict[str, str],
-                status: int = 200) -> Response:  # fmt: skip
+async def fallback_options(site: Site, campaign: dict[str, Any]) -> list[tuple[str, str]]:
+    """What an all-or-nothing backer may choose if the project fails (the payments README, "If a
+    campaign fails: the backer's choice"): a refund, or another live project of the same city
+    in the same currency. Keep-it-all projects refund; nothing to choose."""
+    if campaign.get("funding_model") != "all_or_nothing":
+        return []
+    options = [("refund", site.gettext("Nothing is charged (the default)"))]
+    try:
+        page = await site.client().campaigns_list_campaigns(
+            status=["live"], municipality=str(campaign.get("municipality") or ""), sort="newest", limit=50
+        )
+    except ApiFailure:
+        return options  # the listing is down: the default still works
+    for other in page["items"]:
+        if other["id"] != campaign.get("id") and other.get("currency") == campaign.get("currency"):
+            options.append(
+                (other["id"], site.gettext("My pledge goes to: %(title)s") % {"title": other["title"]})
+            )
+    return options
+
+
+async def render_back(site: Site, campaign: dict[str, Any], values: dict[str, Any], errors: dict[str, str],
+                      status: int = 200) -> Response:  # fmt: skip
     return site.render(
         "checkout/back.html", status=status, campaign=campaign, values=values, errors=errors,
-        accepting=campaign.get("status") == "live",
+        accepting=campaign.get("status") == "live", fallback_options=await fallback_options(site, campaign),
     )  # fmt: skip
 
 
 @router.get("/campaigns/{campaign_id}/back", include_in_schema=False)
 async def back_page(site: SignedIn, campaign_id: str) -> Response:
     campaign = await campaign_of(site, campaign_id)
-    return render_back(site, campaign, blank_values(site), {})
+    return await render_back(site, campaign, blank_values(site), {})
 
 
 def parse_amount(site: Site, text: str, currency: str, required: bool) -> tuple[int | None, str | None]:
@@ -117,8 +141,12 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
         "public_name": str(form.get("public_name", "")).strip()[:80],
         "anonymous": form.get("anonymous") == "1",
         "key": str(form.get("key", ""))[:200] or new_key(),
+        "fallback": str(form.get("fallback", "refund"))[:100] or "refund",
+        "fallback_consent": form.get("fallback_consent") == "1",
     }
     errors: dict[str, str] = {}
+    if values["fallback"] != "refund" and not values["fallback_consent"]:
+        errors["fallback_consent"] = site.gettext("Tick this box to send your pledge to the other project.")
     amount, error = parse_amount(site, values["amount"], currency, required=True)
     if error:
         errors["amount"] = error
@@ -134,6 +162,9 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
         }  # fmt: skip
         if values["public_name"] and not values["anonymous"]:
             body["public_name"] = values["public_name"]
+        if values["fallback"] != "refund":
+            body["fallback"] = {"kind": "campaign", "campaign_id": values["fallback"]}
+            body["fallback_consent"] = True
         try:
             pledge = await patiently(
                 lambda: site.client().payments_create_pledge(body=body, idempotency_key=values["key"])
@@ -144,7 +175,7 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
             return site.redirect(f"/pledges/{pledge['id']}/pay")
     # A refused request leaves nothing behind; a fresh key all the same for the corrected form.
     values["key"] = new_key()
-    return render_back(site, campaign, values, errors, status=422)
+    return await render_back(site, campaign, values, errors, status=422)
 
 
 def pledge_errors(site: Site, failure: ApiFailure, currency: str) -> dict[str, str]:
@@ -154,6 +185,11 @@ def pledge_errors(site: Site, failure: ApiFailure, currency: str) -> dict[str, s
         return {"tip": range_message(site, failure, currency)}
     if failure.code in ("campaign_not_live", "campaign_not_found"):
         return {"__all__": site.gettext("This project is not taking pledges.")}
+    if failure.code == "fallback_consent_required":
+        return {"fallback_consent": site.gettext("Tick this box to send your pledge to the other project.")}
+    if failure.code.startswith("fallback_"):
+        # The other project ended, moved or was never offered here: choose again.
+        return {"fallback": site.gettext("This project cannot receive your pledge. Choose again.")}
     if failure.status == 422:
         errors = failure.field_errors()
         if "__all__" in errors:

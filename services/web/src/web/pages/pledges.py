@@ -94,7 +94,9 @@ async def my_pledges(site: SignedIn, page: int = Query(1, ge=1, le=1000)) -> Res
     items = answer["items"]
     more = len(items) > PAGE_SIZE
     pledges = [describe(site, p) for p in items[:PAGE_SIZE]]
-    campaigns = await campaigns_by_id(site, [p["campaign_id"] for p in pledges])
+    # The projects backers chose to send their pledge to if theirs fails are named too.
+    chosen = [str((p.get("fallback") or {}).get("campaign_id") or "") for p in pledges]
+    campaigns = await campaigns_by_id(site, [p["campaign_id"] for p in pledges] + [c for c in chosen if c])
     return site.render("pledges/list.html", pledges=pledges, campaigns=campaigns, page=page, more=more)
 
 
