@@ -313,3 +313,33 @@ async def test_all_or_nothing_matches_follow_the_charges_and_are_due_when_comple
 async def _charging(db, commitment_id: str) -> bool:
     doc = await db.commitments.find_one({"_id": commitment_id})
     return doc is not None and bool(doc.get("charging"))
+
+
+async def test_all_or_nothing_goal_reached_with_the_pledged_instant_match_is_charged_not_canceled(
+    svc,
+) -> None:
+    """campaigns counts what an instant match would give the authorised pledges toward an
+    all-or-nothing goal (`match_pledged`, carried by the snapshot): a campaign that succeeded
+    thanks to it goes on to the charges here; without it the same totals fall short."""
+    slug = await _setup(svc)
+    pool = await _pool(svc, slug, 1_000_000, name="Pool pledged match")
+    db = svc.ctx.mongo.db
+    rule = {"pool_id": pool, "condition": "instant", "ratio": 0.5, "cap_per_project": 10_000}
+    commitments = []
+    for key in ("with", "without"):
+        cid, lid = await _labelled_campaign(
+            svc, slug, "usr_amina", goal=30_000, funding_model="all_or_nothing"
+        )
+        headers = {**svc.who("usr_claire"), "Idempotency-Key": f"grant-pledged-{key}-{cid}"}
+        r = await svc.http.post(f"/labels/{lid}/grant", json={"match": rule}, headers=headers)
+        assert r.status_code == 200, r.text
+        commitments.append((cid, r.json()["commitment_ids"][0]))
+    common = {"goal": 30_000, "funding_model": "all_or_nothing", "pledged": 20_000, "version": 3}
+    (with_cid, with_c), (without_cid, without_c) = commitments
+    await svc.campaign(
+        "usr_amina", slug, verb="succeeded", campaign_id=with_cid, match_pledged=10_000, **common
+    )
+    await svc.campaign("usr_amina", slug, verb="succeeded", campaign_id=without_cid, **common)
+    await eventually(lambda: _charging(db, with_c), timeout=15)
+    await eventually(lambda: _status(db, without_c, "canceled"), timeout=15)
+    assert await _status(db, with_c, "active")

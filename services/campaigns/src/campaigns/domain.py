@@ -235,7 +235,7 @@ def snapshot(campaign: dict[str, Any]) -> dict[str, Any]:
         if campaign.get(key) is not None:
             data[key] = campaign[key].isoformat()
     totals = campaign.get("totals") or {}
-    for key in ("raised", "matched", "pledged"):
+    for key in ("raised", "matched", "pledged", "match_pledged"):
         data[key] = int(totals.get(key, 0))
     # Always said, false included: payments releases a held payout when it reads false.
     data["permits_pending"] = campaign.get("permits_pending") is True

@@ -15,7 +15,8 @@ from .officials import usecases as officials
 
 CAMPAIGN_FIELDS = (
     "owner_id", "title", "status", "municipality", "neighbourhood", "category", "postcode", "lat", "lon",
-    "goal", "currency", "funding_model", "deadline", "call_id", "raised", "matched", "pledged", "version",
+    "goal", "currency", "funding_model", "deadline", "call_id", "raised", "matched", "pledged", "match_pledged",
+    "version",
 )  # fmt: skip
 
 

@@ -413,6 +413,10 @@ async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> 
     counted = sum(int(c.get("given", 0)) for c in every if counts_toward_goal(c["rule"]["condition"]))
     raised = int(campaign.get("raised") or 0)
     pledged = int(campaign.get("pledged") or 0) if model == "all_or_nothing" else 0
+    if model == "all_or_nothing":
+        # What instant matches would give the pledges still authorised counted toward the goal
+        # in campaigns (they give nothing before success): the same goal is checked here.
+        counted += int(campaign.get("match_pledged") or 0)
     final = verb != "succeeded" or model != "all_or_nothing"
     for c in every:
         if c["status"] == "exhausted" and final:
