@@ -483,12 +483,24 @@ class PledgeBook:
             if pledge is None or pledge["status"] not in domain.PAID:
                 return False
             refundable = sum(e["amount"] for e in await self.store.project_entries_of(tx, pledge_id))
-            new = await self.store.append_ledger(
-                tx,
-                domain.refund_entries(
-                    pledge["campaign_id"], pledge_id, refund_id, refund_amount, refundable, pledge["currency"]
-                ),
-                utcnow(),
+            # A refund seen again after a later one would split differently (new entry ids):
+            # once any entry of it is journaled, it is.
+            journaled = await self.store.entries_of_ref(tx, "refund", refund_id)
+            new = (
+                []
+                if journaled
+                else await self.store.append_ledger(
+                    tx,
+                    domain.refund_entries(
+                        pledge["campaign_id"],
+                        pledge_id,
+                        refund_id,
+                        refund_amount,
+                        refundable,
+                        pledge["currency"],
+                    ),
+                    utcnow(),
+                )
             )
             if final:
                 await self.store.move_pledge(
