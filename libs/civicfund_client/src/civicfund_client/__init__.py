@@ -1602,6 +1602,17 @@ class PaymentsCampaignMatchPage(TypedDict):
     items: list[PaymentsCampaignMatchOut]
 
 
+class PaymentsCampaignRefundIn(TypedDict):
+    reason: str
+
+
+class PaymentsCampaignRefundOut(TypedDict):
+    campaign_id: str
+    reason: str
+    pledges_to_refund: int
+    payouts_stopped: int
+
+
 class PaymentsCancellationIn(TypedDict):
     cancel_at_period_end: bool
 
@@ -1626,6 +1637,23 @@ class PaymentsDifference(TypedDict):
     field: str
     journal: int
     stripe: int
+
+
+class PaymentsDisputeOut(TypedDict):
+    id: str
+    campaign_id: str
+    pledge_id: str
+    amount: int
+    currency: str
+    reason: NotRequired[str | None]
+    status: str
+    open: bool
+    created_at: str
+    closed_at: NotRequired[str | None]
+
+
+class PaymentsDisputePage(TypedDict):
+    items: list[PaymentsDisputeOut]
 
 
 class PaymentsDonorIn(TypedDict):
@@ -1830,6 +1858,22 @@ class PaymentsReconciliationOut(TypedDict):
 
 class PaymentsRefundFallback(TypedDict):
     kind: Literal["refund"]
+
+
+class PaymentsRefundIn(TypedDict):
+    amount: NotRequired[int | None]
+    reason: str
+
+
+class PaymentsRefundOut(TypedDict):
+    pledge_id: str
+    campaign_id: str
+    refund_id: str
+    amount: int
+    currency: str
+    reason: str
+    status: str
+    left_to_refund: int
 
 
 class PaymentsReplayed(TypedDict):
@@ -2902,6 +2946,18 @@ class CivicfundClient(_Base):
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/reconciliation")
         return cast("PaymentsReconciliationOut", answer.json())
 
+    async def payments_refund_campaign(
+        self, campaign_id: str, *, idempotency_key: str, body: PaymentsCampaignRefundIn
+    ) -> PaymentsCampaignRefundOut:
+        """Refund Campaign: POST /api/v1/payments/campaigns/{campaign_id}/refund-all. Admins: the project will not happen. Every paid pledge is refunded (in the background,"""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/campaigns/{_segment(campaign_id)}/refund-all",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsCampaignRefundOut", answer.json())
+
     async def payments_list_dues(
         self,
         *,
@@ -2937,6 +2993,15 @@ class CivicfundClient(_Base):
             json=body,
         )
         return cast("PaymentsDueOut", answer.json())
+
+    async def payments_list_disputes(
+        self, *, status: Literal["open", "all"] | None = None, limit: int | None = None
+    ) -> PaymentsDisputePage:
+        """List Disputes: GET /api/v1/payments/disputes. Admins: the backers' banks' disputes, newest first (open ones hold their campaign's payout)."""
+        answer = await self._call(
+            "GET", "/api/v1/payments/disputes", params={"status": status, "limit": limit}
+        )
+        return cast("PaymentsDisputePage", answer.json())
 
     async def payments_holder_status(self, user_id: str) -> PaymentsHolderTaxStatusOut:
         """Holder Status: GET /api/v1/payments/holders/{user_id}/tax-status. A holder's recorded tax status (admins and the holder)."""
@@ -3064,6 +3129,18 @@ class CivicfundClient(_Base):
         """Confirm Pledge: POST /api/v1/payments/pledges/{pledge_id}/confirm. After Stripe.js saved the card (or completed 3-D Secure): re-fetch the intent, record its"""
         answer = await self._call("POST", f"/api/v1/payments/pledges/{_segment(pledge_id)}/confirm")
         return cast("PaymentsPledgeOut", answer.json())
+
+    async def payments_refund_pledge(
+        self, pledge_id: str, *, idempotency_key: str, body: PaymentsRefundIn
+    ) -> PaymentsRefundOut:
+        """Refund Pledge: POST /api/v1/payments/pledges/{pledge_id}/refund. Admins: refund a paid pledge, all that is left of it or `amount`; journaled once."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/pledges/{_segment(pledge_id)}/refund",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsRefundOut", answer.json())
 
     async def payments_retry_pledge(self, pledge_id: str, *, idempotency_key: str) -> PaymentsPledgeOut:
         """Retry Pledge: POST /api/v1/payments/pledges/{pledge_id}/retry. Try another card: a new SetupIntent for confirmCardSetup (then POST .../confirm)."""
