@@ -29,6 +29,7 @@ from ..site import Form, SignedIn, Site, SiteDep
 from ..vocabulary import need_kind_names, support_kind_names
 from .city_dues import campaign_matches, dues_context
 from .discover import card_context, municipalities
+from .record import project_record, record_context
 
 router = APIRouter()
 
@@ -108,6 +109,7 @@ async def render_campaign(
     campaign = page.get("campaign")
     if not campaign:
         raise ApiFailure(503, "unavailable", "the campaign could not be fetched")
+    record = await project_record(site, campaign_id)  # what it receives (pages/record.py)
     totals = page.get("totals") or campaign.get("totals") or {}
     labels = page.get("labels")
     if labels is None:
@@ -139,6 +141,7 @@ async def render_campaign(
         **dues_context(site),
         my_pledge=page.get("my_pledge"),
         unavailable=page.get("unavailable") or [],
+        **record_context(site, record),
         updates=updates,
         more_updates=more_updates,
         meetups=[m for m in campaign.get("next_meetups") or [] if not m.get("canceled")],
