@@ -18,6 +18,9 @@ from typing import Any
 
 import httpx
 
+from servicekit.mongo import Mongo, Tx, epoch_ms
+from servicekit.settings import ServiceSettings
+
 E = "/api/v1/endorsements"
 W = "/api/v1/notifications/webhooks"
 CALLERS = ("anonymous", "citizen", "other_official", "reviewer", "manager", "admin", "client", "other_client")
@@ -70,8 +73,71 @@ async def _label(platform: Any, owner: Any, slug: str) -> str:
     raise AssertionError("endorsements never heard of the campaign")
 
 
+async def _end_campaign_now(stack: Any, campaign_id: str) -> None:
+    """The one step not taken through a public door (a campaign runs 7 days at least): its
+    deadline is moved into the past in campaigns' datastore, as test_match_money_e2e does."""
+    settings = ServiceSettings(
+        service_name="campaigns",
+        mongo_url=stack.stack.mongo_url("campaigns"),
+        mongo_db="campaigns",
+        mongo_lock_dir=str(stack.stack.var / "run" / "locks"),
+    )
+    mongo = Mongo(settings)
+    await mongo.connect()
+
+    async def past(tx: Tx) -> None:
+        doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
+        assert doc is not None
+        moment = datetime.now(UTC) - timedelta(minutes=1)
+        doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
+        await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
+
+    try:
+        await mongo.transact(past)
+    finally:
+        await mongo.close()
+
+
+async def _due(platform: Any, make_account: Any, stack: Any, manager: Any, slug: str, pool: str) -> str:
+    """A match the city owes: an on_goal_reached match on a labelled campaign whose goal was
+    paid on localstripe, and which ended."""
+    owner = await make_account()
+    campaign = await platform.live_campaign(owner, municipality=slug, postcode="93100", goal=5_000)
+    async with platform.client() as client:
+        for _ in range(150):
+            r = await client.post(f"{E}/labels", headers=owner.headers, json={"campaign_id": campaign["id"]})
+            if r.status_code == 201:
+                label = r.json()["id"]
+                break
+            assert r.json()["error"]["code"] == "campaign_not_found", r.text
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("endorsements never heard of the campaign")
+    match = {"pool_id": pool, "condition": "on_goal_reached", "ratio": 1, "cap_per_project": 2_000}
+    granted = await platform.call(
+        "POST", f"{E}/labels/{label}/grant", manager, headers={"Idempotency-Key": f"grant-due-{label}"},
+        json={"match": match},
+    )  # fmt: skip
+    (commitment,) = granted["commitment_ids"]
+    await platform.pledge(await make_account(), campaign, 5_000)
+    for _ in range(300):
+        got = await platform.call("GET", f"/api/v1/campaigns/campaigns/{campaign['id']}", None)
+        if got["totals"]["raised"] == 5_000:
+            break
+        await asyncio.sleep(0.3)
+    await _end_campaign_now(stack, campaign["id"])
+    for _ in range(400):
+        dues = await platform.call(
+            "GET", "/api/v1/payments/city-dues", manager, params={"municipality": slug}
+        )
+        if [d["status"] for d in dues["items"] if d["id"] == commitment] == ["due"]:
+            return commitment
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"the match never became due: {dues}")
+
+
 async def test_every_city_and_admin_route_admits_exactly_its_callers(
-    platform: Any, make_account: Any
+    platform: Any, make_account: Any, stack: Any
 ) -> None:
     manager, reviewer, citizen, owner, other_manager = [await make_account() for _ in range(5)]
     slug = await platform.city(manager)
@@ -128,6 +194,7 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         },
     )
     match = {"pool_id": pool["id"], "condition": "on_goal_reached", "ratio": 1, "cap_per_project": 10_000}
+    due = await _due(platform, make_account, stack, manager, slug, pool["id"])
     city_body = {
         "name": "Dup",
         "slug": slug,
@@ -214,6 +281,11 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
             {"plan": "yearly"}, idempotent=True),
         row("POST", f"/api/v1/payments/subscriptions/sub_unknown/cancellation?municipality={slug}",
             {"manager"}, {"cancel_at_period_end": True}),
+        # payments: the match the city owes, paid by transfer (its manager declares it sent, an
+        # admin confirms it received; the confirmation comes after the declaration)
+        row("POST", f"/api/v1/payments/city-dues/{due}/transfer-declaration", {"manager"},
+            {"reference": "VIR-MATRIX-0001"}, idempotent=True),
+        row("POST", f"/api/v1/payments/city-dues/{due}/transfer-confirmation", {"admin"}, idempotent=True),
         # payments: a holder's tax status (whether its campaigns' backers get tax receipts)
         row("PUT", f"/api/v1/payments/holders/{owner.user_id}/tax-status", {"admin"},
             {"eligible": True, "legal_name": "Association du Square", "registration": "W931234567",
