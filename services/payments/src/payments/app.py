@@ -20,6 +20,7 @@ from . import (
     api_receipts,
     api_refunds,
     api_subscriptions,
+    api_tranches,
     api_webhooks,
     handlers,
 )
@@ -42,6 +43,9 @@ from .settings import Settings
 from .store import COLLECTIONS, INDEXES, Store
 from .stripe_api import StripeApi
 from .subscriptions import CitySubscriptions
+from .tranches import Tranches
+from .tranches_store import COLLECTIONS as TRANCHE_COLLECTIONS
+from .tranches_store import INDEXES as TRANCHE_INDEXES
 from .webhooks import StripeWebhooks
 
 log = get_logger(__name__)
@@ -62,6 +66,7 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.provide(AccountErasures(book))
     ctx.provide(CityDues(book))
     ctx.provide(Receipts(book))
+    ctx.provide(Tranches(book))
 
 
 async def _stripe_setup(ctx: ServiceContext, stop: asyncio.Event) -> None:
@@ -101,7 +106,8 @@ async def _charging(ctx: ServiceContext, stop: asyncio.Event) -> None:
 async def _payouts(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Campaigns whose charges settled get their payout; unsettled transfers are re-checked."""
     tick = ctx.get(Settings).worker_tick_s
-    jobs = ctx.get(Payouts).jobs()
+    # Milestones whose objection window ended release their tranche (tranches.py).
+    jobs = {**ctx.get(Payouts).jobs(), **ctx.get(Tranches).jobs()}
     await asyncio.gather(*(every(tick, job, stop, name=f"payments-{name}") for name, job in jobs.items()))
 
 
@@ -122,6 +128,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_refunds.router,
             api_receipts.router,
             api_city_dues.router,
+            api_tranches.router,
             api_webhooks.router,
             parked.router,
         ],
@@ -131,9 +138,10 @@ def build(settings: Settings | None = None) -> FastAPI:
             handlers.match_handlers,
             handlers.account_handlers,
             city_dues_handlers.handlers,
+            handlers.tranche_handlers,
         ],
-        indexes=[*INDEXES, *RECEIPT_INDEXES, *DUE_INDEXES],
-        collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS, *DUE_COLLECTIONS],
+        indexes=[*INDEXES, *RECEIPT_INDEXES, *DUE_INDEXES, *TRANCHE_INDEXES],
+        collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS, *DUE_COLLECTIONS, *TRANCHE_COLLECTIONS],
         background=[_stripe_setup, _stripe_events, _charging, _erasures, _city_dues, _payouts],
         on_startup=[_start],
     )

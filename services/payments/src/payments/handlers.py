@@ -9,12 +9,14 @@ from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from . import accounts, campaigns, domain, matches, payouts, subscriptions
+from . import accounts, campaigns, domain, matches, payouts, subscriptions, tranches
 
 campaign_handlers = Handlers("payments.campaigns")
 municipality_handlers = Handlers("payments.municipalities")
 match_handlers = Handlers("payments.matches")
 account_handlers = Handlers("payments.accounts")
+# Milestone releases: which cities label a campaign, and the updates a proof may name.
+tranche_handlers = Handlers("payments.tranches")
 
 
 @campaign_handlers.on(*(f"campaign.{verb}" for verb in domain.CAMPAIGN_STATES_WITH_VERSION))
@@ -57,3 +59,13 @@ async def on_user_deleted(event: Event, tx: Tx) -> None:
     if not isinstance(user_id, str) or not user_id:
         raise PermanentError("user.deleted without a user_id")
     await accounts.user_deleted(tx, user_id)
+
+
+@tranche_handlers.on("label.granted", "label.revoked")
+async def on_label_changed(event: Event, tx: Tx) -> None:
+    await tranches.label_changed(tx, event.routing_key, event.data)
+
+
+@tranche_handlers.on("campaign.update_posted")
+async def on_update_posted(event: Event, tx: Tx) -> None:
+    await tranches.update_posted(tx, event.data)

@@ -21,8 +21,9 @@ from servicekit.errors import DomainError
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
-from . import domain
+from . import domain, tranches
 from . import payouts_domain as rules
+from . import tranches_domain as tranche_rules
 from .pledges import PledgeBook, stripe_unavailable
 from .store import Doc, Store
 
@@ -252,9 +253,12 @@ class Payouts:
                 "updated_at": now,
                 "updated_ms": int(now.timestamp() * 1000),
             }
-            await self.store.insert_payout(tx, doc)
-            tx.emit("payout.created", doc["_id"], rules.event_data(doc))
-            return doc
+            # The holder's payout plan (tranches.py) may split it: one payout per tranche.
+            docs = await tranches.split_release(tx, doc)
+            for one in docs:
+                await self.store.insert_payout(tx, one)
+                tx.emit("payout.created", one["_id"], rules.event_data(one))
+            return docs[0]
 
         return await self.mongo.transact(write)
 
@@ -305,6 +309,9 @@ class Payouts:
             if doc.get("hold_reason"):
                 reason = str(doc["hold_reason"])
                 raise DomainError(reason, 409, rules.HOLD_MESSAGES.get(reason, "the payout is held"))
+            if action == "approve" and tranche_rules.blocks_approval(doc):
+                message = "this tranche waits for its milestone to be released"
+                raise DomainError(tranche_rules.MILESTONE_PENDING, 409, message)
             extra: dict[str, Any] = {f"{action}d_by" if action == "approve" else "retried_by": admin.sub}
             if action == "retry":
                 extra.update(attempt=doc.get("attempt", 1) + 1, failure_reason=None, transfer_id=None)

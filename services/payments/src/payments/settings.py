@@ -45,6 +45,9 @@ class Settings(ServiceSettings):
     payout_recheck_s: float = 30.0
     # A transfer asked of Stripe and not settled by its webhook is re-checked after this long.
     payout_sweep_after_s: float = 60.0
+    # Milestone releases (tranches.py): backers of an unlabelled project may object this long
+    # after the holder's proof; with no objection the tranche is released.
+    milestone_objection_window_s: float = 7 * 24 * 3600
 
     city_plan_currency: str = "EUR"
     city_plan_monthly_amount: int = 4_900

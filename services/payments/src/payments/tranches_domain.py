@@ -93,12 +93,15 @@ def require(state: str, action: str) -> str:
 
 def blocks_approval(payout: dict[str, Any]) -> bool:
     """A later tranche is approved like any payout only once its milestone is released."""
-    milestone = payout.get("milestone")
-    return isinstance(milestone, dict) and milestone.get("status") != RELEASED
+    status = payout.get("milestone_status")
+    return status is not None and status != RELEASED
 
 
-def window_over(milestone: dict[str, Any], now_ms: int) -> bool:
-    return milestone.get("status") == OBJECTION_WINDOW and int(milestone.get("window_ends_ms") or 0) <= now_ms
+def window_over(payout: dict[str, Any], now_ms: int) -> bool:
+    return (
+        payout.get("milestone_status") == OBJECTION_WINDOW
+        and int(payout.get("window_ends_ms") or 0) <= now_ms
+    )
 
 
 def tranche_payouts(first: dict[str, Any], plan: list[Tranche], payout_id: Any) -> list[dict[str, Any]]:
@@ -112,7 +115,8 @@ def tranche_payouts(first: dict[str, Any], plan: list[Tranche], payout_id: Any) 
             **first,
             "amount": amounts[0],
             "raised": raised_rest,
-            "tranche": {"index": 1, "percent": plan[0].percent},
+            "tranche": 1,
+            "tranche_percent": plan[0].percent,
         }
     ]
     for i, (tranche, amount) in enumerate(zip(plan[1:], amounts[1:], strict=True), start=2):
@@ -120,7 +124,7 @@ def tranche_payouts(first: dict[str, Any], plan: list[Tranche], payout_id: Any) 
         docs.append({
             **first, "_id": payout_id(first["campaign_id"], sequence), "sequence": sequence, "amount": amount,
             "raised": amount, "stripe_fees": 0, "tips": 0,
-            "tranche": {"index": i, "percent": tranche.percent},
-            "milestone": {"title": tranche.title, "status": AWAITING_PROOF},
+            "tranche": i, "tranche_percent": tranche.percent,
+            "milestone_title": tranche.title, "milestone_status": AWAITING_PROOF,
         })  # fmt: skip
     return docs
