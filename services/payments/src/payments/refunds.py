@@ -7,7 +7,8 @@ once per Stripe refund id: the webhook's `charge.refunded` lands there too), whi
 
 - One pledge: the refund is asked of Stripe at once, with an idempotency key derived from the
   admin's Idempotency-Key, then every refund of the payment is re-fetched and journaled.
-- A whole campaign: in one transaction every paid pledge moves to `refund_due` (the charger's
+- A whole campaign: in one transaction every paid pledge (but those under an open dispute, which
+  Stripe will not refund) moves to `refund_due` (the charger's
   refund job asks Stripe, retried until it answers, as for a canceled campaign), the campaign
   is marked refunded (its payouts are held for good: payouts_domain.hold_reason) and its
   payouts that have not left fail with `campaign_refunded`.
@@ -129,8 +130,12 @@ class Refunds:
                     raise DomainError("not_found", 404, "campaign not found")
                 now = utcnow()
                 moved = 0
+                # Stripe refuses to refund a disputed charge: the bank's decision settles those.
+                disputed = {
+                    d["pledge_id"] for d in await self.store.open_disputes_of_campaign(tx, campaign_id)
+                }
                 for pledge in await self.store.pledges_of_campaign(campaign_id, tx):
-                    if pledge["status"] != domain.SUCCEEDED:
+                    if pledge["status"] != domain.SUCCEEDED or pledge["_id"] in disputed:
                         continue
                     done = await self.store.move_pledge(
                         tx, pledge["_id"], [domain.SUCCEEDED], domain.REFUND_DUE,
