@@ -1744,6 +1744,47 @@ class PaymentsLedgerOut(TypedDict):
     entries: list[PaymentsEntryOut]
 
 
+class PaymentsMilestoneDecisionIn(TypedDict):
+    decision: Literal["release", "hold"]
+    note: NotRequired[str | None]
+
+
+class PaymentsMilestoneObjectionIn(TypedDict):
+    reason: str
+
+
+class PaymentsMilestoneObjectionOut(TypedDict):
+    backer_id: NotRequired[str | None]
+    reason: str
+    created_at: str
+
+
+class PaymentsMilestoneObjectionPage(TypedDict):
+    items: list[PaymentsMilestoneObjectionOut]
+
+
+class PaymentsMilestoneOut(TypedDict):
+    payout: PaymentsPayoutOut
+    tranche: int
+    percent: int
+    title: NotRequired[str | None]
+    status: Literal["awaiting_proof", "awaiting_city", "objection_window", "objected", "released", "held"]
+    proof_update_id: NotRequired[str | None]
+    proof_urls: NotRequired[list[str]]
+    confirming_cities: NotRequired[list[str]]
+    window_ends_at: NotRequired[str | None]
+    objections: NotRequired[int]
+
+
+class PaymentsMilestonePage(TypedDict):
+    items: list[PaymentsMilestoneOut]
+
+
+class PaymentsMilestoneProofIn(TypedDict):
+    update_id: NotRequired[str | None]
+    urls: NotRequired[list[str]]
+
+
 class PaymentsOnboardingIn(TypedDict):
     email: NotRequired[str | None]
 
@@ -1795,6 +1836,25 @@ class PaymentsPayoutOut(TypedDict):
 
 class PaymentsPayoutPage(TypedDict):
     items: list[PaymentsPayoutOut]
+
+
+class PaymentsPayoutPlanIn(TypedDict):
+    tranches: list[PaymentsPayoutTrancheIn]
+
+
+class PaymentsPayoutPlanOut(TypedDict):
+    campaign_id: str
+    tranches: list[PaymentsPayoutTrancheOut]
+
+
+class PaymentsPayoutTrancheIn(TypedDict):
+    percent: int
+    title: NotRequired[str | None]
+
+
+class PaymentsPayoutTrancheOut(TypedDict):
+    percent: int
+    title: NotRequired[str | None]
 
 
 class PaymentsPlanIn(TypedDict):
@@ -2936,6 +2996,28 @@ class CivicfundClient(_Base):
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/ledger")
         return cast("PaymentsLedgerOut", answer.json())
 
+    async def payments_open_milestones(self, campaign_id: str) -> PaymentsMilestonePage:
+        """Open Milestones: GET /api/v1/payments/campaigns/{campaign_id}/milestones. Public: the campaign's tranches open to its backers' objections."""
+        answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/milestones")
+        return cast("PaymentsMilestonePage", answer.json())
+
+    async def payments_get_payout_plan(self, campaign_id: str) -> PaymentsPayoutPlanOut:
+        """Get Payout Plan: GET /api/v1/payments/campaigns/{campaign_id}/payout-plan. The owner and admins (one tranche of 100 % when none was set)."""
+        answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/payout-plan")
+        return cast("PaymentsPayoutPlanOut", answer.json())
+
+    async def payments_put_payout_plan(
+        self, campaign_id: str, *, idempotency_key: str, body: PaymentsPayoutPlanIn
+    ) -> PaymentsPayoutPlanOut:
+        """Put Payout Plan: PUT /api/v1/payments/campaigns/{campaign_id}/payout-plan. The owner splits the payout into tranches (percentages summing to 100, at most 5; every"""
+        answer = await self._call(
+            "PUT",
+            f"/api/v1/payments/campaigns/{_segment(campaign_id)}/payout-plan",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsPayoutPlanOut", answer.json())
+
     async def payments_campaign_payouts(self, campaign_id: str) -> PaymentsPayoutPage:
         """Campaign Payouts: GET /api/v1/payments/campaigns/{campaign_id}/payouts. The campaign's owner and admins (404 for anyone else)."""
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/payouts")
@@ -3042,6 +3124,19 @@ class CivicfundClient(_Base):
             await self._call("GET", f"/api/v1/payments/me/tax-receipts/{_segment(year)}/summary.pdf")
         ).content
 
+    async def payments_milestones_by_status(
+        self,
+        *,
+        status: Literal["awaiting_proof", "awaiting_city", "objection_window", "objected", "released", "held"]
+        | None = None,
+        limit: int | None = None,
+    ) -> PaymentsMilestonePage:
+        """Milestones By Status: GET /api/v1/payments/milestones. Admins: objected milestones waiting for a decision, and the others by state."""
+        answer = await self._call(
+            "GET", "/api/v1/payments/milestones", params={"status": status, "limit": limit}
+        )
+        return cast("PaymentsMilestonePage", answer.json())
+
     async def payments_list_parked(self, *, limit: int | None = None) -> PaymentsParkedQueues:
         """List Parked: GET /api/v1/payments/ops/parked. Admins: each consumer queue of this service with what it parked (first `limit`) and why."""
         answer = await self._call("GET", "/api/v1/payments/ops/parked", params={"limit": limit})
@@ -3101,6 +3196,58 @@ class CivicfundClient(_Base):
             headers={"Idempotency-Key": idempotency_key},
         )
         return cast("PaymentsPayoutOut", answer.json())
+
+    async def payments_confirm_milestone(
+        self, payout_id: str, *, idempotency_key: str
+    ) -> PaymentsMilestoneOut:
+        """Confirm Milestone: POST /api/v1/payments/payouts/{payout_id}/confirm. An official of the city that labelled the project: the milestone is reached."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/payouts/{_segment(payout_id)}/confirm",
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return cast("PaymentsMilestoneOut", answer.json())
+
+    async def payments_decide_milestone(
+        self, payout_id: str, *, idempotency_key: str, body: PaymentsMilestoneDecisionIn
+    ) -> PaymentsMilestoneOut:
+        """Decide Milestone: POST /api/v1/payments/payouts/{payout_id}/milestone-decision. Admins, on an objected milestone: release it (then approved like any payout) or hold it."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/payouts/{_segment(payout_id)}/milestone-decision",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsMilestoneOut", answer.json())
+
+    async def payments_prove_milestone(
+        self, payout_id: str, *, idempotency_key: str, body: PaymentsMilestoneProofIn
+    ) -> PaymentsMilestoneOut:
+        """Prove Milestone: POST /api/v1/payments/payouts/{payout_id}/milestone-proof. The holder shows the milestone is reached: the labelling city is asked to confirm, or"""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/payouts/{_segment(payout_id)}/milestone-proof",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsMilestoneOut", answer.json())
+
+    async def payments_milestone_objections(self, payout_id: str) -> PaymentsMilestoneObjectionPage:
+        """Milestone Objections: GET /api/v1/payments/payouts/{payout_id}/objections. The holder and admins."""
+        answer = await self._call("GET", f"/api/v1/payments/payouts/{_segment(payout_id)}/objections")
+        return cast("PaymentsMilestoneObjectionPage", answer.json())
+
+    async def payments_object_to_milestone(
+        self, payout_id: str, *, idempotency_key: str, body: PaymentsMilestoneObjectionIn
+    ) -> PaymentsMilestoneOut:
+        """Object To Milestone: POST /api/v1/payments/payouts/{payout_id}/objections. A backer of the campaign, while the window is open: an admin then decides."""
+        answer = await self._call(
+            "POST",
+            f"/api/v1/payments/payouts/{_segment(payout_id)}/objections",
+            headers={"Idempotency-Key": idempotency_key},
+            json=body,
+        )
+        return cast("PaymentsMilestoneOut", answer.json())
 
     async def payments_retry_payout(self, payout_id: str, *, idempotency_key: str) -> PaymentsPayoutOut:
         """Retry Payout: POST /api/v1/payments/payouts/{payout_id}/retry. failed -> approved (a new attempt, a new transfer)."""

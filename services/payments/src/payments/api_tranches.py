@@ -27,30 +27,30 @@ MilestoneStatus = Literal[
 URL = r"^https?://[^\s]{3,490}$"
 
 
-class TrancheIn(BaseModel):
+class PayoutTrancheIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     percent: int = Field(ge=1, le=100)
     title: str | None = Field(default=None, max_length=140, description="the milestone; ignored on the first")
 
 
-class PlanIn(BaseModel):
+class PayoutPlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tranches: list[TrancheIn] = Field(min_length=1, max_length=rules.MAX_TRANCHES)
+    tranches: list[PayoutTrancheIn] = Field(min_length=1, max_length=rules.MAX_TRANCHES)
 
 
-class TrancheOut(BaseModel):
+class PayoutTrancheOut(BaseModel):
     percent: int
     title: str | None = None
 
 
-class PlanOut(BaseModel):
+class PayoutPlanOut(BaseModel):
     campaign_id: str
-    tranches: list[TrancheOut]
+    tranches: list[PayoutTrancheOut]
 
 
-class ProofIn(BaseModel):
+class MilestoneProofIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     update_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
@@ -58,19 +58,19 @@ class ProofIn(BaseModel):
     urls: list[Annotated[str, Field(pattern=URL, max_length=500)]] = Field(default=[], max_length=10)
 
     @model_validator(mode="after")
-    def _some_proof(self) -> ProofIn:
+    def _some_proof(self) -> MilestoneProofIn:
         if self.update_id is None and not self.urls:
             raise ValueError("a proof names an update or at least one link")
         return self
 
 
-class ObjectionIn(BaseModel):
+class MilestoneObjectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=10, max_length=2000)
 
 
-class DecisionIn(BaseModel):
+class MilestoneDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["release", "hold"]
@@ -94,14 +94,14 @@ class MilestonePage(BaseModel):
     items: list[MilestoneOut]
 
 
-class ObjectionOut(BaseModel):
+class MilestoneObjectionOut(BaseModel):
     backer_id: str | None = Field(default=None, description="admins only: the holder reads the reasons")
     reason: str
     created_at: datetime
 
 
-class ObjectionPage(BaseModel):
-    items: list[ObjectionOut]
+class MilestoneObjectionPage(BaseModel):
+    items: list[MilestoneObjectionOut]
 
 
 def milestone_out(doc: dict[str, Any]) -> MilestoneOut:
@@ -116,9 +116,9 @@ def milestone_out(doc: dict[str, Any]) -> MilestoneOut:
     )  # fmt: skip
 
 
-def plan_out(campaign_id: str, doc: dict[str, Any] | None) -> PlanOut:
+def plan_out(campaign_id: str, doc: dict[str, Any] | None) -> PayoutPlanOut:
     items = doc["tranches"] if doc else [{"percent": 100, "title": None}]
-    return PlanOut(campaign_id=campaign_id, tranches=[TrancheOut(**t) for t in items])
+    return PayoutPlanOut(campaign_id=campaign_id, tranches=[PayoutTrancheOut(**t) for t in items])
 
 
 def _person(principal: Any) -> None:
@@ -126,20 +126,20 @@ def _person(principal: Any) -> None:
         raise DomainError("forbidden", 403, "only people act on milestones")
 
 
-@router.get("/campaigns/{campaign_id}/payout-plan", response_model=PlanOut)
-async def get_plan(campaign_id: str, principal: PrincipalDep, tranches: TranchesDep) -> PlanOut:
+@router.get("/campaigns/{campaign_id}/payout-plan", response_model=PayoutPlanOut)
+async def get_payout_plan(campaign_id: str, principal: PrincipalDep, tranches: TranchesDep) -> PayoutPlanOut:
     """The owner and admins (one tranche of 100 % when none was set)."""
     return plan_out(campaign_id, await tranches.plan(campaign_id, principal))
 
 
-@router.put("/campaigns/{campaign_id}/payout-plan", response_model=PlanOut)
-async def put_plan(
+@router.put("/campaigns/{campaign_id}/payout-plan", response_model=PayoutPlanOut)
+async def put_payout_plan(
     campaign_id: str,
-    body: PlanIn,
+    body: PayoutPlanIn,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey,
     tranches: TranchesDep,
-) -> PlanOut:
+) -> PayoutPlanOut:
     """The owner splits the payout into tranches (percentages summing to 100, at most 5; every
     tranche after the first names its milestone) until the first payout is approved."""
     _person(principal)
@@ -163,9 +163,9 @@ async def milestones_by_status(
 
 
 @router.post("/payouts/{payout_id}/milestone-proof", response_model=MilestoneOut)
-async def prove(
+async def prove_milestone(
     payout_id: str,
-    body: ProofIn,
+    body: MilestoneProofIn,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey,
     tranches: TranchesDep,
@@ -179,7 +179,7 @@ async def prove(
 
 
 @router.post("/payouts/{payout_id}/confirm", response_model=MilestoneOut)
-async def confirm(
+async def confirm_milestone(
     payout_id: str, principal: PrincipalDep, idempotency_key: IdempotencyKey, tranches: TranchesDep
 ) -> MilestoneOut:
     """An official of the city that labelled the project: the milestone is reached."""
@@ -187,8 +187,8 @@ async def confirm(
 
 
 @router.post("/payouts/{payout_id}/objections", response_model=MilestoneOut, status_code=201)
-async def object_to(
-    payout_id: str, body: ObjectionIn, principal: PrincipalDep, idempotency_key: IdempotencyKey,
+async def object_to_milestone(
+    payout_id: str, body: MilestoneObjectionIn, principal: PrincipalDep, idempotency_key: IdempotencyKey,
     tranches: TranchesDep,
 ) -> MilestoneOut:  # fmt: skip
     """A backer of the campaign, while the window is open: an admin then decides."""
@@ -196,13 +196,15 @@ async def object_to(
     return milestone_out(await tranches.object(payout_id, principal, body.reason, idempotency_key))
 
 
-@router.get("/payouts/{payout_id}/objections", response_model=ObjectionPage)
-async def objections(payout_id: str, principal: PrincipalDep, tranches: TranchesDep) -> ObjectionPage:
+@router.get("/payouts/{payout_id}/objections", response_model=MilestoneObjectionPage)
+async def milestone_objections(
+    payout_id: str, principal: PrincipalDep, tranches: TranchesDep
+) -> MilestoneObjectionPage:
     """The holder and admins."""
     docs = await tranches.objections(payout_id, principal)
-    return ObjectionPage(
+    return MilestoneObjectionPage(
         items=[
-            ObjectionOut(
+            MilestoneObjectionOut(
                 backer_id=d["backer_id"] if principal.is_admin else None,
                 reason=d["reason"],
                 created_at=when(d["created_at"]),
@@ -213,9 +215,9 @@ async def objections(payout_id: str, principal: PrincipalDep, tranches: Tranches
 
 
 @router.post("/payouts/{payout_id}/milestone-decision", response_model=MilestoneOut)
-async def decide(
+async def decide_milestone(
     payout_id: str,
-    body: DecisionIn,
+    body: MilestoneDecisionIn,
     principal: AdminDep,
     idempotency_key: IdempotencyKey,
     tranches: TranchesDep,
