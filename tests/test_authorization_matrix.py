@@ -294,6 +294,11 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("GET", "/api/v1/payments/payouts?status=failed", {"admin"}),
         row("POST", "/api/v1/payments/payouts/po_unknown_1/approve", {"admin"}, idempotent=True),
         row("POST", "/api/v1/payments/payouts/po_unknown_1/retry", {"admin"}, idempotent=True),
+        # payments: the admins' refunds after success and the disputes list
+        row("POST", "/api/v1/payments/pledges/plg_unknown/refund", {"admin"}, {"reason": "matrix"}, idempotent=True),
+        row("POST", "/api/v1/payments/campaigns/cmp_unknown/refund-all", {"admin"}, {"reason": "matrix"},
+            idempotent=True),
+        row("GET", "/api/v1/payments/disputes", {"admin"}),
         # campaigns: the admins' moderation
         row("GET", "/api/v1/campaigns/reports", {"admin"}),
         row("GET", "/api/v1/campaigns/owner-decisions", {"admin"}),
