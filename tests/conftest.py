@@ -85,6 +85,17 @@ class Account:
 
     @property
     def headers(self) -> dict[str, str]:
+        # Session-long accounts (the platform admin) outlive an access token on a long run: a
+        # token about to expire is renewed first, as any client does with its refresh token.
+        if self.gateway_url and int(self.claims.get("exp", 0)) - time.time() < 60:
+            answer = httpx.post(
+                f"{self.gateway_url}/api/v1/auth/refresh",
+                json={"refresh_token": self.refresh_token},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+            self.access_token = answer.json()["access_token"]
+            self.refresh_token = answer.json()["refresh_token"]
         return {"Authorization": f"Bearer {self.access_token}"}
 
     @property
