@@ -225,6 +225,17 @@ async def test_a_dispute_holds_the_payout_and_a_won_one_gives_the_money_back(
         return (await payouts_of(payments, campaign_id, holder))[-1]["hold_reason"] is None
 
     await eventually(released, timeout=20, interval=0.2)
+    # A late copy of charge.dispute.created (Stripe delivers at least once, in any order): the
+    # dispute is re-fetched (won) and nothing is journaled again.
+    stale = payments.stripe_event("charge.dispute.created", {**dispute, "status": "needs_response"})
+    assert (await payments.webhook(stale)).status_code == 200
+
+    async def stale_processed() -> bool:
+        events = await payments.store.db.stripe_events.find({"object_id": dispute["id"]}).to_list()
+        return bool(events) and all(e["status"] == "processed" for e in events) and len(events) >= 5
+
+    await eventually(stale_processed, timeout=15, interval=0.2)
+    assert (await payouts_of(payments, campaign_id, holder))[-1]["hold_reason"] is None
     book = await ledger(payments, campaign_id, admin)
     assert book["totals"]["disputed"] == 0 and book["totals"]["raised"] == 3_500
     assert book["totals"]["platform_fees"] == 300
