@@ -18,7 +18,13 @@ SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications",
 QUEUES = {
     "gateway": ["gateway.officials"],
     "campaigns": ["campaigns.funding"],
-    "payments": ["payments.campaigns", "payments.municipalities", "payments.matches", "payments.accounts"],
+    "payments": [
+        "payments.campaigns",
+        "payments.municipalities",
+        "payments.matches",
+        "payments.accounts",
+        "payments.city_dues",
+    ],
     "endorsements": ["endorsements.events"],
     "notifications": ["notifications.events", "notifications.webhooks"],
     "web": [],  # the web site consumes no events
