@@ -2997,7 +2997,7 @@ class CivicfundClient(_Base):
         return cast("PaymentsLedgerOut", answer.json())
 
     async def payments_open_milestones(self, campaign_id: str) -> PaymentsMilestonePage:
-        """Open Milestones: GET /api/v1/payments/campaigns/{campaign_id}/milestones. Public: the campaign's tranches open to its backers' objections."""
+        """Open Milestones: GET /api/v1/payments/campaigns/{campaign_id}/milestones. Public: the campaign's later tranches and their milestones (backers object to open ones)."""
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/milestones")
         return cast("PaymentsMilestonePage", answer.json())
 

@@ -149,8 +149,8 @@ async def put_payout_plan(
 
 @router.get("/campaigns/{campaign_id}/milestones", response_model=MilestonePage)
 async def open_milestones(campaign_id: str, tranches: TranchesDep) -> MilestonePage:
-    """Public: the campaign's tranches open to its backers' objections."""
-    return MilestonePage(items=[milestone_out(d) for d in await tranches.pending_of_campaign(campaign_id)])
+    """Public: the campaign's later tranches and their milestones (backers object to open ones)."""
+    return MilestonePage(items=[milestone_out(d) for d in await tranches.of_campaign(campaign_id)])
 
 
 @router.get("/milestones", response_model=MilestonePage)

@@ -286,10 +286,9 @@ class Tranches:
     async def milestones(self, status: str, limit: int) -> list[Doc]:
         return await self.tranches.milestones_in(status, limit)
 
-    async def pending_of_campaign(self, campaign_id: str) -> list[Doc]:
-        """What backers see on the campaign: its tranches whose milestone is open to objection."""
-        return [p for p in await self.store.payouts_of_campaign(campaign_id)
-                if p.get("milestone_status") in (rules.OBJECTION_WINDOW, rules.OBJECTED)]  # fmt: skip
+    async def of_campaign(self, campaign_id: str) -> list[Doc]:
+        """What backers and cities see of the campaign: its later tranches and their milestones."""
+        return [p for p in await self.store.payouts_of_campaign(campaign_id) if p.get("milestone_status")]
 
     # -- the job ------------------------------------------------------------------------------------
 
