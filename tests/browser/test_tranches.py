@@ -2,7 +2,8 @@
 keep-it-all campaign's payout 50/50 on the "payout plan" page (a plan that does not add up is
 refused beside its field); the campaign ends and its payout comes as two tranches; the holder
 sends the second milestone's proof (links); a backer finds the milestone from "My pledges" and
-objects (a too-short reason is refused beside the field); an admin then sees it objected.
+objects (a too-short reason is refused beside the field); an admin holds it on the objected
+milestones' page.
 axe on every page.
 
 The one step not taken through a public door: the campaign's deadline is moved into the past
@@ -136,14 +137,31 @@ async def test_a_holder_splits_the_payout_proves_a_milestone_and_a_backer_object
     await expect(milestone.locator(".badge")).to_have_text("Objected: the Civicfund team decides")
     await assert_accessible(backer_page)
 
-    # The admins' queue of objected milestones has it; its tranche cannot be approved.
+    # An admin finds it among the objected milestones, with the backer's reason, and holds it;
+    # its tranche cannot be approved.
+    admin_page = await new_page()
+    await log_in(admin_page, admin)
+    await admin_page.goto("/admin/payouts")
+    await admin_page.get_by_role("link", name="Objected milestones").click()
+    await expect(admin_page.get_by_role("heading", name="Objected milestones", level=1)).to_be_visible()
+    await assert_accessible(admin_page)
+    objected = (
+        admin_page.locator(".milestone-item")
+        .filter(has_text="The garden is planted")
+        .filter(has_text="Nothing is planted yet, I walked past today.")
+    )
+    await expect(objected).to_have_count(1)
+    await objected.get_by_role("button", name="Hold").click()
+    await expect(admin_page.get_by_role("status").first).to_contain_text("Milestone held.")
+    await assert_accessible(admin_page)
+    await backer_page.reload()
+    milestone = backer_page.locator(".milestone-item").filter(has_text="The garden is planted")
+    await expect(milestone.locator(".badge")).to_have_text("Held by the Civicfund team")
     admin_headers = {"Authorization": f"Bearer {await api_login(site_url, admin)}"}
     async with httpx.AsyncClient(base_url=site_url, timeout=30, headers=admin_headers) as client:
-        queue = (await client.get("/api/v1/payments/milestones", params={"status": "objected"})).json()[
-            "items"
-        ]
-        mine = [m for m in queue if m["payout"]["campaign_id"] == campaign["id"]]
-        assert len(mine) == 1 and mine[0]["objections"] == 1, queue
+        held = (await client.get("/api/v1/payments/milestones", params={"status": "held"})).json()["items"]
+        mine = [m for m in held if m["payout"]["campaign_id"] == campaign["id"]]
+        assert len(mine) == 1 and mine[0]["objections"] == 1, held
         refused = await client.post(
             f"/api/v1/payments/payouts/{mine[0]['payout']['id']}/approve",
             headers={"Idempotency-Key": uuid.uuid4().hex},

@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from ..gateway import ApiFailure
-from ..site import Form, SignedIn, Site
+from ..site import Form, SignedIn, Site, signed_in
 
 router = APIRouter()
 
@@ -209,3 +210,52 @@ async def confirm(site: SignedIn, form: Form, campaign_id: str, payout_id: str) 
         )
     site.flash(_("Milestone confirmed: the tranche can now be paid out."))
     return site.redirect(f"/campaigns/{_q(campaign_id)}/milestones")
+
+
+# -- admins: objected milestones ------------------------------------------------------------------
+
+
+async def _admin(site: Annotated[Site, Depends(signed_in)]) -> Site:
+    if not site.is_admin:
+        raise HTTPException(403)
+    return site
+
+
+AdminSite = Annotated[Site, Depends(_admin)]
+
+
+async def _admin_page(site: Site, *, status: int = 200, error: str | None = None) -> Response:
+    objected = await site.api("GET", f"{PAYMENTS}/milestones", params={"status": "objected", "limit": 100})
+    items = _shown(site, objected["items"])
+    reasons = await asyncio.gather(
+        *(site.api("GET", f"{PAYMENTS}/payouts/{_q(m['payout']['id'])}/objections") for m in items)
+    )
+    for m, r in zip(items, reasons, strict=True):
+        m["reasons"] = [o["reason"] for o in r["items"]]
+    return site.render("tranches/admin.html", status=status, error=error, milestones=items)
+
+
+@router.get("/admin/milestones", include_in_schema=False)
+async def admin_milestones(site: AdminSite) -> Response:
+    return await _admin_page(site)
+
+
+@router.post("/admin/milestones/{payout_id}/{decision}", include_in_schema=False)
+async def admin_decide(site: AdminSite, form: Form, payout_id: str, decision: str) -> Response:
+    _ = site.gettext
+    if decision not in ("release", "hold"):
+        raise HTTPException(404)
+    try:
+        await site.api("POST", f"{PAYMENTS}/payouts/{_q(payout_id)}/milestone-decision",
+                       json={"decision": decision}, headers=_key())  # fmt: skip
+    except ApiFailure as failure:
+        if failure.status not in (404, 409):
+            raise
+        return await _admin_page(site, status=failure.status,
+                                 error=_("This milestone changed meanwhile: see its state below."))  # fmt: skip
+    site.flash(
+        _("Milestone released: approve its payout on Payouts.")
+        if decision == "release"
+        else _("Milestone held.")
+    )
+    return site.redirect("/admin/milestones")
