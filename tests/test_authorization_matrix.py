@@ -18,9 +18,6 @@ from typing import Any
 
 import httpx
 
-from servicekit.mongo import Mongo, Tx, epoch_ms
-from servicekit.settings import ServiceSettings
-
 E = "/api/v1/endorsements"
 W = "/api/v1/notifications/webhooks"
 CALLERS = ("anonymous", "citizen", "other_official", "reviewer", "manager", "admin", "client", "other_client")
@@ -73,31 +70,6 @@ async def _label(platform: Any, owner: Any, slug: str) -> str:
     raise AssertionError("endorsements never heard of the campaign")
 
 
-async def _end_campaign_now(stack: Any, campaign_id: str) -> None:
-    """The one step not taken through a public door (a campaign runs 7 days at least): its
-    deadline is moved into the past in campaigns' datastore, as test_match_money_e2e does."""
-    settings = ServiceSettings(
-        service_name="campaigns",
-        mongo_url=stack.stack.mongo_url("campaigns"),
-        mongo_db="campaigns",
-        mongo_lock_dir=str(stack.stack.var / "run" / "locks"),
-    )
-    mongo = Mongo(settings)
-    await mongo.connect()
-
-    async def past(tx: Tx) -> None:
-        doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-        assert doc is not None
-        moment = datetime.now(UTC) - timedelta(minutes=1)
-        doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-        await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-    try:
-        await mongo.transact(past)
-    finally:
-        await mongo.close()
-
-
 async def _due(platform: Any, make_account: Any, stack: Any, manager: Any, slug: str, pool: str) -> str:
     """A match the city owes: an on_goal_reached match on a labelled campaign whose goal was
     paid on localstripe, and which ended."""
@@ -125,7 +97,7 @@ async def _due(platform: Any, make_account: Any, stack: Any, manager: Any, slug:
         if got["totals"]["raised"] == 5_000:
             break
         await asyncio.sleep(0.3)
-    await _end_campaign_now(stack, campaign["id"])
+    await stack.end_campaign_now(campaign["id"])
     for _ in range(400):
         dues = await platform.call(
             "GET", "/api/v1/payments/city-dues", manager, params={"municipality": slug}

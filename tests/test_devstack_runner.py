@@ -30,6 +30,7 @@ import aio_pika.abc
 import httpx
 import pytest
 
+from devstack.deadlines import move_deadline_to_the_past
 from devstack.running import wait_ready
 from devstack.up import ports_from
 from servicekit.testing.plugin import TestEnv
@@ -201,35 +202,6 @@ def _pledge_when_known(
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
-
-
-def _move_deadline_to_the_past(mongo_url: str, lock_dir: Path, campaign_id: str) -> None:
-    """The one step not done through the API: the test cannot wait the 7 days a campaign runs at
-    least. It goes through servicekit's transaction (and so the replicas' lock on the datastore)
-    and replaces the document whole (nx-27017 stringifies a `$set` datetime)."""
-    from datetime import UTC, datetime, timedelta
-
-    from servicekit.mongo import Mongo, Tx, epoch_ms
-    from servicekit.settings import ServiceSettings
-
-    async def move() -> None:
-        settings = ServiceSettings(
-            service_name="campaigns", mongo_url=mongo_url, mongo_db="campaigns", mongo_lock_dir=str(lock_dir)
-        )
-        mongo = Mongo(settings)
-        await mongo.connect()
-
-        async def past(tx: Tx) -> None:
-            doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-            assert doc is not None
-            moment = datetime.now(UTC) - timedelta(minutes=1)
-            doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-            await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-        await mongo.transact(past)
-        await mongo.close()
-
-    asyncio.run(move())
 
 
 class _EventTap:
@@ -412,7 +384,7 @@ def test_two_replicas_of_every_consumer_and_scheduler_process_each_thing_once(
 
             # The deadline passes: one of the two schedulers closes the campaign, payments
             # charges every saved card once.
-            _move_deadline_to_the_past(f"mongodb://127.0.0.1:{ports.mongo('campaigns')}/?directConnection=true",
+            move_deadline_to_the_past(f"mongodb://127.0.0.1:{ports.mongo('campaigns')}/?directConnection=true",
                                        var / "run" / "locks", aon["id"])  # fmt: skip
             campaign_url = f"{gateway}/api/v1/campaigns/campaigns/{aon['id']}"
             _until(

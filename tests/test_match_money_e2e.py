@@ -13,13 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-
-from servicekit.mongo import Mongo, Tx, epoch_ms
-from servicekit.settings import ServiceSettings
 
 E = "/api/v1/endorsements"
 P = "/api/v1/payments"
@@ -30,29 +26,6 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float
     while not await check():
         assert time.monotonic() < deadline, f"never: {what}"
         await asyncio.sleep(0.5)
-
-
-async def _end_campaign_now(stack: Any, campaign_id: str) -> None:
-    settings = ServiceSettings(
-        service_name="campaigns",
-        mongo_url=stack.stack.mongo_url("campaigns"),
-        mongo_db="campaigns",
-        mongo_lock_dir=str(stack.stack.var / "run" / "locks"),
-    )
-    mongo = Mongo(settings)
-    await mongo.connect()
-
-    async def past(tx: Tx) -> None:
-        doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-        assert doc is not None
-        moment = datetime.now(UTC) - timedelta(minutes=1)
-        doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-        await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-    try:
-        await mongo.transact(past)
-    finally:
-        await mongo.close()
 
 
 async def _subscribe(platform: Any, manager: Any, slug: str) -> None:
@@ -135,7 +108,7 @@ async def test_a_city_pays_its_match_by_invoice_or_by_bank_transfer(
             return totals["raised"] == 10_500
 
         await _until(raised, "campaigns counted the payments")
-        await _end_campaign_now(stack, campaign["id"])
+        await stack.end_campaign_now(campaign["id"])
 
     # The billed city: due at success, invoiced on its customer, charged, received.
     campaign, commitment = campaigns[billed_city]

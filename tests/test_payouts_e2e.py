@@ -12,39 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import stripe
 
-from servicekit.mongo import Mongo, Tx, epoch_ms
-from servicekit.settings import ServiceSettings
-
 P = "/api/v1/payments"
-
-
-async def _end_campaign_now(stack: Any, campaign_id: str) -> None:
-    settings = ServiceSettings(
-        service_name="campaigns",
-        mongo_url=stack.stack.mongo_url("campaigns"),
-        mongo_db="campaigns",
-        mongo_lock_dir=str(stack.stack.var / "run" / "locks"),
-    )
-    mongo = Mongo(settings)
-    await mongo.connect()
-
-    async def past(tx: Tx) -> None:
-        doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-        assert doc is not None
-        moment = datetime.now(UTC) - timedelta(minutes=1)
-        doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-        await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-    try:
-        await mongo.transact(past)
-    finally:
-        await mongo.close()
 
 
 async def _payout(
@@ -87,7 +60,7 @@ async def test_a_campaigns_money_reaches_its_holder_and_a_reversal_is_retried(
     assert account["status"] == "ready", account
 
     # The campaign ends: a payout of what it raised less Stripe's fee, the tip apart.
-    await _end_campaign_now(stack, campaign["id"])
+    await stack.end_campaign_now(campaign["id"])
     payout = await _payout(platform, holder, campaign["id"], "pending")
     fee = 25 + (4_500 * 150 + 5_000) // 10_000
     assert (payout["raised"], payout["stripe_fees"], payout["tips"]) == (4_000, fee, 500), payout

@@ -20,7 +20,6 @@ from playwright.async_api import Page, expect
 
 from .conftest import Person, api_login
 from .test_cities import E, appoint, call_api, eventually, make_city, new_person, request_label, signed_in
-from .test_payouts import _end_campaign_now
 
 
 async def _state(site_url: str, campaign_id: str) -> list[tuple[str, int, int, int]]:
@@ -66,7 +65,7 @@ async def test_a_city_declares_its_transfer_and_an_admin_confirms_it(
         paid = await platform.pledge(await make_account(), campaign, amount)
         assert paid["status"] == "succeeded", paid
     await eventually(lambda: _raised(site_url, campaign["id"], 10_500), what="campaigns counted the payments")
-    await _end_campaign_now(stack, campaign["id"])
+    await stack.end_campaign_now(campaign["id"])
     await eventually(
         lambda: _is(site_url, campaign["id"], [("due", 0, 6_000, 0)]), timeout=120, what="the match due"
     )

@@ -13,39 +13,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
 
-from servicekit.mongo import Mongo, Tx, epoch_ms
-from servicekit.settings import ServiceSettings
-
 from .conftest import Person, api_login
-
-
-async def _end_campaign_now(stack: Any, campaign_id: str) -> None:
-    settings = ServiceSettings(
-        service_name="campaigns",
-        mongo_url=stack.stack.mongo_url("campaigns"),
-        mongo_db="campaigns",
-        mongo_lock_dir=str(stack.stack.var / "run" / "locks"),
-    )
-    mongo = Mongo(settings)
-    await mongo.connect()
-
-    async def past(tx: Tx) -> None:
-        doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-        assert doc is not None
-        moment = datetime.now(UTC) - timedelta(minutes=1)
-        doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-        await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-    try:
-        await mongo.transact(past)
-    finally:
-        await mongo.close()
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
@@ -89,7 +62,7 @@ async def test_a_holder_gets_paid_through_stripe_connect(
     await expect(page.get_by_role("button", name="Set up payouts with Stripe")).to_have_count(0)
 
     # The campaign ends; keep-it-all releases what it raised, less Stripe's fees.
-    await _end_campaign_now(stack, campaign["id"])
+    await stack.end_campaign_now(campaign["id"])
     holder_token = await api_login(site_url, holder)
     headers = {"Authorization": f"Bearer {holder_token}"}
 

@@ -3,8 +3,8 @@
 * `Up` / `up()`: `python -m devstack.up` (or this module) started as a process, read from its
   terminal output, its processes' pids asked of supervisord, stopped with the signal Ctrl-C
   sends. Shared by the runner tests (tests/devstack_runner.py) and bench/chaos.py.
-* `move_deadline_to_the_past`: the one step those runs do not do through the API (a campaign
-  runs at least 7 days).
+* `move_deadline_to_the_past` (from devstack.deadlines): the one step those runs do not do
+  through the API (a campaign runs at least 7 days).
 * `python -m devstack.chaos_stack ... --amqp-via payments=amqp://...:PORT/ --stripe-via
   payments=http://...:PORT`: `make up` with some services' broker or Stripe connection routed
   through a URL of the caller's (bench/chaos.py puts servicekit's CuttableProxy there, to cut a
@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import random
@@ -29,7 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import supervise
+from .deadlines import move_deadline_to_the_past
 from .stack import Stack
+
+__all__ = ["Up", "free_block", "move_deadline_to_the_past", "up"]
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -142,35 +144,6 @@ def up(
         yield run
     finally:
         run.kill()
-
-
-def move_deadline_to_the_past(mongo_url: str, lock_dir: Path, campaign_id: str) -> None:
-    """The one step not done through the API: nobody can wait the 7 days a campaign runs at
-    least. It goes through servicekit's transaction (and so the replicas' lock on the datastore)
-    and replaces the document whole (nx-27017 stringifies a `$set` datetime)."""
-    from datetime import UTC, datetime, timedelta
-
-    from servicekit.mongo import Mongo, Tx, epoch_ms
-    from servicekit.settings import ServiceSettings
-
-    async def move() -> None:
-        settings = ServiceSettings(
-            service_name="campaigns", mongo_url=mongo_url, mongo_db="campaigns", mongo_lock_dir=str(lock_dir)
-        )
-        mongo = Mongo(settings)
-        await mongo.connect()
-
-        async def past(tx: Tx) -> None:
-            doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-            assert doc is not None
-            moment = datetime.now(UTC) - timedelta(minutes=1)
-            doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-            await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-        await mongo.transact(past)
-        await mongo.close()
-
-    asyncio.run(move())
 
 
 # -- the runner with routed connections ------------------------------------------------------------

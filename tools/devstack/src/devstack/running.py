@@ -89,6 +89,14 @@ class RunningStack:
         self.start(proc)
         self.wait(proc)
 
+    async def end_campaign_now(self, campaign_id: str) -> None:
+        """Move a campaign's deadline into the past (devstack.deadlines: tests only)."""
+        from .deadlines import end_campaign_now
+
+        await end_campaign_now(
+            self.stack.mongo_url("campaigns"), self.stack.var / "run" / "locks", campaign_id
+        )
+
     def log(self, name: str) -> str:
         path = self.stack.var / "log" / f"{name}.out"
         return path.read_text(errors="replace") if path.exists() else ""
