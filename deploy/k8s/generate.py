@@ -24,6 +24,7 @@ QUEUES = {
         "payments.matches",
         "payments.accounts",
         "payments.city_dues",
+        "payments.tranches",
     ],
     "endorsements": ["endorsements.events"],
     "notifications": ["notifications.events", "notifications.webhooks"],

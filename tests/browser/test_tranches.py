@@ -15,39 +15,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
 
-from servicekit.mongo import Mongo, Tx, epoch_ms
-from servicekit.settings import ServiceSettings
-
 from .conftest import Person, api_login
-
-
-async def _end_campaign_now(stack: Any, campaign_id: str) -> None:
-    settings = ServiceSettings(
-        service_name="campaigns",
-        mongo_url=stack.stack.mongo_url("campaigns"),
-        mongo_db="campaigns",
-        mongo_lock_dir=str(stack.stack.var / "run" / "locks"),
-    )
-    mongo = Mongo(settings)
-    await mongo.connect()
-
-    async def past(tx: Tx) -> None:
-        doc = await tx.db.campaigns.find_one({"_id": campaign_id}, session=tx.session)
-        assert doc is not None
-        moment = datetime.now(UTC) - timedelta(minutes=1)
-        doc.update(deadline=moment, deadline_ms=epoch_ms(moment))
-        await tx.db.campaigns.replace_one({"_id": campaign_id}, doc, session=tx.session)
-
-    try:
-        await mongo.transact(past)
-    finally:
-        await mongo.close()
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
@@ -86,7 +59,7 @@ async def test_a_holder_splits_the_payout_proves_a_milestone_and_a_backer_object
     await expect(page.locator("#f-percent_2")).to_have_value("50")
 
     # The campaign ends: its payout comes as two tranches.
-    await _end_campaign_now(stack, campaign["id"])
+    await stack.end_campaign_now(campaign["id"])
     headers = {"Authorization": f"Bearer {await api_login(site_url, holder)}"}
 
     async def two_tranches() -> bool:
