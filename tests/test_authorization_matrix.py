@@ -266,6 +266,10 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("GET", "/api/v1/payments/payouts?status=failed", {"admin"}),
         row("POST", "/api/v1/payments/payouts/po_unknown_1/approve", {"admin"}, idempotent=True),
         row("POST", "/api/v1/payments/payouts/po_unknown_1/retry", {"admin"}, idempotent=True),
+        # payments: milestones the backers objected to, decided by an admin
+        row("GET", "/api/v1/payments/milestones?status=objected", {"admin"}),
+        row("POST", "/api/v1/payments/payouts/po_unknown_1/milestone-decision", {"admin"}, {"decision": "hold"},
+            idempotent=True),
         # payments: the admins' refunds after success and the disputes list
         row("POST", "/api/v1/payments/pledges/plg_unknown/refund", {"admin"}, {"reason": "matrix"}, idempotent=True),
         row("POST", "/api/v1/payments/campaigns/cmp_unknown/refund-all", {"admin"}, {"reason": "matrix"},
