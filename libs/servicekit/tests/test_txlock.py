@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from servicekit.txlock import DatastoreLock, datastore_key
 # (the await a real use case has between its read and its write), write it back plus one.
 WORKER = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, sys, time
     from servicekit.mongo import Mongo
     from servicekit.settings import ServiceSettings
 
@@ -28,6 +29,9 @@ WORKER = textwrap.dedent(
                                    mongo_lock_dir=sys.argv[3])
         mongo = Mongo(settings)
         await mongo.connect(collections=["counters"])
+        # Both replicas start their transactions at the same moment, however long each took to
+        # start: otherwise the first can be done before the second begins, and nothing meets.
+        await asyncio.sleep(max(0.0, float(sys.argv[5]) - time.time()))
 
         async def bump(tx):
             doc = await tx.db.counters.find_one({"_id": "c"}, session=tx.session)
@@ -51,9 +55,10 @@ def _run_replicas(nx_url: str, database: str, lock_dirs: list[Path]) -> list[sub
     client: MongoClient = MongoClient(nx_url)
     client[database].counters.insert_one({"_id": "c", "n": 0})
     client.close()
+    start_at = str(time.time() + 8)  # after both interpreters imported servicekit and connected
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, nx_url, database, str(lock_dir), str(PER_PROCESS // 2)],
+            [sys.executable, "-c", WORKER, nx_url, database, str(lock_dir), str(PER_PROCESS // 2), start_at],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
