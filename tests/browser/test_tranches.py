@@ -21,6 +21,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from .conftest import Person, api_login
+from .test_cities import signed_in
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
@@ -42,7 +43,7 @@ async def test_a_holder_splits_the_payout_proves_a_milestone_and_a_backer_object
 
     # The holder's plan: 50 % at the end, 50 % once the garden is planted.
     page = await new_page()
-    await log_in(page, holder)
+    await signed_in(log_in, page, holder)
     await page.goto(f"/me/payouts/{campaign['id']}/plan")
     await expect(page.get_by_role("heading", name="Payout plan and milestones", level=1)).to_be_visible()
     await assert_accessible(page)
@@ -89,7 +90,7 @@ async def test_a_holder_splits_the_payout_proves_a_milestone_and_a_backer_object
     # The backer, from "My pledges", objects.
     backer = Person(backer_account.email, backer_account.password, "Backer")
     backer_page = await new_page()
-    await log_in(backer_page, backer)
+    await signed_in(log_in, backer_page, backer)
     await backer_page.goto("/me/pledges")
     await backer_page.get_by_role("link", name=f"The project's milestones — {campaign['title']}").click()
     await expect(backer_page.get_by_role("heading", name="Milestones", level=1)).to_be_visible()
@@ -113,7 +114,7 @@ async def test_a_holder_splits_the_payout_proves_a_milestone_and_a_backer_object
     # An admin finds it among the objected milestones, with the backer's reason, and holds it;
     # its tranche cannot be approved.
     admin_page = await new_page()
-    await log_in(admin_page, admin)
+    await signed_in(log_in, admin_page, admin)
     await admin_page.goto("/admin/payouts")
     await admin_page.get_by_role("link", name="Objected milestones").click()
     await expect(admin_page.get_by_role("heading", name="Objected milestones", level=1)).to_be_visible()
