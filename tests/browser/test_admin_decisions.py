@@ -16,6 +16,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from .conftest import Person, api_login
+from .test_cities import signed_in
 
 
 async def _campaign(site_url: str, token: str, campaign_id: str) -> dict[str, Any]:
@@ -55,7 +56,7 @@ async def test_an_admin_decides_what_becomes_of_a_deleted_owners_campaigns(
 
     # The owner deletes their account on the site.
     page = await new_page()
-    await log_in(page, owner)
+    await signed_in(log_in, page, owner)
     await page.goto("/account/delete")
     await page.get_by_label("Your password, to confirm").fill(owner.password)
     await page.get_by_role("button", name="Delete my account for good").click()
@@ -67,7 +68,7 @@ async def test_an_admin_decides_what_becomes_of_a_deleted_owners_campaigns(
 
     # Both wait for the admin, with when the owner left and what each raised.
     admin_page = await new_page()
-    await log_in(admin_page, admin)
+    await signed_in(log_in, admin_page, admin)
     await admin_page.get_by_role("link", name="Admin", exact=True).click()
     await expect(admin_page.locator("#h-owner-decisions")).to_be_visible()
     await assert_accessible(admin_page)
@@ -138,7 +139,7 @@ async def test_an_admin_decides_what_becomes_of_a_deleted_owners_campaigns(
     # Admins only.
     await sign_up(person)
     citizen_page = await new_page()
-    await log_in(citizen_page, person)
+    await signed_in(log_in, citizen_page, person)
     for path in ("/admin/owner-decisions", f"/admin/owner-decisions/{other['id']}"):
         response = await citizen_page.goto(path)
         assert response is not None and response.status == 403, path

@@ -19,6 +19,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from .conftest import Person, api_login
+from .test_cities import signed_in
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
@@ -40,7 +41,7 @@ async def test_a_holder_gets_paid_through_stripe_connect(
 
     # The holder sets up their payout account: the site, the local Stripe's page, back.
     page = await new_page()
-    await log_in(page, holder)
+    await signed_in(log_in, page, holder)
     await page.goto("/me")
     await page.get_by_role("link", name="Get paid").click()
     await expect(page.get_by_role("heading", name="Get paid", level=1)).to_be_visible()
@@ -85,7 +86,7 @@ async def test_a_holder_gets_paid_through_stripe_connect(
 
     # An admin approves it on the admins' page.
     admin_page = await new_page()
-    await log_in(admin_page, admin)
+    await signed_in(log_in, admin_page, admin)
     await admin_page.goto("/admin")
     await admin_page.get_by_role("navigation", name="Admin").get_by_role("link", name="Payouts").click()
     await expect(admin_page.get_by_role("heading", name="Payouts", level=1)).to_be_visible()

@@ -16,6 +16,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from .conftest import Person
+from .test_cities import signed_in
 from .test_city_calls import signed_in_fr
 from .test_payouts import _until
 
@@ -35,7 +36,7 @@ async def test_an_admin_refunds_a_payment_sees_a_dispute_and_refunds_a_whole_cam
     assert paid["status"] == "succeeded" and disputed["status"] == "succeeded"
 
     page = await new_page()
-    await log_in(page, admin)
+    await signed_in(log_in, page, admin)
     await page.goto("/admin")
     await (
         page.get_by_role("navigation", name="Admin").get_by_role("link", name="Refunds and disputes").click()
