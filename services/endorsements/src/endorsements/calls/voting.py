@@ -136,17 +136,22 @@ async def _context(src: store.Source, call: Doc, setup: Setup) -> tuple[dict[str
     return proposals, where
 
 
-async def _residency(src: store.Source, call: Doc, principal: Principal) -> tuple[str | None, bool]:
-    """(the voter's postcode, whether they are a resident). A city that verifies residents
-    (census file, postal letter: residency/) counts only the proof given for this call, with
-    the postcode it carries; otherwise a postcode of the city in the voter's profile."""
+PROOF_NEEDED = "prove that you live in the city first (census or letter code)"
+PROFILE_POSTCODE_NEEDED = "only residents vote (a postcode of the city in your profile)"
+
+
+async def _residency(src: store.Source, call: Doc, principal: Principal) -> tuple[str | None, bool, str]:
+    """(the voter's postcode, whether they are a resident, what a non-resident is told). A city
+    that verifies residents (census file, postal letter: residency/) counts only the proof given
+    for this call, with the postcode it carries; otherwise a postcode of the city in the voter's
+    profile."""
     if await residency.methods_of(src, call["municipality"]):
         proof = await residency.verified_resident(src, call["_id"], principal.sub)
-        return (proof["postcode"], True) if proof else (None, False)
+        return (proof["postcode"], True, PROOF_NEEDED) if proof else (None, False, PROOF_NEEDED)
     muni = await store.municipality(src, call["municipality"])
     user = await store.user(src, principal.sub) or {}
     postcode = user.get("postcode")
-    return postcode, bool(postcode) and store.territory_of(muni).contains(postcode)
+    return postcode, bool(postcode) and store.territory_of(muni).contains(postcode), PROFILE_POSTCODE_NEEDED
 
 
 def _lines(
@@ -198,7 +203,7 @@ async def my_ballot(mongo: Mongo, principal: Principal, call_id: str) -> BallotO
     call = await calls.call(mongo.db, call_id)
     setup = _setup_of(call)
     proposals, where = await _context(mongo.db, call, setup)
-    postcode, resident = await _residency(mongo.db, call, principal)
+    postcode, resident, _ = await _residency(mongo.db, call, principal)
     doc = await calls.ballot(mongo.db, call_id, principal.sub)
     return _ballot_out(call, setup, doc, proposals, where, postcode, resident)
 
@@ -206,13 +211,9 @@ async def my_ballot(mongo: Mongo, principal: Principal, call_id: str) -> BallotO
 async def _voter_checks(src: store.Source, call: Doc, principal: Principal) -> tuple[str | None, bool]:
     _require_verified(principal)
     _require_vote_open(call, utcnow())
-    postcode, resident = await _residency(src, call, principal)
+    postcode, resident, refusal = await _residency(src, call, principal)
     if not resident:
-        if await residency.methods_of(src, call["municipality"]):
-            raise DomainError(
-                "not_resident", 403, "prove that you live in the city first (census or letter code)"
-            )
-        raise DomainError("not_resident", 403, "only residents vote (a postcode of the city in your profile)")
+        raise DomainError("not_resident", 403, refusal)
     return postcode, resident
 
 
