@@ -360,7 +360,8 @@ def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
 
 # -- ledger -------------------------------------------------------------------------------------
 # Accounts: "project" is what the campaign raised from backers (sum == campaigns' `raised`),
-# "platform" the backers' tips, "match" what cities' match funding added (campaigns' `matched`),
+# "platform" the backers' tips, "match" what cities' match funding and calls' awards added
+# (campaigns' `matched`; an award counts from its selection: match_awarded),
 # "commitments" a memo of open match commitments (promises, not money), "city" what cities
 # owe for their matches once due (match_due +, match_received -: city_dues/), "stripe_fees" Stripe's
 # fees on the project's charges and "payouts" the transfers to the holder (payouts.py), both
@@ -379,6 +380,7 @@ class LedgerEntry:
         "refund",
         "match_applied",
         "match_released",
+        "match_awarded",
         "match_committed",
         "match_canceled",
         "match_due",
@@ -518,14 +520,14 @@ def dispute_entries(
 
 
 def match_entry(
-    kind: Literal["match_applied", "match_released", "match_committed", "match_canceled"],
+    kind: Literal["match_applied", "match_released", "match_awarded", "match_committed", "match_canceled"],
     ref: str,
     campaign_id: str,
     amount: int,
     currency: str,
 ) -> LedgerEntry:
     account: Literal["match", "commitments"] = (
-        "match" if kind in ("match_applied", "match_released") else "commitments"
+        "match" if kind in ("match_applied", "match_released", "match_awarded") else "commitments"
     )
     return LedgerEntry(f"{kind}:{ref}", campaign_id, "", account, kind, amount, currency, ref)
 

@@ -56,3 +56,11 @@ async def released(tx: Tx, d: dict[str, Any]) -> None:
     if before:  # the first release keeps the id it always had
         entry = replace(entry, id=f"{entry.id}:{total}")
     await store.append_ledger(tx, [entry], utcnow())
+
+
+async def awarded(tx: Tx, commitment_id: str, campaign_id: str, amount: int, currency: str) -> None:
+    """A call's award (call.proposal_selected) is match money from its selection, as campaigns
+    count it in `matched`: no match.released comes for it, so the award books its own entry
+    (id from the award: a redelivered selection adds nothing)."""
+    entry = domain.match_entry("match_awarded", commitment_id, campaign_id, amount, currency)
+    await Store.of(tx).append_ledger(tx, [entry], utcnow())

@@ -68,6 +68,25 @@ async def campaign_ended(tx: Tx, campaign_id: str) -> None:
     )
 
 
+async def match_received(tx: Tx, campaign_id: str) -> None:
+    """Run where a city's payment of its match is recorded (city_dues, same transaction): a
+    campaign whose end was already looked at has its payout check due again, so the payouts
+    job releases the match as the campaign's next payout (same rules as at its end: charges
+    settled, holds, the tranche plan). Before the end, the end's payout will count it."""
+    store = Store.of(tx)
+    check = await store.payout_check(campaign_id, tx)
+    if check is None or check.get("status") == "due":
+        return  # not ended yet (or not releasing money), or already waiting to be looked at
+    campaign = await store.campaign(campaign_id, tx)
+    if campaign is None or not rules.releases_money(
+        str(campaign.get("funding_model")), str(campaign.get("status"))
+    ):
+        return  # canceled since: its backers are refunded, nothing is paid out
+    await store.save_payout_check(
+        tx, campaign_id, {"status": "due", "due_ms": _now_ms(), "updated_at": utcnow()}
+    )
+
+
 async def permits_changed(tx: Tx, campaign_id: str) -> None:
     """Run by the campaign.* handler after the projection took the event (same transaction):
     the campaign's pending payouts wait while a permit it needs is not granted (`hold_reason`),

@@ -16,6 +16,7 @@ from servicekit.errors import DomainError
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
+from .. import matches, payouts
 from ..pledges import PledgeBook
 from ..store import Store
 from . import domain
@@ -94,6 +95,7 @@ async def award_selected(tx: Tx, d: dict[str, Any]) -> None:
             "municipality": d["municipality"], "currency": d["currency"],
             "max_amount": int(d["award"]), "amount": int(d["award"])}  # fmt: skip
     await due(tx, data)
+    await matches.awarded(tx, data["commitment_id"], campaign_id, data["amount"], data["currency"])
 
 
 # -- collection -----------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ class CityDues:
                 due_id, doc["campaign_id"], int(doc["amount"]), doc["currency"], ref
             )
             await Store.of(tx).append_ledger(tx, [entry], utcnow())
+            await payouts.match_received(tx, doc["campaign_id"])
         return {**doc, **fields}
 
     # -- HTTP -------------------------------------------------------------------------------------
