@@ -25,8 +25,9 @@ QUEUES = {
         "payments.accounts",
         "payments.city_dues",
         "payments.tranches",
+        "payments.pools",
     ],
-    "endorsements": ["endorsements.events"],
+    "endorsements": ["endorsements.events", "endorsements.pool_gifts"],
     "notifications": ["notifications.events", "notifications.webhooks"],
     "web": [],  # the web site consumes no events
 }

@@ -15,6 +15,9 @@ from .labels import api as labels_api
 from .matching import api as matching_api
 from .municipalities import api as municipalities_api
 from .officials import api as officials_api
+from .pool_gifts import api as pool_gifts_api
+from .pool_gifts import handlers as pool_gifts_handlers
+from .pool_gifts import store as pool_gifts_store
 from .residency import api as residency_api
 from .residency import store as residency_store
 from .settings import Settings
@@ -34,14 +37,20 @@ def build(settings: Settings | None = None) -> FastAPI:
             officials_api.router,
             labels_api.router,
             matching_api.router,
+            pool_gifts_api.router,
             calls_api.router,
             feed_api.router,
             residency_api.router,
             parked.router,
         ],
-        consumers=[handlers.handlers],
+        consumers=[handlers.handlers, pool_gifts_handlers.handlers],
         indexes=[*store.INDEXES, *feed_store.INDEXES, *residency_store.INDEXES],
-        collections=[*store.COLLECTIONS, *feed_store.COLLECTIONS, *residency_store.COLLECTIONS],
+        collections=[
+            *store.COLLECTIONS,
+            *feed_store.COLLECTIONS,
+            *residency_store.COLLECTIONS,
+            *pool_gifts_store.COLLECTIONS,
+        ],
         on_startup=[_migrate],
     )
 

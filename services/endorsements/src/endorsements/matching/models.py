@@ -77,7 +77,9 @@ class PoolOut(BaseModel):
     budget: int
     committed: int = Field(description="spent or promised: open commitments hold their maximum")
     given: int
-    available: int
+    available: int = Field(description="budget plus residents' gifts, minus what is committed")
+    gifts_received: int = Field(default=0, description="residents' gifts added to the budget (pool_gifts/)")
+    accepts_gifts: bool = False
 
 
 class PoolsOut(BaseModel):

@@ -56,7 +56,10 @@ async def _pool_out(src: store.Source, pool: Doc) -> PoolOut:
         budget=pool["budget"],
         committed=used,
         given=given,
-        available=pool["budget"] - used,
+        # Residents' gifts (pool_gifts/) add to what the city can commit.
+        available=pool["budget"] + int(pool.get("gifts_received", 0)) - used,
+        gifts_received=int(pool.get("gifts_received", 0)),
+        accepts_gifts=bool(pool.get("accepts_gifts", False)),
     )
 
 
