@@ -7,6 +7,7 @@ import pytest
 
 from payments import domain
 from payments import payouts_domain as rules
+from payments.city_dues import domain as dues
 
 # Every (state, action) pair: the state it leads to, or None (ignored / refused).
 EXPECTED = {
@@ -178,3 +179,72 @@ def test_ledger_totals_count_fees_and_payouts() -> None:
     assert totals["payout_owed"] == 0 and totals["platform_fees"] == 300
     # Fees and payouts are not pledge money: reconciliation against Stripe's charges ignores them.
     assert set(domain.journal_by_pledge(docs)) == {"p1", "p2"}
+
+
+# -- the cities' match money --------------------------------------------------------------------
+
+
+def _match_ledger(due: int, received: int) -> list[dict]:
+    """The example ledger with a city's match released (6 000), then due, then paid `received`."""
+    entries = [domain.match_entry("match_released", "com_1", "c", 6_000, "EUR")]
+    if due:
+        entries.append(dues.due_entry("com_1", "c", due, "EUR"))
+    if received:
+        entries.append(dues.received_entry("com_1", "c", received, "EUR", "transfer:VIR-1"))
+    return [*_ledger(), *(e.doc() for e in entries)]
+
+
+@pytest.mark.parametrize(
+    ("case", "due", "received", "payouts", "amount", "raised", "match"),
+    [
+        # Received before the campaign's payout: its first payout carries it, apart from raised.
+        ("received", 6_000, 6_000, [], 2_980 + 6_000, 3_100, 6_000),
+        # Released and due but not paid by the city: nothing of it leaves the platform.
+        ("due, not received", 6_000, 0, [], 2_980, 3_100, 0),
+        ("released, not due yet", 0, 0, [], 2_980, 3_100, 0),
+        # Received after the first payout was paid: a second payout of the match alone.
+        ("after a paid payout", 6_000, 6_000, [{"status": "paid", "amount": 2_980, "stripe_fees": 120}],
+         6_000, 0, 6_000),
+        # ...and after a first payout that carried it: nothing more.
+        ("already carried", 6_000, 6_000,
+         [{"status": "paid", "amount": 8_980, "stripe_fees": 120, "match": 6_000}], 0, 0, 0),
+        # A failed transfer still counts (an admin retries it): never released twice.
+        ("after a failed payout", 6_000, 6_000,
+         [{"status": "failed", "amount": 8_980, "stripe_fees": 120, "match": 6_000}], 0, 0, 0),
+        # A refund after the first payout is taken from the next one, match included.
+        ("refund after payout", 6_000, 6_000, [{"status": "paid", "amount": 3_080, "stripe_fees": 120}],
+         5_900, 0, 5_900),
+    ],
+)  # fmt: skip
+def test_release_counts_the_match_the_city_paid(
+    case: str, due: int, received: int, payouts: list[dict], amount: int, raised: int, match: int
+) -> None:
+    release = rules.release(_match_ledger(due, received), stripe_fees=120, payouts=payouts)
+    assert (release.amount, release.new_raised, release.new_match) == (amount, raised, match), case
+    # What a payout shows adds up to what it transfers.
+    assert release.new_raised - release.fees + release.new_match == release.amount, case
+    assert release.tips == 300 and release.match == received, case
+
+
+def test_ledger_totals_owe_the_holder_the_match_received() -> None:
+    docs = [
+        *_match_ledger(6_000, 6_000),
+        domain.LedgerEntry(
+            "stripe_fee:pi_1", "c", "p1", "stripe_fees", "stripe_fee", -120, "EUR", "pi_1"
+        ).doc(),
+        domain.LedgerEntry("payout:tr_1", "c", "", "payouts", "transfer", -2_980, "EUR", "tr_1").doc(),
+    ]
+    totals = domain.ledger_totals(docs)
+    assert totals["matched"] == 6_000 and totals["match_received"] == 6_000 and totals["payout_owed"] == 6_000
+    paid = domain.LedgerEntry("payout:tr_2", "c", "", "payouts", "transfer", -6_000, "EUR", "tr_2").doc()
+    assert domain.ledger_totals([*docs, paid])["payout_owed"] == 0
+    # Due but not received: not owed to the holder yet.
+    assert domain.ledger_totals(_match_ledger(6_000, 0))["payout_owed"] == 3_100
+
+
+def test_an_award_counts_in_matched_from_its_selection() -> None:
+    award = domain.match_entry("match_awarded", "award_prop_1", "c", 50_000, "EUR")
+    assert award.account == "match" and award.id == "match_awarded:award_prop_1"
+    due = dues.due_entry("award_prop_1", "c", 50_000, "EUR")
+    totals = domain.ledger_totals([award.doc(), due.doc()])
+    assert totals["matched"] == 50_000 and totals["match_owed_by_city"] == 50_000

@@ -104,3 +104,33 @@ def test_tranche_payouts_keep_the_campaigns_sums() -> None:
     assert docs[1]["milestone_title"] == "roof" and [d["tranche"] for d in docs] == [1, 2]
     assert not t.blocks_approval(docs[0]) and t.blocks_approval(docs[1])
     assert not t.blocks_approval({**docs[1], "milestone_status": t.RELEASED})
+
+
+def test_the_match_goes_with_the_last_tranche() -> None:
+    first = {
+        "_id": "po_x_1", "campaign_id": "cmp_x", "sequence": 1, "amount": 9_999 + 6_000, "raised": 10_300,
+        "stripe_fees": 301, "tips": 50, "match": 6_000, "status": "pending",
+    }  # fmt: skip
+    docs = t.tranche_payouts(first, [T(50, None), T(30, "walls"), T(20, "roof")], payouts_domain.payout_id)
+    assert [d["amount"] for d in docs] == [4_999, 2_999, 2_001 + 6_000]
+    assert [d["match"] for d in docs] == [0, 0, 6_000]
+    assert sum(d["raised"] for d in docs) == 10_300 and sum(d["amount"] for d in docs) == 15_999
+    for d in docs:  # each payout's lines add up to what it transfers
+        assert d["raised"] - d["stripe_fees"] + d["match"] == d["amount"]
+    # A one-tranche plan keeps the match on its only payout.
+    (only,) = t.tranche_payouts(first, [T(100, None)], payouts_domain.payout_id)
+    assert (only["amount"], only["match"], only["raised"]) == (15_999, 6_000, 10_300)
+
+
+def test_a_match_paid_after_the_split_waits_for_every_milestone() -> None:
+    first = {"_id": "po_x_1", "campaign_id": "cmp_x", "sequence": 1, "amount": 1_000, "raised": 1_000,
+             "stripe_fees": 0, "tips": 0, "status": "paid"}  # fmt: skip
+    docs = t.tranche_payouts(first, [T(50, None), T(50, "roof")], payouts_domain.payout_id)
+    late = {"_id": "po_x_3", "sequence": 3, "amount": 6_000, "match": 6_000, "follows_plan": True}
+    assert t.waits_for_plan(late, [*docs, late])
+    released = [docs[0], {**docs[1], "milestone_status": t.RELEASED}, late]
+    assert not t.waits_for_plan(late, released)
+    held = [docs[0], {**docs[1], "milestone_status": t.HELD}, late]
+    assert t.waits_for_plan(late, held)  # a milestone held keeps the match with it
+    # A payout that does not follow the plan (no plan, or no match in it) never waits for it.
+    assert not t.waits_for_plan({**late, "follows_plan": False}, [*docs, late])

@@ -1,5 +1,5 @@
 """Payouts: a holder's connected account (Stripe Connect onboarding), their campaigns' payouts
-(tips and Stripe fees apart), and the admins' queue (approve, retry a failure)."""
+(tips, Stripe fees and the cities' match apart), and the admins' queue (approve, retry a failure)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,16 @@ class PayoutOut(BaseModel):
     raised: int = Field(description="the backers' money for the project this payout covers")
     stripe_fees: int = Field(description="Stripe's processing fees on those charges, deducted")
     tips: int = Field(description="the backers' tips to the platform: shown apart, never paid out")
+    match: int = Field(
+        default=0,
+        description="the cities' match money this payout carries: what a city paid (received), "
+        "not what it promised or still owes",
+    )
+    follows_plan: bool = Field(
+        default=False,
+        description="a match paid after the payout plan split the release: approved once every "
+        "milestone is released (409 milestone_pending before)",
+    )
     attempt: int
     transfer_id: str | None = None
     transfer_group: str
@@ -89,6 +99,8 @@ def payout_out(doc: dict[str, Any]) -> PayoutOut:
         raised=doc.get("raised", doc["amount"]),
         stripe_fees=doc.get("stripe_fees", 0),
         tips=doc.get("tips", 0),
+        match=doc.get("match", 0),
+        follows_plan=bool(doc.get("follows_plan")),
         attempt=doc.get("attempt", 1),
         transfer_id=doc.get("transfer_id"),
         transfer_group=doc["transfer_group"],

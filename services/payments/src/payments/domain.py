@@ -532,6 +532,11 @@ def match_entry(
     return LedgerEntry(f"{kind}:{ref}", campaign_id, "", account, kind, amount, currency, ref)
 
 
+# What settles a city's due with money the platform then holds for the campaign: the city's own
+# payment, or residents' gifts to its pool (pool_gifts/). Both are the holder's (payouts).
+MATCH_PAID_KINDS = ("match_received", "match_settled_from_gifts")
+
+
 def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
     raised = sum(e["amount"] for e in entries if e["account"] == "project")
     return {
@@ -551,7 +556,9 @@ def ledger_totals(entries: list[dict[str, Any]]) -> dict[str, int]:
         # and what was transferred to the holder's connected account, both negative entries.
         "stripe_fees": -sum(e["amount"] for e in entries if e["account"] == "stripe_fees"),
         "paid_out": -sum(e["amount"] for e in entries if e["account"] == "payouts"),
+        # The match a city paid is the holder's too (payouts_domain.release); one owed, not yet.
         "payout_owed": raised
+        - sum(e["amount"] for e in entries if e["kind"] in MATCH_PAID_KINDS)
         + sum(e["amount"] for e in entries if e["account"] in ("stripe_fees", "payouts")),
     }
 

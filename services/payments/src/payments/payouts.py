@@ -260,9 +260,10 @@ class Payouts:
                 "sequence": sequence,
                 "amount": release.amount,
                 "currency": check["currency"],
-                "raised": release.raised - release.already - release.already_fees,
+                "raised": release.new_raised,
                 "stripe_fees": release.fees,
                 "tips": release.tips,
+                "match": release.new_match,
                 "status": rules.PENDING,
                 "hold_reason": hold,
                 "attempt": 1,
@@ -330,6 +331,11 @@ class Payouts:
                 raise DomainError(reason, 409, rules.HOLD_MESSAGES.get(reason, "the payout is held"))
             if action == "approve" and tranche_rules.blocks_approval(doc):
                 message = "this tranche waits for its milestone to be released"
+                raise DomainError(tranche_rules.MILESTONE_PENDING, 409, message)
+            if action == "approve" and tranche_rules.waits_for_plan(
+                doc, await self.store.payouts_of_campaign(doc["campaign_id"])
+            ):
+                message = "this match payout waits for the payout plan's last milestone to be released"
                 raise DomainError(tranche_rules.MILESTONE_PENDING, 409, message)
             extra: dict[str, Any] = {f"{action}d_by" if action == "approve" else "retried_by": admin.sub}
             if action == "retry":

@@ -142,20 +142,42 @@ class Release:
     tips: int  # the backers' tips to the platform (ledger "platform" account): never paid out
     already: int  # the amount of earlier payouts that were not given up
     already_fees: int
+    # The cities' match money the platform received for the campaign (ledger `match_received`:
+    # the city's payment, not its promise nor its due), and the part of it earlier payouts carried.
+    match: int = 0
+    already_match: int = 0
 
     @property
     def amount(self) -> int:
-        return max(self.raised - self.stripe_fees - self.already, 0)
+        return max(self.raised - self.stripe_fees + self.match - self.already, 0)
 
     @property
     def fees(self) -> int:
         return max(self.stripe_fees - self.already_fees, 0)
 
+    @property
+    def new_match(self) -> int:
+        """The match money this payout carries (never more than the payout itself: a refund
+        after an earlier payout is taken from what is released next, match included)."""
+        return min(max(self.match - self.already_match, 0), self.amount)
+
+    @property
+    def new_raised(self) -> int:
+        """The backers' money this payout carries: so that raised - fees + match = amount."""
+        return self.amount + self.fees - self.new_match
+
 
 def release(entries: list[dict[str, Any]], stripe_fees: int, payouts: list[dict[str, Any]]) -> Release:
-    """Re-derived from the ledger each time (append-only, so this is the same on every replica)."""
+    """Re-derived from the ledger each time (append-only, so this is the same on every replica).
+    The match money counts once the city paid it (`match_received`, negative on the `city`
+    account, or `match_settled_from_gifts` when residents' gifts to its pool paid it): what a
+    city owes but has not paid stays at the platform until it arrives, and is then released by
+    a further payout."""
     raised = sum(e["amount"] for e in entries if e["account"] == "project")
     tips = sum(e["amount"] for e in entries if e["account"] == "platform")
+    match = -sum(
+        e["amount"] for e in entries if e["account"] == "city" and e["kind"] in domain.MATCH_PAID_KINDS
+    )
     counted = [p for p in payouts if p["status"] in (PENDING, APPROVED, TRANSFERRING, PAID, FAILED)]
     return Release(
         raised=raised,
@@ -163,6 +185,8 @@ def release(entries: list[dict[str, Any]], stripe_fees: int, payouts: list[dict[
         tips=tips,
         already=sum(p["amount"] for p in counted),
         already_fees=sum(p.get("stripe_fees", 0) for p in counted),
+        match=match,
+        already_match=sum(p.get("match", 0) for p in counted),
     )
 
 
@@ -239,6 +263,7 @@ def event_data(payout: dict[str, Any]) -> dict[str, Any]:
         "currency": payout["currency"],
         "stripe_fees": payout.get("stripe_fees", 0),
         "tips": payout.get("tips", 0),
+        "match": payout.get("match", 0),
         "status": payout["status"],
     }
     if payout.get("transfer_id"):

@@ -75,8 +75,11 @@ async def split_release(tx: Tx, doc: Doc) -> list[Doc]:
     """Run by payouts.py when it creates a campaign's first payout: the holder's plan, if any,
     turns it into one payout per tranche (the later ones waiting for their milestone)."""
     plan = await TrancheStore.of(tx).plan(doc["campaign_id"], tx)
-    if plan is None or int(doc["sequence"]) != 1:
+    if plan is None:
         return [doc]
+    if int(doc["sequence"]) != 1:
+        # A later release (a city's match paid late): its match follows the last tranche.
+        return [{**doc, "follows_plan": True}] if int(doc.get("match") or 0) > 0 else [doc]
     tranches = [rules.Tranche(int(t["percent"]), t.get("title")) for t in plan["tranches"]]
     return rules.tranche_payouts(doc, tranches, payout_rules.payout_id)
 
@@ -143,7 +146,7 @@ class Tranches:
             })  # fmt: skip
             if payouts:
                 first, *rest = rules.tranche_payouts(payouts[0], plan, payout_rules.payout_id)
-                fields = {k: first[k] for k in ("amount", "raised", "tranche", "tranche_percent")}
+                fields = {k: first[k] for k in ("amount", "raised", "match", "tranche", "tranche_percent")}
                 if not await self.store.set_payout(
                     tx, first["_id"], payout_rules.PENDING, **fields, updated_at=now
                 ):

@@ -104,17 +104,31 @@ def window_over(payout: dict[str, Any], now_ms: int) -> bool:
     )
 
 
+def waits_for_plan(payout: dict[str, Any], campaign_payouts: list[dict[str, Any]]) -> bool:
+    """A payout made after the plan split the campaign's release (a city's match paid late)
+    follows the plan's last tranche: approved only once every milestone is released."""
+    return bool(payout.get("follows_plan")) and any(blocks_approval(p) for p in campaign_payouts)
+
+
 def tranche_payouts(first: dict[str, Any], plan: list[Tranche], payout_id: Any) -> list[dict[str, Any]]:
     """The campaign's release `first` (a payout document as payouts.py builds it, sequence n)
     split into one payout per tranche, sequences n, n+1, ...: Stripe's fees and the tips stay
-    on the first, so that the sums over a campaign's payouts are those of one payout."""
-    amounts = split(int(first["amount"]), [t.percent for t in plan])
+    on the first, so that the sums over a campaign's payouts are those of one payout.
+
+    The cities' match money in it (`match`) is not split: it all goes with the last tranche.
+    The plan's percentages are the holder's promise about the backers' money; the match
+    rewards the whole project, so it is released once every milestone is, never earlier than
+    the plan allows. A match paid after the split follows the same rule (`waits_for_plan`),
+    so the holder gets the same money at the same milestone whenever the city pays."""
+    match = int(first.get("match", 0))
+    amounts = split(int(first["amount"]) - match, [t.percent for t in plan])
     raised_rest = int(first.get("raised", first["amount"])) - sum(amounts[1:])
     docs = [
         {
             **first,
             "amount": amounts[0],
             "raised": raised_rest,
+            "match": 0,
             "tranche": 1,
             "tranche_percent": plan[0].percent,
         }
@@ -123,8 +137,9 @@ def tranche_payouts(first: dict[str, Any], plan: list[Tranche], payout_id: Any) 
         sequence = int(first["sequence"]) + i - 1
         docs.append({
             **first, "_id": payout_id(first["campaign_id"], sequence), "sequence": sequence, "amount": amount,
-            "raised": amount, "stripe_fees": 0, "tips": 0,
+            "raised": amount, "stripe_fees": 0, "tips": 0, "match": 0,
             "tranche": i, "tranche_percent": tranche.percent,
             "milestone_title": tranche.title, "milestone_status": AWAITING_PROOF,
         })  # fmt: skip
+    docs[-1] = {**docs[-1], "amount": docs[-1]["amount"] + match, "match": match}
     return docs
