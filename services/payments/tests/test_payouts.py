@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import stripe
 
+from payments import payouts_domain as rules
 from servicekit.testing.helpers import eventually, tap
 
 SECRET_KEY = "sk_test_civicfund_tests"
@@ -309,3 +310,99 @@ async def test_a_canceled_campaigns_unpaid_payout_fails(payments_hearing_localst
     assert failed["failure_reason"] == "campaign_canceled"
     group = {"transfer_group": f"campaign_{campaign_id}"}
     assert (await client_sdk.v1.transfers.list_async(params=group)).data == []
+
+
+async def test_a_city_match_received_after_the_payout_is_paid_out_by_a_second_payout(
+    payments_hearing_localstripe: Any,
+) -> None:
+    """The city's match is due when the campaign ends, and paid by bank transfer after the
+    campaign's payout was paid: its confirmation makes a second payout of the match alone,
+    approved and transferred like the first (its own transfer, its own idempotency key)."""
+    payments = payments_hearing_localstripe
+    client_sdk = sdk(payments.browser.base)
+    owner = f"usr_matched_{uuid.uuid4().hex[:6]}"
+    holder, admin = payments.auth(owner), payments.auth("usr_admin", roles=["citizen", "admin"])
+    slug = f"ville-{uuid.uuid4().hex[:8]}"
+    manager = payments.auth(f"usr_mgr_{uuid.uuid4().hex[:6]}", municipalities={slug: "manager"})
+    campaign_id = await campaign(payments, owner)
+    await paid_pledge(payments, campaign_id, 5_000, 200)
+    # The match reaches the platform's bank account, not its Stripe balance: here the balance
+    # also holds another campaign's money, as a platform's shared balance does (in production
+    # ops top it up from the bank; README "How match money moves").
+    await paid_pledge(payments, await campaign(payments, f"usr_other_{uuid.uuid4().hex[:6]}"), 8_000, 0)
+    account_id = await onboard(payments, holder)
+
+    async def ready() -> bool:
+        async with payments.client() as client:
+            return bool((await client.get("/payouts/account", headers=holder)).json()["status"] == "ready")
+
+    await eventually(ready, timeout=30, interval=0.2)
+
+    due_id = f"mc_{uuid.uuid4().hex[:8]}"
+    match = {"commitment_id": due_id, "campaign_id": campaign_id, "municipality": slug, "pool_id": "pool_1",
+             "currency": "EUR", "rule": {"condition": "instant", "ratio": 1}, "max_amount": 6_000}  # fmt: skip
+    await payments.publish("match.committed", due_id, match)
+    await payments.publish("match.released", due_id, {**match, "amount": 5_000})
+    ended = payments.campaign_data(campaign_id, owner, "succeeded", "keep_it_all", version=4)
+    await payments.publish("campaign.succeeded", campaign_id, ended)
+    await payments.publish("match.due", due_id, {**match, "amount": 5_000})
+
+    # Due, not received: the first payout is the backers' money alone.
+    first = await wait_status(payments, campaign_id, holder, "pending")
+    fee = stripe_fee(5_200)
+    assert (first["raised"], first["stripe_fees"], first["tips"], first["match"]) == (5_000, fee, 200, 0)
+    assert first["amount"] == 5_000 - fee and first["sequence"] == 1
+    async with payments.client() as client:
+        approved = await client.post(f"/payouts/{first['id']}/approve", headers={**admin, **idem()})
+        assert approved.status_code == 200, approved.text
+    first = await wait_status(payments, campaign_id, holder, "paid")
+
+    # The city declares its bank transfer, an admin confirms it received: a second payout.
+    async with payments.client() as client:
+        declared = await client.post(
+            f"/city-dues/{due_id}/transfer-declaration", json={"reference": "VIR-2027-0107"},
+            headers={**manager, **idem()},
+        )  # fmt: skip
+        assert declared.status_code == 200, declared.text
+        confirmed = await client.post(
+            f"/city-dues/{due_id}/transfer-confirmation", headers={**admin, **idem()}
+        )
+        assert confirmed.status_code == 200 and confirmed.json()["status"] == "received", confirmed.text
+
+    async def second_created() -> bool:
+        return len(await payouts_of(payments, campaign_id, holder)) == 2
+
+    await eventually(second_created, timeout=30, interval=0.2)
+    second = (await payouts_of(payments, campaign_id, holder))[1]
+    assert second["sequence"] == 2 and second["status"] == "pending" and second["id"] != first["id"]
+    assert (second["amount"], second["match"], second["raised"], second["stripe_fees"]) == (
+        5_000,
+        5_000,
+        0,
+        0,
+    )
+    assert second["follows_plan"] is False
+
+    async with payments.client() as client:
+        approved = await client.post(f"/payouts/{second['id']}/approve", headers={**admin, **idem()})
+        assert approved.status_code == 200 and approved.json()["status"] == "transferring", approved.text
+    second = await wait_status(payments, campaign_id, holder, "paid")
+    group = {"transfer_group": f"campaign_{campaign_id}"}
+    transfers = {t.id: t for t in (await client_sdk.v1.transfers.list_async(params=group)).data}
+    assert set(transfers) == {first["transfer_id"], second["transfer_id"]}  # a new transfer, not a replay
+    assert transfers[second["transfer_id"]].amount == 5_000
+    assert transfers[second["transfer_id"]].metadata["payout_id"] == second["id"]
+    assert transfers[second["transfer_id"]].metadata["sequence"] == "2"
+    keys = {rules.transfer_key(await payments.store.payout(p["id"])) for p in (first, second)}
+    assert keys == {f"payout-{first['id']}-transfer-1", f"payout-{second['id']}-transfer-1"}
+    balance = await client_sdk.v1.balance.retrieve_async(options={"stripe_account": account_id})
+    assert balance.available[0].amount == first["amount"] + 5_000
+
+    async with payments.client() as client:
+        totals = (await client.get(f"/campaigns/{campaign_id}/ledger", headers=holder)).json()["totals"]
+    assert totals["matched"] == 5_000 and totals["match_received"] == 5_000
+    assert totals["paid_out"] == first["amount"] + 5_000 and totals["payout_owed"] == 0
+    # Looked at again, nothing is left to release: no third payout.
+    check = await payments.store.payout_check(campaign_id)
+    assert check is not None and check["status"] == "done"
+    assert len(await payouts_of(payments, campaign_id, holder)) == 2
