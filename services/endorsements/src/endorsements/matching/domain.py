@@ -177,6 +177,56 @@ def end_action(
     return EndAction("cancel", reason=f"campaign {verb}: unused remainder returned to the pool")
 
 
+# A commitment holds its maximum in the pool while it is open: `closing` is a keep-it-all
+# commitment whose campaign ended, waiting for payments it has not heard of yet.
+OPEN_STATUSES = ("active", "closing")
+
+
+class TallyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A number of succeeded payments and their sum (minor units, refunds not subtracted)."""
+
+    count: int
+    amount: int
+
+
+def closing_tally(data: dict[str, Any]) -> Seen | None:
+    """The succeeded payments campaigns counted when the campaign closed
+    (`closing.tally.succeeded` of its snapshot); None when the event carries no tally (events
+    from before campaigns waited for payments' tally). Raises TallyError for a malformed one."""
+    closing = data.get("closing")
+    if not isinstance(closing, dict) or closing.get("tally") is None:
+        return None
+    tally = closing["tally"]
+    succeeded = tally.get("succeeded") if isinstance(tally, dict) else None
+    if not isinstance(succeeded, dict):
+        raise TallyError("closing.tally.succeeded must be an object with count and amount")
+    return Seen(_tally_number(succeeded, "count"), _tally_number(succeeded, "amount"))
+
+
+def _tally_number(succeeded: dict[str, Any], name: str) -> int:
+    value = succeeded.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TallyError(f"closing.tally.succeeded.{name} must be a non-negative integer")
+    return value
+
+
+def waits_for_payments(funding_model: str, verb: str, tally: Seen | None, recorded: Seen) -> bool:
+    """Whether a keep-it-all success must wait before its commitments finish: payments and
+    campaign events come by independent queues, so a payment charged before the deadline can
+    arrive here after the campaign's end. The commitments wait while the payments recorded here
+    are fewer (in number or in sum) than campaigns' tally; more than the tally (a payment
+    charged after the deadline) does not hold them. Without a tally, nothing waits (as before);
+    an all-or-nothing success has its own wait (`charging`), and a failure ends at once."""
+    if tally is None or verb != "succeeded" or funding_model == "all_or_nothing":
+        return False
+    return recorded.count < tally.count or recorded.amount < tally.amount
+
+
 def settle_charged(
     rule: dict[str, Any], contributions: Iterable[Contribution], goal: int, max_amount: int
 ) -> int:
@@ -214,7 +264,7 @@ def pool_usage(commitments: Iterable[dict[str, Any]]) -> int:
     total = 0
     for c in commitments:
         given = int(c.get("given", 0))
-        total += max(int(c["max_amount"]), given) if c["status"] == "active" else given
+        total += max(int(c["max_amount"]), given) if c["status"] in OPEN_STATUSES else given
     return total
 
 

@@ -36,6 +36,11 @@ class PoolIn(BaseModel):
     currency: Currency
 
 
+class PaymentsTallyOut(BaseModel):
+    count: int = Field(description="succeeded payments")
+    amount: int = Field(description="their sum, minor units, refunds not subtracted")
+
+
 class CommitmentOut(BaseModel):
     id: str
     campaign_id: str
@@ -47,8 +52,15 @@ class CommitmentOut(BaseModel):
     rule: dict[str, Any] = Field(description="the commitment's rule (see MatchIn)")
     max_amount: int
     given: int
-    status: Literal["active", "released", "exhausted", "canceled"]
+    status: Literal["active", "closing", "released", "exhausted", "canceled"] = Field(
+        description="closing: the keep-it-all campaign has ended but payments it counted have not "
+        "all reached match funding yet; they are still matched as they arrive, and the commitment "
+        "ends (remainder returned, released or canceled) with the last of them"
+    )
     counts_toward_goal: bool
+    closing_tally: PaymentsTallyOut | None = Field(
+        default=None, description="status closing: the succeeded payments the campaign counted at its end"
+    )
 
     @classmethod
     def of(cls, c: dict[str, Any]) -> CommitmentOut:
@@ -65,6 +77,7 @@ class CommitmentOut(BaseModel):
             given=int(c.get("given", 0)),
             status=c["status"],
             counts_toward_goal=counts_toward_goal(c["rule"]["condition"]),
+            closing_tally=PaymentsTallyOut(**c["closing"]["tally"]) if c["status"] == "closing" else None,
         )
 
 

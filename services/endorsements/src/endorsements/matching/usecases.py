@@ -27,8 +27,13 @@ from ..labels import store as labels
 from ..store import Doc
 from . import store as matching
 from .domain import (
+    OPEN_STATUSES,
     Contribution,
+    EndAction,
     RuleError,
+    Seen,
+    TallyError,
+    closing_tally,
     counts_toward_goal,
     end_action,
     instant_match,
@@ -38,6 +43,7 @@ from .domain import (
     ratio_hundredths,
     settle_charged,
     validate_rule,
+    waits_for_payments,
 )
 from .models import CommitmentOut, MatchIn, MatchPreviewOut, PoolIn, PoolOut, PoolsOut
 
@@ -252,7 +258,7 @@ async def commitments_of_campaign(src: store.Source, campaign_id: str) -> list[C
 async def cancel_commitment(tx: Tx, commitment_id: str, reason: str) -> None:
     """Cancel what is still pending; an instant commitment keeps what it already gave."""
     c = await matching.commitments.get(tx, commitment_id)
-    if c is None or c["status"] != "active":
+    if c is None or c["status"] not in OPEN_STATUSES:
         return
     await matching.commitments.patch(
         tx, commitment_id, {"status": "canceled", "closed_at": utcnow(), "reason": reason}
@@ -285,6 +291,9 @@ async def record_payment(tx: Tx, payment_id: str, data: dict[str, Any], refunded
     }
     fields["refunded" if refunded else "succeeded"] = True
     fields["refunded_at" if refunded else "succeeded_at"] = at
+    if not refunded and data.get("after_deadline") is True:
+        # Taken after payments tallied the campaign: it is refunded, never in the tally.
+        fields["after_deadline"] = True
     if existing is None:
         await store.contributions.insert(
             tx, {"_id": payment_id, "refunded": False, "succeeded": False, **fields}
@@ -293,6 +302,16 @@ async def record_payment(tx: Tx, payment_id: str, data: dict[str, Any], refunded
         await store.contributions.patch(tx, payment_id, fields)
     if not refunded:
         await _on_contribution(tx, payment_id)
+    # A refund recorded first also counts as a payment seen (it succeeded before): either
+    # event can be the one that makes the records agree with a closed campaign's tally.
+    await _finish_closing(tx, data["campaign_id"])
+
+
+async def _charged(tx: Tx, campaign_id: str) -> list[Doc]:
+    """The contributions the rules apply to: charged, not refunded, and not taken after
+    payments tallied the campaign (those are refunded; their refund may not be here yet)."""
+    charged = await store.charged_contributions(tx, [campaign_id])
+    return [x for x in charged if not bool(x.get("after_deadline"))]
 
 
 async def _release(tx: Tx, c: Doc, amount: int) -> None:
@@ -317,8 +336,9 @@ async def _due(tx: Tx, c: Doc, amount: int) -> None:
 async def _settle_charging(tx: Tx, c: Doc, campaign_id: str) -> None:
     """all_or_nothing after success: the conditional rules over the money actually charged so
     far; the running total is published as match.released (consumers keep the highest)."""
-    charged = await store.charged_contributions(tx, [campaign_id])
-    known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in charged]
+    known = [
+        Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in await _charged(tx, campaign_id)
+    ]
     campaign = await store.campaign(tx, campaign_id) or {}
     total = settle_charged(c["rule"], known, int(campaign.get("goal") or 0), int(c["max_amount"]))
     if total <= int(c.get("given", 0)):
@@ -332,15 +352,21 @@ async def _on_contribution(tx: Tx, payment_id: str) -> None:
     contribution = await store.contribution(tx, payment_id)
     if contribution is None or not bool(contribution.get("succeeded")) or bool(contribution.get("refunded")):
         return
+    if bool(contribution.get("after_deadline")):
+        return  # being refunded as arrived after the deadline: nothing to match
     campaign_id = contribution["campaign_id"]
-    commitments = await matching.active_commitments(tx, campaign_id)
+    commitments = await matching.open_commitments(tx, campaign_id)
     if not commitments:
         return
+    # Conflicts with a concurrent end of the campaign (which writes the same mark) on a replica
+    # set: otherwise that end could count the payments without this one while this payment
+    # still saw its commitments active, and they would wait for it for ever.
+    await matching.touch_campaign(tx, campaign_id)
     # Reading every contribution costs O(campaign size) per payment: only when a rule needs it.
     needs_totals = any(
         c["rule"].get("min_backers") or c["rule"]["condition"] == "lump_sum_at_threshold" for c in commitments
     )
-    effective = await store.charged_contributions(tx, [campaign_id]) if needs_totals else []
+    effective = await _charged(tx, campaign_id) if needs_totals else []
     backers = len({c["backer_id"] for c in effective})
     for c in commitments:
         if c["currency"] != contribution["currency"]:
@@ -348,6 +374,12 @@ async def _on_contribution(tx: Tx, payment_id: str) -> None:
         condition = c["rule"]["condition"]
         if condition == "instant":
             await _apply_instant(tx, c, contribution, backers)
+            if c["status"] == "closing":
+                after = await matching.commitments.get(tx, c["_id"]) or c
+                if after["status"] == "exhausted":  # the campaign has ended: what it gave is final
+                    await _due(tx, after, int(after.get("given", 0)))
+        elif c["status"] == "closing":
+            continue  # finished by _finish_closing once the payments agree with the tally
         elif c.get("charging"):
             await _settle_charging(tx, c, campaign_id)
         elif condition == "lump_sum_at_threshold":
@@ -410,8 +442,11 @@ async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> 
     every = await matching.commitments_of_campaign(tx, cid)
     if not every:
         return
-    effective = await store.charged_contributions(tx, [cid])
-    known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in effective]
+    try:
+        tally = closing_tally(campaign)
+    except TallyError as exc:
+        raise PermanentError(str(exc)) from exc
+    known = [Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in await _charged(tx, cid)]
     model = str(campaign.get("funding_model") or "keep_it_all")
     counted = sum(int(c.get("given", 0)) for c in every if counts_toward_goal(c["rule"]["condition"]))
     raised = int(campaign.get("raised") or 0)
@@ -421,6 +456,10 @@ async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> 
         # in campaigns (they give nothing before success): the same goal is checked here.
         counted += int(campaign.get("match_pledged") or 0)
     final = verb != "succeeded" or model != "all_or_nothing"
+    recorded = await matching.recorded_payments(tx, cid) if tally is not None else Seen(0, 0)
+    waiting = waits_for_payments(model, verb, tally, recorded)
+    if waiting:
+        await matching.touch_campaign(tx, cid)  # see _on_contribution
     for c in every:
         if c["status"] == "exhausted" and final:
             await _due(tx, c, int(c.get("given", 0)))
@@ -431,20 +470,56 @@ async def settle_ended_campaign(tx: Tx, campaign: dict[str, Any], verb: str) -> 
                 continue  # a redelivery: the charges are still coming
             await _close_charged(tx, c)
             continue
+        if waiting and tally is not None:
+            closing = {"verb": verb, "tally": {"count": tally.count, "amount": tally.amount},
+                       "funding_model": model, "goal": int(campaign.get("goal") or 0), "raised": raised,
+                       "pledged": pledged, "since": utcnow()}  # fmt: skip
+            await matching.commitments.patch(tx, c["_id"], {"status": "closing", "closing": closing})
+            continue
         action = end_action(
             c["rule"], model, verb, known, int(campaign.get("goal") or 0), raised, pledged, counted,
             int(c["max_amount"]),
         )  # fmt: skip
-        if action.kind == "release":
-            await _release(tx, c, action.amount)
-            await _due(tx, c, action.amount)
-        elif action.kind == "charging":
-            await matching.commitments.patch(tx, c["_id"], {"charging": True})
-            if c["rule"]["condition"] != "instant":
-                await _settle_charging(tx, {**c, "charging": True}, cid)
-        else:
-            await cancel_commitment(tx, c["_id"], action.reason)
-            await _due(tx, c, int(c.get("given", 0)))
+        await _apply_end(tx, c, action, cid)
+
+
+async def _apply_end(tx: Tx, c: Doc, action: EndAction, campaign_id: str) -> None:
+    if action.kind == "release":
+        await _release(tx, c, action.amount)
+        await _due(tx, c, action.amount)
+    elif action.kind == "charging":
+        await matching.commitments.patch(tx, c["_id"], {"charging": True})
+        if c["rule"]["condition"] != "instant":
+            await _settle_charging(tx, {**c, "charging": True}, campaign_id)
+    else:
+        await cancel_commitment(tx, c["_id"], action.reason)
+        await _due(tx, c, int(c.get("given", 0)))
+
+
+async def _finish_closing(tx: Tx, campaign_id: str) -> None:
+    """End the commitments that waited for the campaign's last payments, in the transaction of
+    the payment that makes the payments recorded here agree with the tally (once: they leave
+    `closing`). They end as they would have at the campaign's end, on every charge."""
+    closing = await matching.closing_commitments(tx, campaign_id)
+    if not closing:
+        return
+    every = await matching.commitments_of_campaign(tx, campaign_id)
+    recorded = await matching.recorded_payments(tx, campaign_id)
+    known = [
+        Contribution(x["_id"], x["backer_id"], int(x["amount"])) for x in await _charged(tx, campaign_id)
+    ]
+    # What the instant matches gave by now, late payments included, counts toward the goal.
+    counted = sum(int(c.get("given", 0)) for c in every if counts_toward_goal(c["rule"]["condition"]))
+    for c in closing:
+        info = c["closing"]
+        tally = Seen(int(info["tally"]["count"]), int(info["tally"]["amount"]))
+        if waits_for_payments(info["funding_model"], info["verb"], tally, recorded):
+            continue
+        action = end_action(
+            c["rule"], info["funding_model"], info["verb"], known, int(info["goal"]), int(info["raised"]),
+            int(info["pledged"]), counted, int(c["max_amount"]),
+        )  # fmt: skip
+        await _apply_end(tx, c, action, campaign_id)
 
 
 async def _close_charged(tx: Tx, c: Doc) -> None:

@@ -20,6 +20,7 @@ from ..city_amqp import RabbitAdminError, create_city_user
 from ..labels import store as labels
 from ..labels.models import LabelOut
 from ..matching import store as matching
+from ..matching.domain import OPEN_STATUSES
 from ..settings import Settings
 from .domain import TerritoryError, parse_polygons
 from .models import (
@@ -193,7 +194,7 @@ async def city_page(mongo: Mongo, slug: str) -> CityPageOut:
     committed: dict[str, int] = {}
     for c in commitments:
         _add(matched, c["currency"], int(c.get("given", 0)))
-        if c["status"] == "active":
+        if c["status"] in OPEN_STATUSES:
             _add(committed, c["currency"], int(c["max_amount"]) - int(c.get("given", 0)))
     return CityPageOut(
         municipality=MunicipalityOut.of(muni),
