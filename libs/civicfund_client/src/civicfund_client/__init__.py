@@ -803,8 +803,9 @@ class EndorsementsCommitmentOut(TypedDict):
     rule: dict[str, Any]
     max_amount: int
     given: int
-    status: Literal["active", "released", "exhausted", "canceled"]
+    status: Literal["active", "closing", "released", "exhausted", "canceled"]
     counts_toward_goal: bool
+    closing_tally: NotRequired[EndorsementsPaymentsTallyOut | None]
 
 
 class EndorsementsCountedBallotOut(TypedDict):
@@ -1095,6 +1096,11 @@ class EndorsementsParkedQueue(TypedDict):
 class EndorsementsParkedQueues(TypedDict):
     service: str
     queues: list[EndorsementsParkedQueue]
+
+
+class EndorsementsPaymentsTallyOut(TypedDict):
+    count: int
+    amount: int
 
 
 class EndorsementsPoolIn(TypedDict):
