@@ -8,7 +8,8 @@ has the data: they look things up before creating them.
 The story: Montreuil (a subscribed city, with a manager and a reviewer) and its citizens;
 Amina's street-workout park (keep-it-all), Lucas's repair café (all-or-nothing); pledges;
 a label with land and match funding; a call for projects; a city webhook; a campaign whose
-owner deleted their account, waiting for the admin.
+owner deleted their account, waiting for the admin; Amina's ended projects, paid out (last: the
+step waits for campaigns and payments to close them).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from . import (
     moderation,
     notifications,
     owner_decisions,
+    payouts,
     pledges,
     receipts,
     record,
@@ -49,6 +51,7 @@ STEPS: list[tuple[str, Callable[[Demo], Awaitable[None]]]] = [
     ("owner decisions", owner_decisions.run),  # a deleted owner's live campaign, for the admin
     ("tax receipts", receipts.run),  # Amina's association is eligible; Sofia's receipt
     ("residency", residency.run),  # Bagnolet asks for a census entry or a letter's code to vote
+    ("payouts", payouts.run),  # Amina's ended projects paid out (one in tranches), Montreuil's match paid
 ]
 
 
