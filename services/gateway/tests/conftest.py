@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.app import build
+from gateway.app import build_asgi
 from gateway.settings import Settings
 from servicekit.bus import Bus
 from servicekit.events import new_event
@@ -198,7 +198,7 @@ def make_gateway(env: TestEnv, upstream: Upstream, keys_dir: Path) -> Callable[.
         bus = Bus(settings)
         await bus.connect(retry_forever=False)
         try:
-            async with serve(build(settings), port=port) as base:
+            async with serve(build_asgi(settings), port=port) as base:
                 yield Gateway(base, settings, bus)
         finally:
             await bus.close()

@@ -6,4 +6,4 @@ from servicekit.serving import serve_granian
 from .settings import Settings
 
 if __name__ == "__main__":
-    serve_granian("gateway.app:app", Settings())
+    serve_granian("gateway.app:asgi", Settings())

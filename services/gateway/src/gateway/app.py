@@ -12,6 +12,7 @@ from . import api, api_accounts, api_clients, pages
 from .accounts import Accounts
 from .clients import CityClients
 from .edge import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .fastpath import FastPath
 from .handlers import handlers
 from .keys import KeyRing, TokenIssuer
 from .openapi_merge import MergedOpenApi
@@ -76,7 +77,15 @@ def build(settings: Settings | None = None) -> FastAPI:
         ],
         own_openapi=True,  # one merged document for the whole platform (api.py)
     )
+    app.state.service_name = settings.service_name
     return app
 
 
+def build_asgi(settings: Settings | None = None) -> FastPath:
+    """What the server runs: proxied requests skip the app's middleware stack and do the same
+    work in one layer (fastpath.py); everything else goes to the app."""
+    return FastPath(build(settings))
+
+
 app = build()
+asgi = FastPath(app)

@@ -17,6 +17,7 @@ import http.cookiejar
 import random
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -152,6 +153,13 @@ def forward_headers(scope: Scope, with_body: bool) -> list[tuple[str, str]]:
     return headers
 
 
+def log_ids(scope: Scope) -> dict[str, Any]:
+    """The request's ids for a log line: the fast path (fastpath.py) does not bind them in
+    contextvars for every request, so lines written while proxying name them themselves."""
+    request_id = scope.get("state", {}).get("request_id")
+    return {"request_id": request_id, "correlation_id": request_id} if request_id else {}
+
+
 async def _body(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
@@ -208,13 +216,13 @@ async def forward(
             if attempt < attempts:
                 await asyncio.sleep(0.05)
                 continue
-            log.warning("upstream_unavailable", url=url, error=str(exc))
+            log.warning("upstream_unavailable", url=url, error=str(exc), **log_ids(scope))
             await _error(
                 scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
             )
             return
         except (aiohttp.ServerTimeoutError, TimeoutError):
-            log.warning("upstream_timeout", url=url)
+            log.warning("upstream_timeout", url=url, **log_ids(scope))
             await _error(scope, receive, send, 504, "upstream_timeout", "the service did not answer in time")
             return
         except (aiohttp.ClientConnectionError, ConnectionError) as exc:
@@ -222,13 +230,13 @@ async def forward(
             if attempt < attempts:
                 await asyncio.sleep(0.05)
                 continue
-            log.warning("upstream_unavailable", url=url, error=str(exc))
+            log.warning("upstream_unavailable", url=url, error=str(exc), **log_ids(scope))
             await _error(
                 scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
             )
             return
         except (aiohttp.ClientError, OSError) as exc:
-            log.warning("upstream_unavailable", url=url, error=str(exc))
+            log.warning("upstream_unavailable", url=url, error=str(exc), **log_ids(scope))
             await _error(
                 scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
             )
@@ -249,7 +257,7 @@ async def forward(
                 # Raw bytes (no decompression): Content-Length counts a gzipped body compressed.
                 body = await upstream_response.read()
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                log.warning("upstream_read_failed", url=url, error=str(exc))
+                log.warning("upstream_read_failed", url=url, error=str(exc), **log_ids(scope))
                 await _error(
                     scope, receive, send, 503, "unavailable", "the service is unavailable, try again shortly"
                 )
@@ -315,52 +323,66 @@ class UpstreamRoutes:
         self._upstreams: dict[str, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         ctx = scope["app"].state.ctx
         if self._upstreams is None:
             self._upstreams = ctx.settings.upstreams()
-        if is_site_path(path):
-            if scope["method"] not in SITE_METHODS:
-                await self.app(scope, receive, send)
-                return
-            upstream, rest, timeout = ctx.settings.upstream_web, path, ctx.settings.upstream_timeout_s
-            raw = scope.get("raw_path")
-            if isinstance(raw, bytes):
-                rest = raw.decode("ascii", errors="replace")
-        elif path.startswith("/api/v1/"):
-            service, _, rest = path[len("/api/v1/") :].partition("/")
-            upstream = self._upstreams.get(service)
-            if upstream is None:
-                await self.app(scope, receive, send)
-                return
-            # Every method goes on: the service knows which ones its path takes (405 + Allow).
-            raw = scope.get("raw_path")
-            prefix = f"/api/v1/{service}/".encode()
-            if isinstance(raw, bytes) and raw.startswith(prefix):
-                rest = raw[len(prefix) :].decode("ascii", errors="replace")
-            timeout = route_timeout(
-                ctx.settings.route_timeouts, service, rest, ctx.settings.upstream_timeout_s
-            )
-        else:
+        target = upstream_target(scope, ctx.settings, self._upstreams)
+        if target is None:
             await self.app(scope, receive, send)
             return
-        try:
-            await forward(
-                scope,
-                receive,
-                send,
-                ctx.get(UpstreamPool),
-                upstream,
-                rest,
-                timeout,
-                ctx.settings.upstream_connect_timeout_s,
-            )
-        except Exception:
-            # Only before anything was sent can there be an error answer; after, the server
-            # closes the connection.
-            log.exception("proxy_failed", path=path)
-            with contextlib.suppress(Exception):
-                await _error(scope, receive, send, 500, "internal_error", "internal error")
+        await proxy(scope, receive, send, ctx, *target)
+
+
+def upstream_target(
+    scope: Scope, settings: Settings, upstreams: dict[str, str]
+) -> tuple[str, str, float] | None:
+    """Where a request goes (upstream base URL, path to send there, read timeout), or None when
+    the gateway answers it itself."""
+    path: str = scope.get("path", "")
+    if is_site_path(path):
+        if scope["method"] not in SITE_METHODS:
+            return None
+        raw = scope.get("raw_path")
+        rest = raw.decode("ascii", errors="replace") if isinstance(raw, bytes) else path
+        return settings.upstream_web, rest, settings.upstream_timeout_s
+    if not path.startswith("/api/v1/"):
+        return None
+    service, _, rest = path[len("/api/v1/") :].partition("/")
+    upstream = upstreams.get(service)
+    if upstream is None:
+        return None
+    # Every method goes on: the service knows which ones its path takes (405 + Allow).
+    raw = scope.get("raw_path")
+    prefix = f"/api/v1/{service}/".encode()
+    if isinstance(raw, bytes) and raw.startswith(prefix):
+        rest = raw[len(prefix) :].decode("ascii", errors="replace")
+    return upstream, rest, route_timeout(settings.route_timeouts, service, rest, settings.upstream_timeout_s)
+
+
+async def proxy(
+    scope: Scope, receive: Receive, send: Send, ctx: Any, upstream: str, rest: str, timeout: float
+) -> None:
+    try:
+        await forward(
+            scope,
+            receive,
+            send,
+            ctx.get(UpstreamPool),
+            upstream,
+            rest,
+            timeout,
+            ctx.settings.upstream_connect_timeout_s,
+        )
+    except Exception:
+        await internal_error(scope, receive, send)
+
+
+async def internal_error(scope: Scope, receive: Receive, send: Send) -> None:
+    """After an unexpected failure (logged with its stack): the platform's 500, if nothing was
+    sent yet (after, the server closes the connection)."""
+    log.exception("proxy_failed", path=scope.get("path", ""), **log_ids(scope))
+    with contextlib.suppress(Exception):
+        await _error(scope, receive, send, 500, "internal_error", "internal error")
