@@ -95,6 +95,27 @@ class Svc:
         await self.ctx.bus.publish(event)
         return event
 
+    async def tally(
+        self,
+        campaign_id: str,
+        authorized: tuple[int, int] = (0, 0),
+        succeeded: tuple[int, int] = (0, 0),
+        currency: str = "EUR",
+    ) -> Event:
+        """payments' answer to campaign.deadline_passed: (count, amount) of the pledges it holds
+        authorised and of the payments that succeeded."""
+        data = {
+            "campaign_id": campaign_id,
+            "currency": currency,
+            "authorized": {"count": authorized[0], "amount": authorized[1]},
+            "succeeded": {"count": succeeded[0], "amount": succeeded[1]},
+        }
+        event = new_event("payments", "pledges.tallied", campaign_id, data)
+        assert self.ctx.contracts is not None and self.ctx.bus is not None
+        self.ctx.contracts.validate(event)
+        await self.ctx.bus.publish(event)
+        return event
+
     async def move_deadline_to_the_past(self, campaign_id: str) -> None:
         """Time travel for deadline tests: the stored deadline, one minute ago (nothing else in
         the document changes; `rev` moves so concurrent writers notice)."""

@@ -176,6 +176,69 @@ def test_closing_rule(model: str, totals: dict[str, int], expected: str) -> None
     assert domain.closing_action(campaign("live", funding_model=model, totals=totals)) == expected
 
 
+def _tally(authorized: tuple[int, int] = (0, 0), succeeded: tuple[int, int] = (0, 0)) -> domain.Tally:
+    return {
+        "authorized": {"count": authorized[0], "amount": authorized[1]},
+        "succeeded": {"count": succeeded[0], "amount": succeeded[1]},
+    }
+
+
+def _pledge(pid: str, amount: int, **facts: Any) -> dict[str, Any]:
+    return {"_id": pid, "campaign_id": "cmp_1", "amount": amount, **facts}
+
+
+def test_records_agree_with_the_tally_only_when_count_and_sum_match() -> None:
+    pledges = [
+        _pledge("p1", 6_000, authorized=True),
+        _pledge("p2", 4_000, authorized=True),
+        _pledge("p3", 2_500, authorized=True, released=True),  # released: not in the tally
+        _pledge("p4", 0, charged=True),  # a keep-it-all charge's pledge record: not authorised
+    ]
+    payments = [_pledge("y1", 1_500, succeeded=True), _pledge("y2", 0, succeeded=False)]
+    assert domain.records_tally(pledges, payments) == _tally((2, 10_000), (1, 1_500))
+    assert domain.tally_agrees(_tally((2, 10_000), (1, 1_500)), pledges, payments, [])
+    # One pledge.authorized still on its way: the tally counts it, the records do not yet.
+    assert not domain.tally_agrees(_tally((3, 13_000), (1, 1_500)), pledges, payments, [])
+    # Same count, another sum (an amount changed on the way): not the same pledges.
+    assert not domain.tally_agrees(_tally((2, 10_001), (1, 1_500)), pledges, payments, [])
+    assert not domain.tally_agrees(_tally((2, 10_000), (0, 0)), pledges, payments, [])
+    # Refunds are not subtracted from succeeded payments.
+    refunds = [{"_id": "r1", "payment_id": "y1", "amount": 1_500}]
+    assert domain.tally_agrees(_tally((2, 10_000), (1, 1_500)), pledges, payments, refunds)
+    assert domain.tally_agrees(_tally(), [], [], [])
+
+
+def test_a_payment_taken_after_the_tally_waits_for_its_refund_and_is_not_counted() -> None:
+    late = _pledge("y9", 2_000, succeeded=True, after_deadline=True)
+    assert domain.records_tally([], [late]) == _tally()
+    assert not domain.tally_agrees(_tally(), [], [late], [])
+    half = [{"_id": "r1", "payment_id": "y9", "amount": 1_000}]
+    assert not domain.tally_agrees(_tally(), [], [late], half)
+    whole = [*half, {"_id": "r2", "payment_id": "y9", "amount": 1_000}]
+    assert domain.tally_agrees(_tally(), [], [late], whole)
+
+
+def test_parse_tally_refuses_what_is_not_one() -> None:
+    assert domain.parse_tally(_tally((1, 5), (2, 7))) == _tally((1, 5), (2, 7))
+    for bad in (
+        {"authorized": {"count": 1, "amount": 5}},
+        {**_tally(), "succeeded": {"count": -1, "amount": 0}},
+        {**_tally(), "authorized": {"count": 1, "amount": "5"}},
+    ):
+        with pytest.raises(ValueError):
+            domain.parse_tally(bad)
+
+
+def test_closing_in_the_snapshot_only_once_requested() -> None:
+    asked = campaign("live", closing={"requested_at": NOW})
+    assert domain.snapshot(asked)["closing"] == {"requested_at": NOW.isoformat()}
+    tallied = campaign("live", closing={"requested_at": NOW, "tally": _tally((1, 9))})
+    assert domain.snapshot(tallied)["closing"]["tally"]["authorized"] == {"count": 1, "amount": 9}
+    # A claim left by the scheduler before the handshake existed is not a closing.
+    legacy = campaign("live", closing={"owner": "closer-1", "lease_ms": 5})
+    assert domain.closing_of(legacy) is None and "closing" not in domain.snapshot(legacy)
+
+
 def test_goal_reached_only_once_and_only_while_live() -> None:
     reached = {"raised": 7_000, "matched_counted": 3_000}
     assert domain.goal_just_reached(campaign("live", totals=reached))

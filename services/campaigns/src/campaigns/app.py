@@ -51,7 +51,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_reports.router,
             parked.router,
         ],
-        consumers=[handlers.handlers],
+        consumers=[handlers.handlers, handlers.tally_handlers],
         indexes=INDEXES,
         collections=COLLECTIONS,
         background=[scheduler.run],

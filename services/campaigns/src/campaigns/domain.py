@@ -239,10 +239,85 @@ def snapshot(campaign: dict[str, Any]) -> dict[str, Any]:
         data[key] = int(totals.get(key, 0))
     # Always said, false included: payments releases a held payout when it reads false.
     data["permits_pending"] = campaign.get("permits_pending") is True
+    closing = closing_of(campaign)
+    if closing is not None:
+        # Endorsements reads the tally of campaign.succeeded (how many keep-it-all payments exist).
+        data["closing"] = {"requested_at": closing["requested_at"].isoformat()}
+        if closing.get("tally") is not None:
+            data["closing"]["tally"] = closing["tally"]
     return data
 
 
 # -- closing at the deadline -------------------------------------------------------------------
+# The deadline does not close a campaign by itself: campaigns asks payments for its tally
+# (campaign.deadline_passed), payments answers with the pledges and payments it holds
+# (pledges.tallied), and the campaign closes once the records campaigns was told about agree
+# with that tally, so a pledge.authorized still on its way cannot make a funded campaign fail.
+
+Tally = dict[str, dict[str, int]]
+TALLY_KINDS = ("authorized", "succeeded")
+
+
+def closing_of(campaign: dict[str, Any]) -> dict[str, Any] | None:
+    """The closing handshake under way, if the campaign asked payments for its tally (before
+    the handshake, `closing` held a scheduler's claim: without `requested_at` it is not one)."""
+    closing = campaign.get("closing")
+    if isinstance(closing, dict) and closing.get("requested_at") is not None:
+        return closing
+    return None
+
+
+def deadline_passed_data(campaign: dict[str, Any]) -> dict[str, Any]:
+    """The data of campaign.deadline_passed: what payments needs to tally the campaign."""
+    return {
+        "campaign_id": campaign["_id"],
+        "deadline": campaign["deadline"].isoformat(),
+        "funding_model": campaign["funding_model"],
+        "currency": campaign["currency"],
+    }
+
+
+def parse_tally(data: dict[str, Any]) -> Tally:
+    """The tally of a pledges.tallied event as integers; ValueError if it is not one."""
+    tally: Tally = {}
+    for kind in TALLY_KINDS:
+        part = data.get(kind)
+        if not isinstance(part, dict):
+            raise ValueError(f"tally without {kind}")
+        count, amount = part.get("count"), part.get("amount")
+        if not isinstance(count, int) or not isinstance(amount, int) or count < 0 or amount < 0:
+            raise ValueError(f"tally {kind} needs a count and an amount (integers >= 0)")
+        tally[kind] = {"count": count, "amount": amount}
+    return tally
+
+
+def _count(records: list[dict[str, Any]]) -> dict[str, int]:
+    return {"count": len(records), "amount": sum(int(r.get("amount", 0)) for r in records)}
+
+
+def records_tally(pledges: list[dict[str, Any]], payments: list[dict[str, Any]]) -> Tally:
+    """What campaigns' own funding records say payments should have tallied: pledges authorised
+    and not released, payments that succeeded (refunds not subtracted). A payment payments
+    flagged as taken after it tallied (`after_deadline`, refunded) was never in the tally."""
+    authorized = [p for p in pledges if p.get("authorized") is True and p.get("released") is not True]
+    succeeded = [p for p in payments if p.get("succeeded") is True and p.get("after_deadline") is not True]
+    return {"authorized": _count(authorized), "succeeded": _count(succeeded)}
+
+
+def tally_agrees(
+    tally: Tally, pledges: list[dict[str, Any]], payments: list[dict[str, Any]], refunds: list[dict[str, Any]]
+) -> bool:
+    """Whether the campaign may close on its totals: its records count exactly what payments
+    tallied, and every payment taken after the tally was refunded (until then it still counts
+    in `raised` and could make a keep-it-all campaign succeed that payments saw nothing for)."""
+    refunded: dict[str, int] = {}
+    for refund in refunds:
+        refunded[refund["payment_id"]] = refunded.get(refund["payment_id"], 0) + int(refund["amount"])
+    for payment in payments:
+        late = payment.get("succeeded") is True and payment.get("after_deadline") is True
+        if late and refunded.get(payment["_id"], 0) < int(payment["amount"]):
+            return False
+    return records_tally(pledges, payments) == {k: dict(tally[k]) for k in TALLY_KINDS}
 
 
 def closing_action(campaign: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from servicekit.bus import PermanentError
 from servicekit.mongo import Tx, utcnow
 
-from . import domain, domain_funding
+from . import closing, domain, domain_funding
 from .lifecycle import emit_snapshot
 from .store import CampaignStore, Doc, insert, save
 
@@ -53,9 +53,26 @@ async def apply_change(
     """One funding record changed from `before` to `after`: move the campaign's totals (and
     its backer count) by the difference of the record's contribution, derive the pledged match
     again when a pledge or a commitment of an all-or-nothing campaign changed; emit
-    goal_reached once."""
+    goal_reached once. A campaign that waits for its records to agree with payments' tally
+    closes as soon as they do (closing.recheck)."""
     if before == after and refunds_before == refunds_after:
         return
+    await _move_totals(store, tx, kind, before, after, refunds_before, refunds_after)
+    if kind in ("pledge", "payment"):
+        campaign = await store.campaign(after["campaign_id"], tx)
+        if campaign is not None:
+            await closing.recheck(store, tx, campaign)
+
+
+async def _move_totals(
+    store: CampaignStore,
+    tx: Tx,
+    kind: str,
+    before: Doc | None,
+    after: Doc,
+    refunds_before: list[Doc] | None,
+    refunds_after: list[Doc] | None,
+) -> None:
     old = domain_funding.contribution(kind, before, refunds_before or [])
     new = domain_funding.contribution(kind, after, refunds_after or [])
     change = domain_funding.delta(old, new)
@@ -140,9 +157,10 @@ async def payment_succeeded(tx: Tx, data: dict[str, Any]) -> None:
     store = CampaignStore.of(tx)
     await campaign_for(store, tx, data)
     base = {**_money_base(data), "pledge_id": data["pledge_id"]}
-    before, after = await merge(
-        store, tx, "payments", data["payment_id"], base, {"succeeded": True, "amount": int(data["amount"])}
-    )
+    facts: Doc = {"succeeded": True, "amount": int(data["amount"])}
+    if data.get("after_deadline") is True:
+        facts["after_deadline"] = True  # taken after payments tallied: refunded, not in the tally
+    before, after = await merge(store, tx, "payments", data["payment_id"], base, facts)
     refunds = await store.refunds_of_payment(tx, data["payment_id"])
     await apply_change(store, tx, "payment", before, after, refunds, refunds)
     # The pledge it paid is no longer merely promised (all-or-nothing charges at the deadline).

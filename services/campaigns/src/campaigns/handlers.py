@@ -1,6 +1,7 @@
-"""Events from payments (money), endorsements (labels, match funding, calls for projects) and the
-gateway (a deleted account), each mapped to its use case (funding.py, labels.py, calls.py,
-accounts.py), which runs in the consumer's transaction."""
+"""Events from payments (money, and the tally a closing campaign waits for), endorsements
+(labels, match funding, calls for projects) and the gateway (a deleted account), each mapped to
+its use case (funding.py, closing.py, labels.py, calls.py, accounts.py), which runs in the
+consumer's transaction."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event
 from servicekit.mongo import Tx
 
-from . import accounts, calls, funding, labels
+from . import accounts, calls, closing, funding, labels
 
 handlers = Handlers("campaigns.funding")
+# Its own queue: a closing waits on the funding events, it never holds them up.
+tally_handlers = Handlers("campaigns.tallies")
 
 
 @handlers.on("pledge.authorized")
@@ -80,3 +83,8 @@ async def user_deleted(event: Event, tx: Tx) -> None:
     if not isinstance(user_id, str) or not user_id:
         raise PermanentError("user.deleted without a user_id")
     await accounts.user_deleted(tx, user_id, event.time)
+
+
+@tally_handlers.on("pledges.tallied")
+async def pledges_tallied(event: Event, tx: Tx) -> None:
+    await closing.tallied(tx, event.data)

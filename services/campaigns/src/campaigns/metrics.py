@@ -12,7 +12,10 @@ TRANSITIONS = Counter(
     "campaigns_transitions_total", "Campaign status changes, by resulting status", ["status"]
 )
 DEADLINES_CLOSED = Counter(
-    "campaigns_deadlines_closed_total", "Campaigns closed by the deadline scheduler", ["status"]
+    "campaigns_deadlines_closed_total", "Campaigns closed at their deadline, on payments' tally", ["status"]
+)
+CLOSINGS_REQUESTED = Counter(
+    "campaigns_closings_requested_total", "Campaigns past their deadline that asked payments for a tally"
 )
 GOALS_REACHED = Counter("campaigns_goals_reached_total", "Campaigns that reached their goal")
 
@@ -25,5 +28,12 @@ def count_committed(events: list[Event]) -> None:
     for event in events:
         if event.routing_key in _TRANSITION_EVENTS:
             TRANSITIONS.labels(event.data["status"]).inc()
+            if "tally" in (event.data.get("closing") or {}) and event.data["status"] in (
+                "succeeded",
+                "failed",
+            ):
+                DEADLINES_CLOSED.labels(event.data["status"]).inc()
         elif event.routing_key == "campaign.goal_reached":
             GOALS_REACHED.inc()
+        elif event.routing_key == "campaign.deadline_passed":
+            CLOSINGS_REQUESTED.inc()

@@ -1,11 +1,12 @@
-"""Closes campaigns whose deadline passed: succeeded or failed by the funding model's rule.
+"""Asks for the closing of campaigns whose deadline passed (closing.py: payments tallies the
+campaign's pledges, then the campaign succeeds or fails by the funding model's rule).
 
-Safe with any number of replicas: each tick finds the live campaigns past their deadline and,
-for each, claims its closing as a work item (`closings`, servicekit.jobs.WorkQueue: one holder
-at a time, under a lease), then closes it in a transaction that applies only while the
-campaign is still live and the claim still ours. A replica that dies after claiming leaves a
-lease that expires, and another one closes the campaign. The status guard means a campaign is
-never closed twice."""
+Safe with any number of replicas: each tick finds the live campaigns past their deadline that
+did not ask yet and, for each, claims the request as a work item (`closings`,
+servicekit.jobs.WorkQueue: one holder at a time, under a lease), then records it in a
+transaction that applies only while the campaign is still live, not asked yet and the claim
+still ours. A replica that dies after claiming leaves a lease that expires, and another one
+asks. The guards mean payments is asked once per campaign."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from servicekit.jobs import WorkQueue, every
 from servicekit.logging import get_logger
 from servicekit.mongo import Tx, utcnow
 
-from . import domain, lifecycle, metrics
+from . import closing, domain
 from .settings import Settings
 from .store import CLOSINGS, CampaignStore, Conflict, ms
 
@@ -50,8 +51,8 @@ class DeadlineScheduler:
             await self.queue.add(tx, campaign_id)
 
     async def close(self, campaign_id: str) -> str | None:
-        """Close a campaign whose closing this replica claimed; returns the new status, None if
-        the claim is not ours or the campaign was not closed by it."""
+        """Ask for the closing of a campaign whose closing this replica claimed; returns
+        "closing" once asked, None if the claim is not ours or it was not asked by it."""
 
         async def work(tx: Tx) -> tuple[str, str | None]:
             item = await self.store.by_id(CLOSINGS, campaign_id, tx)
@@ -62,14 +63,12 @@ class DeadlineScheduler:
             ):
                 return "not_ours", None
             campaign = await self.store.campaign(campaign_id, tx)
-            if campaign is None or campaign["status"] != "live":
+            if campaign is None or campaign["status"] != "live" or domain.closing_of(campaign):
                 return "finished", None
             if campaign["deadline"] > utcnow():
                 return "not_due", None
-            # `closing` held this claim on the campaign itself before closings existed.
-            current = {k: v for k, v in campaign.items() if k != "closing"}
-            saved = await lifecycle.transition(tx, current, domain.closing_action(campaign), {"system"})
-            return "finished", saved["status"]
+            await closing.request(tx, campaign)
+            return "finished", "closing"
 
         try:
             outcome, status = await self.store.run(work, attempts=1)
@@ -82,15 +81,15 @@ class DeadlineScheduler:
         return status
 
     async def tick(self) -> dict[str, str]:
-        closed: dict[str, str] = {}
+        """The campaigns whose closing this tick asked for ({id: "closing"})."""
+        asked: dict[str, str] = {}
         for campaign_id in await self.due():
             if await self.claim(campaign_id):
                 status = await self.close(campaign_id)
                 if status is not None:
-                    closed[campaign_id] = status
-                    metrics.DEADLINES_CLOSED.labels(status).inc()
-                    log.info("campaign_closed", campaign_id=campaign_id, status=status)
-        return closed
+                    asked[campaign_id] = status
+                    log.info("campaign_closing_requested", campaign_id=campaign_id)
+        return asked
 
 
 async def run(ctx: ServiceContext, stop: asyncio.Event) -> None:

@@ -378,12 +378,15 @@ class CampaignStore:
         return await cursor.limit(limit).to_list()
 
     async def due_campaign_ids(self, now_ms: int, limit: int) -> list[str]:
-        """Live campaigns whose deadline passed, the most overdue first."""
+        """Live campaigns whose deadline passed and that did not ask payments for their tally
+        yet (closing.py), the most overdue first."""
+        query = {
+            "status": "live",
+            "deadline_ms": {"$lte": now_ms},
+            "closing.requested_at": {"$exists": False},
+        }
         docs = (
-            await self.db.campaigns.find({"status": "live", "deadline_ms": {"$lte": now_ms}}, {"_id": 1})
-            .sort([("deadline_ms", 1)])
-            .limit(limit)
-            .to_list()
+            await self.db.campaigns.find(query, {"_id": 1}).sort([("deadline_ms", 1)]).limit(limit).to_list()
         )
         return [d["_id"] for d in docs]
 
