@@ -28,6 +28,12 @@ async def on_campaign_changed(event: Event, tx: Tx) -> None:
     await payouts.permits_changed(tx, event.data["campaign_id"])
 
 
+# On the campaigns queue: behind the campaign.published it follows, so the campaign is known.
+@campaign_handlers.on("campaign.deadline_passed")
+async def on_deadline_passed(event: Event, tx: Tx) -> None:
+    await campaigns.deadline_passed(tx, event.data)
+
+
 @municipality_handlers.on("municipality.registered")
 async def on_municipality_registered(event: Event, tx: Tx) -> None:
     await subscriptions.municipality_registered(tx, event.data)

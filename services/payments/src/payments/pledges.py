@@ -22,11 +22,11 @@ from servicekit.auth import Principal
 from servicekit.errors import DomainError
 from servicekit.idempotency import Idempotency
 from servicekit.logging import get_logger
-from servicekit.mongo import Mongo, Tx, utcnow
+from servicekit.mongo import Mongo, Tx, epoch_ms, utcnow
 from servicekit.mongo import as_utc as when
 
-from . import domain, fallback
-from .campaigns import follow_ended_campaign
+from . import domain, fallback, tally_domain
+from .campaigns import arrived_late, follow_ended_campaign, turn_away_late
 from .domain import IntentState
 from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
 from .receipts_store import ReceiptStore
@@ -112,6 +112,11 @@ class PledgeBook:
                 status = {"campaign_not_found": 404, "amount_out_of_range": 422}.get(exc.code, 409)
                 raise DomainError(exc.code, status, str(exc)) from exc
             assert campaign is not None
+            # Still live while campaigns waits for the tally, but its deadline passed.
+            if tally_domain.closed_to_pledges(campaign, epoch_ms()):
+                raise DomainError(
+                    "campaign_not_live", 409, "the campaign's deadline passed: it takes no new pledge"
+                )
             if body.get("tip", 0) > self.settings.tip_max_amount:
                 raise DomainError(
                     "tip_out_of_range", 422, f"tip must be at most {self.settings.tip_max_amount}"
@@ -352,6 +357,9 @@ class PledgeBook:
             if moved is None:
                 return None
             tx.emit("pledge.authorized", pledge_id, domain.event_data(pledge))
+            if await arrived_late(tx, self.store, moved):
+                await turn_away_late(tx, self.store, moved)  # pledge.released: campaigns sees both
+                return step
             await follow_ended_campaign(tx, self.store, moved)
             return step
 
@@ -434,11 +442,17 @@ class PledgeBook:
             intent.id,
         )
         await self.store.append_ledger(tx, entries, now)
+        late = await arrived_late(tx, self.store, moved)
         tx.emit(
             "payment.succeeded",
             pledge["_id"],
-            domain.event_data(pledge, payment_id=payment_id, payment_intent_id=intent.id),
+            domain.event_data(
+                pledge, payment_id=payment_id, payment_intent_id=intent.id, after_deadline=late or None
+            ),
         )
+        if late:
+            await turn_away_late(tx, self.store, moved)  # refunded: campaigns leaves it out of the tally
+            return moved
         await follow_ended_campaign(tx, self.store, moved)
         return moved
 

@@ -32,6 +32,8 @@ STRIPE_EVENTS = "stripe_events"
 ERASURES = "erasures"
 # Campaigns whose end may release money, looked at until their charges settle (payouts.py).
 PAYOUT_CHECKS = "payout_checks"
+# Each campaign's tally at its deadline, the facts campaigns closes it on (campaigns.py, tally_domain.py).
+TALLIES = "tallies"
 
 COLLECTIONS = [
     "pledges",
@@ -46,6 +48,7 @@ COLLECTIONS = [
     "payouts",
     PAYOUT_CHECKS,
     "disputes",
+    TALLIES,
 ]
 INDEXES = [
     Index("pledges", [("backer_id", 1), ("created_at", -1)]),
@@ -183,6 +186,12 @@ class Store:
             await self._update(tx, "campaigns", {"_id": campaign_id}, fields)
         else:
             await self._insert(tx, "campaigns", {"_id": campaign_id, **fields})
+
+    async def tally(self, campaign_id: str, tx: Tx | None = None) -> Doc | None:
+        return await self.db[TALLIES].find_one({"_id": campaign_id}, session=_session(tx))
+
+    async def insert_tally(self, tx: Tx, doc: Doc) -> Doc:
+        return await self._insert(tx, TALLIES, doc)
 
     async def municipality(self, slug: str, tx: Tx | None = None) -> Doc | None:
         return await self.db.municipalities.find_one({"_id": slug}, session=_session(tx))
