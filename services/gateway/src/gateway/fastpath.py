@@ -55,6 +55,7 @@ class FastPath:
         # Metric children by (method, status): `labels()` costs a lock and a tuple per call.
         self._counters: dict[tuple[str, int], Any] = {}
         self._latencies: dict[str, Histogram] = {}
+        self._access: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,9 +135,13 @@ class FastPath:
             self._count(method, status, elapsed)
             path = scope["path"]
             if path not in _QUIET_PATHS:
-                # Named here rather than bound in contextvars for every request (the same keys
-                # RequestIdMiddleware binds, so the line is the same).
-                _access_log.info(
+                if self._access is None:
+                    # Resolved once, after the lifespan configured logging: the lazy proxy
+                    # builds a new bound logger on every call otherwise.
+                    self._access = _access_log.bind()
+                # The ids are named here rather than bound in contextvars for every request
+                # (the same keys RequestIdMiddleware binds, so the line is the same).
+                self._access.info(
                     "request",
                     service=self.service,
                     request_id=request_id,
