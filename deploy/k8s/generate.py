@@ -17,7 +17,7 @@ SERVICES = ["gateway", "campaigns", "payments", "endorsements", "notifications",
 # Queues each service consumes (KEDA scales consumers on their backlog).
 QUEUES = {
     "gateway": ["gateway.officials"],
-    "campaigns": ["campaigns.funding"],
+    "campaigns": ["campaigns.funding", "campaigns.tallies"],
     "payments": [
         "payments.campaigns",
         "payments.municipalities",
