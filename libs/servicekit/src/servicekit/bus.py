@@ -190,15 +190,20 @@ class Bus:
         self._consumers.append(consumer)
         return consumer
 
-    async def declare_consumer_queue(self, queue: str, bindings: Sequence[str]) -> AbstractQueue:
-        assert self.channel is not None
+    async def declare_consumer_queue(
+        self, queue: str, bindings: Sequence[str], channel: AbstractChannel | None = None
+    ) -> AbstractQueue:
+        """Declare a consumer's queue with its dead and retry queues; the queue object returned
+        consumes on `channel` (default: the bus's)."""
+        channel = channel or self.channel
+        assert channel is not None
         ns = self.settings.ns
         name = ns(queue)
         dead_name = f"{name}.dead"
         dlx = self.exchanges["dead-letter"]
-        dead = await self.channel.declare_queue(dead_name, durable=True, arguments={"x-queue-type": "quorum"})
+        dead = await channel.declare_queue(dead_name, durable=True, arguments={"x-queue-type": "quorum"})
         await dead.bind(dlx, routing_key=dead_name)
-        main = await self.channel.declare_queue(
+        main = await channel.declare_queue(
             name,
             durable=True,
             arguments={
@@ -213,7 +218,7 @@ class Bus:
         for key in bindings:
             await main.bind(self.exchanges["events"], routing_key=key)
         for delay in self.settings.consumer_retry_delays_ms:
-            await self.channel.declare_queue(
+            await channel.declare_queue(
                 f"{name}.retry.{delay}",
                 durable=True,
                 arguments={
@@ -239,17 +244,32 @@ class Consumer:
         self.settings = bus.settings
         self.queue_name = self.settings.ns(handlers.queue)
         self._queue: AbstractQueue | None = None
+        self._channel: AbstractChannel | None = None
         self._tag: str | None = None
+        self._ack_batches = False
 
     async def start(self) -> None:
         await self.bus.wait_ready()
-        assert self.bus.channel is not None
-        await self.bus.channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
-        self._queue = await self.bus.declare_consumer_queue(self.handlers.queue, list(self.handlers.routes))
+        assert self.bus.connection is not None
+        # Its own channel: an ack with `multiple` settles every earlier delivery of its channel,
+        # so those must all be this consumer's.
+        self._channel = await self.bus.connection.channel(publisher_confirms=False)
+        await self._channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
+        self._queue = await self.bus.declare_consumer_queue(
+            self.handlers.queue, list(self.handlers.routes), channel=self._channel
+        )
         self._pending: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        # Where transactions run one at a time (nx-27017) more workers only queue on the
+        # datastore's lock, each holding the few messages it took before waiting; one worker
+        # takes everything delivered during the previous transaction: fewer, larger batches,
+        # one commit each.
+        workers = 1 if self.mongo.serializes_transactions else max(1, self.settings.consumer_concurrency)
+        # One worker settles deliveries in the order they came, so a handled batch is acked with
+        # one frame (and one settle in the quorum queue's log) instead of one per message.
+        self._ack_batches = workers == 1
         self._workers = [
             asyncio.create_task(self._work(), name=f"{self.handlers.queue}-worker-{i}")
-            for i in range(max(1, self.settings.consumer_concurrency))
+            for i in range(workers)
         ]
         self._tag = await self._queue.consume(self._pending.put)
         log.info("consumer_started", queue=self.queue_name, bindings=list(self.handlers.routes))
@@ -262,6 +282,10 @@ class Consumer:
         # Unacked messages still waiting here go back to the queue when the channel closes.
         for worker in getattr(self, "_workers", []):
             worker.cancel()
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+            self._channel = None
 
     async def _work(self) -> None:
         while True:
@@ -315,8 +339,12 @@ class Consumer:
                     "batch_failed_isolating", size=len(ready), error=f"{type(exc).__name__}: {exc}"[:500]
                 )
             else:
+                if self._ack_batches:
+                    # Every earlier delivery of the channel is settled already (this worker's
+                    # earlier batches, this batch's parked messages): one ack covers the batch.
+                    await ready[-1][0].ack(multiple=True)
                 for (message, event, _), was_new in zip(ready, handled, strict=True):
-                    await self._settled(message, event, was_new)
+                    await self._settled(message, event, was_new, acked=self._ack_batches)
                 return
         for message, event, handler in ready:
             await self._process_one(message, event, handler)
@@ -334,8 +362,11 @@ class Consumer:
                 return
             await self._settled(message, event, handled)
 
-    async def _settled(self, message: AbstractIncomingMessage, event: Event, handled: bool) -> None:
-        await message.ack()
+    async def _settled(
+        self, message: AbstractIncomingMessage, event: Event, handled: bool, acked: bool = False
+    ) -> None:
+        if not acked:
+            await message.ack()
         with self._log_context(event):
             if handled:
                 metrics.EVENTS_CONSUMED.labels(

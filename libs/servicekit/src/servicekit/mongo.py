@@ -269,6 +269,11 @@ class Mongo:
             self._purge_task = None
         await self.client.close()
 
+    @property
+    def serializes_transactions(self) -> bool:
+        """True once connected to a server whose transactions run one at a time (nx-27017)."""
+        return bool(self._serialize)
+
     def _lock(self) -> DatastoreLock | None:
         if not self._serialize:
             return None
