@@ -302,3 +302,60 @@ async def test_an_unlabelled_tranche_is_released_after_the_window_and_one_is_hel
             assert r.status_code == 200, r.text
     for p in (q1, q2):
         await status_of(payments, p["id"], holder, "paid")
+
+
+async def test_a_match_paid_after_the_split_follows_the_plans_last_milestone(
+    payments_hearing_localstripe: Any,
+) -> None:
+    """The city's match, paid by bank transfer after the campaign's release was split into two
+    tranches, is a third payout that waits, like the second tranche, for the milestone."""
+    payments = payments_hearing_localstripe
+    owner = f"usr_holder_{uuid.uuid4().hex[:6]}"
+    holder, admin = payments.auth(owner), payments.auth("usr_admin", roles=["citizen", "admin"])
+    city = f"ville-{uuid.uuid4().hex[:8]}"
+    official = payments.auth("usr_claire", municipalities={city: "manager"})
+    campaign_id = await live_campaign(payments, owner)
+    await payments.publish("label.granted", "lbl_m", {
+        "label_id": f"lbl_{uuid.uuid4().hex[:8]}", "campaign_id": campaign_id, "municipality": city,
+        "status": "granted",
+    })  # fmt: skip
+    plan = {"tranches": [{"percent": 50}, {"percent": 50, "title": "Workshop opened"}]}
+    async with payments.client() as client:
+        put = await client.put(
+            f"/campaigns/{campaign_id}/payout-plan", json=plan, headers={**holder, **idem()}
+        )
+        assert put.status_code == 200, put.text
+    await backer_pays(payments, campaign_id, 3_000)
+    due_id = f"mc_{uuid.uuid4().hex[:8]}"
+    match = {"commitment_id": due_id, "campaign_id": campaign_id, "municipality": city,
+             "pool_id": "pool_1", "currency": "EUR", "max_amount": 2_000, "amount": 2_000,
+             "rule": {"condition": "on_goal_reached", "ratio": 1}}  # fmt: skip
+    await payments.publish("match.due", due_id, match)
+    await end(payments, campaign_id, owner)
+    first, second = await payouts(payments, campaign_id, holder, 2)
+    assert first["match"] == 0 and second["match"] == 0  # due, not received
+
+    async with payments.client() as client:
+        for path, who in (("transfer-declaration", official), ("transfer-confirmation", admin)):
+            body = {"reference": "VIR-2027-0200"} if who is official else None
+            r = await client.post(f"/city-dues/{due_id}/{path}", json=body, headers={**who, **idem()})
+            assert r.status_code == 200, r.text
+    *_, third = await payouts(payments, campaign_id, holder, 3)
+    assert (third["sequence"], third["amount"], third["match"], third["follows_plan"]) == (
+        3,
+        2_000,
+        2_000,
+        True,
+    )
+
+    async with payments.client() as client:
+        waits = await client.post(f"/payouts/{third['id']}/approve", headers={**admin, **idem()})
+        assert waits.status_code == 409 and waits.json()["error"]["code"] == "milestone_pending"
+        proof = {"urls": ["https://example.org/workshop-opened"]}
+        proved = await client.post(f"/payouts/{second['id']}/milestone-proof", json=proof,
+                                   headers={**holder, **idem()})  # fmt: skip
+        assert proved.status_code == 200 and proved.json()["status"] == "awaiting_city", proved.text
+        confirmed = await client.post(f"/payouts/{second['id']}/confirm", headers={**official, **idem()})
+        assert confirmed.status_code == 200 and confirmed.json()["status"] == "released", confirmed.text
+        approved = await client.post(f"/payouts/{third['id']}/approve", headers={**admin, **idem()})
+        assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
