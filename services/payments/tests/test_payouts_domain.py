@@ -248,3 +248,11 @@ def test_an_award_counts_in_matched_from_its_selection() -> None:
     due = dues.due_entry("award_prop_1", "c", 50_000, "EUR")
     totals = domain.ledger_totals([award.doc(), due.doc()])
     assert totals["matched"] == 50_000 and totals["match_owed_by_city"] == 50_000
+
+
+def test_a_due_settled_from_residents_gifts_is_paid_out_like_a_received_one() -> None:
+    settled = {"_id": "match_settled_from_gifts:com_1", "campaign_id": "c", "pledge_id": "", "account": "city",
+               "kind": "match_settled_from_gifts", "amount": -6_000, "currency": "EUR", "stripe_ref": "com_1"}  # fmt: skip
+    release = rules.release([*_match_ledger(6_000, 0), settled], stripe_fees=120, payouts=[])
+    assert (release.amount, release.new_match) == (2_980 + 6_000, 6_000)
+    assert domain.ledger_totals([*_match_ledger(6_000, 0), settled])["payout_owed"] == 3_100 + 6_000
