@@ -1103,6 +1103,10 @@ class EndorsementsPaymentsTallyOut(TypedDict):
     amount: int
 
 
+class EndorsementsPoolChange(TypedDict):
+    accepts_gifts: bool
+
+
 class EndorsementsPoolIn(TypedDict):
     name: str
     year: int
@@ -1120,6 +1124,8 @@ class EndorsementsPoolOut(TypedDict):
     committed: int
     given: int
     available: int
+    gifts_received: NotRequired[int]
+    accepts_gifts: NotRequired[bool]
 
 
 class EndorsementsPoolsOut(TypedDict):
@@ -1634,8 +1640,10 @@ class PaymentsCardSetupOut(TypedDict):
 
 
 class PaymentsCityPoolFallback(TypedDict):
+    """The campaign's city's pool taking gifts (GET /campaigns/{id}/fallback-options)."""
+
     kind: Literal["city_pool"]
-    municipality: str
+    municipality: NotRequired[str | None]
 
 
 class PaymentsDifference(TypedDict):
@@ -1678,7 +1686,9 @@ class PaymentsDueOut(TypedDict):
     status: Literal["promised", "canceled", "due", "transfer_declared", "received"]
     promised: int
     amount: int
-    method: NotRequired[Literal["invoice", "bank_transfer"] | None]
+    method: NotRequired[Literal["invoice", "bank_transfer", "residents_gifts"] | None]
+    settled_from_gifts: NotRequired[int]
+    to_collect: NotRequired[int]
     invoice_id: NotRequired[str | None]
     transfer_reference: NotRequired[str | None]
     declared_at: NotRequired[str | None]
@@ -1700,12 +1710,28 @@ class PaymentsEntryOut(TypedDict):
     at: str
 
 
+class PaymentsFallbackOptionsOut(TypedDict):
+    campaign_id: str
+    offered: bool
+    city_pool: NotRequired[PaymentsGiftPoolOut | None]
+
+
 class PaymentsFallbackOut(TypedDict):
     kind: Literal["refund", "city_pool", "campaign"]
     campaign_id: NotRequired[str | None]
     municipality: NotRequired[str | None]
+    pool_id: NotRequired[str | None]
+    pool_name: NotRequired[str | None]
     consent_version: NotRequired[str | None]
     consented_at: NotRequired[str | None]
+
+
+class PaymentsGiftPoolOut(TypedDict):
+    pool_id: str
+    name: str
+    year: int
+    municipality: str
+    currency: str
 
 
 class PaymentsHolderTaxStatusIn(TypedDict):
@@ -1898,10 +1924,25 @@ class PaymentsPledgeOut(TypedDict):
     fallback: NotRequired[PaymentsFallbackOut]
     fallback_of: NotRequired[str | None]
     fallback_pledge_id: NotRequired[str | None]
+    gift_status: NotRequired[Literal["pending", "given", "failed"] | None]
 
 
 class PaymentsPledgePage(TypedDict):
     items: list[PaymentsPledgeOut]
+
+
+class PaymentsPoolGiftsHeldOut(TypedDict):
+    pool_id: str
+    pool_name: NotRequired[str | None]
+    municipality: str
+    currency: str
+    received: int
+    applied: int
+    held: int
+
+
+class PaymentsPoolGiftsHeldPage(TypedDict):
+    items: list[PaymentsPoolGiftsHeldOut]
 
 
 class PaymentsReceiptOut(TypedDict):
@@ -2767,6 +2808,17 @@ class CivicfundClient(_Base):
         )
         return cast("EndorsementsPoolOut", answer.json())
 
+    async def endorsements_change_pool(
+        self, pool_id: str, slug: str, *, body: EndorsementsPoolChange
+    ) -> EndorsementsPoolOut:
+        """Change Pool: PATCH /api/v1/endorsements/municipalities/{slug}/pools/{pool_id}. Accept residents' gifts into the pool, or stop (a manager of the city; one pool per year"""
+        answer = await self._call(
+            "PATCH",
+            f"/api/v1/endorsements/municipalities/{_segment(slug)}/pools/{_segment(pool_id)}",
+            json=body,
+        )
+        return cast("EndorsementsPoolOut", answer.json())
+
     async def endorsements_residency_overview(self, slug: str) -> EndorsementsResidencyOut:
         """Residency Overview: GET /api/v1/endorsements/municipalities/{slug}/residency. How the city verifies residents, the size of its census, letters made and used."""
         answer = await self._call("GET", f"/api/v1/endorsements/municipalities/{_segment(slug)}/residency")
@@ -2997,6 +3049,13 @@ class CivicfundClient(_Base):
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/city-matches")
         return cast("PaymentsCampaignMatchPage", answer.json())
 
+    async def payments_fallback_options(self, campaign_id: str) -> PaymentsFallbackOptionsOut:
+        """Fallback Options: GET /api/v1/payments/campaigns/{campaign_id}/fallback-options. Public: whether the campaign's backers may give to their city's pool if it fails."""
+        answer = await self._call(
+            "GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/fallback-options"
+        )
+        return cast("PaymentsFallbackOptionsOut", answer.json())
+
     async def payments_campaign_ledger(self, campaign_id: str) -> PaymentsLedgerOut:
         """Campaign Ledger: GET /api/v1/payments/campaigns/{campaign_id}/ledger."""
         answer = await self._call("GET", f"/api/v1/payments/campaigns/{_segment(campaign_id)}/ledger")
@@ -3081,6 +3140,13 @@ class CivicfundClient(_Base):
             json=body,
         )
         return cast("PaymentsDueOut", answer.json())
+
+    async def payments_gifts_held(self, *, municipality: str) -> PaymentsPoolGiftsHeldPage:
+        """Gifts Held: GET /api/v1/payments/city-pools/gifts. Each pool's residents' gifts the platform holds for the city (its officials, admins)."""
+        answer = await self._call(
+            "GET", "/api/v1/payments/city-pools/gifts", params={"municipality": municipality}
+        )
+        return cast("PaymentsPoolGiftsHeldPage", answer.json())
 
     async def payments_list_disputes(
         self, *, status: Literal["open", "all"] | None = None, limit: int | None = None

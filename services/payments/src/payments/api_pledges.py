@@ -28,9 +28,11 @@ class RefundFallback(BaseModel):
 
 
 class CityPoolFallback(BaseModel):
+    """The campaign's city's pool taking gifts (GET /campaigns/{id}/fallback-options)."""
+
     model_config = ConfigDict(extra="forbid")
     kind: Literal["city_pool"]
-    municipality: str = Field(min_length=1, max_length=100)
+    municipality: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class CampaignFallback(BaseModel):
@@ -43,6 +45,8 @@ class FallbackOut(BaseModel):
     kind: Literal["refund", "city_pool", "campaign"]
     campaign_id: str | None = None
     municipality: str | None = None
+    pool_id: str | None = None
+    pool_name: str | None = None
     consent_version: str | None = None
     consented_at: datetime | None = None
 
@@ -135,6 +139,8 @@ class PledgeOut(BaseModel):
     # The pledge this one was moved from (its campaign ended), or the one it was moved to.
     fallback_of: str | None = None
     fallback_pledge_id: str | None = None
+    # A city_pool choice honoured: the gift to the pool, charged on the saved card (pool_gifts/).
+    gift_status: Literal["pending", "given", "failed"] | None = None
 
 
 class PledgePage(BaseModel):
@@ -179,6 +185,7 @@ def pledge_out(doc: dict[str, Any]) -> PledgeOut:
         fallback=FallbackOut(**{k: when(v) if k == "consented_at" else v for k, v in choice.items()}),
         fallback_of=doc.get("fallback_of"),
         fallback_pledge_id=doc.get("fallback_pledge_id"),
+        gift_status=doc.get("gift_status"),
     )
 
 

@@ -35,6 +35,11 @@ from .disputes import Disputes
 from .ledger import LedgerBook
 from .payouts import Payouts
 from .pledges import PledgeBook
+from .pool_gifts import api as api_pool_gifts
+from .pool_gifts import handlers as pool_gift_handlers
+from .pool_gifts.store import COLLECTIONS as GIFT_COLLECTIONS
+from .pool_gifts.store import INDEXES as GIFT_INDEXES
+from .pool_gifts.usecases import PoolGifts
 from .receipts import Receipts
 from .receipts_store import COLLECTIONS as RECEIPT_COLLECTIONS
 from .receipts_store import INDEXES as RECEIPT_INDEXES
@@ -59,6 +64,7 @@ async def _start(ctx: ServiceContext) -> None:
     subscriptions = ctx.provide(CitySubscriptions(book))
     ctx.provide(LedgerBook(book))
     ctx.provide(Charger(book))
+    ctx.provide(PoolGifts(book))
     payouts = ctx.provide(Payouts(book))
     disputes = ctx.provide(Disputes(book, payouts))
     ctx.provide(Refunds(book))
@@ -99,7 +105,8 @@ async def _erasures(ctx: ServiceContext, stop: asyncio.Event) -> None:
 async def _charging(ctx: ServiceContext, stop: asyncio.Event) -> None:
     """Charges, refunds, grace periods and the sweeper, each every WORKER_TICK_S."""
     tick = ctx.get(Settings).worker_tick_s
-    jobs = ctx.get(Charger).jobs()
+    # Gifts to a city's pool are charged like the charger's off-session charges (pool_gifts/).
+    jobs = {**ctx.get(Charger).jobs(), **ctx.get(PoolGifts).jobs()}
     await asyncio.gather(*(every(tick, job, stop, name=f"payments-{name}") for name, job in jobs.items()))
 
 
@@ -129,6 +136,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             api_receipts.router,
             api_city_dues.router,
             api_tranches.router,
+            api_pool_gifts.router,
             api_webhooks.router,
             parked.router,
         ],
@@ -139,9 +147,16 @@ def build(settings: Settings | None = None) -> FastAPI:
             handlers.account_handlers,
             city_dues_handlers.handlers,
             handlers.tranche_handlers,
+            pool_gift_handlers.handlers,
         ],
-        indexes=[*INDEXES, *RECEIPT_INDEXES, *DUE_INDEXES, *TRANCHE_INDEXES],
-        collections=[*COLLECTIONS, *RECEIPT_COLLECTIONS, *DUE_COLLECTIONS, *TRANCHE_COLLECTIONS],
+        indexes=[*INDEXES, *RECEIPT_INDEXES, *DUE_INDEXES, *TRANCHE_INDEXES, *GIFT_INDEXES],
+        collections=[
+            *COLLECTIONS,
+            *RECEIPT_COLLECTIONS,
+            *DUE_COLLECTIONS,
+            *TRANCHE_COLLECTIONS,
+            *GIFT_COLLECTIONS,
+        ],
         background=[_stripe_setup, _stripe_events, _charging, _erasures, _city_dues, _payouts],
         on_startup=[_start],
     )

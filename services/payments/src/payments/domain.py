@@ -365,7 +365,10 @@ def grace_expired(status: str, until: datetime | None, now: datetime) -> bool:
 # "commitments" a memo of open match commitments (promises, not money), "city" what cities
 # owe for their matches once due (match_due +, match_received -: city_dues/), "stripe_fees" Stripe's
 # fees on the project's charges and "payouts" the transfers to the holder (payouts.py), both
-# negative. Entry ids derive from Stripe object ids / event ids, so recording twice is a no-op.
+# negative. "city_pool" is residents' gifts the platform holds for a city's pool (pool_gift +,
+# entries carry pool_id; pool_gift_applied - when a match due from that pool is settled from them,
+# with match_settled_from_gifts - on "city": pool_gifts/). Entry ids derive from Stripe object ids
+# / event ids, so recording twice is a no-op.
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,9 @@ class LedgerEntry:
     id: str
     campaign_id: str
     pledge_id: str
-    account: Literal["project", "platform", "match", "commitments", "stripe_fees", "payouts", "city"]
+    account: Literal[
+        "project", "platform", "match", "commitments", "stripe_fees", "payouts", "city", "city_pool"
+    ]  # fmt: skip
     kind: Literal[
         "charge",
         "platform_fee",
@@ -390,6 +395,9 @@ class LedgerEntry:
         "transfer_reversal",
         "dispute_withdrawn",
         "dispute_reinstated",
+        "pool_gift",
+        "pool_gift_applied",
+        "match_settled_from_gifts",
     ]
     amount: int  # signed minor units: money in is positive
     currency: str

@@ -1,6 +1,7 @@
 """The backer-chosen fallback, the use cases (rules: fallback_domain.py): the choice checked at
 checkout, and honoured inside the transaction that applies a campaign's outcome to a pledge
-(campaigns._follow), so the original pledge's release and the new pledge are one write."""
+(campaigns._follow), so the original pledge's release and the new pledge (or the gift to the
+city's pool, charged by pool_gifts/) are one write."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from servicekit.mongo import Tx, utcnow
 
 from . import domain, fallback_domain
 from .fallback_domain import FallbackCampaign
+from .pool_gifts import usecases as pool_gifts
 from .store import Doc, Store
 
 
@@ -35,8 +37,13 @@ async def checked_choice(store: Store, campaign: Doc, body: dict[str, Any], now:
         target = campaign_of(await store.campaign(str(choice.get("campaign_id", ""))))
     own = campaign_of(campaign)
     assert own is not None
+    pool = None
+    if choice and choice.get("kind") == "city_pool":
+        pool = await pool_gifts.offered(store.db, own.municipality, own.currency)
     try:
-        return fallback_domain.check_choice(choice, bool(body.get("fallback_consent")), own, target, now)
+        return fallback_domain.check_choice(
+            choice, bool(body.get("fallback_consent")), own, target, now, pool
+        )
     except domain.PledgeRejected as exc:
         raise DomainError(exc.code, 422, str(exc)) from exc
 
@@ -48,6 +55,8 @@ async def release_or_repledge(
     (its campaign's totals drop: pledge.released) and a new pledge of the same amount with the
     same card is written on the target. Returns False when the move applies as it is."""
     choice = pledge.get("fallback") or fallback_domain.REFUND
+    if choice.get("kind") == "city_pool":
+        return await _give_to_pool(tx, store, pledge, move, outcome, choice)
     if choice.get("kind") != "campaign":
         return False
     target = campaign_of(await store.campaign(str(choice.get("campaign_id")), tx))
@@ -76,4 +85,35 @@ async def release_or_repledge(
         if new["status"] == domain.AUTHORIZED:
             tx.emit("pledge.authorized", new["_id"], domain.event_data(new))
         # A charge-due pledge tells campaigns once it is paid (payment.succeeded, charging.py).
+    return True
+
+
+async def _give_to_pool(
+    tx: Tx, store: Store, pledge: Doc, move: domain.OutcomeMove, outcome: str, choice: dict[str, Any]
+) -> bool:
+    """Honour a `city_pool` choice: the pledge is released from its campaign (its totals drop:
+    pledge.released) and a gift of its amount to the chosen pool is written, charged on the saved
+    card by the pool_gifts job. A pool that stopped accepting gifts means a plain release."""
+    pool = await pool_gifts.pool(tx, str(choice.get("pool_id", "")))
+    if not fallback_domain.gives_to_pool(move, pledge, pool):
+        return False
+    assert pool is not None
+    gift = fallback_domain.pool_gift(pledge, pool, utcnow())
+    moved = await store.move_pledge(
+        tx,
+        pledge["_id"],
+        [pledge["status"]],
+        domain.RELEASED,
+        refund_reason=move.refund_reason,
+        fallback_gift_id=gift["_id"],
+        gift_status="pending",
+    )
+    if moved is None:
+        return True  # a redelivery or a worker got there first
+    tx.emit(
+        "pledge.released",
+        pledge["_id"],
+        domain.event_data(pledge, reason=f"campaign {outcome}; given to {pool.name} as the backer chose"),
+    )
+    await pool_gifts.write_gift(tx, gift)
     return True

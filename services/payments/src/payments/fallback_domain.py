@@ -1,11 +1,12 @@
 """The backer-chosen fallback, free of I/O: what a backer may choose at checkout for the case
 their campaign fails or is canceled, and what that choice does at the outcome.
 
-Honoured today: `refund` (the default: released / refunded as before) and `campaign` for
-all-or-nothing pledges (nothing was charged, so the saved card backs a new pledge of the same
-amount on another live campaign of the same city). `city_pool` is refused at checkout until
-endorsements can book pool donations (README, "If a campaign fails: the backer's choice"): a
-choice is only accepted when it can be honoured.
+Three choices for all-or-nothing pledges: `refund` (the default: released as before),
+`campaign` (nothing was charged, so the saved card backs a new pledge of the same amount on
+another live campaign of the same city) and `city_pool` (the saved card is charged the pledge's
+amount as a gift to the city's pool that accepts residents' gifts: pool_gifts/). A choice is only
+accepted when it can be honoured: `city_pool` needs such a pool for the campaign's city, year
+and currency (README, "If a campaign fails: the backer's choice").
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ REFUND: dict[str, Any] = {"kind": "refund"}
 
 
 @dataclass(frozen=True)
+class GiftPool:
+    """A city pool that accepts residents' gifts (payments' projection of pool.updated)."""
+
+    id: str
+    municipality: str
+    name: str
+    year: int
+    currency: str
+    accepts_gifts: bool
+
+
+@dataclass(frozen=True)
 class FallbackCampaign:
     """The parts of a campaign (payments' projection) the choice is checked against."""
 
@@ -42,8 +55,10 @@ def check_choice(
     own: FallbackCampaign,
     target: FallbackCampaign | None,
     now: datetime,
+    pool: GiftPool | None = None,
 ) -> dict[str, Any]:
-    """The fallback to store on a new pledge, or PledgeRejected (all 422: the body is wrong)."""
+    """The fallback to store on a new pledge, or PledgeRejected (all 422: the body is wrong).
+    `pool`: the pool of the campaign's city taking gifts now (offered_pool), for `city_pool`."""
     if choice is None or choice.get("kind") == "refund":
         return dict(REFUND)
     kind = choice.get("kind")
@@ -58,10 +73,23 @@ def check_choice(
             "fallback_not_offered", "keep-it-all campaigns refund the backer if canceled; no other choice"
         )
     if kind == "city_pool":
-        raise PledgeRejected(
-            "fallback_unavailable",
-            "giving to the city's pool is not available yet; choose a refund or a campaign",
-        )
+        named = choice.get("municipality")
+        if named is not None and named != own.municipality:
+            raise PledgeRejected("fallback_other_city", "the pool must be the campaign's own city's")
+        if pool is None or not gives_to(pool, own.municipality, own.currency, now.year):
+            raise PledgeRejected(
+                "fallback_unavailable",
+                "this city has no pool taking residents' gifts; choose a refund or a campaign",
+            )
+        # The pool is named in the choice: what the backer agreed to give to stays what it was.
+        return {
+            "kind": "city_pool",
+            "municipality": pool.municipality,
+            "pool_id": pool.id,
+            "pool_name": pool.name,
+            "consent_version": CONSENT_VERSION,
+            "consented_at": now,
+        }
     if kind != "campaign":
         raise PledgeRejected("fallback_invalid", f"unknown fallback {kind!r}")
     if target is None:
@@ -146,3 +174,71 @@ def fallback_pledge(pledge: dict[str, Any], target: FallbackCampaign, now: datet
     if pledge.get("public_name"):
         doc["public_name"] = pledge["public_name"]
     return doc
+
+
+def gives_to(pool: GiftPool, municipality: str | None, currency: str, year: int) -> bool:
+    """Whether backers of a campaign of `municipality` in `currency` may give to `pool` in
+    `year`: the city's pool of the current year that accepts gifts (pools have no districts)."""
+    return (
+        pool.accepts_gifts
+        and bool(municipality)
+        and pool.municipality == municipality
+        and pool.currency == currency
+        and pool.year == year
+    )
+
+
+def offered_pool(
+    pools: list[GiftPool], municipality: str | None, currency: str, year: int
+) -> GiftPool | None:
+    """The pool checkout offers (endorsements lets one pool per city, year and currency accept
+    gifts; the lowest id decides if an older projection briefly holds two)."""
+    fitting = sorted((p for p in pools if gives_to(p, municipality, currency, year)), key=lambda p: p.id)
+    return fitting[0] if fitting else None
+
+
+def gives_to_pool(move: domain.OutcomeMove, pledge: dict[str, Any], pool: GiftPool | None) -> bool:
+    """Whether an outcome's move honours the pledge's `city_pool` choice by charging its saved
+    card for the pool. The pool named at checkout must still accept gifts in the pledge's
+    currency (the year is not checked again: the backer agreed to that pool); else the pledge is
+    released, as with a refund choice. Like a move to a campaign, only a card never charged."""
+    fallback = pledge.get("fallback") or REFUND
+    return (
+        fallback.get("kind") == "city_pool"
+        and move.status == domain.RELEASED
+        and pledge["funding_model"] == "all_or_nothing"
+        and pledge["status"] in (domain.AUTHORIZED, domain.CHARGE_DUE)
+        and bool(pledge.get("payment_method"))
+        and pool is not None
+        and pool.id == fallback.get("pool_id")
+        and pool.accepts_gifts
+        and pool.currency == pledge["currency"]
+    )
+
+
+def pool_gift_id(pledge_id: str) -> str:
+    """One gift per pledge: a redelivered outcome finds it already there."""
+    return "gft_" + hashlib.sha256(f"pool_gift|{pledge_id}".encode()).hexdigest()[:32]
+
+
+def pool_gift(pledge: dict[str, Any], pool: GiftPool, now: datetime) -> dict[str, Any]:
+    """The gift to charge on the saved card: the pledge's amount (the tip was for the platform
+    on that project: not charged), to the pool, off-session (pool_gifts/ charges it)."""
+    return {
+        "_id": pool_gift_id(pledge["_id"]),
+        "pledge_id": pledge["_id"],
+        "campaign_id": pledge["campaign_id"],
+        "backer_id": pledge["backer_id"],
+        "pool_id": pool.id,
+        "pool_name": pool.name,
+        "municipality": pool.municipality,
+        "amount": pledge["amount"],
+        "currency": pledge["currency"],
+        "customer_id": pledge["customer_id"],
+        "payment_method": pledge["payment_method"],
+        "status": "due",
+        "payment_intent_id": None,
+        "created_at": now,
+        "updated_at": now,
+        "due_ms": int(now.timestamp() * 1000),
+    }

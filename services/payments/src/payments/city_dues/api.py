@@ -31,7 +31,13 @@ class DueOut(BaseModel):
     status: Literal["promised", "canceled", "due", "transfer_declared", "received"]
     promised: int = Field(description="minor units: the most the commitment can cost")
     amount: int = Field(description="minor units: what the city owes (0 until due)")
-    method: Literal["invoice", "bank_transfer"] | None = None
+    method: Literal["invoice", "bank_transfer", "residents_gifts"] | None = None
+    settled_from_gifts: int = Field(
+        default=0, description="minor units: settled from the residents' gifts its pool holds (pool_gifts/)"
+    )
+    to_collect: int = Field(
+        default=0, description="minor units: what the city itself pays (amount - settled)"
+    )
     invoice_id: str | None = None
     transfer_reference: str | None = None
     declared_at: str | None = None
@@ -68,6 +74,7 @@ def due_out(doc: dict[str, Any], titles: dict[str, str] | None = None) -> DueOut
         id=d["_id"], campaign_id=d["campaign_id"], campaign_title=(titles or {}).get(d["campaign_id"]),
         municipality=d["municipality"], currency=d["currency"], status=d["status"],
         promised=int(d.get("promised") or 0), amount=int(d.get("amount") or 0), method=d.get("method"),
+        settled_from_gifts=int(d.get("settled_from_gifts") or 0), to_collect=domain.to_collect(doc),
         invoice_id=d.get("invoice_id"), transfer_reference=d.get("transfer_reference"),
         declared_at=d.get("declared_at"), received_at=d.get("received_at"),
     )  # fmt: skip

@@ -56,6 +56,11 @@ def received_entry(due_id: str, campaign_id: str, amount: int, currency: str, re
     )
 
 
+def to_collect(doc: dict[str, Any]) -> int:
+    """What the city itself pays: the due less what its pool's residents' gifts settled."""
+    return max(0, int(doc.get("amount") or 0) - int(doc.get("settled_from_gifts") or 0))
+
+
 def view(doc: dict[str, Any]) -> dict[str, int]:
     """Promised / due / received amounts of one due, for pages."""
     status = doc["status"]

@@ -1,7 +1,7 @@
 """A city's dues, the use cases: match.* events move them (promised -> due), the invoicing
 worker bills a due on the city's Stripe customer and charges it, the invoice's webhook or an
-admin's confirmation of a declared bank transfer makes it received. Every step writes its state
-and its ledger entry in one transaction; a step repeated (a redelivery, a retried request, a
+admin's confirmation of a declared bank transfer makes it received. A due from a pool holding residents' gifts is settled from them first (pool_gifts/).
+Every step writes its state and its ledger entry in one transaction; a step repeated (a redelivery, a retried request, a
 webhook after the worker saw the payment) changes nothing."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from servicekit.mongo import Tx, utcnow
 
 from .. import matches, payouts
 from ..pledges import PledgeBook
+from ..pool_gifts import usecases as pool_gifts
 from ..store import Store
 from . import domain
 from . import store as dues
@@ -71,8 +72,9 @@ async def canceled(tx: Tx, d: dict[str, Any]) -> None:
 
 
 async def due(tx: Tx, d: dict[str, Any]) -> None:
-    """The city owes `amount` for good: ledger `match_due`; billed on its Stripe customer if it
-    has one (the invoicing worker), else it pays by bank transfer."""
+    """The city owes `amount` for good: ledger `match_due`; first settled from the residents'
+    gifts its pool holds (pool_gifts/), the rest billed on its Stripe customer if it has one (the
+    invoicing worker), else paid by bank transfer."""
     amount = int(d["amount"])
     store = Store.of(tx)
     customer = await store.customer(f"municipality:{d['municipality']}")
@@ -81,6 +83,19 @@ async def due(tx: Tx, d: dict[str, Any]) -> None:
         return
     entry = domain.due_entry(d["commitment_id"], d["campaign_id"], amount, d["currency"])
     await store.append_ledger(tx, [entry], utcnow())
+    settled = await pool_gifts.settle_due(
+        tx, d.get("pool_id"), d["commitment_id"], d["campaign_id"], amount, d["currency"]
+    )
+    if settled:
+        await dues.set_fields(
+            tx, d["commitment_id"], {"settled_from_gifts": settled, "pool_id": d.get("pool_id")}
+        )
+    if settled >= amount:
+        # Nothing left to collect from the city: received, from what residents gave its pool.
+        fields = {"status": "received", "method": "residents_gifts", "received_at": utcnow(),
+                  "received_ref": "residents_gifts", **_now_fields()}  # fmt: skip
+        await dues.move(tx, d["commitment_id"], "due", fields)
+        return
     if method == "invoice":
         await dues.add_invoicing(tx, d["commitment_id"])
 
@@ -126,7 +141,7 @@ class CityDues:
                 return
             invoice_id = await self.stripe.invoice_city_due(
                 customer["stripe_customer_id"],
-                int(doc["amount"]),
+                domain.to_collect(doc),
                 doc["currency"],
                 f"Civicfund match funding, campaign {doc['campaign_id']}",
                 {
@@ -180,7 +195,7 @@ class CityDues:
                   **_now_fields()}  # fmt: skip
         if await dues.move(tx, due_id, doc["status"], fields):
             entry = domain.received_entry(
-                due_id, doc["campaign_id"], int(doc["amount"]), doc["currency"], ref
+                due_id, doc["campaign_id"], domain.to_collect(doc), doc["currency"], ref
             )
             await Store.of(tx).append_ledger(tx, [entry], utcnow())
             await payouts.match_received(tx, doc["campaign_id"])
