@@ -13,6 +13,7 @@ from devstack.running import RunningStack
 P = "/api/v1/payments"
 
 
+@pytest.mark.timeout(600)  # the stack starts within it on a loaded machine; the step waits for two ends
 async def test_seed_pays_out_an_ended_campaign_and_its_city_match_once(
     gateway_url: str, stack: RunningStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
