@@ -83,6 +83,7 @@ def main() -> None:
     with throwaway("shots", {"LOG_LEVEL": "WARNING"}) as run:
         site = run.stack.url("gateway")
         seed.pledges.STRIPE = f"http://127.0.0.1:{run.stack.ports.localstripe}"
+        seed.payouts.CAMPAIGNS_MONGO = run.stack.mongo_url("campaigns")  # where it moves deadlines
         demo = asyncio.run(seed.seed(site, run.stack.var))
         for path in asyncio.run(shoot(site, demo)):
             print(f"  wrote {path.relative_to(ROOT)}")

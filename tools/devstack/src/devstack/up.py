@@ -179,6 +179,7 @@ class Runner:
             if self.load_demo:
                 self.say("\n==> every service is ready; loading demo data through the gateway")
                 seed.pledges.STRIPE = f"http://127.0.0.1:{stack.ports.localstripe}"
+                seed.payouts.CAMPAIGNS_MONGO = stack.mongo_url("campaigns")  # where it moves deadlines
                 demo = asyncio.run(seed.seed(stack.url("gateway"), stack.var))
                 self.say(demo.summary())
             replicas = ", ".join(f"{s} x{n}" for s, n in stack.replicas.items() if n > 1) or "one of each"
