@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 
 import aio_pika
+from pymongo import monitoring
 
 from servicekit.bus import INBOX_INDEXES, Bus, Handlers
 from servicekit.events import Contracts, Event
@@ -44,6 +45,72 @@ from servicekit.testing import procs
 from servicekit.testing.rabbit import delete_namespace
 
 AMQP = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+BARE_WARMUP = 50  # bare transactions before each timed run (counted in its CPU and commands)
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Commands sent to each datastore, by server port and command name (pymongo's command
+    monitoring): per event they depend far less on the machine's load than rates do."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str], int] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        key = (event.connection_id[1], event.command_name)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local RabbitMQ's Erlang VM, to count its CPU (shared with anything else using it)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "beam.smp":
+                    return int(entry.name)
+    return None
+
+
+class Meter:
+    """CPU time of each process of the path and commands sent to each datastore over a run."""
+
+    def __init__(self, counter: CommandCounter, pids: dict[str, int], ports: dict[int, str]) -> None:
+        self.counter, self.pids, self.ports = counter, pids, ports
+        self.cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
+        self.commands: dict[tuple[str, str], int] = {}
+        self.units = 0
+
+    @contextlib.contextmanager
+    def measure(self, units: int):  # type: ignore[no-untyped-def]
+        before_cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        before_cmd = dict(self.counter.counts)
+        yield
+        for name, pid in self.pids.items():
+            self.cpu[name] += cpu_seconds(pid) - before_cpu[name]
+        for (port, command), n in self.counter.counts.items():
+            key = (self.ports.get(port, str(port)), command)
+            self.commands[key] = self.commands.get(key, 0) + n - before_cmd.get((port, command), 0)
+        self.units += units
+
+    def report(self, label: str, unit: str) -> None:
+        cpu = ", ".join(f"{name} {ms * 1000 / self.units:.2f}" for name, ms in self.cpu.items())
+        total = sum(self.cpu.values()) * 1000 / self.units
+        print(f"  {label} CPU ms per {unit}: {cpu} (total {total:.2f})")
+        for role in sorted({r for r, _ in self.commands}):
+            per = {c: n / self.units for (r, c), n in sorted(self.commands.items()) if r == role and n}
+            detail = ", ".join(f"{c} {v:.2f}" for c, v in per.items())
+            print(f"  {label} {role} commands per {unit}: {sum(per.values()):.2f} ({detail})")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -137,7 +204,7 @@ class FullPath:
             await tx.db.bare_a.insert_one({"_id": uuid.uuid4().hex, "i": 1}, session=tx.session)
             await tx.db.bare_b.insert_one({"_id": uuid.uuid4().hex, "i": 2}, session=tx.session)
 
-        for _ in range(50):  # warm-up
+        for _ in range(BARE_WARMUP):
             await self.p_mongo.transact(work)
         start = time.perf_counter()
         for _ in range(n):
@@ -214,15 +281,18 @@ async def main() -> None:
         (work / "contracts" / "events" / "bench.ping.json").write_text(
             json.dumps({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}})
         )
-        urls = []
+        counter = CommandCounter()
+        monitoring.register(counter)  # before the clients exist: it applies to those created after
+        urls, pids, ports = [], {"bench": os.getpid()}, {}
         for role, given in (("producer", args.producer_mongo), ("consumer", args.consumer_mongo)):
             if given:
                 urls.append(given)
                 continue
             port = procs.free_port()
-            stack.enter_context(
+            proc = stack.enter_context(
                 procs.process(procs.nx_args(port, "memory", work), port, work / f"nx-{role}.out")
             )
+            pids[f"nx-{role}"], ports[port] = proc.pid, role
             urls.append(f"mongodb://127.0.0.1:{port}/?directConnection=true")
 
         print(
@@ -231,6 +301,9 @@ async def main() -> None:
         raw = await bench_raw(amqp_url, f"{namespace}raw", max(args.events * 5, 10000))
         print(f"raw confirmed publish (500 in flight):      {raw:8.0f} msg/s")
 
+        if (beam := broker_pid()) is not None:
+            pids["rabbitmq"] = beam
+        bare_meter, full_meter = Meter(counter, pids, ports), Meter(counter, pids, ports)
         path = FullPath(urls[0], urls[1], amqp_url, namespace, work / "contracts")
         await path.start()
         try:
@@ -239,13 +312,17 @@ async def main() -> None:
             # alike; each rate is the total count over the total time of its rounds.
             bare_s = full_s = 0.0
             for _ in range(args.rounds):
-                bare_s += args.bare / args.rounds / await path.bare_rate(args.bare // args.rounds)
-                full_s += args.events / args.rounds / await path.run_burst(args.events // args.rounds)
+                with bare_meter.measure(args.bare // args.rounds + BARE_WARMUP):
+                    bare_s += args.bare / args.rounds / await path.bare_rate(args.bare // args.rounds)
+                with full_meter.measure(args.events // args.rounds):
+                    full_s += args.events / args.rounds / await path.run_burst(args.events // args.rounds)
             bare, full = args.bare / bare_s, args.events / full_s
             print(f"bare transaction, two inserts, one client:  {bare:8.0f} txn/s")
             print(f"full path (txn+outbox -> relay -> broker -> consumer txn+inbox): {full:8.0f} events/s")
             print(f"full path / bare transaction (target >= 70 %): {full / bare:8.1%}")
             print(f"full path / raw:                           {full / raw:8.1%}")
+            bare_meter.report("bare", "txn")
+            full_meter.report("full path", "event")
             for rate in (float(r) for r in args.rates.split(",")):
                 lags = await path.run_rate(rate, args.seconds)
                 print(
