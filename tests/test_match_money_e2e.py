@@ -2,8 +2,9 @@
 match on a labelled campaign, backers pay on localstripe, the campaign succeeds at its deadline,
 the match becomes due, and the city pays it: the first city by the invoice payments bills on its
 Stripe customer (the one its subscription uses) and localstripe charges, the second by a bank
-transfer its manager declares and an admin confirms. Payments' ledger shows it received and the
-campaign's public match money reads promised -> due -> received.
+transfer its manager declares and an admin confirms. Payments' ledger shows it received, the
+campaign's public match money reads promised -> due -> received, and the campaign's payouts
+carry the match to its holder.
 
 The one step not taken through a public door: the campaign's deadline is moved into the past in
 campaigns' datastore (a campaign runs 7 days at least), as tests/browser/test_payouts.py does."""
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
 E = "/api/v1/endorsements"
 P = "/api/v1/payments"
@@ -83,6 +85,7 @@ async def _matches(platform: Any, campaign_id: str) -> list[dict[str, Any]]:
     return (await platform.call("GET", f"{P}/campaigns/{campaign_id}/city-matches", None))["items"]
 
 
+@pytest.mark.timeout(600)  # two campaigns through the whole stack: minutes on a loaded machine
 async def test_a_city_pays_its_match_by_invoice_or_by_bank_transfer(
     platform: Any, make_account: Any, stack: Any
 ) -> None:
@@ -128,6 +131,7 @@ async def test_a_city_pays_its_match_by_invoice_or_by_bank_transfer(
     assert invoice["metadata"]["city_due_id"] == commitment
     ledger = await platform.call("GET", f"{P}/campaigns/{campaign['id']}/ledger", platform.admin)
     assert ledger["totals"]["match_received"] == 6_000 and ledger["totals"]["match_owed_by_city"] == 0
+    await _until(lambda: _paid_out_with_match(platform, campaign["id"]), "the invoiced match in a payout")
 
     # The other city: due, it declares its transfer, an admin confirms it received.
     campaign, commitment = campaigns[transfer_city]
@@ -159,3 +163,18 @@ async def test_a_city_pays_its_match_by_invoice_or_by_bank_transfer(
     kinds = sorted(e["kind"] for e in ledger["entries"] if e["kind"].startswith("match_"))
     assert kinds == ["match_committed", "match_due", "match_received", "match_released"]
     assert ledger["totals"]["match_received"] == 6_000 and ledger["totals"]["matched"] == 6_000
+    # Received after the campaign ended: its payouts carry the match (the first one, or a
+    # second payout when the confirmation came after the first was computed).
+    await _until(lambda: _paid_out_with_match(platform, campaign["id"]), "the transferred match in a payout")
+
+
+async def _paid_out_with_match(platform: Any, campaign_id: str) -> bool:
+    """The campaign's payouts add up to the backers' 105 € less Stripe's fees, plus the city's 60 €."""
+    payouts = (await platform.call("GET", f"{P}/campaigns/{campaign_id}/payouts", platform.admin))["items"]
+    fees = sum(p["stripe_fees"] for p in payouts)
+    return (
+        sum(p["match"] for p in payouts) == 6_000
+        and sum(p["raised"] for p in payouts) == 10_500
+        and sum(p["amount"] for p in payouts) == 10_500 - fees + 6_000
+        and fees == sum(25 + (a * 150 + 5_000) // 10_000 for a in (6_000, 4_500))  # 1.5 % + 0.25 €
+    )
