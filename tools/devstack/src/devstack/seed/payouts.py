@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,8 +228,10 @@ async def _onboarded(demo: Demo, owner: Person) -> None:
     api = demo.api(owner)
     if (await api.payments_my_account())["status"] == "ready":
         return
+    # A fresh link each time, as each click on the site asks for: an account link expires
+    # (payments creates the account itself once).
     started = await api.payments_start_onboarding(
-        body={"email": owner.email}, idempotency_key=f"seed-connect-{owner.user_id}"
+        body={"email": owner.email}, idempotency_key=uuid.uuid4().hex
     )
     async with httpx.AsyncClient(timeout=30) as browser:
         page = await browser.get(started["url"])
