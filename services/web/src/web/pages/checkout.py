@@ -72,13 +72,28 @@ def blank_values(site: Site) -> dict[str, Any]:
     }  # fmt: skip
 
 
+async def city_pool_of(site: Site, campaign: dict[str, Any]) -> dict[str, Any] | None:
+    """The city's pool taking residents' gifts, if payments offers one for this campaign."""
+    try:
+        answer = await site.client().payments_fallback_options(str(campaign.get("id")))
+    except ApiFailure:
+        return None  # payments is down: the other choices still work
+    return answer.get("city_pool")
+
+
 async def fallback_options(site: Site, campaign: dict[str, Any]) -> list[tuple[str, str]]:
     """What an all-or-nothing backer may choose if the project fails (the payments README, "If a
-    campaign fails: the backer's choice"): a refund, or another live project of the same city
-    in the same currency. Keep-it-all projects refund; nothing to choose."""
+    campaign fails: the backer's choice"): a refund, a gift to the city's pool taking residents'
+    gifts (if it has one), or another live project of the same city in the same currency.
+    Keep-it-all projects refund; nothing to choose."""
     if campaign.get("funding_model") != "all_or_nothing":
         return []
     options = [("refund", site.gettext("Nothing is charged (the default)"))]
+    pool = await city_pool_of(site, campaign)
+    if pool:
+        options.append(
+            ("city_pool", site.gettext("Give it to the city's pool: %(name)s") % {"name": pool["name"]})
+        )
     try:
         page = await site.client().campaigns_list_campaigns(
             status=["live"], municipality=str(campaign.get("municipality") or ""), sort="newest", limit=50
@@ -95,9 +110,11 @@ async def fallback_options(site: Site, campaign: dict[str, Any]) -> list[tuple[s
 
 async def render_back(site: Site, campaign: dict[str, Any], values: dict[str, Any], errors: dict[str, str],
                       status: int = 200) -> Response:  # fmt: skip
+    options = await fallback_options(site, campaign)
     return site.render(
         "checkout/back.html", status=status, campaign=campaign, values=values, errors=errors,
-        accepting=campaign.get("status") == "live", fallback_options=await fallback_options(site, campaign),
+        accepting=campaign.get("status") == "live", fallback_options=options,
+        pool_offered=any(value == "city_pool" for value, _label in options),
     )  # fmt: skip
 
 
@@ -146,7 +163,7 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
     }
     errors: dict[str, str] = {}
     if values["fallback"] != "refund" and not values["fallback_consent"]:
-        errors["fallback_consent"] = site.gettext("Tick this box to send your pledge to the other project.")
+        errors["fallback_consent"] = consent_missing(site, values["fallback"])
     amount, error = parse_amount(site, values["amount"], currency, required=True)
     if error:
         errors["amount"] = error
@@ -162,7 +179,10 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
         }  # fmt: skip
         if values["public_name"] and not values["anonymous"]:
             body["public_name"] = values["public_name"]
-        if values["fallback"] != "refund":
+        if values["fallback"] == "city_pool":
+            body["fallback"] = {"kind": "city_pool", "municipality": str(campaign.get("municipality") or "")}
+            body["fallback_consent"] = True
+        elif values["fallback"] != "refund":
             body["fallback"] = {"kind": "campaign", "campaign_id": values["fallback"]}
             body["fallback_consent"] = True
         try:
@@ -178,6 +198,12 @@ async def back(site: SignedIn, form: Form, campaign_id: str) -> Response:
     return await render_back(site, campaign, values, errors, status=422)
 
 
+def consent_missing(site: Site, choice: str) -> str:
+    if choice == "city_pool":
+        return site.gettext("Tick this box to give your pledge to the city's pool.")
+    return site.gettext("Tick this box to send your pledge to the other project.")
+
+
 def pledge_errors(site: Site, failure: ApiFailure, currency: str) -> dict[str, str]:
     if failure.code == "amount_out_of_range":
         return {"amount": range_message(site, failure, currency)}
@@ -187,6 +213,8 @@ def pledge_errors(site: Site, failure: ApiFailure, currency: str) -> dict[str, s
         return {"__all__": site.gettext("This project is not taking pledges.")}
     if failure.code == "fallback_consent_required":
         return {"fallback_consent": site.gettext("Tick this box to send your pledge to the other project.")}
+    if failure.code == "fallback_unavailable":
+        return {"fallback": site.gettext("The city's pool no longer takes gifts. Choose again.")}
     if failure.code.startswith("fallback_"):
         # The other project ended, moved or was never offered here: choose again.
         return {"fallback": site.gettext("This project cannot receive your pledge. Choose again.")}

@@ -142,6 +142,32 @@ async def create_pool(site: SignedIn, form: Form, slug: str) -> Response:
     return await _render_dashboard(site, slug, status=422, values=values, errors=errors)
 
 
+@router.post("/cities/{slug}/pools/{pool_id}/gifts", include_in_schema=False)
+async def pool_gifts(site: SignedIn, form: Form, slug: str, pool_id: str) -> Response:
+    """A manager lets backers give to this pool if their project fails, or stops it (one pool per
+    year: endorsements refuses a second, said in the flash)."""
+    _ = site.gettext
+    accepts = form.get("accepts") == "1"
+    try:
+        await site.client().endorsements_change_pool(pool_id, slug, body={"accepts_gifts": accepts})
+    except ApiFailure as failure:
+        if failure.status not in (403, 404, 409, 422):
+            raise
+        site.flash(
+            _("Another pool of that year already takes residents' gifts.")
+            if failure.code == "gifts_pool_exists"
+            else failure.message,
+            "error",
+        )
+    else:
+        site.flash(
+            _("The pool takes residents' gifts.")
+            if accepts
+            else _("The pool no longer takes residents' gifts.")
+        )
+    return site.redirect(f"/cities/{slug}/console#pools")
+
+
 # -- the label review queue --------------------------------------------------------------------
 
 

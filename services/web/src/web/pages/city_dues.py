@@ -34,7 +34,8 @@ def due_status_names(gettext: Callable[[str], str]) -> dict[str, str]:
 
 
 def method_names(gettext: Callable[[str], str]) -> dict[str, str]:
-    return {"invoice": gettext("Invoice on the city's card"), "bank_transfer": gettext("Bank transfer")}
+    return {"invoice": gettext("Invoice on the city's card"), "bank_transfer": gettext("Bank transfer"),
+            "residents_gifts": gettext("Settled from residents' gifts")}  # fmt: skip
 
 
 def _q(value: str) -> str:
