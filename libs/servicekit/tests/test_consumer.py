@@ -10,6 +10,7 @@ from typing import Any
 
 import aio_pika
 
+from servicekit import metrics
 from servicekit.bus import Handlers, PermanentError
 from servicekit.events import Event, new_event
 from servicekit.mongo import Tx
@@ -213,3 +214,53 @@ async def test_a_batch_mixing_handled_new_and_repeated_events_runs_each_new_one_
         rows = await k.mongo.db.inbox.find({}).sort([("_id", 1)]).to_list()
         assert [r["_id"] for r in rows] == sorted(f"kit.mixed|{e.id}" for e in (earlier, new, third))
         assert all(r["type"] == "kit.ping" and r["received_at"] is not None for r in rows)
+
+
+async def test_a_handled_batch_is_acked_at_once_and_nothing_stays_unacked(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any]
+) -> None:
+    """On nx-27017 one worker acks a handled batch with one `multiple` ack, which also covers a
+    message of the batch already parked (and acked) on its own: the channel stays open, and once
+    the consumer stops (its channel closed, so whatever was left unacked would go back to the
+    queue) the queue is empty."""
+    async with kit(env, test_contracts) as k:
+        consumer = k.bus.consumer(counting_handlers("kit.acks"), k.mongo, k.contracts)
+        batch_sizes: list[int] = []
+        original = consumer.process_batch
+
+        async def spy(messages: list) -> None:  # type: ignore[type-arg]
+            batch_sizes.append(len(messages))
+            await original(messages)
+
+        consumer.process_batch = spy  # type: ignore[method-assign]
+        await k.bus.declare_consumer_queue("kit.acks", ["kit.ping"])
+        for i in range(30):
+            await k.bus.publish(_ping(i))
+            if i == 10:
+                await k.bus._publish_body("events", "kit.ping", b"not an envelope", "bad-10")
+        await consumer.start()
+
+        dead_queue = f"{k.settings.ns('kit.acks')}.dead"
+        parked: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+        def settled() -> float:
+            # Counted after commit and ack (nx-27017 shows an open transaction's rows to reads).
+            labels = {"service": k.settings.service_name, "queue": "kit.acks", "type": "kit.ping"}
+            return metrics.EVENTS_CONSUMED.labels(**labels)._value.get()
+
+        before = settled()
+
+        async def done() -> bool:
+            parked.extend(await get_all(k.bus.channel, dead_queue))
+            return bool(parked) and settled() - before == 30
+
+        await eventually(done, timeout=30)
+        assert max(batch_sizes) > 1
+        assert consumer._channel is not None and not consumer._channel.is_closed
+        assert [m.message_id for m in parked] == ["bad-10"]
+        await consumer.stop()
+        await asyncio.sleep(1)  # the closed channel's unacked deliveries are requeued by now
+        assert k.bus.channel is not None
+        queue = await k.bus.channel.declare_queue(k.settings.ns("kit.acks"), passive=True)
+        assert queue.declaration_result.message_count == 0
+        assert [await _count(k, f"ping-{i}") for i in range(30)] == [1] * 30
