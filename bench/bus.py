@@ -12,6 +12,9 @@
 4. lag: events offered at fixed rates; lag = handled time - commit time, p50/p99. A rate above
    what the path sustains shows queueing, not the pipeline's own latency: both are printed
    (issue 16 target: p99 under 50 ms at 200 events/s).
+5. cost, for the bare transactions and the full path's bursts: CPU ms per event of each process
+   (this one, which runs producer, relay and consumer; both nx-27017; the local RabbitMQ, which
+   anything else using the broker also loads) and datastore commands per event by command.
 
 Runs against the RabbitMQ at AMQP_URL (names under a unique prefix, deleted afterwards) and two fresh
 in-memory nx-27017 servers (producer and consumer, as two services would have), or against
