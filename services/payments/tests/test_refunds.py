@@ -329,3 +329,35 @@ async def test_an_admin_refunds_a_whole_campaign_and_its_payout_stops(
     assert book["totals"]["refunded"] == 2_700
     check_invariant(book)
     assert (await reconciled(payments, campaign_id, admin))["ok"] is True
+
+
+async def test_a_refund_after_the_payout_was_computed_is_taken_from_the_pending_payout(
+    payments_hearing_localstripe: Any,
+) -> None:
+    """Without the cut the holder would be paid the 1 000 given back to the backer as well."""
+    payments = payments_hearing_localstripe
+    admin = payments.auth("usr_admin", roles=["admin"])
+    owner = f"usr_holder_{uuid.uuid4().hex[:6]}"
+    campaign_id = await campaign(payments, owner)
+    first = await paid_pledge(payments, campaign_id, 2_500, 300)
+    await paid_pledge(payments, campaign_id, 1_000, 0)
+    payout = await ended_with_payout(payments, campaign_id, owner)
+    fees = payout["stripe_fees"]
+    assert payout["status"] == "pending" and payout["amount"] == 3_500 - fees
+
+    async with payments.client() as client:
+        r = await client.post(
+            f"/pledges/{first['id']}/refund", json={"amount": 1_000, "reason": "gave twice"},
+            headers={**admin, **idem()},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+    (cut,) = await payouts_of(payments, campaign_id, payments.auth(owner))
+    assert (cut["id"], cut["amount"], cut["raised"], cut["stripe_fees"]) == (
+        payout["id"],
+        2_500 - fees,
+        2_500,
+        fees,
+    )
+    book = await ledger(payments, campaign_id, admin)
+    check_invariant(book)
+    assert book["totals"]["raised"] == 2_500 and book["totals"]["payout_owed"] == cut["amount"]

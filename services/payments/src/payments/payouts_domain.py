@@ -196,6 +196,31 @@ def fee_of_charge(balance_transaction: dict[str, Any]) -> int:
     return int(fee) if isinstance(fee, int) else 0
 
 
+def refund_cuts(release: Release, pending: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """A refund after the campaign's payouts were computed: the payouts counted already give
+    more than the ledger now holds for the project (`release.already` over raised - fees +
+    match). The excess is taken from the payouts still `pending` (nothing has left for them),
+    the latest first, each down to nothing at most; it keeps `raised - stripe_fees + match =
+    amount`. Returns the new `amount` and `raised` of each payout cut. What no pending payout
+    can absorb (a payout approved or paid already) stays a negative `payout_owed`, taken from
+    the next release."""
+    excess = release.already - (release.raised - release.stripe_fees + release.match)
+    cuts: dict[str, dict[str, int]] = {}
+    for payout in sorted(pending, key=lambda p: -int(p.get("sequence", 0))):
+        if excess <= 0:
+            break
+        if payout.get("status") != PENDING:
+            continue
+        cut = min(excess, int(payout["amount"]))
+        if cut > 0:
+            cuts[payout["_id"]] = {
+                "amount": int(payout["amount"]) - cut,
+                "raised": int(payout["raised"]) - cut,
+            }
+            excess -= cut
+    return cuts
+
+
 def payout_id(campaign_id: str, sequence: int) -> str:
     """Deterministic: a redelivered campaign outcome or a second worker finds the same payout."""
     return f"po_{campaign_id.removeprefix('cmp_')}_{sequence}"
