@@ -200,6 +200,9 @@ async def test_every_city_and_admin_route_admits_exactly_its_callers(
         row("POST", f"{E}/municipalities/{slug}/pools", {"manager"},
             {"name": "Fonds", "year": 2027, "budget": 1_000_000, "currency": "EUR"}, idempotent=True),
         row("GET", f"{E}/municipalities/{slug}/pools", CITY_SYSTEM_READ),
+        # residents' gifts: a manager marks the pool (False: nothing changes whoever passes)
+        row("PATCH", f"{E}/municipalities/{slug}/pools/{pool['id']}", {"manager"}, {"accepts_gifts": False}),
+        row("GET", f"/api/v1/payments/city-pools/gifts?municipality={slug}", {"reviewer", "manager", "admin"}),
         row("POST", f"{E}/labels/{flow}/commitments", {"manager"}, match, idempotent=True),
         row("POST", f"{E}/labels/{flow}/match-preview", {"manager"}, match),
         row("POST", f"{E}/labels/{flow}/decline", OFFICIALS, {"reason": "Not this year, sorry"}),

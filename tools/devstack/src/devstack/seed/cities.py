@@ -83,6 +83,7 @@ async def run(demo: Demo) -> None:
     await demo.api(admin).endorsements_grant_trial(SLUG, body={"days": 90})
     await _refresh_roles(demo, claire, yusuf)
     demo.ids["pool.budget_participatif_2027"] = await _pool(demo, claire)
+    demo.ids["pool.residents_gifts"] = await _gifts_pool(demo, claire)
     demo.ids["call.budget_participatif_2027"] = await _call(demo, claire)
     demo.ids["call.fete_des_quartiers_2027"] = await _vote_call(demo, claire)
 
@@ -98,6 +99,24 @@ async def _pool(demo: Demo, claire: Person) -> str:
         idempotency_key="seed-montreuil-pool-bp-2027",
     )
     return created["id"]
+
+
+async def _gifts_pool(demo: Demo, claire: Person) -> str:
+    """This year's pool taking residents' gifts: backers of Montreuil's all-or-nothing projects
+    are offered to give their pledge to it if the project fails (README, "If a campaign fails")."""
+    year = datetime.now(UTC).year
+    name = f"Fonds des quartiers {year}"
+    pools = await demo.api(claire).endorsements_list_pools(SLUG)
+    found = next((p["id"] for p in pools["items"] if p["name"] == name and p["year"] == year), None)
+    if found is None:
+        created = await demo.api(claire).endorsements_create_pool(
+            SLUG,
+            body={"name": name, "year": year, "budget": 1_000_000, "currency": "EUR"},
+            idempotency_key=f"seed-montreuil-pool-quartiers-{year}",
+        )
+        found = created["id"]
+    await demo.api(claire).endorsements_change_pool(found, SLUG, body={"accepts_gifts": True})
+    return found
 
 
 async def _call(demo: Demo, claire: Person) -> str:
