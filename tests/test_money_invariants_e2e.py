@@ -494,13 +494,10 @@ async def test_the_money_invariants_hold_over_every_campaign(
             f"{name}: city matches shown", matches, outstanding, match_paid,
         )  # fmt: skip
         shown = (await platform.call("GET", f"{C}/{cid}", None))["totals"]
-        # Missing piece (issue 13, left to the coordinator): payments tells campaigns nothing of a
-        # dispute (no event for money a bank withdrew), so campaigns' `raised` still counts what
-        # a lost dispute took back. Asserted as it is; the ledger's raised is without it.
+        # A lost dispute reaches campaigns as a refund (payment.refunded, reason dispute_lost).
         check(
-            shown["raised"] == raised + withdrawn,
-            f"{name}: campaigns' raised != the ledger's (+ what disputes withdrew)", shown, raised, withdrawn,
-        )  # fmt: skip
+            shown["raised"] == raised, f"{name}: campaigns' raised != the ledger's", shown, raised, withdrawn
+        )
         check(shown["matched"] == _sum(entries, "match"), f"{name}: campaigns' matched", shown, totals)
 
     # Per commitment and per city: the dues lists against the ledger's lines.

@@ -263,6 +263,21 @@ async def test_a_dispute_holds_the_payout_and_a_won_one_gives_the_money_back(
         closed = await client.get("/disputes", params={"status": "all"}, headers=admin)
     statuses = {d["id"]: (d["status"], d["open"]) for d in closed.json()["items"]}
     assert statuses[dispute["id"]] == ("won", False) and statuses[lost["id"]] == ("lost", False)
+    # Only the lost one reaches campaigns' totals, as a refund, once (a replayed webhook adds none).
+    replay = payments.stripe_event("charge.dispute.closed", {**lost, "status": "lost"})
+    assert (await payments.webhook(replay)).status_code == 200
+
+    async def replay_processed() -> bool:
+        events = await payments.store.db.stripe_events.find({"object_id": lost["id"]}).to_list()
+        return any(e["_id"] == json.loads(replay)["id"] and e["status"] == "processed" for e in events)
+
+    await eventually(replay_processed, timeout=15, interval=0.2)
+    rows = await payments.store.db.outbox.find({"routing_key": "payment.refunded"}).to_list()
+    refunds = [json.loads(r["body"])["data"] for r in rows]
+    refunds = [d for d in refunds if d["campaign_id"] == campaign_id]
+    assert [(d["refund_id"], d["reason"], d["amount"], d["tip"]) for d in refunds] == [
+        (f"dispute:{lost['id']}", "dispute_lost", 1_000, 0)
+    ]
 
 
 async def test_an_admin_refunds_a_whole_campaign_and_its_payout_stops(

@@ -4,7 +4,8 @@ admins' list of them.
 A webhook is only a hint: the Dispute is re-fetched from Stripe and its current state
 recorded, so duplicated and reordered deliveries converge. The money a dispute takes back is
 journaled once (entry ids derive from the dispute id): withdrawn when it opens, reinstated if
-the bank decides for us (won), kept withdrawn if lost. While any dispute of a campaign is open
+the bank decides for us (won), kept withdrawn if lost, and then announced as a refund
+(`payment.refunded`, reason `dispute_lost`). While any dispute of a campaign is open
 its payouts that have not left wait (`hold_reason` dispute_open, payouts_domain.hold_reason).
 """
 
@@ -19,6 +20,7 @@ from . import domain
 from . import payouts_domain as rules
 from .payouts import Payouts
 from .pledges import PledgeBook
+from .receipts_store import ReceiptStore
 from .store import Doc, Store
 
 log = get_logger(__name__)
@@ -30,6 +32,26 @@ async def refresh_holds(tx: Tx, store: Store, campaign_id: str) -> None:
     for payout in await store.payouts_not_left(tx, campaign_id):
         if payout.get("hold_reason") != hold:
             await store.set_payout(tx, payout["_id"], payout["status"], hold_reason=hold, updated_at=utcnow())
+
+
+async def _announce_lost(tx: Tx, pledge: Doc, dispute_id: str, withdrawn: list[dict[str, Any]]) -> None:
+    """A lost dispute gave the money back to the backer for good: to campaigns' totals and to
+    the matching it is a refund (`payment.refunded`, keyed by the dispute so it counts once),
+    and the gift's tax receipt no longer holds. While a dispute is open the money is only held:
+    the bank may still decide for us."""
+    await ReceiptStore(tx.db).void_receipt(tx, pledge["_id"], "dispute_lost")
+    data = domain.event_data(
+        pledge,
+        payment_id=pledge.get("payment_id"),
+        payment_intent_id=pledge.get("payment_intent_id"),
+        refund_id=f"dispute:{dispute_id}",
+        reason="dispute_lost",
+    )
+    data.update(
+        amount=-sum(int(e["amount"]) for e in withdrawn if e["account"] == "project"),
+        tip=-sum(int(e["amount"]) for e in withdrawn if e["account"] == "platform"),
+    )
+    tx.emit("payment.refunded", pledge["_id"], data)
 
 
 class Disputes:
@@ -67,6 +89,9 @@ class Disputes:
             await self.store.append_ledger(tx, entries, utcnow())
             now = utcnow()
             known = await self.store.dispute(dispute_id, tx)
+            if status == "lost" and (known is None or known.get("status") != "lost"):
+                taken = withdrawn or [e.doc() for e in entries if e.kind == "dispute_withdrawn"]
+                await _announce_lost(tx, pledge, dispute_id, taken)
             fields: dict[str, Any] = {
                 "campaign_id": campaign_id,
                 "pledge_id": pledge["_id"],
