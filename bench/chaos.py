@@ -35,6 +35,8 @@ and card entry on localstripe, a city system's webhook), except moving the campa
 into the past (nobody can wait the 7 days a campaign runs at least).
 
 At the end, checked by code (each failure is a breach; exit status 1 on any):
+  awards     the call's award is due from the city once, and in the ledger's match and city
+             accounts
   totals     each campaign's raised/matched equal its ledger's, the ledger's charged equals what
              Stripe's PaymentIntents took, and payments' reconciliation says ok
   matches    the ledger's matched equals the rule applied to what was charged (instant: each
@@ -63,6 +65,7 @@ import hmac
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -70,6 +73,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlparse, urlunparse
@@ -157,6 +161,8 @@ class Campaign:
     succeeded_pledges: list[str] = field(default_factory=list)  # pledge ids as the bench saw them
     confirmed_total: int = 0  # amount of the pledges that reached succeeded / authorized
     label_id: str = ""
+    award: int = 0  # a call for projects' award to it (the city owes it from the selection on)
+    award_due: str = ""  # its city due's id in payments
 
 
 @dataclass
@@ -445,6 +451,63 @@ class Chaos:
         )  # fmt: skip
         return Campaign(made["id"], kind, goal, cap, planned, label_id=label["id"])
 
+    async def verify(self, who: Account) -> None:
+        """Open the verification link notifications emailed (proposing needs a verified email)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for path in sorted((self.var / "mail").glob("*.eml")):
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if who.email.lower() not in str(message.get("To", "")).lower():
+                    continue
+                part = message.get_body(preferencelist=("plain", "html"))
+                for url in re.findall(r"https?://[^\s\"'<>]+", part.get_content() if part else ""):
+                    if "verify-email" in url:
+                        token = url.split("token=", 1)[1].split("&", 1)[0]
+                        await self.api.call("POST", "/api/v1/auth/verify-email", None, json={"token": token})
+                        login = await self.api.call(
+                            "POST",
+                            "/api/v1/auth/login",
+                            None,
+                            json={"email": who.email, "password": PASSWORD},
+                        )
+                        who.token = login["access_token"]
+                        return
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"no verification email reached {who.email}")
+
+    async def award_call(self, owner: Account, manager: Account, slug: str, c: Campaign) -> None:
+        """A call for projects of the city, decided by a jury: the owner proposes a live campaign,
+        the manager selects it with an award. From then on the city owes the award (payments'
+        city dues, the ledger) and campaigns counts it as match toward the goal."""
+        await self.verify(owner)
+        now = datetime.now(UTC)
+        call = await self.api.call(
+            "POST", f"{E}/municipalities/{slug}/calls", manager,
+            json={"title": "Chaos call", "budget": 50_000, "max_award": 20_000, "currency": "EUR",
+                  "submission_opens_at": (now - timedelta(minutes=1)).isoformat(),
+                  "submission_closes_at": (now + timedelta(days=1)).isoformat()},
+        )  # fmt: skip
+        proposal = await self.api.call(
+            "POST", f"{E}/calls/{call['id']}/proposals", owner, wait_for=("not_your_campaign",),
+            json={"title": "Chaos proposal", "summary": "A proposal the jury selects during the run.",
+                  "category": "other", "requested_amount": 10_000, "goal": c.goal, "postcode": "93100",
+                  "campaign_id": c.id},
+        )  # fmt: skip
+        c.award = 10_000
+        await self.api.call(  # the jury decides once submissions closed
+            "POST", f"{E}/calls/{call['id']}/schedule", manager,
+            json={"submission_closes_at": datetime.now(UTC).isoformat()},
+        )  # fmt: skip
+        await self.api.call(
+            "POST", f"{E}/calls/{call['id']}/selection", manager,
+            headers={"Idempotency-Key": f"select-{call['id']}"},
+            json={"winners": [{"proposal_id": proposal["id"], "award": c.award}]},
+        )  # fmt: skip
+        c.award_due = f"award_{proposal['id']}"
+        self.report.notes.append(
+            f"award: {c.award} to campaign {c.id} by a jury of the city's call, due from the city"
+        )
+
     async def receiver(self, slug: str, manager: Account) -> None:
         """A city system of the run's city: its client token, its webhook here, deliveries
         counted per event id."""
@@ -647,6 +710,7 @@ class Chaos:
                 *[self.campaign(i, owner, admin, manager, slug, pool["id"], p) for i, p in enumerate(plans)]
             )
         )
+        await self.award_call(owner, manager, slug, self.campaigns[0])
         self.report.pledges_planned = sum(len(p) for p in plans)
         self.report.seconds["set-up"] = time.monotonic() - t
 
@@ -691,7 +755,6 @@ class Chaos:
         t = time.monotonic()
         await self.settle_and_check(admin, slug)
         self.report.seconds["settle + checks"] = time.monotonic() - t
-        self.report.notes.append("award: not in the ledger yet")
         return self.report
 
     async def until_known(self) -> None:
@@ -787,18 +850,35 @@ class Chaos:
                 breaches.append(
                     f"{name}: Stripe took {charged}, the confirmed pledges were {c.confirmed_total}"
                 )
-            expected = self.expected_match(c, [pi["amount"] for pi in charges], reached)
+            expected = self.expected_match(c, [pi["amount"] for pi in charges], reached) + c.award
             if lt["matched"] != expected:
                 breaches.append(
                     f"{name}: matched {lt['matched']} in the ledger, the rule on what was charged gives "
                     f"{expected} (goal {'reached' if reached else 'not reached'}, status {camp['status']})"
                 )
+        breaches += await self.check_awards(admin, slug)
         breaches += self.check_mails()
         breaches += await self.check_city_hooks(slug)
         pending = await self.outbox_pending()
         breaches += [f"{s}: {n} outbox rows still pending" for s, n in pending.items() if n]
         parked, explained = await self.parked()
         return breaches + parked, explained
+
+    async def check_awards(self, admin: Account, slug: str) -> list[str]:
+        """The award is owed by the city once (its due, and the ledger's `city` account)."""
+        breaches: list[str] = []
+        dues = (await self.api.call("GET", f"{P}/city-dues", admin, params={"municipality": slug}))["items"]
+        for c in self.campaigns:
+            if not c.award:
+                continue
+            mine = [d for d in dues if d["id"] == c.award_due]
+            if len(mine) != 1 or mine[0]["amount"] != c.award or mine[0]["status"] == "canceled":
+                breaches.append(f"campaign {c.id}: award {c.award} not due from the city as one due: {mine}")
+            owed = (await self.api.call("GET", f"{P}/campaigns/{c.id}/ledger", admin))["totals"]
+            if owed["match_owed_by_city"] < c.award:
+                breaches.append(f"campaign {c.id}: the ledger has the city owing {owed['match_owed_by_city']}, "
+                                f"less than the award {c.award}")  # fmt: skip
+        return breaches
 
     def expected_match(self, c: Campaign, charges: list[int], reached: bool) -> int:
         """The rule (the fixed one, see the module's docstring) on what Stripe charged."""

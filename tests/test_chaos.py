@@ -1,6 +1,7 @@
 """The chaos run (bench/chaos.py), bounded: a fixed seed, four campaigns (keep-it-all and
 all-or-nothing, instant and on-goal-reached matches, three reaching their goal and one not),
-24 pledges, and one of each fault: a replica SIGKILLed, a service's broker connection cut,
+24 pledges, a call's award to one of them, the deadlines moved before campaigns has counted
+the last pledges (--deadline-race), and one of each fault: a replica SIGKILLed, a service's broker connection cut,
 Stripe's webhooks delivered again twice, late and shuffled, localstripe slowed down. It fails on
 any breach the run's own checks find (totals vs ledger vs Stripe, matches vs their rule, one
 charge per pledge, one email and one city webhook per recipient and event, no outbox row
@@ -39,7 +40,7 @@ async def test_money_holds_through_kills_cuts_redelivered_webhooks_and_a_slow_st
     chaos = _bench()
     options = chaos.parse_args(
         ["--seed", "1", "--campaigns", "4", "--pledges", "24", "--faults", "kill,cut,webhooks,slow",
-         "--fault-gap-s", "3", "--var", str(tmp_path / "var"), "--amqp-url", env.amqp_url,
+         "--fault-gap-s", "3", "--deadline-race", "--var", str(tmp_path / "var"), "--amqp-url", env.amqp_url,
          "--namespace", f"{env.namespace}chaos{uuid.uuid4().hex[:4]}."]
     )  # fmt: skip
     report = await chaos.run_chaos(options)
@@ -51,4 +52,5 @@ async def test_money_holds_through_kills_cuts_redelivered_webhooks_and_a_slow_st
     # Every Stripe event came again twice: at least the second copy of each is a duplicate.
     assert report.webhook_redeliveries > 0 and 2 * report.webhook_duplicates >= report.webhook_redeliveries
     assert report.figures["city webhooks"] > 0 and report.figures["emails"] > 0, report.figures
+    assert any(n.startswith("award: ") for n in report.notes), report.notes
     assert not report.breaches, report.text()

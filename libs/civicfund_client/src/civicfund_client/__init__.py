@@ -1857,6 +1857,8 @@ class PaymentsPayoutOut(TypedDict):
     raised: int
     stripe_fees: int
     tips: int
+    match: NotRequired[int]
+    follows_plan: NotRequired[bool]
     attempt: int
     transfer_id: NotRequired[str | None]
     transfer_group: str
