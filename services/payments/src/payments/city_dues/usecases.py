@@ -90,6 +90,9 @@ async def due(tx: Tx, d: dict[str, Any]) -> None:
         await dues.set_fields(
             tx, d["commitment_id"], {"settled_from_gifts": settled, "pool_id": d.get("pool_id")}
         )
+        # Paid, from the gifts: released like a city's own payment (a campaign already ended
+        # has its payout check due again).
+        await payouts.match_received(tx, d["campaign_id"])
     if settled >= amount:
         # Nothing left to collect from the city: received, from what residents gave its pool.
         fields = {"status": "received", "method": "residents_gifts", "received_at": utcnow(),
