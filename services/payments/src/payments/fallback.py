@@ -65,21 +65,9 @@ async def release_or_repledge(
     assert target is not None
     now = utcnow()
     new = fallback_domain.fallback_pledge(pledge, target, now)
-    moved = await store.move_pledge(
-        tx,
-        pledge["_id"],
-        [pledge["status"]],
-        domain.RELEASED,
-        refund_reason=move.refund_reason,
-        fallback_pledge_id=new["_id"],
-    )
-    if moved is None:
+    reason = f"campaign {outcome}; moved to {target.id} as the backer chose"
+    if not await _release_as_chosen(tx, store, pledge, move, reason, fallback_pledge_id=new["_id"]):
         return True  # a redelivery or a worker got there first: nothing left to move
-    tx.emit(
-        "pledge.released",
-        pledge["_id"],
-        domain.event_data(pledge, reason=f"campaign {outcome}; moved to {target.id} as the backer chose"),
-    )
     if await store.pledge(new["_id"], tx) is None:
         await store.insert_pledge(tx, new)
         if new["status"] == domain.AUTHORIZED:
@@ -99,21 +87,24 @@ async def _give_to_pool(
         return False
     assert pool is not None
     gift = fallback_domain.pool_gift(pledge, pool, utcnow())
+    reason = f"campaign {outcome}; given to {pool.name} as the backer chose"
+    if not await _release_as_chosen(
+        tx, store, pledge, move, reason, fallback_gift_id=gift["_id"], gift_status="pending"
+    ):
+        return True  # a redelivery or a worker got there first
+    await pool_gifts.write_gift(tx, gift)
+    return True
+
+
+async def _release_as_chosen(
+    tx: Tx, store: Store, pledge: Doc, move: domain.OutcomeMove, reason: str, **fields: Any
+) -> bool:
+    """Release the pledge from its campaign (its totals drop: pledge.released) with what the
+    backer's choice made of it; False when another delivery or worker moved it first."""
     moved = await store.move_pledge(
-        tx,
-        pledge["_id"],
-        [pledge["status"]],
-        domain.RELEASED,
-        refund_reason=move.refund_reason,
-        fallback_gift_id=gift["_id"],
-        gift_status="pending",
+        tx, pledge["_id"], [pledge["status"]], domain.RELEASED, refund_reason=move.refund_reason, **fields
     )
     if moved is None:
-        return True  # a redelivery or a worker got there first
-    tx.emit(
-        "pledge.released",
-        pledge["_id"],
-        domain.event_data(pledge, reason=f"campaign {outcome}; given to {pool.name} as the backer chose"),
-    )
-    await pool_gifts.write_gift(tx, gift)
+        return False
+    tx.emit("pledge.released", pledge["_id"], domain.event_data(pledge, reason=reason))
     return True

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from servicekit.app import component
 from servicekit.auth import PrincipalDep
-from servicekit.errors import DomainError
 
 from ..deps import Pledges
 from . import usecases
@@ -54,17 +53,7 @@ class PoolGiftsHeldPage(BaseModel):
 @router.get("/campaigns/{campaign_id}/fallback-options", response_model=FallbackOptionsOut)
 async def fallback_options(campaign_id: str, pledges: Pledges) -> FallbackOptionsOut:
     """Public: whether the campaign's backers may give to their city's pool if it fails."""
-    campaign = await pledges.store.campaign(campaign_id)
-    if campaign is None:
-        raise DomainError("campaign_not_found", 404, "no such campaign")
-    offered = campaign.get("funding_model") == "all_or_nothing"
-    pool = (
-        await usecases.offered(
-            pledges.store.db, campaign.get("municipality"), str(campaign.get("currency", ""))
-        )
-        if offered
-        else None
-    )
+    offered, pool = await usecases.fallback_options(pledges.store, campaign_id)
     return FallbackOptionsOut(
         campaign_id=campaign_id,
         offered=offered,

@@ -24,6 +24,7 @@ from . import store as gifts
 
 if TYPE_CHECKING:  # pledges -> campaigns -> fallback -> here: only the type
     from ..pledges import PledgeBook
+    from ..store import Store
 
 log = get_logger(__name__)
 
@@ -59,6 +60,17 @@ async def offered(db: Any, municipality: str | None, currency: str) -> GiftPool 
         return None
     pools = [p for p in (pool_of(d) for d in await gifts.pools_of(db, municipality)) if p is not None]
     return offered_pool(pools, municipality, currency, utcnow().year)
+
+
+async def fallback_options(store: Store, campaign_id: str) -> tuple[bool, GiftPool | None]:
+    """Whether a campaign's backers choose a fallback at all (all-or-nothing only) and the
+    city pool they may give to; 404 for an unknown campaign."""
+    campaign = await store.campaign(campaign_id)
+    if campaign is None:
+        raise DomainError("campaign_not_found", 404, "no such campaign")
+    if campaign.get("funding_model") != "all_or_nothing":
+        return False, None
+    return True, await offered(store.db, campaign.get("municipality"), str(campaign.get("currency", "")))
 
 
 async def pool(tx: Tx, pool_id: str) -> GiftPool | None:
