@@ -13,8 +13,15 @@
    what the path sustains shows queueing, not the pipeline's own latency: both are printed
    (issue 16 target: p99 under 50 ms at 200 events/s).
 5. cost, for the bare transactions and the full path's bursts: CPU ms per event of each process
-   (this one, which runs producer, relay and consumer; both nx-27017; the local RabbitMQ, which
-   anything else using the broker also loads) and datastore commands per event by command.
+   ("bench": this one, the producer and its relay; "consumer": the child below; both nx-27017;
+   the local RabbitMQ, which anything else using the broker also loads) and datastore commands
+   per event by command (the child's client counts its own and reports them on request).
+
+The consumer runs in a child process (`bus.py --consumer-child`, started by the bench), as it
+is a different service from the producer in the platform: on one event loop its batches would
+delay the producer's open transactions. Over a pipe it reports `<event id> <time>` for each
+handled event (CLOCK_MONOTONIC, the same clock in every process on Linux), a batch's lines in
+one write.
 
 Runs against the RabbitMQ at AMQP_URL (names under a unique prefix, deleted afterwards) and two fresh
 in-memory nx-27017 servers (producer and consumer, as two services would have), or against
@@ -28,11 +35,13 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aio_pika
@@ -88,20 +97,27 @@ def broker_pid() -> int | None:
 class Meter:
     """CPU time of each process of the path and commands sent to each datastore over a run."""
 
-    def __init__(self, counter: CommandCounter, pids: dict[str, int], ports: dict[int, str]) -> None:
-        self.counter, self.pids, self.ports = counter, pids, ports
+    def __init__(
+        self,
+        counter: CommandCounter,
+        pids: dict[str, int],
+        ports: dict[int, str],
+        elsewhere: Callable[[], Awaitable[dict[tuple[int, str], int]]],
+    ) -> None:
+        self.counter, self.pids, self.ports, self.elsewhere = counter, pids, ports, elsewhere
         self.cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
         self.commands: dict[tuple[str, str], int] = {}
         self.units = 0
 
-    @contextlib.contextmanager
-    def measure(self, units: int):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def measure(self, units: int):  # type: ignore[no-untyped-def]
+        """`elsewhere` gives the counts of the other processes' clients (the consumer child)."""
+        before_cmd = {**self.counter.counts, **await self.elsewhere()}
         before_cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        before_cmd = dict(self.counter.counts)
         yield
         for name, pid in self.pids.items():
             self.cpu[name] += cpu_seconds(pid) - before_cpu[name]
-        for (port, command), n in self.counter.counts.items():
+        for (port, command), n in {**self.counter.counts, **await self.elsewhere()}.items():
             key = (self.ports.get(port, str(port)), command)
             self.commands[key] = self.commands.get(key, 0) + n - before_cmd.get((port, command), 0)
         self.units += units
@@ -159,10 +175,16 @@ class FullPath:
             service_name="benchconsumer", mongo_url=consumer_url, mongo_db="consumer", **common
         )
         self.contracts = Contracts(contracts)
+        self.contracts_dir = contracts
         self.handled: dict[str, float] = {}
         self.committed: dict[str, float] = {}
         self.done = asyncio.Event()
+        self.ready = asyncio.Event()
         self.expected = 0
+        self.child: asyncio.subprocess.Process | None = None
+        self.counts: dict[tuple[int, str], int] = {}
+        self.counts_in = asyncio.Event()
+        self._transport: asyncio.ReadTransport | None = None
 
     async def start(self) -> None:
         self.p_mongo = Mongo(self.p_settings)
@@ -172,23 +194,46 @@ class FullPath:
         await self.p_bus.connect()
         self.stop = asyncio.Event()
         self.relay = asyncio.create_task(self.outbox.run_relay(self.p_bus, self.stop))
+        await self.start_consumer()
 
-        self.c_mongo = Mongo(self.c_settings)
-        await self.c_mongo.connect([*INBOX_INDEXES], ["counters"])
-        self.c_bus = Bus(self.c_settings)
-        await self.c_bus.connect()
-        handlers = Handlers("bench.consumer")
+    async def start_consumer(self) -> None:
+        """The consumer service in a child process (the platform runs it apart from the
+        producer); it reports (event id, handled time) lines on a pipe, which this loop reads
+        as they come."""
+        read_fd, write_fd = os.pipe()
+        self.child = await asyncio.create_subprocess_exec(
+            *[sys.executable, __file__, "--consumer-child", "--report-fd", str(write_fd),
+             "--consumer-url", self.c_settings.mongo_url, "--amqp-url", self.c_settings.amqp_url,
+             "--namespace", self.c_settings.bus_namespace, "--contracts", str(self.contracts_dir)],
+            pass_fds=(write_fd,),
+            stdin=asyncio.subprocess.PIPE,
+            preexec_fn=procs.die_with_parent,
+        )  # fmt: skip
+        os.close(write_fd)
+        self._transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: Reports(self), os.fdopen(read_fd, "rb", buffering=0)
+        )
+        await asyncio.wait_for(self.ready.wait(), timeout=120)
 
-        @handlers.on("bench.ping")
-        async def handle(event: Event, tx: Tx) -> None:
-            await tx.db.counters.update_one(
-                {"_id": "pings"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
-            )
-            self.handled[event.id] = time.perf_counter()
-            if len(self.handled) >= self.expected:
-                self.done.set()
+    async def consumer_counts(self) -> dict[tuple[int, str], int]:
+        """The commands the child's client has sent so far, by (server port, command)."""
+        assert self.child is not None and self.child.stdin is not None
+        self.counts_in.clear()
+        self.child.stdin.write(b"counts\n")
+        await self.child.stdin.drain()
+        await asyncio.wait_for(self.counts_in.wait(), timeout=30)
+        return dict(self.counts)
 
-        await self.c_bus.consumer(handlers, self.c_mongo, self.contracts).start()
+    def on_counts(self, counts: dict[str, int]) -> None:
+        self.counts = {
+            (int(port), command): n for key, n in counts.items() for port, command in [key.split()]
+        }
+        self.counts_in.set()
+
+    def on_handled(self, event_id: str, at: float) -> None:
+        self.handled[event_id] = at
+        if len(self.handled) >= self.expected:
+            self.done.set()
 
     async def emit_one(self, i: int) -> None:
         async def work(tx: Tx) -> str:
@@ -196,7 +241,7 @@ class FullPath:
             return tx.emit("bench.ping", str(i), {"n": i}).id
 
         event_id = await self.p_mongo.transact(work)
-        self.committed[event_id] = time.perf_counter()
+        self.committed[event_id] = time.monotonic()
 
     async def bare_rate(self, n: int) -> float:
         """Transactions of two inserts, one after the other from one client, on the producer's
@@ -250,13 +295,94 @@ class FullPath:
         self.expected = n
 
     async def close(self) -> None:
-        self.stop.set()
-        self.outbox._wake.set()
-        await self.relay
-        await self.p_bus.close()
-        await self.c_bus.close()
-        await self.p_mongo.close()
-        await self.c_mongo.close()
+        if hasattr(self, "relay"):
+            self.stop.set()
+            self.outbox._wake.set()
+            await self.relay
+        if self.child is not None:
+            assert self.child.stdin is not None
+            self.child.stdin.close()
+            self.child.terminate()
+            await asyncio.wait_for(self.child.wait(), timeout=30)
+        if self._transport is not None:
+            self._transport.close()
+        if hasattr(self, "p_bus"):
+            await self.p_bus.close()
+        if hasattr(self, "p_mongo"):
+            await self.p_mongo.close()
+
+
+class Reports(asyncio.Protocol):
+    """Lines from the consumer child: `ready`, then `<event id> <handled monotonic time>`."""
+
+    def __init__(self, path: FullPath) -> None:
+        self.path, self.rest = path, b""
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self.rest = (self.rest + data).split(b"\n")
+        for line in lines:
+            if line == b"ready":
+                self.path.ready.set()
+                continue
+            if line.startswith(b"counts "):
+                self.path.on_counts(json.loads(line[len(b"counts ") :]))
+                continue
+            event_id, at = line.split()
+            self.path.on_handled(event_id.decode(), float(at))
+
+
+async def consumer_child(args: argparse.Namespace) -> None:
+    """The consumer service: its own nx-27017 client, bus connection and event loop. Each
+    handled event's (id, time) is written to the report pipe; lines written during one
+    transaction go out together, in one write, once the loop next gets to it."""
+    configure_logging("benchconsumer", "WARNING", json=True)
+    counter = CommandCounter()
+    monitoring.register(counter)
+    settings = ServiceSettings(
+        service_name="benchconsumer", mongo_url=args.consumer_url, mongo_db="consumer",
+        amqp_url=args.amqp_url, bus_namespace=args.namespace, log_level="WARNING", log_json=True,
+        contracts_dir=args.contracts, consumer_prefetch=200,
+    )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    mongo = Mongo(settings)
+    await mongo.connect([*INBOX_INDEXES], ["counters"])
+    bus = Bus(settings)
+    await bus.connect()
+    handlers = Handlers("bench.consumer")
+    lines: list[str] = []
+
+    def flush() -> None:
+        data = "".join(lines).encode()
+        lines.clear()
+        while data:
+            data = data[os.write(args.report_fd, data) :]
+
+    @handlers.on("bench.ping")
+    async def handle(event: Event, tx: Tx) -> None:
+        await tx.db.counters.update_one({"_id": "pings"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session)
+        if not lines:
+            loop.call_soon(flush)
+        lines.append(f"{event.id} {time.monotonic()!r}\n")
+
+    await bus.consumer(handlers, mongo, Contracts(Path(args.contracts))).start()
+    lines.append("ready\n")
+    flush()
+
+    class Requests(asyncio.Protocol):
+        """`counts` lines from the bench on stdin: answered with this client's command counts."""
+
+        def data_received(self, data: bytes) -> None:
+            for _ in range(data.count(b"\n")):
+                counts = {f"{port} {command}": n for (port, command), n in counter.counts.items()}
+                lines.append(f"counts {json.dumps(counts)}\n")
+            flush()
+
+    await loop.connect_read_pipe(Requests, sys.stdin.buffer)
+    await stop.wait()
+    await bus.close()
+    await mongo.close()
 
 
 async def main() -> None:
@@ -274,7 +400,16 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the lag run")
     parser.add_argument("--producer-mongo", help="MongoDB URL for the producer (default: a fresh nx-27017)")
     parser.add_argument("--consumer-mongo", help="MongoDB URL for the consumer (default: a fresh nx-27017)")
+    parser.add_argument("--consumer-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--consumer-url", help=argparse.SUPPRESS)
+    parser.add_argument("--amqp-url", help=argparse.SUPPRESS)
+    parser.add_argument("--namespace", help=argparse.SUPPRESS)
+    parser.add_argument("--contracts", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.consumer_child:
+        await consumer_child(args)
+        return
 
     configure_logging("bench", "WARNING", json=True)
     amqp_url, namespace = AMQP, f"bench{uuid.uuid4().hex[:6]}."
@@ -306,18 +441,21 @@ async def main() -> None:
 
         if (beam := broker_pid()) is not None:
             pids["rabbitmq"] = beam
-        bare_meter, full_meter = Meter(counter, pids, ports), Meter(counter, pids, ports)
         path = FullPath(urls[0], urls[1], amqp_url, namespace, work / "contracts")
-        await path.start()
         try:
+            await path.start()
+            assert path.child is not None
+            pids["consumer"] = path.child.pid
+            bare_meter = Meter(counter, pids, ports, path.consumer_counts)
+            full_meter = Meter(counter, pids, ports, path.consumer_counts)
             await path.run_burst(200)  # warm-up: connections, queue declarations
             # Interleaved in rounds, so that load from elsewhere on the machine weighs on both
             # alike; each rate is the total count over the total time of its rounds.
             bare_s = full_s = 0.0
             for _ in range(args.rounds):
-                with bare_meter.measure(args.bare // args.rounds + BARE_WARMUP):
+                async with bare_meter.measure(args.bare // args.rounds + BARE_WARMUP):
                     bare_s += args.bare / args.rounds / await path.bare_rate(args.bare // args.rounds)
-                with full_meter.measure(args.events // args.rounds):
+                async with full_meter.measure(args.events // args.rounds):
                     full_s += args.events / args.rounds / await path.run_burst(args.events // args.rounds)
             bare, full = args.bare / bare_s, args.events / full_s
             print(f"bare transaction, two inserts, one client:  {bare:8.0f} txn/s")
