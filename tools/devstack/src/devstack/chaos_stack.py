@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servicekit.testing.procs import die_with_parent
+
 from . import supervise
 from .deadlines import move_deadline_to_the_past
 from .stack import Stack
@@ -75,6 +77,9 @@ class Up:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # A test that times out ends its process without running `kill()`: the runner then
+            # has SIGTERM and stops the stack as on Ctrl-C, instead of leaving it running.
+            preexec_fn=die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

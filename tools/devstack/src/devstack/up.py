@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servicekit.signing import load_or_create_key
+from servicekit.testing.procs import die_with_parent
 
 from . import rabbit, seed, supervise
 from .running import wait_ready
@@ -226,6 +227,9 @@ class Runner:
                 # Its own session: a Ctrl-C in the terminal reaches this runner only, which
                 # then stops supervisord once (it stops its children in order).
                 start_new_session=True,
+                # A runner killed outright (a test's timeout, SIGKILL) never gets to stop it:
+                # supervisord then has SIGTERM from the kernel and stops its children itself.
+                preexec_fn=die_with_parent,
             )
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, lambda _s, _f: self.stop())
