@@ -275,3 +275,47 @@ async def test_the_lease_is_renewed_while_a_steady_flow_keeps_the_relay_busy(
         lease = await k.mongo.db.leases.find_one({"_id": "outbox-relay"})
         assert lease is not None and lease["expires_ms"] > epoch_ms()  # renewed during the flow
         await eventually(lambda: len(received) == written)
+
+
+async def test_a_commit_is_published_from_memory_without_reading_the_outbox(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay gets the rows its own process commits handed over: between a commit and its
+    publish no transaction waits for the datastore's lock; only the marks take one, later."""
+    async with kit(env, test_contracts, outbox_poll_interval_s=60) as k:
+        _, received = await tap(k.bus, "kit.#")
+        await asyncio.sleep(0.5)  # the lease is held and the first read (of nothing) made
+        reads: list[int] = []
+        mark_and_read = k.outbox._mark_and_read
+
+        async def counted(sent: list[str], sent_at: Any, limit: int) -> list[dict[str, Any]]:
+            if limit:
+                reads.append(limit)
+            return await mark_and_read(sent, sent_at, limit)
+
+        monkeypatch.setattr(k.outbox, "_mark_and_read", counted)
+        ids = await _write(k, 5, "fresh")
+        await eventually(lambda: len(received) == 5, timeout=5, interval=0.005)
+        assert sorted(json.loads(m.body)["id"] for m in received) == sorted(ids)
+
+        async def drained() -> bool:
+            return await k.outbox.backlog() == 0
+
+        await eventually(drained, timeout=2)
+        assert reads == []
+
+
+async def test_rows_the_hand_off_misses_are_read_from_the_outbox(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row not handed over (the in-memory queue full) is published from the outbox read the
+    miss triggers, at once rather than at the next poll, and once."""
+    monkeypatch.setattr(outbox_module, "FRESH_BATCHES", 0)  # every commit misses the hand-off
+    async with kit(env, test_contracts, outbox_poll_interval_s=60) as k:
+        _, received = await tap(k.bus, "kit.#")
+        await asyncio.sleep(0.3)
+        ids = await _write(k, 5, "missed")
+        await eventually(lambda: len(received) == 5, timeout=5)
+        await asyncio.sleep(0.5)  # anything published twice would show up by now
+        assert sorted(json.loads(m.body)["id"] for m in received) == sorted(ids)
+        assert await k.outbox.backlog() == 0

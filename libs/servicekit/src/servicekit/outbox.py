@@ -4,6 +4,11 @@ a relay publishes pending rows with publisher confirms and marks them sent.
 Nothing is published that was not committed (rows only exist after commit), and nothing
 committed is lost (a row stays pending until the broker confirmed it). A row may be published
 twice if the process dies between confirm and mark-sent: consumers dedupe by event id.
+
+Rows this process commits are handed to its relay in memory as well, so it publishes them
+without reading them back (no transaction, no wait for the datastore's lock between a commit
+and its publish); the outbox is read at start, on every poll (other replicas' rows) and after
+anything the hand-off missed. Only the marks take transactions, one for many rows.
 """
 
 from __future__ import annotations
@@ -38,10 +43,16 @@ LEASE_TTL_S = 15
 # after into an array-containment test that no index serves (a scan of every row kept a week);
 # `$eq` is a plain comparison it runs through the (status, created_at) index. Same on MongoDB.
 PENDING: dict[str, Any] = {"status": {"$eq": "pending"}}
-# After a short batch is published, how long the relay waits for the next commit so that one
-# transaction marks that batch sent and reads the next (see `Outbox.relay_pending`). A row
-# stays pending that much longer at most; its event is already on the broker.
-MARK_DELAY_S = 0.02
+# Confirmed rows are marked sent together, in one transaction, once the first of them has
+# waited this long (or a batch's worth is waiting, or before any read): a row stays pending that
+# much longer at most, its event already on the broker (see `Outbox.relay_pending`).
+MARK_DELAY_S = 0.2
+# Rows handed over in memory wait for the relay at most this many batches' worth (a replica
+# without the lease, a broker outage): beyond that they are left to the outbox read.
+FRESH_BATCHES = 4
+# Rows of transactions still open (by event id); a transaction that never commits leaves its
+# rows here until this many newer ones push them out.
+STAGED_MAX = 10_000
 
 
 class Outbox:
@@ -52,8 +63,14 @@ class Outbox:
         self.contracts = contracts
         self.service = mongo.settings.service_name
         self._wake = asyncio.Event()
+        # Rows emitted in transactions not yet committed, and rows committed by this process
+        # that the relay has not taken yet; `_missed` asks the relay to read the outbox (a row
+        # committed here is not in `_fresh`).
+        self._staged: dict[str, dict[str, Any]] = {}
+        self._fresh: list[dict[str, Any]] = []
+        self._missed = False
         mongo.emit_hook = self._emit
-        mongo.after_commit.append(lambda _events: self._wake.set())
+        mongo.after_commit.append(self._committed)
 
     def _emit(
         self,
@@ -68,17 +85,29 @@ class Outbox:
         if self.contracts is not None:
             self.contracts.validate(event)  # a contract violation aborts the whole transaction
         tx.events.append(event)
-        tx._outbox_rows.append(
-            {
-                "_id": event.id,
-                "exchange": exchange,
-                "routing_key": routing_key,
-                "body": event.to_json().decode(),
-                "status": "pending",
-                "created_at": utcnow(),
-            }
-        )
+        row = {
+            "_id": event.id,
+            "exchange": exchange,
+            "routing_key": routing_key,
+            "body": event.to_json().decode(),
+            "status": "pending",
+            "created_at": utcnow(),
+        }
+        tx._outbox_rows.append(row)
+        self._staged[event.id] = row
+        if len(self._staged) > STAGED_MAX:
+            del self._staged[next(iter(self._staged))]  # the oldest: its transaction is long gone
         return event
+
+    def _committed(self, events: list[Event]) -> None:
+        limit = FRESH_BATCHES * self.mongo.settings.outbox_batch_size
+        for event in events:
+            row = self._staged.pop(event.id, None)
+            if row is None or len(self._fresh) >= limit:
+                self._missed = True
+            else:
+                self._fresh.append(row)
+        self._wake.set()
 
     # -- relay ---------------------------------------------------------------------------------
 
@@ -86,24 +115,33 @@ class Outbox:
         """Publish pending rows until `stop` is set. Only the replica holding the lease relays.
 
         The relay wakes on every commit, so per-wake work is kept to the publishing itself: the
-        lease is renewed only once a third of its time is left, the gauges once per poll."""
+        lease is renewed only once a third of its time is left, the outbox read and the gauges
+        once per poll. Without the lease or the broker, rows handed over in memory are dropped
+        (they stay pending in the outbox) and the outbox is read once both are back."""
         # One relay per service, whatever the replica count.
         lease = Lease(self.mongo, "outbox-relay", LEASE_TTL_S)
         poll = self.mongo.settings.outbox_poll_interval_s
         loop = asyncio.get_running_loop()
-        gauges_at = float("-inf")
+        gauges_at = read_at = float("-inf")
         while not stop.is_set():
-            self._wake.clear()  # `relay_pending` clears it again before each read
+            self._wake.clear()  # `relay_pending` clears it again before each step
             try:
                 if lease.needs_renewal():
                     await lease.acquire()
                 if lease.held_until_ms and bus.ready:
-                    await self.relay_pending(bus, keep_on=lambda: not lease.needs_renewal())
+                    read = self._missed or loop.time() - read_at >= poll
+                    if read:
+                        read_at = loop.time()
+                    await self.relay_pending(bus, keep_on=lambda: not lease.needs_renewal(), read=read)
+                else:
+                    self._fresh.clear()
+                    read_at = float("-inf")
                 if loop.time() - gauges_at >= poll:
                     await self._update_gauges()
                     gauges_at = loop.time()
             except PyMongoError as exc:
                 lease.lost()  # unknown: ask again next time
+                self._missed = True  # a read or a mark may not have happened: read next time
                 log.warning("outbox_relay_db_error", error=str(exc))
             except Exception:
                 log.exception("outbox_relay_error")
@@ -112,26 +150,32 @@ class Outbox:
         with contextlib.suppress(Exception):
             await lease.release()
 
-    async def relay_pending(self, bus: Bus, keep_on: Callable[[], bool] = lambda: True) -> int:
-        """Publish pending rows batch after batch until none is left; returns how many were
-        confirmed.
+    async def relay_pending(
+        self, bus: Bus, keep_on: Callable[[], bool] = lambda: True, read: bool = True
+    ) -> int:
+        """Publish rows until none is left; returns how many were confirmed.
 
-        One transaction per batch: it marks the previous batch sent (one update for all its
-        rows) and reads the next, so a steady flow costs one transaction per wake instead of
-        a read and a mark. After a short batch the relay waits up to `MARK_DELAY_S` for the
-        next commit before that transaction, which then also reads the new rows. The loop
-        ends on a read that found nothing, in the transaction that made the last marks.
+        Rows this process committed come from memory (`_fresh`); with `read` (or once the
+        hand-off missed a row) the outbox is read too, batch after batch until a read is not
+        full, and what it finds is taken out of `_fresh`. Confirmed rows are marked sent in
+        one transaction (one update for all of them) once `MARK_DELAY_S` has passed since the
+        first was confirmed, or a batch's worth is waiting; a read is preceded by the marks, in
+        its own transaction, so it never finds a row published already. When nothing is left
+        to publish the relay waits for the next commit until the marks are due, makes them,
+        and returns.
 
-        The wake is cleared before each read: a commit after it sets it again, so nothing
+        The wake is cleared before each step: a commit after it sets it again, so nothing
         committed meanwhile waits for the poll. A crash between a confirm and its mark
         republishes those rows (consumers dedupe by event id); nothing is marked unconfirmed.
 
-        A steady flow never finds the outbox empty: the loop also ends, after marking, when
+        A steady flow never lets the relay go idle: the loop also ends, after marking, when
         `keep_on()` turns false (the lease wants renewing), with the wake set to come back.
         """
         batch = self.mongo.settings.outbox_batch_size
+        loop = asyncio.get_running_loop()
         confirmed: list[str] = []
         confirmed_at = utcnow()
+        mark_due = float("inf")  # when the first unmarked confirm has waited MARK_DELAY_S
         total = 0
         while True:
             if not keep_on():
@@ -139,25 +183,49 @@ class Outbox:
                 self._wake.set()
                 return total
             self._wake.clear()
-            rows = await self._mark_and_read(confirmed, confirmed_at, batch)
-            confirmed = []
-            if not rows:
+            read = read or self._missed
+            if self._fresh and not read:
+                rows, self._fresh = self._fresh[:batch], self._fresh[batch:]
+            elif read:
+                self._missed = False
+                rows = await self._mark_and_read(confirmed, confirmed_at, batch)
+                confirmed, mark_due = [], float("inf")
+                read = len(rows) >= batch  # a full read may have left more behind
+                if rows and self._fresh:
+                    found = {row["_id"] for row in rows}
+                    self._fresh = [row for row in self._fresh if row["_id"] not in found]
+                if not rows:
+                    continue  # then what came in memory meanwhile, or the marks
+            elif confirmed:
+                timeout = mark_due - loop.time()
+                if timeout > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                    continue  # a commit came (or the marks are due now)
+                await self._mark_and_read(confirmed, confirmed_at, 0)
+                confirmed, mark_due = [], float("inf")
+                continue
+            else:
                 return total
-            confirmed = await bus.publish_raw_many(
+            sent = await bus.publish_raw_many(
                 [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
             )
             confirmed_at = utcnow()  # `sent_at`: when the broker confirmed, not when marked
+            if sent and not confirmed:
+                mark_due = loop.time() + MARK_DELAY_S
+            confirmed += sent
             by_id = {row["_id"]: row for row in rows}
-            for rid in confirmed:
+            for rid in sent:
                 EVENTS_PUBLISHED.labels(self.service, by_id[rid]["routing_key"]).inc()
-            total += len(confirmed)
-            if len(confirmed) < len(rows):
-                log.warning("outbox_publish_incomplete", pending=len(rows) - len(confirmed))
+            total += len(sent)
+            if len(sent) < len(rows):
+                log.warning("outbox_publish_incomplete", pending=len(rows) - len(sent))
                 await self._mark_and_read(confirmed, confirmed_at, 0)
+                self._missed = True  # the unconfirmed rows are only in the outbox now
                 return total  # broker trouble: back off to the poll interval
-            if len(rows) < batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=MARK_DELAY_S)
+            if len(confirmed) >= batch:
+                await self._mark_and_read(confirmed, confirmed_at, 0)
+                confirmed, mark_due = [], float("inf")
 
     async def _mark_and_read(self, sent: list[str], sent_at: datetime, limit: int) -> list[dict[str, Any]]:
         """Mark the rows `sent` (ids the broker confirmed at `sent_at`) and read up to `limit`
