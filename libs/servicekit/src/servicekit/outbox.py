@@ -52,7 +52,7 @@ MARK_DELAY_S = 0.2
 FRESH_BATCHES = 4
 # Rows of transactions still open (by event id); a transaction that never commits leaves its
 # rows here until this many newer ones push them out.
-STAGED_MAX = 10_000
+STAGED_MAX = 2_000
 
 
 class Outbox:
