@@ -12,6 +12,12 @@ GETs are measured: a real campaign read (`/campaigns/{id}`: the service does a d
 and `/livez`. The load generator is an aiohttp client in this process, on the same machine:
 numbers are relative, not capacity planning.
 
+Direct and through the gateway alternate in rounds (`--rounds`), each figure over all of its
+rounds, so a load that comes and goes weighs on both. The load generator, the gateway and the
+service share this machine's cores, so the throughput ratio also measures how they share them;
+the gateway's ceiling is therefore printed a second way too, from CPU time per request: what one
+core serves of `/livez` in the gateway against what it serves in the trivial upstream.
+
 On a shared, loaded machine throughput and latency swing from run to run; the CPU time the
 gateway and the service spend per request (from /proc, for the processes of the bench's own
 stack, or `--gateway-pid/--direct-pid`) moves much less, so it is printed too, with the load
@@ -115,6 +121,28 @@ async def load(
     )
 
 
+def merged(parts: list[Result]) -> Result:
+    """Several runs of one scenario as one: counts and times added, CPU per request weighted
+    by requests."""
+    requests = sum(p.requests for p in parts)
+
+    def cpu(i: int) -> float | None:
+        values = [p.cpu_ms[i] for p in parts]
+        if any(v is None for v in values):
+            return None
+        return sum(v * p.requests for v, p in zip(values, parts, strict=True)) / max(1, requests)  # type: ignore[operator]
+
+    return Result(
+        parts[0].label,
+        parts[0].connections,
+        requests,
+        sum(p.errors for p in parts),
+        sum(p.seconds for p in parts),
+        [ms for p in parts for ms in p.latencies_ms],
+        (cpu(0), cpu(1)),
+    )
+
+
 async def prepare(gateway: str) -> tuple[str, dict[str, str]]:
     """A campaign to read, created the way a user would (register, log in, create)."""
     email = f"bench-{uuid.uuid4().hex[:8]}@example.localhost"
@@ -195,6 +223,16 @@ def report(results: list[Result]) -> None:
                     f"{what:<13} {conns:>2} conn: through-gateway throughput {ratio:6.1%} of direct{target}, "
                     f"added p50 {added:+.2f} ms" + (" (target < 1 ms)" if conns == 1 else "")
                 )
+    # The same ceiling from CPU time: what one core could serve of `/livez` in the gateway and
+    # in the trivial upstream alone. Throughput above also depends on how the three processes
+    # (load generator, gateway, upstream) share this machine's cores; this does not.
+    direct, via = by.get(("livez direct", 64)), by.get(("livez via gateway", 64))
+    if direct and via and direct.cpu_ms[1] and via.cpu_ms[0]:
+        gateway_ceiling, upstream_ceiling = 1000 / via.cpu_ms[0], 1000 / direct.cpu_ms[1]
+        print(
+            f"livez         64 conn: per core from CPU time, the gateway serves {gateway_ceiling:,.0f} req/s, "
+            f"the trivial upstream {upstream_ceiling:,.0f}: {gateway_ceiling / upstream_ceiling:.1%}"
+        )
 
 
 async def run(
@@ -203,6 +241,7 @@ async def run(
     seconds: float,
     connections: list[int],
     pids: tuple[int | None, int | None] = (None, None),
+    rounds: int = 2,
 ) -> None:
     campaign_id, headers = await prepare(gateway)
     print(f"load average before: {load_average()}", flush=True)
@@ -214,9 +253,15 @@ async def run(
     ]
     results = []
     for conns in connections:
-        for label, url in targets:
-            print(f"  {label} at {conns} connection(s) ...", flush=True)
-            results.append(await load(label, url, conns, seconds, headers, pids))
+        for direct_target, via_target in zip(targets[::2], targets[1::2], strict=True):
+            # Direct and through the gateway alternate in rounds, so that load from elsewhere on
+            # the machine weighs on both alike; each figure is over all its rounds.
+            runs: dict[str, list[Result]] = {direct_target[0]: [], via_target[0]: []}
+            for i in range(rounds):
+                for label, url in (direct_target, via_target):
+                    print(f"  {label} at {conns} connection(s), round {i + 1}/{rounds} ...", flush=True)
+                    runs[label].append(await load(label, url, conns, seconds, headers, pids))
+            results.extend(merged(parts) for parts in runs.values())
     report(results)
     print(f"load average after: {load_average()} ({os.cpu_count()} CPUs)")
 
@@ -229,16 +274,17 @@ def main() -> None:
     parser.add_argument("--direct", help="the campaigns service behind it")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", default="1,64")
+    parser.add_argument("--rounds", type=int, default=2, help="direct and via alternate this often")
     parser.add_argument("--gateway-pid", type=int, help="the running gateway's process (CPU per request)")
     parser.add_argument("--direct-pid", type=int, help="the running service's process (CPU per request)")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     if args.gateway and args.direct:
         pids = (args.gateway_pid, args.direct_pid)
-        asyncio.run(run(args.gateway, args.direct, args.seconds, connections, pids))
+        asyncio.run(run(args.gateway, args.direct, args.seconds, connections, pids, args.rounds))
         return
     with own_stack() as (gateway, direct, gateway_pid, direct_pid):
-        asyncio.run(run(gateway, direct, args.seconds, connections, (gateway_pid, direct_pid)))
+        asyncio.run(run(gateway, direct, args.seconds, connections, (gateway_pid, direct_pid), args.rounds))
 
 
 if __name__ == "__main__":
