@@ -47,6 +47,7 @@ from pathlib import Path
 import aio_pika
 from pymongo import monitoring
 
+from servicekit.app import freeze_startup_heap
 from servicekit.bus import INBOX_INDEXES, Bus, Handlers
 from servicekit.events import Contracts, Event
 from servicekit.logging import configure_logging
@@ -195,6 +196,7 @@ class FullPath:
         self.stop = asyncio.Event()
         self.relay = asyncio.create_task(self.outbox.run_relay(self.p_bus, self.stop))
         await self.start_consumer()
+        freeze_startup_heap()  # as a service does once started (servicekit.app)
 
     async def start_consumer(self) -> None:
         """The consumer service in a child process (the platform runs it apart from the
@@ -367,6 +369,7 @@ async def consumer_child(args: argparse.Namespace) -> None:
         lines.append(f"{event.id} {time.monotonic()!r}\n")
 
     await bus.consumer(handlers, mongo, Contracts(Path(args.contracts))).start()
+    freeze_startup_heap()  # as a service does once started (servicekit.app)
     lines.append("ready\n")
     flush()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -107,6 +108,21 @@ def _operation_ids(routes: Sequence[Any]) -> None:
             _operation_ids(route.original_router.routes)
 
 
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Move what start-up made (modules, routes, schemas: most of the heap, alive as long as the
+    process) out of the cyclic collector's reach, so a full collection no longer walks it: one
+    paused a process for 56-70 ms here, a tail on every request and event in flight. Once per
+    process: a test process starts many apps, and what is frozen is never collected."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -181,6 +197,7 @@ def create_service_app(
             tasks.append(
                 asyncio.create_task(task_fn(ctx, ctx.stop), name=getattr(task_fn, "__name__", "task"))
             )
+        freeze_startup_heap()
         log.info("service_started", port=settings.http_port)
         try:
             yield
