@@ -41,6 +41,16 @@ def test_a_line_has_the_same_content_as_before(capsys: pytest.CaptureFixture[str
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", line["timestamp"])
 
 
+def test_a_value_with_a_unicode_line_break_stays_on_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("svc-lines", "INFO", json=True)
+    path = "/campaigns/m\u2028x\u2029y\x85z\u20acé"
+    get_logger("test").info("request", path=path)
+    out = capsys.readouterr().out
+    (line,) = _lines(out)  # str.splitlines breaks at U+2028, U+2029 and U+0085
+    assert line["path"] == path
+    assert "\\u2028" in out and "€é" in out  # only the line breaks are escaped
+
+
 def test_configuring_again_reaches_loggers_already_used(capsys: pytest.CaptureFixture[str]) -> None:
     log = get_logger("test.reconfigure")
     configure_logging("svc-first", "INFO", json=True)

@@ -29,12 +29,22 @@ _access_log = structlog.get_logger("access")
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+# orjson writes non-ASCII as UTF-8 where json escaped it. Three such characters are line breaks
+# to many readers (Python's str.splitlines, editors, log shippers): a request path carrying one
+# would cut its line in two. They are escaped as json did.
+_LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
+
+
 def _dumps(event: dict[str, Any], **kw: Any) -> bytes:
     try:
-        return orjson.dumps(event, default=kw.get("default"), option=_ORJSON_OPTIONS)
+        line = orjson.dumps(event, default=kw.get("default"), option=_ORJSON_OPTIONS)
     except TypeError:
         # What orjson refuses and json renders (an integer over 64 bits): the line is still written.
         return stdlib_json.dumps(event, **kw).encode()
+    if b"\xc2\x85" in line or b"\xe2\x80" in line:
+        for raw, escaped in _LINE_BREAKS:
+            line = line.replace(raw, escaped)
+    return line
 
 
 class _Stdout:
