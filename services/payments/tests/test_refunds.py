@@ -376,3 +376,34 @@ async def test_a_refund_after_the_payout_was_computed_is_taken_from_the_pending_
     book = await ledger(payments, campaign_id, admin)
     check_invariant(book)
     assert book["totals"]["raised"] == 2_500 and book["totals"]["payout_owed"] == cut["amount"]
+
+
+async def test_a_dashboard_refund_after_the_payout_was_computed_is_taken_from_it_too(
+    payments_hearing_localstripe: Any,
+) -> None:
+    """The cut is made where every refund is journaled, so a refund made in the Stripe dashboard
+    (reaching payments as charge.refunded) cuts the pending payout like an admin's."""
+    payments = payments_hearing_localstripe
+    admin = payments.auth("usr_admin", roles=["admin"])
+    owner = f"usr_holder_{uuid.uuid4().hex[:6]}"
+    campaign_id = await campaign(payments, owner)
+    first = await paid_pledge(payments, campaign_id, 2_500, 300)
+    await paid_pledge(payments, campaign_id, 1_000, 0)
+    payout = await ended_with_payout(payments, campaign_id, owner)
+    fees = payout["stripe_fees"]
+
+    await payments.browser.post(
+        "/v1/refunds", payment_intent=first["receipt"]["payment_intent_id"], amount="1000"
+    )
+    charge = await charge_of(payments, first)
+    delivery = payments.stripe_event("charge.refunded", {**charge, "amount_refunded": 1_000})
+    assert (await payments.webhook(delivery)).status_code == 200
+
+    async def cut() -> bool:
+        (now,) = await payouts_of(payments, campaign_id, payments.auth(owner))
+        return now["amount"] == 2_500 - fees
+
+    await eventually(cut, timeout=15, interval=0.2)
+    book = await ledger(payments, campaign_id, admin)
+    check_invariant(book)
+    assert book["totals"]["raised"] == 2_500

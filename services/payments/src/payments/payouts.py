@@ -87,21 +87,6 @@ async def match_received(tx: Tx, campaign_id: str) -> None:
     )
 
 
-async def refund_recorded(tx: Tx, campaign_id: str) -> None:
-    """After a refund of a campaign whose payouts were computed (refunds.py, its own
-    transaction): the pending payouts give back what the project no longer holds
-    (payouts_domain.refund_cuts), so the holder is not paid money returned to a backer."""
-    store = Store.of(tx)
-    payouts = await store.payouts_of_campaign(campaign_id, tx)
-    if not payouts:
-        return  # the end's payout will count the refund
-    entries = await store.ledger(campaign_id)
-    fees = -sum(e["amount"] for e in entries if e["account"] == "stripe_fees")
-    release = rules.release(entries, fees, payouts)
-    for payout_id, cut in rules.refund_cuts(release, payouts).items():
-        await store.set_payout(tx, payout_id, rules.PENDING, **cut, updated_at=utcnow())
-
-
 async def permits_changed(tx: Tx, campaign_id: str) -> None:
     """Run by the campaign.* handler after the projection took the event (same transaction):
     the campaign's pending payouts wait while a permit it needs is not granted (`hold_reason`),
@@ -261,8 +246,7 @@ class Payouts:
         async def write(tx: Tx) -> Doc | None:
             hold = rules.hold_reason(await self.store.campaign(campaign_id, tx))
             payouts = await self.store.payouts_of_campaign(campaign_id, tx)
-            fees = -sum(e["amount"] for e in entries if e["account"] == "stripe_fees")
-            release = rules.release(entries, fees, payouts)
+            release = rules.release(entries, rules.ledger_fees(entries), payouts)
             await self.store.save_payout_check(tx, campaign_id, {"status": "done", "updated_at": utcnow()})
             if release.amount <= 0:
                 return None

@@ -196,6 +196,11 @@ def fee_of_charge(balance_transaction: dict[str, Any]) -> int:
     return int(fee) if isinstance(fee, int) else 0
 
 
+def ledger_fees(entries: list[dict[str, Any]]) -> int:
+    """Stripe's fees the ledger holds for a campaign (booked as negative amounts)."""
+    return -sum(e["amount"] for e in entries if e["account"] == "stripe_fees")
+
+
 def refund_cuts(release: Release, pending: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """A refund after the campaign's payouts were computed: the payouts counted already give
     more than the ledger now holds for the project (`release.already` over raised - fees +

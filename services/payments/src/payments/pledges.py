@@ -26,6 +26,7 @@ from servicekit.mongo import Mongo, Tx, epoch_ms, utcnow
 from servicekit.mongo import as_utc as when
 
 from . import domain, fallback, tally_domain
+from . import payouts_domain as payout_rules
 from .campaigns import arrived_late, follow_ended_campaign, turn_away_late
 from .domain import IntentState
 from .metrics import AMOUNT_PAID, PAYMENTS, PLEDGES
@@ -540,6 +541,7 @@ class PledgeBook:
                 tip=-sum(e.amount for e in new if e.account == "platform"),
             )
             tx.emit("payment.refunded", pledge_id, data)
+            await _cut_pending_payouts(tx, self.store, pledge["campaign_id"])
             return True
 
         return await self.mongo.transact(write)
@@ -554,6 +556,20 @@ class PledgeBook:
             total += amount
             final = total >= pledge["amount"] + pledge.get("tip", 0)
             await self.record_refund(pledge["_id"], refund_id, amount, final)
+
+
+async def _cut_pending_payouts(tx: Tx, store: Store, campaign_id: str) -> None:
+    """A refund of a campaign whose payouts were computed already, in the refund's own
+    transaction whoever made it (an admin, the Stripe dashboard): its pending payouts give back
+    what the project no longer holds (payouts_domain.refund_cuts), so the holder is not paid
+    money returned to a backer. Before the payouts are computed, the end's payout counts it."""
+    payouts = await store.payouts_of_campaign(campaign_id, tx)
+    if not payouts:
+        return
+    entries = await store.ledger(campaign_id, tx)
+    release = payout_rules.release(entries, payout_rules.ledger_fees(entries), payouts)
+    for payout_id, cut in payout_rules.refund_cuts(release, payouts).items():
+        await store.set_payout(tx, payout_id, payout_rules.PENDING, **cut, updated_at=utcnow())
 
 
 def _metadata(pledge: Doc) -> dict[str, str]:

@@ -25,7 +25,7 @@ from servicekit.auth import Principal
 from servicekit.errors import DomainError
 from servicekit.mongo import Tx, utcnow
 
-from . import domain, payouts
+from . import domain
 from . import payouts_domain as rules
 from .disputes import refresh_holds
 from .pledges import PledgeBook, stripe_unavailable
@@ -95,12 +95,6 @@ class Refunds:
                 fresh = await self.store.pledge(pledge_id)
                 assert fresh is not None
                 await self.book.record_refunds_of(fresh)
-                campaign_id = str(pledge["campaign_id"])
-
-                async def cut_payouts(tx: Tx) -> None:
-                    await payouts.refund_recorded(tx, campaign_id)
-
-                await self.mongo.transact(cut_payouts)
             except stripe.StripeError as exc:
                 raise stripe_unavailable(exc) from exc
             after = await self.store.pledge(pledge_id)

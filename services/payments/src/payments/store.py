@@ -204,8 +204,9 @@ class Store:
 
     # -- ledger -------------------------------------------------------------------------------
 
-    async def ledger(self, campaign_id: str) -> list[Doc]:
-        return await self.db.ledger.find({"campaign_id": campaign_id}).sort([("at", 1), ("_id", 1)]).to_list()
+    async def ledger(self, campaign_id: str, tx: Tx | None = None) -> list[Doc]:
+        cursor = self.db.ledger.find({"campaign_id": campaign_id}, session=_session(tx))
+        return await cursor.sort([("at", 1), ("_id", 1)]).to_list()
 
     async def ledger_entry(self, tx: Tx, entry_id: str) -> Doc | None:
         return await tx.db.ledger.find_one({"_id": entry_id}, session=tx.session)
