@@ -139,6 +139,7 @@ def throwaway(
     from servicekit.testing.procs import free_port
     from servicekit.testing.rabbit import delete_namespace
 
+    from .rabbit import ensure
     from .stack import SERVICES, Ports
 
     ports = Ports(
@@ -149,6 +150,9 @@ def throwaway(
     )
     root = Path(__file__).resolve().parents[4]
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    # As `make up` does: a broker that answers, with the management plugin that deletes the
+    # namespace afterwards (a fresh machine's broker has it off).
+    ensure(amqp_url)
     namespace = f"{label}{uuid.uuid4().hex[:6]}."
     with tempfile.TemporaryDirectory(prefix=f"civicfund-{label}-") as tmp:
         var = Path(tmp)
