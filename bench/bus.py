@@ -23,9 +23,15 @@ delay the producer's open transactions. Over a pipe it reports `<event id> <time
 handled event (CLOCK_MONOTONIC, the same clock in every process on Linux), a batch's lines in
 one write.
 
-Runs against the RabbitMQ at AMQP_URL (names under a unique prefix, deleted afterwards) and two fresh
-in-memory nx-27017 servers (producer and consumer, as two services would have), or against
-real MongoDB with --producer-mongo/--consumer-mongo. It prints its figures; nothing is asserted.
+Both processes run on uvloop, as every service does (uvicorn picks it when it is installed,
+granian is given it). The path is CPU-bound on a small machine: the bench prints the share of
+the machine's cores it kept busy, and the rate that CPU per event allows at most.
+
+Runs against the RabbitMQ at AMQP_URL (names under a unique prefix, deleted afterwards; the
+broker is checked first as `make up` does, which enables the management plugin that deletes
+them) and two fresh in-memory nx-27017 servers (producer and consumer, as two services would
+have), or against real MongoDB with --producer-mongo/--consumer-mongo. It prints its figures;
+nothing is asserted.
 """
 
 from __future__ import annotations
@@ -45,8 +51,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aio_pika
+import uvloop
 from pymongo import monitoring
 
+from devstack.rabbit import ensure as ensure_broker
 from servicekit.app import freeze_startup_heap
 from servicekit.bus import INBOX_INDEXES, Bus, Handlers
 from servicekit.events import Contracts, Event
@@ -123,9 +131,13 @@ class Meter:
             self.commands[key] = self.commands.get(key, 0) + n - before_cmd.get((port, command), 0)
         self.units += units
 
+    def total_ms(self) -> float:
+        """CPU ms per unit, every process of the path together."""
+        return sum(self.cpu.values()) * 1000 / self.units
+
     def report(self, label: str, unit: str) -> None:
         cpu = ", ".join(f"{name} {ms * 1000 / self.units:.2f}" for name, ms in self.cpu.items())
-        total = sum(self.cpu.values()) * 1000 / self.units
+        total = self.total_ms()
         print(f"  {label} CPU ms per {unit}: {cpu} (total {total:.2f})")
         for role in sorted({r for r, _ in self.commands}):
             per = {c: n / self.units for (r, c), n in sorted(self.commands.items()) if r == role and n}
@@ -416,6 +428,7 @@ async def main() -> None:
 
     configure_logging("bench", "WARNING", json=True)
     amqp_url, namespace = AMQP, f"bench{uuid.uuid4().hex[:6]}."
+    ensure_broker(amqp_url)
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
         (work / "contracts" / "events").mkdir(parents=True)
@@ -467,6 +480,16 @@ async def main() -> None:
             print(f"full path / raw:                           {full / raw:8.1%}")
             bare_meter.report("bare", "txn")
             full_meter.report("full path", "event")
+            # Every process of the path shares this machine's cores: the CPU it spends per event
+            # bounds its rate whatever the pipeline does (the bare transaction, two processes
+            # taking turns, keeps about one core busy).
+            cores = os.cpu_count() or 1
+            per_event = full_meter.total_ms()
+            print(
+                f"  full path kept {full * per_event / 1000:.2f} of {cores} cores busy; at "
+                f"{per_event:.2f} ms CPU per event they allow at most {cores * 1000 / per_event:.0f} "
+                f"events/s = {cores * 1000 / per_event / bare:.1%} of the bare transaction rate"
+            )
             for rate in (float(r) for r in args.rates.split(",")):
                 lags = await path.run_rate(rate, args.seconds)
                 print(
@@ -479,5 +502,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())
     sys.exit(0)
