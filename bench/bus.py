@@ -23,9 +23,9 @@ delay the producer's open transactions. Over a pipe it reports `<event id> <time
 handled event (CLOCK_MONOTONIC, the same clock in every process on Linux), a batch's lines in
 one write.
 
-Both processes run on uvloop, as every service does (uvicorn picks it when it is installed,
-granian is given it). The path is CPU-bound on a small machine: the bench prints the share of
-the machine's cores it kept busy, and the rate that CPU per event allows at most.
+Both processes run on uvloop, as every service does (uvicorn picks it when it is installed).
+The path is CPU-bound on a small machine: the bench prints the share of the machine's cores it
+kept busy, and the rate that CPU per event allows at most.
 
 Runs against the RabbitMQ at AMQP_URL (names under a unique prefix, deleted afterwards; the
 broker is checked first as `make up` does, which enables the management plugin that deletes

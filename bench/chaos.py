@@ -86,7 +86,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from devstack.chaos_stack import Up, free_block, move_deadline_to_the_past
-from devstack.rabbit import DEFAULT_URL
+from devstack.rabbit import DEFAULT_URL, ensure
 from devstack.stack import SERVICES
 from devstack.up import ports_from
 from servicekit.parked import peek
@@ -322,6 +322,9 @@ class Chaos:
             self.report.webhooks_relayed += 1
 
     async def start(self) -> None:
+        # As `make up` does: the broker answers and has the management plugin, which lists the
+        # parked queues and deletes the namespace afterwards (off on a fresh machine's broker).
+        await asyncio.to_thread(ensure, self.o.amqp_url)
         await self.serve_bench()
         broker = urlparse(self.o.amqp_url)
         for service in REPLICATED:
