@@ -193,6 +193,9 @@ async def test_campaign_page_from_the_real_services(gateway_url: str, make_accou
         )
         assert created.status_code == 201, created.text
         campaign_id = created.json()["id"]
+        read = await client.get(f"/api/v1/campaigns/campaigns/{campaign_id}", headers=owner.headers)
+        # One Date and one Server, the gateway's own: the upstream's are not passed on.
+        assert len(read.headers.get_list("date")) == 1 and read.headers.get_list("server") == ["uvicorn"]
         page = await client.get(f"/api/v1/pages/campaigns/{campaign_id}", headers=owner.headers)
         assert page.status_code == 200, page.text
         body = page.json()

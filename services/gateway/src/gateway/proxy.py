@@ -49,6 +49,9 @@ HOP_BY_HOP = {
 _HOP_BY_HOP_B = {h.encode() for h in HOP_BY_HOP}
 # Dropped from what goes upstream besides hop-by-hop: the gateway sets them itself.
 _REPLACED_B = {b"x-request-id", b"x-forwarded-proto"}
+# Dropped from the upstream's answer: the gateway sets X-Request-ID, and its own HTTP server
+# writes Date and Server (the upstream's would make two Date headers, which HTTP forbids).
+_UPSTREAM_DROPPED_B = {b"x-request-id", b"date", b"server"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 BODILESS_METHODS = {*SAFE_METHODS, "TRACE"}
 BUFFER_MAX_BYTES = 256 * 1024
@@ -246,7 +249,7 @@ async def forward(
     response_headers = [
         (k.lower(), v)
         for k, v in upstream_response.raw_headers
-        if k.lower() not in _HOP_BY_HOP_B and k.lower() != b"x-request-id"
+        if k.lower() not in _HOP_BY_HOP_B and k.lower() not in _UPSTREAM_DROPPED_B
     ]
     length = upstream_response.headers.get("content-length", "")
     try:
