@@ -46,7 +46,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"server",)]
+                headers = list(message.get("headers", []))  # an upstream's Server: see proxy.forward
                 present = {k.lower() for k, _ in headers}
                 for key, value in [*SECURITY_HEADERS, (b"content-security-policy", csp)]:
                     if key not in present:

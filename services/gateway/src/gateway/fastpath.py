@@ -104,7 +104,8 @@ class FastPath:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", []) if k != b"server"]
+                # The upstream's Server and Date are dropped by `proxy.forward` already.
+                headers = list(message.get("headers", []))
                 present = {k for k, _ in headers if k in _EDGE_NAMES}
                 headers.append((b"x-request-id", rid))
                 if present:
