@@ -346,17 +346,25 @@ async def test_an_admin_refunds_a_whole_campaign_and_its_payout_stops(
     assert (await reconciled(payments, campaign_id, admin))["ok"] is True
 
 
-async def test_a_refund_after_the_payout_was_computed_is_taken_from_the_pending_payout(
-    payments_hearing_localstripe: Any,
-) -> None:
-    """Without the cut the holder would be paid the 1 000 given back to the backer as well."""
-    payments = payments_hearing_localstripe
+async def two_pledges_paid_out(
+    payments: Any,
+) -> tuple[dict[str, str], str, str, dict[str, Any], dict[str, Any]]:
+    """A campaign that ended with pledges of 2 500 (tip 300) and 1 000 and its payout computed:
+    (admin headers, owner, campaign id, the first pledge, the pending payout)."""
     admin = payments.auth("usr_admin", roles=["admin"])
     owner = f"usr_holder_{uuid.uuid4().hex[:6]}"
     campaign_id = await campaign(payments, owner)
     first = await paid_pledge(payments, campaign_id, 2_500, 300)
     await paid_pledge(payments, campaign_id, 1_000, 0)
-    payout = await ended_with_payout(payments, campaign_id, owner)
+    return admin, owner, campaign_id, first, await ended_with_payout(payments, campaign_id, owner)
+
+
+async def test_a_refund_after_the_payout_was_computed_is_taken_from_the_pending_payout(
+    payments_hearing_localstripe: Any,
+) -> None:
+    """Without the cut the holder would be paid the 1 000 given back to the backer as well."""
+    payments = payments_hearing_localstripe
+    admin, owner, campaign_id, first, payout = await two_pledges_paid_out(payments)
     fees = payout["stripe_fees"]
     assert payout["status"] == "pending" and payout["amount"] == 3_500 - fees
 
@@ -384,12 +392,7 @@ async def test_a_dashboard_refund_after_the_payout_was_computed_is_taken_from_it
     """The cut is made where every refund is journaled, so a refund made in the Stripe dashboard
     (reaching payments as charge.refunded) cuts the pending payout like an admin's."""
     payments = payments_hearing_localstripe
-    admin = payments.auth("usr_admin", roles=["admin"])
-    owner = f"usr_holder_{uuid.uuid4().hex[:6]}"
-    campaign_id = await campaign(payments, owner)
-    first = await paid_pledge(payments, campaign_id, 2_500, 300)
-    await paid_pledge(payments, campaign_id, 1_000, 0)
-    payout = await ended_with_payout(payments, campaign_id, owner)
+    admin, owner, campaign_id, first, payout = await two_pledges_paid_out(payments)
     fees = payout["stripe_fees"]
 
     await payments.browser.post(
