@@ -305,6 +305,42 @@ async def test_a_commit_is_published_from_memory_without_reading_the_outbox(
         assert reads == []
 
 
+async def test_commits_are_published_while_the_marks_are_written(
+    env: TestEnv, test_contracts: Path, kit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The marks' transaction queues for the datastore's lock behind every write waiting there:
+    the relay goes on publishing meanwhile instead of holding back what is committed."""
+    monkeypatch.setattr(outbox_module, "MARK_DELAY_S", 0.01)
+    async with kit(env, test_contracts, outbox_poll_interval_s=60) as k:
+        _, received = await tap(k.bus, "kit.#")
+        await asyncio.sleep(0.5)  # the lease is held and the first read (of nothing) made
+        mark_and_read = k.outbox._mark_and_read
+        marking, written = asyncio.Event(), asyncio.Event()
+
+        async def slow_marks(sent: list[str], sent_at: Any, limit: int) -> list[dict[str, Any]]:
+            if sent and not limit:
+                marking.set()
+                await written.wait()  # as if queued behind other transactions
+            return await mark_and_read(sent, sent_at, limit)
+
+        monkeypatch.setattr(k.outbox, "_mark_and_read", slow_marks)
+        try:
+            first = await _write(k, 1, "first")
+            await asyncio.wait_for(marking.wait(), timeout=5)  # the first event's marks are under way
+            second = await _write(k, 2, "second")
+            await eventually(lambda: len(received) == 3, timeout=2, interval=0.005)
+            assert sorted(json.loads(m.body)["id"] for m in received) == sorted(first + second)
+            assert await k.outbox.backlog() == 3  # all on the broker, none marked yet
+        finally:
+            written.set()
+
+        async def drained() -> bool:
+            return await k.outbox.backlog() == 0
+
+        await eventually(drained, timeout=2)
+        assert len(received) == 3
+
+
 async def test_rows_the_hand_off_misses_are_read_from_the_outbox(
     env: TestEnv, test_contracts: Path, kit: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -159,10 +159,14 @@ class Outbox:
         hand-off missed a row) the outbox is read too, batch after batch until a read is not
         full, and what it finds is taken out of `_fresh`. Confirmed rows are marked sent in
         one transaction (one update for all of them) once `MARK_DELAY_S` has passed since the
-        first was confirmed, or a batch's worth is waiting; a read is preceded by the marks, in
-        its own transaction, so it never finds a row published already. When nothing is left
-        to publish the relay waits for the next commit until the marks are due, makes them,
-        and returns.
+        first was confirmed, or a batch's worth is waiting. That transaction runs beside the
+        publishing, not in its way: on nx-27017 it queues for the datastore's lock behind every
+        write waiting there (40 ms under load here, during which nothing was published, the
+        lag's tail). One at a time: the next marks wait for it, and so does a read, which is
+        preceded by the marks in its own transaction so that it never finds a row published
+        already. When nothing is left to publish the relay waits for the next commit until the
+        marks are due, makes them, and returns once they are written (a commit meanwhile is
+        published at once).
 
         The wake is cleared before each step: a commit after it sets it again, so nothing
         committed meanwhile waits for the poll. A crash between a confirm and its mark
@@ -176,56 +180,97 @@ class Outbox:
         confirmed: list[str] = []
         confirmed_at = utcnow()
         mark_due = float("inf")  # when the first unmarked confirm has waited MARK_DELAY_S
+        marking: asyncio.Task[list[dict[str, Any]]] | None = None  # the marks being written
         total = 0
-        while True:
-            if not keep_on():
-                await self._mark_and_read(confirmed, confirmed_at, 0)
-                self._wake.set()
-                return total
-            self._wake.clear()
-            read = read or self._missed
-            if self._fresh and not read:
-                rows, self._fresh = self._fresh[:batch], self._fresh[batch:]
-            elif read:
-                self._missed = False
-                rows = await self._mark_and_read(confirmed, confirmed_at, batch)
-                confirmed, mark_due = [], float("inf")
-                read = len(rows) >= batch  # a full read may have left more behind
-                if rows and self._fresh:
-                    found = {row["_id"] for row in rows}
-                    self._fresh = [row for row in self._fresh if row["_id"] not in found]
-                if not rows:
-                    continue  # then what came in memory meanwhile, or the marks
-            elif confirmed:
-                timeout = mark_due - loop.time()
-                if timeout > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-                    continue  # a commit came (or the marks are due now)
-                await self._mark_and_read(confirmed, confirmed_at, 0)
-                confirmed, mark_due = [], float("inf")
-                continue
-            else:
-                return total
-            sent = await bus.publish_raw_many(
-                [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
+
+        async def marked() -> None:
+            """The marks in flight written (a failure of theirs is raised here)."""
+            nonlocal marking
+            if marking is not None:
+                task, marking = marking, None
+                await task
+
+        def writing() -> bool:
+            return marking is not None and not marking.done()
+
+        async def mark_aside() -> None:
+            nonlocal marking, confirmed, mark_due
+            await marked()
+            marking = asyncio.create_task(self._mark_and_read(confirmed, confirmed_at, 0))
+            confirmed, mark_due = [], float("inf")
+
+        try:
+            while True:
+                if not keep_on():
+                    await marked()
+                    await self._mark_and_read(confirmed, confirmed_at, 0)
+                    self._wake.set()
+                    return total
+                self._wake.clear()
+                read = read or self._missed
+                if self._fresh and not read:
+                    rows, self._fresh = self._fresh[:batch], self._fresh[batch:]
+                elif read:
+                    self._missed = False
+                    await marked()
+                    rows = await self._mark_and_read(confirmed, confirmed_at, batch)
+                    confirmed, mark_due = [], float("inf")
+                    read = len(rows) >= batch  # a full read may have left more behind
+                    if rows and self._fresh:
+                        found = {row["_id"] for row in rows}
+                        self._fresh = [row for row in self._fresh if row["_id"] not in found]
+                    if not rows:
+                        continue  # then what came in memory meanwhile, or the marks
+                elif confirmed:
+                    timeout = mark_due - loop.time()
+                    if timeout > 0 or writing():
+                        # A commit, the marks due, or the marks in flight written.
+                        await self._woken_or(marking if writing() else None, max(timeout, 0) or None)
+                        continue
+                    await mark_aside()
+                    continue
+                elif writing():
+                    await self._woken_or(marking, None)  # a commit, or the marks written
+                    continue
+                else:
+                    await marked()
+                    return total
+                sent = await bus.publish_raw_many(
+                    [(row["exchange"], row["routing_key"], row["body"].encode(), row["_id"]) for row in rows]
+                )
+                confirmed_at = utcnow()  # `sent_at`: when the broker confirmed, not when marked
+                if sent and not confirmed:
+                    mark_due = loop.time() + MARK_DELAY_S
+                confirmed += sent
+                by_id = {row["_id"]: row for row in rows}
+                for rid in sent:
+                    EVENTS_PUBLISHED.labels(self.service, by_id[rid]["routing_key"]).inc()
+                total += len(sent)
+                if len(sent) < len(rows):
+                    log.warning("outbox_publish_incomplete", pending=len(rows) - len(sent))
+                    await marked()
+                    await self._mark_and_read(confirmed, confirmed_at, 0)
+                    self._missed = True  # the unconfirmed rows are only in the outbox now
+                    return total  # broker trouble: back off to the poll interval
+                if len(confirmed) >= batch and not writing():
+                    await mark_aside()
+        finally:
+            # Left by an error or a cancellation: unwritten marks leave their rows pending, to
+            # be published again (consumers dedupe), as after a crash.
+            if marking is not None and not marking.done():
+                marking.cancel()
+            elif marking is not None and not marking.cancelled():
+                marking.exception()  # retrieved: the error on its way out is the one reported
+
+    async def _woken_or(self, task: asyncio.Task[Any] | None, timeout: float | None) -> None:
+        """Wait for a commit's wake-up, for `task` to finish, or `timeout` seconds."""
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {woken, *([task] if task else [])}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
-            confirmed_at = utcnow()  # `sent_at`: when the broker confirmed, not when marked
-            if sent and not confirmed:
-                mark_due = loop.time() + MARK_DELAY_S
-            confirmed += sent
-            by_id = {row["_id"]: row for row in rows}
-            for rid in sent:
-                EVENTS_PUBLISHED.labels(self.service, by_id[rid]["routing_key"]).inc()
-            total += len(sent)
-            if len(sent) < len(rows):
-                log.warning("outbox_publish_incomplete", pending=len(rows) - len(sent))
-                await self._mark_and_read(confirmed, confirmed_at, 0)
-                self._missed = True  # the unconfirmed rows are only in the outbox now
-                return total  # broker trouble: back off to the poll interval
-            if len(confirmed) >= batch:
-                await self._mark_and_read(confirmed, confirmed_at, 0)
-                confirmed, mark_due = [], float("inf")
+        finally:
+            woken.cancel()
 
     async def _mark_and_read(self, sent: list[str], sent_at: datetime, limit: int) -> list[dict[str, Any]]:
         """Mark the rows `sent` (ids the broker confirmed at `sent_at`) and read up to `limit`
