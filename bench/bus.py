@@ -47,8 +47,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import aio_pika
 import uvloop
@@ -175,6 +176,18 @@ async def bench_raw(amqp_url: str, exchange_name: str, n: int, in_flight: int = 
         return n / elapsed
 
 
+class Lag(NamedTuple):
+    """One event's lag in ms: in all, then its two stages."""
+
+    total: float
+    to_confirm: float  # commit -> the broker's confirm of the relay's publish
+    after_confirm: float  # confirm -> handled: delivery, the consumer's transaction and ack
+
+
+def spread(values: list[float]) -> str:
+    return f"p50 {statistics.median(values):.1f} ms, p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms"
+
+
 class FullPath:
     def __init__(
         self, producer_url: str, consumer_url: str, amqp_url: str, namespace: str, contracts: Path
@@ -190,6 +203,8 @@ class FullPath:
         self.contracts = Contracts(contracts)
         self.contracts_dir = contracts
         self.handled: dict[str, float] = {}
+        self.confirmed: dict[str, float] = {}
+        self.confirm_waits: list[tuple[float, int]] = []  # (ms, rows) of each publish the relay made
         self.committed: dict[str, float] = {}
         self.done = asyncio.Event()
         self.ready = asyncio.Event()
@@ -204,11 +219,30 @@ class FullPath:
         await self.p_mongo.connect([*OUTBOX_INDEXES], ["things", "bare_a", "bare_b"])
         self.outbox = Outbox(self.p_mongo, self.contracts)
         self.p_bus = Bus(self.p_settings)
+        self.p_bus.publish_raw_many = self._timed(self.p_bus.publish_raw_many)  # type: ignore[method-assign]
         await self.p_bus.connect()
         self.stop = asyncio.Event()
         self.relay = asyncio.create_task(self.outbox.run_relay(self.p_bus, self.stop))
         await self.start_consumer()
         freeze_startup_heap()  # as a service does once started (servicekit.app)
+
+    def _timed(
+        self, publish: Callable[[Sequence[tuple[str, str, bytes, str]]], Awaitable[list[str]]]
+    ) -> Callable[[Sequence[tuple[str, str, bytes, str]]], Awaitable[list[str]]]:
+        """The relay's publish, noting when the broker confirmed each event and how long each
+        publish waited: splits an event's lag into commit -> confirm (relay and broker) and
+        confirm -> handled (delivery and the consumer's transaction)."""
+
+        async def timed(rows: Sequence[tuple[str, str, bytes, str]]) -> list[str]:
+            start = time.monotonic()
+            sent = await publish(rows)
+            now = time.monotonic()
+            self.confirm_waits.append(((now - start) * 1000, len(rows)))
+            for event_id in sent:
+                self.confirmed[event_id] = now
+            return sent
+
+        return timed
 
     async def start_consumer(self) -> None:
         """The consumer service in a child process (the platform runs it apart from the
@@ -300,11 +334,17 @@ class FullPath:
             tasks.append(asyncio.create_task(self.emit_one(i)))
         await asyncio.gather(*tasks)
         await asyncio.wait_for(self.done.wait(), timeout=600)
-        return [(self.handled[e] - self.committed[e]) * 1000 for e in self.committed]
+        return [
+            Lag(*(1000 * (b - a) for a, b in [(c, h), (c, self.confirmed[e]), (self.confirmed[e], h)]))
+            for e, c in self.committed.items()
+            for h in [self.handled[e]]
+        ]
 
     def reset(self, n: int) -> None:
         self.handled.clear()
         self.committed.clear()
+        self.confirmed.clear()
+        self.confirm_waits.clear()
         self.done.clear()
         self.expected = n
 
@@ -494,8 +534,16 @@ async def main() -> None:
                 lags = await path.run_rate(rate, args.seconds)
                 print(
                     f"lag at {rate:.0f} events/s for {args.seconds:.0f}s (commit -> handled): "
-                    f"p50 {statistics.median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms, max {max(lags):.1f} ms"
+                    f"{spread([lag.total for lag in lags])}"
                 )
+                # Where a tail comes from: the relay's publish waiting for the broker (a quorum
+                # queue confirms once its log is synced to disk), or the consumer's side.
+                wait_ms, rows = max(path.confirm_waits)
+                print(
+                    f"  commit -> broker confirm: {spread([lag.to_confirm for lag in lags])} "
+                    f"(slowest publish waited {wait_ms:.1f} ms for {rows} event(s))"
+                )
+                print(f"  confirm -> handled:       {spread([lag.after_confirm for lag in lags])}")
         finally:
             await path.close()
     delete_namespace(amqp_url, namespace)
