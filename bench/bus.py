@@ -11,7 +11,9 @@
    datastore itself allows. The full path is printed as a share of it (issue 16 target: 70 %).
 4. lag: events offered at fixed rates; lag = handled time - commit time, p50/p99. A rate above
    what the path sustains shows queueing, not the pipeline's own latency: both are printed
-   (issue 16 target: p99 under 50 ms at 200 events/s).
+   (issue 16 target: p99 under 50 ms at 200 events/s). Each lag is also split at the broker's
+   confirm of the relay's publish (timed around the relay's `publish_raw_many`): commit ->
+   confirm is the relay and the broker, confirm -> handled the delivery and the consumer.
 5. cost, for the bare transactions and the full path's bursts: CPU ms per event of each process
    ("bench": this one, the producer and its relay; "consumer": the child below; both nx-27017;
    the local RabbitMQ, which anything else using the broker also loads) and datastore commands
