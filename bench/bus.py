@@ -324,7 +324,7 @@ class FullPath:
         await asyncio.wait_for(self.done.wait(), timeout=600)
         return n / (time.perf_counter() - start)
 
-    async def run_rate(self, rate: float, seconds: float) -> list[float]:
+    async def run_rate(self, rate: float, seconds: float) -> list[Lag]:
         n = int(rate * seconds)
         self.reset(n)
         start = time.perf_counter()
@@ -336,11 +336,13 @@ class FullPath:
             tasks.append(asyncio.create_task(self.emit_one(i)))
         await asyncio.gather(*tasks)
         await asyncio.wait_for(self.done.wait(), timeout=600)
-        return [
-            Lag(*(1000 * (b - a) for a, b in [(c, h), (c, self.confirmed[e]), (self.confirmed[e], h)]))
-            for e, c in self.committed.items()
-            for h in [self.handled[e]]
-        ]
+        lags = []
+        for event_id, committed in self.committed.items():
+            confirmed, handled = self.confirmed[event_id], self.handled[event_id]
+            lags.append(
+                Lag(*(1000 * t for t in (handled - committed, confirmed - committed, handled - confirmed)))
+            )
+        return lags
 
     def reset(self, n: int) -> None:
         self.handled.clear()

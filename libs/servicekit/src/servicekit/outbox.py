@@ -197,6 +197,8 @@ class Outbox:
             nonlocal marking, confirmed, mark_due
             await marked()
             marking = asyncio.create_task(self._mark_and_read(confirmed, confirmed_at, 0))
+            # Written marks wake the relay as a commit does: the waits below need no other signal.
+            marking.add_done_callback(lambda _: self._wake.set())
             confirmed, mark_due = [], float("inf")
 
         try:
@@ -225,12 +227,15 @@ class Outbox:
                     timeout = mark_due - loop.time()
                     if timeout > 0 or writing():
                         # A commit, the marks due, or the marks in flight written.
-                        await self._woken_or(marking if writing() else None, max(timeout, 0) or None)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(
+                                self._wake.wait(), timeout=timeout if timeout > 0 else None
+                            )
                         continue
                     await mark_aside()
                     continue
                 elif writing():
-                    await self._woken_or(marking, None)  # a commit, or the marks written
+                    await self._wake.wait()  # a commit, or the marks written
                     continue
                 else:
                     await marked()
@@ -261,16 +266,6 @@ class Outbox:
                 marking.cancel()
             elif marking is not None and not marking.cancelled():
                 marking.exception()  # retrieved: the error on its way out is the one reported
-
-    async def _woken_or(self, task: asyncio.Task[Any] | None, timeout: float | None) -> None:
-        """Wait for a commit's wake-up, for `task` to finish, or `timeout` seconds."""
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait(
-                {woken, *([task] if task else [])}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            woken.cancel()
 
     async def _mark_and_read(self, sent: list[str], sent_at: datetime, limit: int) -> list[dict[str, Any]]:
         """Mark the rows `sent` (ids the broker confirmed at `sent_at`) and read up to `limit`
