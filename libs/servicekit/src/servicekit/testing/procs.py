@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -14,11 +15,39 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+# Ports this process handed out: each goes to one server only, even before it listens.
+_HANDED_OUT: set[int] = set()
+_PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(_PORT_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a server about to start, below the kernel's ephemeral
+    range. A port from that range (what `bind(0)` gives) can be taken before the server binds
+    it: by any outgoing connection, and by the readiness poll itself, which TCP then connects
+    to itself (source port = destination port), so the poll gets "Server disconnected" and the
+    server "address already in use" (120 tests failed that way in one CI run)."""
+    high = _ephemeral_low()
+    low = max(1024, high - 12_000)
+    for _ in range(500):
+        port = random.randrange(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something listens there, or a connection still holds it
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in {low}-{high - 1}")
 
 
 def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
